@@ -1,0 +1,55 @@
+"""Errors a user can act on: each names the file, the row and the column at fault."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+#: How many problems one file may report before the rest are summarised in one line.
+MAX_PROBLEMS_PER_FILE = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one input file.
+
+    ``row`` is the line a spreadsheet user would look at: in a CSV the header is row 1 and
+    the first record row 2; in YAML it is the line of the offending key.
+    """
+
+    file: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column:
+            where.append(f"column {self.column}")
+        return f"{', '.join(where)}: {self.message}"
+
+
+class FlowcapError(Exception):
+    """Base of every error flowcap raises on purpose; the CLI prints it without a traceback."""
+
+
+class InputError(FlowcapError):
+    """A service folder or file that cannot be used as it is; carries every problem found."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class StoreError(FlowcapError):
+    """The store refused an operation (wrong pseudonymisation key, unknown service, ...)."""
+
+
+def capped(problems: list[Problem], file: str, limit: int = MAX_PROBLEMS_PER_FILE) -> list[Problem]:
+    """Keep the first ``limit`` problems of one file and summarise the rest in one line."""
+    if len(problems) <= limit:
+        return problems
+    extra = len(problems) - limit
+    return problems[:limit] + [Problem(file, f"... and {extra} more problems in this file")]

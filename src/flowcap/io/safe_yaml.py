@@ -1,0 +1,65 @@
+"""YAML loading that cannot construct objects or blow up.
+
+``yaml.safe_load`` already refuses Python object tags, but it still expands aliases (the
+"billion laughs" attack) and accepts tags such as ``!!binary``. A service definition needs
+neither, so any anchor, alias or explicit tag is refused outright, with its line number.
+The keys' line numbers are kept so that validation errors can point at the right line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from flowcap.errors import Problem
+
+#: A service.yaml is a few kilobytes; anything near this is not one.
+MAX_YAML_BYTES = 1_000_000
+
+LineMap = dict[tuple[str | int, ...], int]
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
+    """Parse ``text`` safely.
+
+    Returns the data (``None`` when there are problems), a map from key path (tuple of keys
+    and list indices) to 1-based line number, and the problems found.
+    """
+    problems: list[Problem] = []
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.AliasEvent):
+                problems.append(Problem(file, "YAML aliases (*name) are not allowed", line))
+            elif getattr(event, "anchor", None):
+                problems.append(Problem(file, "YAML anchors (&name) are not allowed", line))
+            tag = getattr(event, "tag", None)
+            if tag is not None:  # parse events carry a tag only when the document writes one
+                problems.append(Problem(file, f"YAML tags ({tag}) are not allowed", line))
+        if problems:
+            return None, {}, problems
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        return None, {}, [Problem(file, f"not valid YAML: {reason}", line)]
+    lines: LineMap = {}
+    if node is not None:
+        _map_lines(node, (), lines)
+    return data, lines, []
+
+
+def _map_lines(node: yaml.Node, path: tuple[str | int, ...], lines: LineMap) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _map_lines(value_node, path + (key,), lines)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _map_lines(item, path + (index,), lines)

@@ -1,0 +1,184 @@
+"""A service as its manager describes it: the people who do the work and the work each case needs.
+
+An IDVA service has two advocates (``resources: {idva: {staff: 2, minutes_per_day: 240}}``);
+a high-risk domestic-abuse referral needs a triage call today, a two-hour risk assessment
+tomorrow and eight weekly one-hour sessions after that (``case_types: {...: {steps: [...]}}``).
+Everything flowcap measures, forecasts and simulates is read from this one typed object.
+
+The models are frozen and reject unknown keys, so a typo in ``service.yaml`` is an error
+rather than a silently ignored setting. Later features add optional keys with defaults, so
+older folders stay valid.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Region = Literal["GB-ENG", "GB-WLS", "GB-SCT", "GB-NIR"]
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Resource(_Frozen):
+    """A critical resource: a team of people who do one kind of work (triage, IDVA, caseworker).
+
+    Capacity on a working day is ``staff * minutes_per_day`` minutes unless the roster says
+    otherwise for that day.
+    """
+
+    staff: int = Field(ge=0, description="Head count.")
+    minutes_per_day: float = Field(
+        gt=0, le=1440, description="Minutes each person gives to this work on a working day."
+    )
+    day_starts: str = Field(
+        default="09:00", description="HH:MM; a person is on duty for minutes_per_day from then."
+    )
+    cost_per_hour: float | None = Field(
+        default=None, ge=0, description="Cost of one person-hour in pounds, on-costs included."
+    )
+    absence_rate: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Probability a person is absent on a working day (simulation only).",
+    )
+
+    @field_validator("day_starts")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.match(value):
+            raise ValueError(f"day_starts must be HH:MM on a 24-hour clock, not {value!r}")
+        return value
+
+    @property
+    def capacity_minutes_per_day(self) -> float:
+        """Minutes of capacity on an ordinary working day with everyone in."""
+        return self.staff * self.minutes_per_day
+
+    @property
+    def start_time(self) -> time:
+        hours, minutes = self.day_starts.split(":")
+        return time(int(hours), int(minutes))
+
+
+class Step(_Frozen):
+    """One piece of work a case needs from one resource.
+
+    Its ``minutes`` fall due on referral date + ``after_days``, and again every
+    ``every_days`` until it has happened ``repeat`` times.
+    """
+
+    resource: str
+    minutes: float = Field(gt=0, description="Minutes of the resource's time per occurrence.")
+    after_days: int = Field(default=0, ge=0, description="Calendar days after the referral.")
+    repeat: int = Field(default=1, ge=1, le=1000)
+    every_days: int | None = Field(default=None, ge=1, description="Calendar days between repeats.")
+
+    @model_validator(mode="after")
+    def _repeat_needs_interval(self) -> Step:
+        if self.repeat > 1 and self.every_days is None:
+            raise ValueError("a step with repeat > 1 needs every_days")
+        return self
+
+    def due_offsets(self) -> list[int]:
+        """Days after referral on which this step's minutes fall due."""
+        every = self.every_days or 0
+        return [self.after_days + k * every for k in range(self.repeat)]
+
+
+class CaseType(_Frozen):
+    """A kind of case (high-risk domestic abuse, burglary, fraud) and the work one case needs.
+
+    Either the shorthand ``resource`` + ``minutes`` (one piece of work on the referral day) or an
+    ordered list of ``steps``.
+    """
+
+    priority: int = Field(ge=1, description="1 is the most urgent.")
+    resource: str | None = None
+    minutes: float | None = Field(default=None, gt=0)
+    steps: tuple[Step, ...] | None = None
+    description: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_way_of_giving_work(self) -> CaseType:
+        shorthand = self.resource is not None or self.minutes is not None
+        if shorthand and self.steps is not None:
+            raise ValueError("give either resource + minutes or steps, not both")
+        if self.steps is None:
+            if self.resource is None or self.minutes is None:
+                raise ValueError("a case type needs steps, or both resource and minutes")
+        elif len(self.steps) == 0:
+            raise ValueError("steps must list at least one step")
+        return self
+
+    @property
+    def work(self) -> tuple[Step, ...]:
+        """The case type's steps, with the shorthand expanded to a single step."""
+        if self.steps is not None:
+            return self.steps
+        assert self.resource is not None and self.minutes is not None
+        return (Step(resource=self.resource, minutes=self.minutes),)
+
+    def minutes_by_resource(self) -> dict[str, float]:
+        """Total minutes one case needs from each resource over its whole life."""
+        totals: dict[str, float] = {}
+        for step in self.work:
+            totals[step.resource] = totals.get(step.resource, 0.0) + step.minutes * step.repeat
+        return totals
+
+
+class Service(_Frozen):
+    """A service: its calendar, its critical resources and its case types (``service.yaml``)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    region: Region = "GB-ENG"
+    timezone: str = "Europe/London"
+    working_days: tuple[DayName, ...] = ("mon", "tue", "wed", "thu", "fri")
+    work_bank_holidays: bool = False
+    first_contact_target_working_days: int = Field(default=2, ge=0, le=365)
+    resources: dict[str, Resource] = Field(min_length=1)
+    case_types: dict[str, CaseType] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)")
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _distinct_days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("working_days lists a day twice")
+        return value
+
+    @model_validator(mode="after")
+    def _steps_use_known_resources(self) -> Service:
+        known = sorted(self.resources)
+        for name, case_type in self.case_types.items():
+            for step in case_type.work:
+                if step.resource not in self.resources:
+                    raise ValueError(
+                        f"case type {name!r} uses unknown resource {step.resource!r}; "
+                        f"resources are: {', '.join(known)}"
+                    )
+        return self
+
+    @property
+    def weekday_numbers(self) -> frozenset[int]:
+        """Working days as Python weekday numbers (Monday = 0)."""
+        return frozenset(DAY_NAMES.index(day) for day in self.working_days)
