@@ -224,11 +224,8 @@ def _modelled(items: pd.DataFrame, capacity: np.ndarray, n_days: int):
         "demand_cases": _distinct_per_day(keys[due_day >= 0], arrival[due_day >= 0], n_days),
         # Outstanding from the day it falls due until the day it is finished.
         "backlog_cases": _cases_covering(keys, arrival, end_day, n_days),
-        # Worked on from its first to its last day of service, inclusive.
-        "activity_cases": _cases_covering(
-            keys[start_day < n_days], start_day[start_day < n_days],
-            np.minimum(end_day[start_day < n_days], n_days - 1) + 1, n_days,
-        ),
+        # Worked on from its first to its last day of service, on the days its priority got any.
+        "activity_cases": _cases_served(keys, level, start_day, end_day, served, n_days),
     })
     first = pd.Series(start_day, index=keys).groupby(level=0).min()
     return measures, first[first < n_days]
@@ -259,7 +256,7 @@ def _recorded(items: pd.DataFrame, sessions: pd.DataFrame, start: pd.Timestamp, 
     ])
     ledger = ledger.groupby(["case_key", "day"], sort=True, as_index=False)[["due", "done"]].sum()
     by_case = ledger.groupby("case_key", sort=False)
-    outstanding = np.maximum(by_case["due"].cumsum() - by_case["done"].cumsum(), 0.0).to_numpy()
+    outstanding = np.maximum(by_case["due"].cumsum() - by_case["done"].cumsum(), 0.0).to_numpy(copy=True)
     outstanding[outstanding < _EPS] = 0.0
     ledger["outstanding"] = outstanding
     ledger["waiting"] = (outstanding > 0).astype(float)
@@ -285,6 +282,23 @@ def _recorded(items: pd.DataFrame, sessions: pd.DataFrame, start: pd.Timestamp, 
     })
     first = sessions.groupby("case_key")["day"].min()
     return measures, first
+
+
+def _cases_served(keys, level, start_day, end_day, served, n_days) -> np.ndarray:
+    """Distinct cases given any minutes each day, shape (n_days,).
+
+    Within a priority, work is first in first out, so an item is served on every day from its
+    first to its last day of service on which its priority was given any minutes at all.
+    A case type has one priority, so the counts of the priorities add up.
+    """
+    counts = np.zeros(n_days, dtype=np.int64)
+    for p in range(served.shape[0]):
+        mask = (level == p) & (start_day < n_days)
+        covering = _cases_covering(
+            keys[mask], start_day[mask], np.minimum(end_day[mask], n_days - 1) + 1, n_days
+        )
+        counts += np.where(served[p] > _EPS, covering, 0)
+    return counts
 
 
 def _distinct_per_day(keys: np.ndarray, day: np.ndarray, n_days: int) -> np.ndarray:

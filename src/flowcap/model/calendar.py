@@ -29,7 +29,7 @@ def working_calendar(service: Service, start: date, end: date) -> pd.DataFrame:
     days = pd.date_range(start, end, freq="D")
     holiday_names = bank_holidays(service.region, start, end)
     names = np.array([holiday_names.get(d.date(), "") for d in days], dtype=object)
-    working = np.isin(days.dayofweek, sorted(service.weekday_numbers))
+    working = np.isin(days.day_of_week, sorted(service.weekday_numbers))
     if not service.work_bank_holidays:
         working &= names == ""
     return pd.DataFrame({"date": days, "is_working_day": working, "bank_holiday": names})

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The test command (`make test`): installs flowcap with its dev extras into .venv, starts a
+# throw-away PostgreSQL, runs ruff and the whole pytest suite (SQLite and PostgreSQL), stops it.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k measures`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+source scripts/postgres.sh
+trap pg_stop EXIT
+if ! pg_start; then
+  if [ "${CI:-}" = true ]; then
+    echo "test.sh: could not start PostgreSQL, and CI needs it" >&2
+    exit 1
+  fi
+  echo "test.sh: PostgreSQL unavailable: its tests will be skipped" >&2
+fi
+
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/python -m pytest "$@"

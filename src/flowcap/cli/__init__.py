@@ -1,0 +1,1 @@
+"""The ``flowcap`` command line: parses arguments, calls :mod:`flowcap.workflow`, prints."""

@@ -1,0 +1,109 @@
+"""The command line, end to end: the worked example, init/validate, charts, erase, errors."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import worked_example
+from typer.testing import CliRunner
+
+from flowcap.cli.main import app
+from flowcap.measures import MEASURE_COLUMNS
+
+runner = CliRunner()
+
+
+def test_worked_example_comes_out_exactly(tmp_path, backend):
+    folder = worked_example(tmp_path / "svc")
+    result = runner.invoke(app, ["measures", str(folder), "--json", "--to", "2025-03-05"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [set(row) for row in rows] == [set(MEASURE_COLUMNS)] * 2
+    day1, day2 = rows
+    assert day1["date"] == "2025-03-04" and day1["resource"] == "idva"
+    assert day1["demand_minutes"] == 720
+    assert day1["capacity_minutes"] == 480
+    assert day1["opening_backlog_minutes"] == 1200
+    assert day1["activity_minutes"] == 480
+    assert day1["backlog_minutes"] == 1440
+    assert (day1["demand_cases"], day1["activity_cases"], day1["backlog_cases"]) == (12, 8, 24)
+    assert day2["date"] == "2025-03-05"
+    assert (day2["demand_minutes"], day2["opening_backlog_minutes"]) == (0, 1440)
+    assert day2["backlog_minutes"] == 960
+    assert day2["backlog_cases"] == 16
+
+
+def test_from_and_to_select_days_but_backlog_counts_from_the_start(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    result = runner.invoke(
+        app, ["measures", str(folder), "--json", "--from", "2025-03-05", "--to", "2025-03-07"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [row["date"] for row in rows] == ["2025-03-05", "2025-03-06", "2025-03-07"]
+    assert [row["backlog_minutes"] for row in rows] == [960, 480, 0]
+
+
+def test_bad_date_option_is_a_clear_error(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    result = runner.invoke(app, ["measures", str(folder), "--from", "5 March"])
+    assert result.exit_code == 1
+    assert "--from '5 March' is not a date" in result.stderr
+
+
+def test_init_writes_a_template_that_validates(tmp_path):
+    folder = tmp_path / "new"
+    result = runner.invoke(app, ["init", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "#" in (folder / "service.yaml").read_text()  # the template is commented
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "folder is valid" in result.stdout
+    again = runner.invoke(app, ["init", str(folder)])
+    assert again.exit_code == 1 and "not overwriting" in again.stderr
+
+
+def test_import_twice_writes_nothing_the_second_time(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    first = runner.invoke(app, ["import", str(folder)])
+    assert first.exit_code == 0, first.output
+    assert "12" in first.stdout and "20" in first.stdout
+    second = runner.invoke(app, ["import", str(folder)])
+    assert second.exit_code == 0
+    assert second.stdout.count("unchanged") == 4
+
+
+def test_measures_writes_html_and_png_charts(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    for name in ("chart.html", "chart.png"):
+        result = runner.invoke(
+            app, ["measures", str(folder), "--to", "2025-03-14", "--chart", str(tmp_path / name)]
+        )
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "plotly" in (tmp_path / "chart.html").read_text()
+
+
+def test_erase_removes_a_case_and_keeps_it_out(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    runner.invoke(app, ["import", str(folder)])
+    result = runner.invoke(app, ["erase", str(folder), "R03"])
+    assert result.exit_code == 0, result.output
+    assert "Erased 1 record" in result.stdout
+    rows = json.loads(runner.invoke(app, ["measures", str(folder), "--json"]).stdout)
+    assert rows[0]["demand_minutes"] == 660  # 11 referrals left
+    again = runner.invoke(app, ["erase", str(folder), "R03"])
+    assert "No records" in again.stdout
+
+
+def test_invalid_folder_exits_nonzero_without_traceback(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    (folder / "referrals.csv").write_text(
+        "case_id,referral_date,case_type\nA,2025-03-04,advocacy\nB,not-a-date,nope\n"
+    )
+    result = runner.invoke(app, ["measures", str(folder), "--json"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert "referrals.csv, row 3, column referral_date: not a date" in result.stderr
+    assert "referrals.csv, row 3, column case_type: unknown case type" in result.stderr
+    assert "Traceback" not in result.output
