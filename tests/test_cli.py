@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import worked_example
 from typer.testing import CliRunner
 
+from conftest import worked_example
 from flowcap.cli.main import app
 from flowcap.measures import MEASURE_COLUMNS
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import WORKED_SERVICE, worked_example, write_folder
 from typer.testing import CliRunner
 
+from conftest import WORKED_SERVICE, worked_example, write_folder
 from flowcap.cli.main import app
 from flowcap.errors import InputError
 from flowcap.io import read_service_folder
@@ -30,24 +30,46 @@ def test_a_good_folder_reads_with_typed_columns(tmp_path):
 @pytest.mark.parametrize(
     ("referrals", "expected"),
     [
-        (HEADER + "A,2025-03-04,advocacy\nB,2025-03-04,burglary\n",
-         "referrals.csv, row 3, column case_type: unknown case type (known: advocacy): 'burglary'"),
-        (HEADER + "A,2025-03-04,advocacy\nB,04-03-2025x,advocacy\n",
-         "referrals.csv, row 3, column referral_date: not a date (use YYYY-MM-DD): '04-03-2025x'"),
-        (HEADER + "A,2025-03-04,advocacy\nB,,advocacy\n",
-         "referrals.csv, row 3, column referral_date: missing date"),
-        (HEADER + "A,2025-03-04,advocacy\nA,2025-03-05,advocacy\n",
-         "referrals.csv, row 3, column case_id: duplicate case id (first seen in row 2)"),
-        (HEADER + ",2025-03-04,advocacy\n",
-         "referrals.csv, row 2, column case_id: missing case id"),
-        ("case_id,case_type\nA,advocacy\n",
-         "referrals.csv, row 1, column referral_date: missing column 'referral_date' "
-         "(the header row must name it)"),
+        (
+            HEADER + "A,2025-03-04,advocacy\nB,2025-03-04,burglary\n",
+            "referrals.csv, row 3, column case_type: unknown case type (known: advocacy): "
+            "'burglary'",
+        ),
+        (
+            HEADER + "A,2025-03-04,advocacy\nB,04-03-2025x,advocacy\n",
+            "referrals.csv, row 3, column referral_date: not a date (use YYYY-MM-DD): "
+            "'04-03-2025x'",
+        ),
+        (
+            HEADER + "A,2025-03-04,advocacy\nB,,advocacy\n",
+            "referrals.csv, row 3, column referral_date: missing date",
+        ),
+        (
+            HEADER + "A,2025-03-04,advocacy\nA,2025-03-05,advocacy\n",
+            "referrals.csv, row 3, column case_id: duplicate case id (first seen in row 2)",
+        ),
+        (
+            HEADER + ",2025-03-04,advocacy\n",
+            "referrals.csv, row 2, column case_id: missing case id",
+        ),
+        (
+            "case_id,case_type\nA,advocacy\n",
+            "referrals.csv, row 1, column referral_date: missing column 'referral_date' "
+            "(the header row must name it)",
+        ),
         ("", "referrals.csv: file is empty"),
         (HEADER, "referrals.csv: file has a header but no rows"),
     ],
-    ids=["unknown-case-type", "bad-date", "missing-date", "duplicate-id", "missing-id",
-         "missing-column", "empty-file", "header-only"],
+    ids=[
+        "unknown-case-type",
+        "bad-date",
+        "missing-date",
+        "duplicate-id",
+        "missing-id",
+        "missing-column",
+        "empty-file",
+        "header-only",
+    ],
 )
 def test_bad_referrals_are_reported_precisely(tmp_path, referrals, expected):
     folder = write_folder(tmp_path, referrals=referrals)
@@ -81,13 +103,17 @@ def test_sessions_minutes_must_be_present_and_positive(tmp_path):
     found = problems_of(folder)
     assert "sessions.csv, row 2, column minutes: must be more than 0: '-30'" in found
     assert "sessions.csv, row 3, column minutes: missing value" in found
-    assert "sessions.csv, row 4, column resource: unknown resource (known: idva): 'advocate'" in found
+    assert (
+        "sessions.csv, row 4, column resource: unknown resource (known: idva): 'advocate'" in found
+    )
     assert "sessions.csv, row 5, column minutes: not a number: 'lots'" in found
 
 
 def test_sessions_must_name_known_cases(tmp_path):
     folder = worked_example(tmp_path)
-    (folder / "sessions.csv").write_text("date,case_id,resource,minutes\n2025-03-04,NOBODY,idva,60\n")
+    (folder / "sessions.csv").write_text(
+        "date,case_id,resource,minutes\n2025-03-04,NOBODY,idva,60\n"
+    )
     assert problems_of(folder) == [
         "sessions.csv, row 2, column case_id: case id is in neither referrals nor waiting: 'NOBODY'"
     ]
@@ -102,7 +128,10 @@ def test_roster_checks_resource_staff_and_duplicates(tmp_path):
     found = problems_of(folder)
     assert "roster.csv, row 2, column staff: must not be negative: '-1'" in found
     assert "roster.csv, row 3, column resource: unknown resource (known: idva): 'triage'" in found
-    assert "roster.csv, row 5, column date: a second roster row for the same date and resource" in found
+    assert (
+        "roster.csv, row 5, column date: a second roster row for the same date and resource"
+        in found
+    )
 
 
 def test_waiting_since_on_or_after_first_referral_belongs_in_referrals(tmp_path):
@@ -123,8 +152,11 @@ def test_all_problems_in_a_file_are_reported_together_up_to_a_cap(tmp_path):
 
 
 def test_problems_in_several_files_come_together(tmp_path):
-    folder = write_folder(tmp_path, referrals=HEADER + "A,2025-03-04,nope\n",
-                          roster="date,resource,staff\n2025-03-04,idva,x\n")
+    folder = write_folder(
+        tmp_path,
+        referrals=HEADER + "A,2025-03-04,nope\n",
+        roster="date,resource,staff\n2025-03-04,idva,x\n",
+    )
     found = problems_of(folder)
     assert any(p.startswith("referrals.csv, row 2, column case_type") for p in found)
     assert any(p.startswith("roster.csv, row 2, column staff") for p in found)
@@ -141,7 +173,8 @@ def test_oversize_files_are_refused_before_reading(tmp_path, monkeypatch):
 
 def test_extra_columns_are_dropped_and_never_kept(tmp_path):
     folder = write_folder(
-        tmp_path, referrals="case_id,referral_date,case_type,victim_name,notes\n"
+        tmp_path,
+        referrals="case_id,referral_date,case_type,victim_name,notes\n"
         "A,2025-03-04,advocacy,Jane Doe,lives at...\n",
     )
     checked = read_service_folder(folder)
@@ -153,9 +186,13 @@ def test_xlsx_referrals_are_read_like_csv(tmp_path):
     import pandas as pd
 
     folder = write_folder(tmp_path)
-    pd.DataFrame({"case_id": ["A", "B"], "referral_date": ["2025-03-04", "bad"],
-                  "case_type": ["advocacy", "advocacy"]}).to_excel(folder / "referrals.xlsx",
-                                                                   index=False)
+    pd.DataFrame(
+        {
+            "case_id": ["A", "B"],
+            "referral_date": ["2025-03-04", "bad"],
+            "case_type": ["advocacy", "advocacy"],
+        }
+    ).to_excel(folder / "referrals.xlsx", index=False)
     assert problems_of(folder) == [
         "referrals.xlsx, row 3, column referral_date: not a date (use YYYY-MM-DD): 'bad'"
     ]
@@ -226,8 +263,10 @@ def test_unknown_resource_in_a_step_is_named(tmp_path):
 
 
 def test_misspelt_setting_is_reported(tmp_path):
-    text = "name: S\nregoin: GB-ENG\nresources:\n  idva: {staff: 2, minutes_per_day: 240}\n" \
-           "case_types:\n  advocacy: {priority: 1, resource: idva, minutes: 60}\n"
+    text = (
+        "name: S\nregoin: GB-ENG\nresources:\n  idva: {staff: 2, minutes_per_day: 240}\n"
+        "case_types:\n  advocacy: {priority: 1, resource: idva, minutes: 60}\n"
+    )
     assert yaml_problems(tmp_path, text) == [
         "service.yaml, row 2, column regoin: unknown setting 'regoin' (check the spelling)"
     ]

@@ -13,23 +13,45 @@ from flowcap.measures.daily import measure_period
 from flowcap.model import Service, working_calendar
 from flowcap.store import StoredData
 
-EMPTY_ROSTER = pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "resource": pd.Series(dtype=str),
-                             "staff": pd.Series(dtype=float), "minutes_per_staff": pd.Series(dtype=float)})
-EMPTY_WAITING = pd.DataFrame({"case_key": pd.Series(dtype=str), "case_type": pd.Series(dtype=str),
-                              "waiting_since": pd.Series(dtype="datetime64[ns]")})
+EMPTY_ROSTER = pd.DataFrame(
+    {
+        "date": pd.Series(dtype="datetime64[ns]"),
+        "resource": pd.Series(dtype=str),
+        "staff": pd.Series(dtype=float),
+        "minutes_per_staff": pd.Series(dtype=float),
+    }
+)
+EMPTY_WAITING = pd.DataFrame(
+    {
+        "case_key": pd.Series(dtype=str),
+        "case_type": pd.Series(dtype=str),
+        "waiting_since": pd.Series(dtype="datetime64[ns]"),
+    }
+)
 
 
 def service(**overrides) -> Service:
     spec = {
         "name": "Test",
-        "resources": {"triage": {"staff": 1, "minutes_per_day": 120},
-                      "idva": {"staff": 2, "minutes_per_day": 240}},
+        "resources": {
+            "triage": {"staff": 1, "minutes_per_day": 120},
+            "idva": {"staff": 2, "minutes_per_day": 240},
+        },
         "case_types": {
-            "hrda": {"priority": 1, "steps": [
-                {"resource": "triage", "minutes": 30},
-                {"resource": "idva", "minutes": 120, "after_days": 1},
-                {"resource": "idva", "minutes": 60, "after_days": 7, "repeat": 3, "every_days": 7},
-            ]},
+            "hrda": {
+                "priority": 1,
+                "steps": [
+                    {"resource": "triage", "minutes": 30},
+                    {"resource": "idva", "minutes": 120, "after_days": 1},
+                    {
+                        "resource": "idva",
+                        "minutes": 60,
+                        "after_days": 7,
+                        "repeat": 3,
+                        "every_days": 7,
+                    },
+                ],
+            },
             "burglary": {"priority": 3, "resource": "triage", "minutes": 20},
         },
     }
@@ -38,20 +60,36 @@ def service(**overrides) -> Service:
 
 
 def referrals(*rows: tuple[str, str, str]) -> pd.DataFrame:
-    return pd.DataFrame({"case_key": [r[0] for r in rows],
-                         "referral_date": pd.to_datetime([r[1] for r in rows]),
-                         "case_type": [r[2] for r in rows], "source": ""})
+    return pd.DataFrame(
+        {
+            "case_key": [r[0] for r in rows],
+            "referral_date": pd.to_datetime([r[1] for r in rows]),
+            "case_type": [r[2] for r in rows],
+            "source": "",
+        }
+    )
 
 
 def roster(*rows) -> pd.DataFrame:
-    return pd.DataFrame({"date": pd.to_datetime([r[0] for r in rows]), "resource": [r[1] for r in rows],
-                         "staff": [float(r[2]) for r in rows],
-                         "minutes_per_staff": [r[3] if len(r) > 3 else np.nan for r in rows]})
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime([r[0] for r in rows]),
+            "resource": [r[1] for r in rows],
+            "staff": [float(r[2]) for r in rows],
+            "minutes_per_staff": [r[3] if len(r) > 3 else np.nan for r in rows],
+        }
+    )
 
 
 def sessions(*rows) -> pd.DataFrame:
-    return pd.DataFrame({"date": pd.to_datetime([r[0] for r in rows]), "case_key": [r[1] for r in rows],
-                         "resource": [r[2] for r in rows], "minutes": [float(r[3]) for r in rows]})
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime([r[0] for r in rows]),
+            "case_key": [r[1] for r in rows],
+            "resource": [r[2] for r in rows],
+            "minutes": [float(r[3]) for r in rows],
+        }
+    )
 
 
 def measure(svc, refs, waiting=EMPTY_WAITING, rost=EMPTY_ROSTER, sess=None, until=None):
@@ -66,17 +104,22 @@ def test_steps_spread_a_case_over_the_weeks_it_takes():
     result = measure(service(), referrals(("A", "2025-03-03", "hrda")), until=date(2025, 3, 31))
     idva = rows_for(result, "idva")["demand_minutes"]
     assert idva[idva > 0].to_dict() == {
-        pd.Timestamp("2025-03-04"): 120.0, pd.Timestamp("2025-03-10"): 60.0,
-        pd.Timestamp("2025-03-17"): 60.0, pd.Timestamp("2025-03-24"): 60.0,
+        pd.Timestamp("2025-03-04"): 120.0,
+        pd.Timestamp("2025-03-10"): 60.0,
+        pd.Timestamp("2025-03-17"): 60.0,
+        pd.Timestamp("2025-03-24"): 60.0,
     }
     assert rows_for(result, "triage").loc["2025-03-03", "demand_minutes"] == 30
 
 
 def test_weekends_and_bank_holidays_have_no_capacity_unless_rostered():
     # 5 May 2025 is England's Early May bank holiday; Saturday 10 May gets a rostered IDVA.
-    result = measure(service(), referrals(("A", "2025-05-02", "burglary")),
-                     rost=roster(("2025-05-10", "idva", 1), ("2025-05-07", "idva", 1, 100)),
-                     until=date(2025, 5, 12))
+    result = measure(
+        service(),
+        referrals(("A", "2025-05-02", "burglary")),
+        rost=roster(("2025-05-10", "idva", 1), ("2025-05-07", "idva", 1, 100)),
+        until=date(2025, 5, 12),
+    )
     capacity = rows_for(result, "idva")["capacity_minutes"]
     assert capacity["2025-05-03"] == 0 and capacity["2025-05-04"] == 0
     assert capacity["2025-05-05"] == 0
@@ -87,7 +130,9 @@ def test_weekends_and_bank_holidays_have_no_capacity_unless_rostered():
 
 
 def test_working_bank_holidays_when_the_service_says_so():
-    calendar = working_calendar(service(work_bank_holidays=True), date(2025, 5, 5), date(2025, 5, 5))
+    calendar = working_calendar(
+        service(work_bank_holidays=True), date(2025, 5, 5), date(2025, 5, 5)
+    )
     assert bool(calendar["is_working_day"].iat[0])
     scotland = working_calendar(service(region="GB-SCT"), date(2025, 12, 1), date(2025, 12, 1))
     assert not bool(scotland["is_working_day"].iat[0])  # St Andrew's Day (observed)
@@ -95,8 +140,9 @@ def test_working_bank_holidays_when_the_service_says_so():
 
 def test_urgent_work_goes_first_even_when_younger():
     # Old burglaries wait while a new high-risk case's triage call is done first.
-    refs = referrals(*[(f"B{i}", "2025-03-03", "burglary") for i in range(6)],
-                     ("H", "2025-03-04", "hrda"))
+    refs = referrals(
+        *[(f"B{i}", "2025-03-03", "burglary") for i in range(6)], ("H", "2025-03-04", "hrda")
+    )
     result = measure(svc := service(), refs, until=date(2025, 3, 4))
     triage = rows_for(result, "triage")
     assert triage.loc["2025-03-03", "activity_minutes"] == 120
@@ -107,13 +153,22 @@ def test_urgent_work_goes_first_even_when_younger():
 
 
 def test_first_contact_target_counts_working_days():
-    refs = referrals(("MON", "2025-03-03", "burglary"), ("FRI", "2025-03-07", "burglary"),
-                     ("LATE", "2025-03-03", "burglary"))
-    sess = sessions(("2025-03-05", "MON", "triage", 20), ("2025-03-11", "FRI", "triage", 20),
-                    ("2025-03-06", "LATE", "triage", 20))
+    refs = referrals(
+        ("MON", "2025-03-03", "burglary"),
+        ("FRI", "2025-03-07", "burglary"),
+        ("LATE", "2025-03-03", "burglary"),
+    )
+    sess = sessions(
+        ("2025-03-05", "MON", "triage", 20),
+        ("2025-03-11", "FRI", "triage", 20),
+        ("2025-03-06", "LATE", "triage", 20),
+    )
     result = measure(service(), refs, sess=sess, until=date(2025, 3, 14))
     contacts = result.first_contacts.set_index("case_key")
-    assert contacts.loc["MON", "working_days_to_contact"] == 2 and contacts.loc["MON", "status"] == "met"
+    assert (
+        contacts.loc["MON", "working_days_to_contact"] == 2
+        and contacts.loc["MON", "status"] == "met"
+    )
     assert contacts.loc["FRI", "working_days_to_contact"] == 2  # over the weekend
     assert contacts.loc["LATE", "status"] == "missed"
     assert result.first_contact_share() == pytest.approx(2 / 3)
@@ -161,10 +216,16 @@ def reference_measures(svc: Service, data: StoredData, until: date) -> pd.DataFr
         for _, r in data.roster[data.roster["resource"] == resource].iterrows():
             day = (r["date"] - start).days
             if 0 <= day < n_days:
-                each = spec.minutes_per_day if np.isnan(r["minutes_per_staff"]) else r["minutes_per_staff"]
+                each = (
+                    spec.minutes_per_day
+                    if np.isnan(r["minutes_per_staff"])
+                    else r["minutes_per_staff"]
+                )
                 capacity[day] = r["staff"] * each
-        work = [dict(r, day=(r["due_date"] - start).days, left=r["minutes"])
-                for _, r in items[items["resource"] == resource].iterrows()]
+        work = [
+            dict(r, day=(r["due_date"] - start).days, left=r["minutes"])
+            for _, r in items[items["resource"] == resource].iterrows()
+        ]
         work.sort(key=lambda w: (w["priority"], w["due_date"], w["case_date"], w["case_key"]))
         done_by_case: dict[str, float] = {}
         due_by_case: dict[str, float] = {}
@@ -193,8 +254,10 @@ def reference_measures(svc: Service, data: StoredData, until: date) -> pd.DataFr
                 waiting = {w["case_key"] for w in work if w["day"] <= day and w["left"] > 1e-9}
                 backlog = sum(w["left"] for w in work if w["day"] <= day)
             else:
-                today = data.sessions[(data.sessions["resource"] == resource)
-                                      & (data.sessions["date"] == start + pd.Timedelta(days=day))]
+                today = data.sessions[
+                    (data.sessions["resource"] == resource)
+                    & (data.sessions["date"] == start + pd.Timedelta(days=day))
+                ]
                 for w in due_today:
                     due_by_case[w["case_key"]] = due_by_case.get(w["case_key"], 0) + w["minutes"]
                 for _, s in today.iterrows():
@@ -204,55 +267,90 @@ def reference_measures(svc: Service, data: StoredData, until: date) -> pd.DataFr
                 owed = {c: due_by_case[c] - done_by_case.get(c, 0) for c in due_by_case}
                 waiting = {c for c, v in owed.items() if v > 1e-9}
                 backlog = sum(v for v in owed.values() if v > 0)
-            rows.append({
-                "date": start + pd.Timedelta(days=day), "resource": resource,
-                "demand_minutes": demand, "capacity_minutes": capacity[day],
-                "activity_minutes": activity, "opening_backlog_minutes": opening,
-                "backlog_minutes": backlog,
-                "demand_cases": len({w["case_key"] for w in due_today}),
-                "activity_cases": len(served_cases), "backlog_cases": len(waiting),
-            })
+            rows.append(
+                {
+                    "date": start + pd.Timedelta(days=day),
+                    "resource": resource,
+                    "demand_minutes": demand,
+                    "capacity_minutes": capacity[day],
+                    "activity_minutes": activity,
+                    "opening_backlog_minutes": opening,
+                    "backlog_minutes": backlog,
+                    "demand_cases": len({w["case_key"] for w in due_today}),
+                    "activity_cases": len(served_cases),
+                    "backlog_cases": len(waiting),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def random_data(seed: int, with_sessions: bool) -> tuple[Service, StoredData, date]:
     rng = np.random.default_rng(seed)
-    svc = service(case_types={
-        "hrda": {"priority": 1, "steps": [
-            {"resource": "triage", "minutes": 30},
-            {"resource": "idva", "minutes": 120, "after_days": 1},
-            {"resource": "idva", "minutes": 60, "after_days": 7, "repeat": 4, "every_days": 7}]},
-        "sv": {"priority": 2, "steps": [{"resource": "idva", "minutes": 90, "after_days": 2},
-                                        {"resource": "triage", "minutes": 15, "repeat": 2,
-                                         "every_days": 3}]},
-        "burglary": {"priority": 3, "resource": "triage", "minutes": 20},
-        "fraud": {"priority": 3, "resource": "triage", "minutes": 25},
-    })
+    svc = service(
+        case_types={
+            "hrda": {
+                "priority": 1,
+                "steps": [
+                    {"resource": "triage", "minutes": 30},
+                    {"resource": "idva", "minutes": 120, "after_days": 1},
+                    {
+                        "resource": "idva",
+                        "minutes": 60,
+                        "after_days": 7,
+                        "repeat": 4,
+                        "every_days": 7,
+                    },
+                ],
+            },
+            "sv": {
+                "priority": 2,
+                "steps": [
+                    {"resource": "idva", "minutes": 90, "after_days": 2},
+                    {"resource": "triage", "minutes": 15, "repeat": 2, "every_days": 3},
+                ],
+            },
+            "burglary": {"priority": 3, "resource": "triage", "minutes": 20},
+            "fraud": {"priority": 3, "resource": "triage", "minutes": 25},
+        }
+    )
     start = pd.Timestamp("2025-02-03")
     n = 160
-    refs = pd.DataFrame({
-        "case_key": [f"c{i:04d}" for i in range(n)],
-        "referral_date": start + pd.to_timedelta(np.sort(rng.integers(0, 45, n)), unit="D"),
-        "case_type": rng.choice(list(svc.case_types), n, p=[0.25, 0.15, 0.3, 0.3]),
-        "source": "",
-    })
+    refs = pd.DataFrame(
+        {
+            "case_key": [f"c{i:04d}" for i in range(n)],
+            "referral_date": start + pd.to_timedelta(np.sort(rng.integers(0, 45, n)), unit="D"),
+            "case_type": rng.choice(list(svc.case_types), n, p=[0.25, 0.15, 0.3, 0.3]),
+            "source": "",
+        }
+    )
     refs.loc[0, "referral_date"] = start
-    waiting = pd.DataFrame({"case_key": [f"w{i}" for i in range(12)],
-                            "case_type": rng.choice(list(svc.case_types), 12),
-                            "waiting_since": start - pd.to_timedelta(rng.integers(1, 20, 12), unit="D")})
-    rost = roster(("2025-02-08", "idva", 1), ("2025-02-12", "idva", 0), ("2025-02-13", "triage", 2, 60),
-                  ("2025-01-01", "idva", 5))
+    waiting = pd.DataFrame(
+        {
+            "case_key": [f"w{i}" for i in range(12)],
+            "case_type": rng.choice(list(svc.case_types), 12),
+            "waiting_since": start - pd.to_timedelta(rng.integers(1, 20, 12), unit="D"),
+        }
+    )
+    rost = roster(
+        ("2025-02-08", "idva", 1),
+        ("2025-02-12", "idva", 0),
+        ("2025-02-13", "triage", 2, 60),
+        ("2025-01-01", "idva", 5),
+    )
     sess = None
     if with_sessions:
         keys = np.concatenate([refs["case_key"], waiting["case_key"]])
         dates = np.concatenate([refs["referral_date"], waiting["waiting_since"]])
         pick = rng.integers(0, len(keys), 300)
-        sess = pd.DataFrame({
-            "date": pd.to_datetime(dates[pick]) + pd.to_timedelta(rng.integers(0, 30, 300), unit="D"),
-            "case_key": keys[pick],
-            "resource": rng.choice(["triage", "idva"], 300),
-            "minutes": rng.choice([15.0, 30.0, 60.0, 90.0], 300),
-        })
+        sess = pd.DataFrame(
+            {
+                "date": pd.to_datetime(dates[pick])
+                + pd.to_timedelta(rng.integers(0, 30, 300), unit="D"),
+                "case_key": keys[pick],
+                "resource": rng.choice(["triage", "idva"], 300),
+                "minutes": rng.choice([15.0, 30.0, 60.0, 90.0], 300),
+            }
+        )
     return svc, StoredData(refs, waiting, rost, sess), date(2025, 4, 10)
 
 
@@ -274,9 +372,12 @@ def test_backlog_is_never_negative_and_balances(with_sessions):
     assert (table["backlog_minutes"] >= 0).all()
     assert (table["backlog_cases"] >= 0).all()
     if not with_sessions:
-        balance = table["opening_backlog_minutes"] + table["demand_minutes"] - table["activity_minutes"]
+        balance = (
+            table["opening_backlog_minutes"] + table["demand_minutes"] - table["activity_minutes"]
+        )
         np.testing.assert_allclose(table["backlog_minutes"], balance, atol=1e-6)
         assert (table["activity_minutes"] <= table["capacity_minutes"] + 1e-9).all()
     for _, rows in table.groupby("resource"):
-        np.testing.assert_allclose(rows["opening_backlog_minutes"].to_numpy()[1:],
-                                   rows["backlog_minutes"].to_numpy()[:-1])
+        np.testing.assert_allclose(
+            rows["opening_backlog_minutes"].to_numpy()[1:], rows["backlog_minutes"].to_numpy()[:-1]
+        )

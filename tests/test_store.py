@@ -9,9 +9,9 @@ import sys
 import textwrap
 
 import pytest
-from conftest import worked_example
 from sqlalchemy import select, text
 
+from conftest import worked_example
 from flowcap import import_folder
 from flowcap.errors import StoreError
 from flowcap.io import read_service_folder
@@ -39,8 +39,12 @@ def test_import_writes_every_table_and_migrates_to_head(tmp_path, backend):
     store = Store.for_folder(folder)
     with store.engine.connect() as connection:
         assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
-    assert store.counts("Worked example") == {"referrals": 12, "waiting": 20, "roster": 0,
-                                              "sessions": 0}
+    assert store.counts("Worked example") == {
+        "referrals": 12,
+        "waiting": 20,
+        "roster": 0,
+        "sessions": 0,
+    }
     store.close()
 
 
@@ -66,7 +70,9 @@ def test_a_failure_mid_import_leaves_the_store_as_it_was(tmp_path, backend, monk
     folder = worked_example(tmp_path)
     import_folder(folder)
     before = snapshot(folder)
-    (folder / "referrals.csv").write_text("case_id,referral_date,case_type\nNEW,2025-03-06,advocacy\n")
+    (folder / "referrals.csv").write_text(
+        "case_id,referral_date,case_type\nNEW,2025-03-06,advocacy\n"
+    )
     (folder / "roster.csv").write_text("date,resource,staff\n2025-03-06,idva,3\n")
 
     from flowcap.store import repository
@@ -91,7 +97,9 @@ def test_a_kill_mid_import_leaves_the_store_as_it_was(tmp_path, backend):
     folder = worked_example(tmp_path)
     import_folder(folder)
     before = snapshot(folder)
-    (folder / "referrals.csv").write_text("case_id,referral_date,case_type\nNEW,2025-03-06,advocacy\n")
+    (folder / "referrals.csv").write_text(
+        "case_id,referral_date,case_type\nNEW,2025-03-06,advocacy\n"
+    )
     (folder / "roster.csv").write_text("date,resource,staff\n2025-03-06,idva,3\n")
     script = textwrap.dedent(f"""
         import os, signal
@@ -133,7 +141,9 @@ def test_an_import_under_another_key_is_refused(tmp_path, backend, monkeypatch):
     folder = worked_example(tmp_path)
     import_folder(folder)
     before = snapshot(folder)
-    (folder / "referrals.csv").write_text("case_id,referral_date,case_type\nNEW,2025-03-06,advocacy\n")
+    (folder / "referrals.csv").write_text(
+        "case_id,referral_date,case_type\nNEW,2025-03-06,advocacy\n"
+    )
     monkeypatch.setenv("FLOWCAP_KEY", "ab" * 32)
     with pytest.raises(StoreError, match="different pseudonymisation key"):
         import_folder(folder)

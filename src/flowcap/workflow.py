@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flowcap.errors import FlowcapError
 from flowcap.io import ServiceFolder, read_service_folder, read_service_yaml
+from flowcap.io.folder import file_hashes
 from flowcap.io.pseudonym import load_key
 from flowcap.measures import DailyMeasures, daily_measures
 from flowcap.store import ImportReport, Store
@@ -28,8 +29,11 @@ def init_folder(folder: str | Path) -> list[Path]:
     """Write a commented template service folder; refuse to overwrite existing files."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    targets = [(source, folder / source.name) for source in sorted(TEMPLATE.iterdir())
-               if source.suffix in (".yaml", ".csv")]
+    targets = [
+        (source, folder / source.name)
+        for source in sorted(TEMPLATE.iterdir())
+        if source.suffix in (".yaml", ".csv")
+    ]
     existing = [target.name for _, target in targets if target.exists()]
     if existing:
         raise FlowcapError(f"{folder} already has {', '.join(existing)}; not overwriting")
@@ -68,22 +72,27 @@ def measure_folder(
     """
     if start is not None and end is not None and start > end:
         raise FlowcapError(f"--from {start} is after --to {end}")
-    checked = read_service_folder(folder)
+    service = read_service_yaml(Path(folder) / "service.yaml")
     key = load_key()
     store = Store.for_folder(folder)
     try:
-        progress("Importing what is new")
-        store.import_folder(checked, key)
+        # Reading and checking a large export takes seconds; skip it when nothing changed.
+        if not store.is_current(service.name, file_hashes(folder)):
+            progress("Importing what is new")
+            checked = read_service_folder(folder)
+            service = checked.service
+            store.import_folder(checked, key)
         progress("Reading the store")
-        data = store.load(checked.service.name)
+        data = store.load(service.name)
     finally:
         store.close()
     progress("Measuring")
-    measures = daily_measures(checked.service, data, until=end)
+    measures = daily_measures(service, data, until=end)
     measures.table = measures.between(start, end)
     if measures.table.empty:
-        raise FlowcapError(f"no days between {start} and {end}: the data run "
-                           "from the first referral date onwards")
+        raise FlowcapError(
+            f"no days between {start} and {end}: the data run from the first referral date onwards"
+        )
     return measures
 
 

@@ -34,7 +34,8 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ServiceDir = Annotated[
-    Path, typer.Argument(help="The service folder (service.yaml and data files).", show_default=False)
+    Path,
+    typer.Argument(help="The service folder (service.yaml and data files).", show_default=False),
 ]
 Chart = Annotated[
     Path | None, typer.Option("--chart", help="Write the chart to FILE.html or FILE.png.")
@@ -108,7 +109,11 @@ def validate(service_dir: ServiceDir) -> None:
     ):
         if name not in checked.files:
             continue
-        span = f"{frame[column].min():%Y-%m-%d} to {frame[column].max():%Y-%m-%d}" if len(frame) else ""
+        span = (
+            f"{frame[column].min():%Y-%m-%d} to {frame[column].max():%Y-%m-%d}"
+            if len(frame)
+            else ""
+        )
         table.add_row(checked.files[name][0], f"{len(frame):,}", span)
     out.print(table)
 
@@ -131,7 +136,9 @@ def measures(
     service_dir: ServiceDir,
     as_json: AsJson = False,
     chart: Chart = None,
-    from_: Annotated[str | None, typer.Option("--from", help="First day shown (YYYY-MM-DD).")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First day shown (YYYY-MM-DD).")
+    ] = None,
     to: Annotated[str | None, typer.Option("--to", help="Last day shown (YYYY-MM-DD).")] = None,
 ) -> None:
     """Daily demand, capacity, activity and backlog in minutes, per resource."""
@@ -169,9 +176,12 @@ def erase(
 def demo(
     folder: Annotated[
         Path | None,
-        typer.Option("--dir", help="Service folder to use; the bundled example is written there "
-                     "if it has no service.yaml. Default: examples/victim-support if present, "
-                     "else ./flowcap-demo."),
+        typer.Option(
+            "--dir",
+            help="Service folder to use; the bundled example is written there "
+            "if it has no service.yaml. Default: examples/victim-support if present, "
+            "else ./flowcap-demo.",
+        ),
     ] = None,
     output: Annotated[Path, typer.Option("--out", help="Folder for the charts.")] = Path("out"),
 ) -> None:
@@ -186,8 +196,10 @@ def demo(
             progress("Writing the example service")
             generate_victim_support(folder)
         result = workflow.measure_folder(folder, progress=progress)
-        charts = [_write_chart(result, output / f"measures{suffix}", folder)
-                  for suffix in (".html", ".png")]
+        charts = [
+            _write_chart(result, output / f"measures{suffix}", folder)
+            for suffix in (".html", ".png")
+        ]
     out.print(_summary_table(result, folder.name))
     out.print(_story(result))
     for path in charts:
@@ -233,9 +245,15 @@ def _summary_table(result: DailyMeasures, name: str) -> Table:
         title=f"{name}: {first:%d %b %Y} to {last:%d %b %Y} (activity: {source})",
         caption="minutes per working day; backlog in minutes and cases",
     )
-    for column, justify in (("resource", "left"), ("demand", "right"), ("capacity", "right"),
-                            ("activity", "right"), ("utilisation", "right"),
-                            ("backlog now", "right"), ("peak backlog", "right")):
+    for column, justify in (
+        ("resource", "left"),
+        ("demand", "right"),
+        ("capacity", "right"),
+        ("activity", "right"),
+        ("utilisation", "right"),
+        ("backlog now", "right"),
+        ("peak backlog", "right"),
+    ):
         summary.add_column(column, justify=justify)
     for resource, rows in table.groupby("resource", sort=False):
         working = rows[rows["is_working_day"]]

@@ -53,10 +53,26 @@ class ServiceFolder:
 
 def find_table(folder: Path, table: str) -> tuple[Path | None, list[Problem]]:
     """The file holding ``table`` (``NAME.csv`` or ``NAME.xlsx``), or ``None``."""
-    found = [folder / f"{table}{ext}" for ext in (".csv", ".xlsx") if (folder / f"{table}{ext}").is_file()]
+    found = [
+        folder / f"{table}{ext}"
+        for ext in (".csv", ".xlsx")
+        if (folder / f"{table}{ext}").is_file()
+    ]
     if len(found) > 1:
-        return None, [Problem(found[0].name, f"both {found[0].name} and {found[1].name} exist; keep one")]
+        return None, [
+            Problem(found[0].name, f"both {found[0].name} and {found[1].name} exist; keep one")
+        ]
     return (found[0] if found else None), []
+
+
+def file_hashes(folder: str | Path) -> dict[str, tuple[str, str]]:
+    """The folder's data files by table: ``{table: (file name, SHA-256)}``; cheap to compute."""
+    found = {}
+    for table in TABLES:
+        path, _ = find_table(Path(folder), table)
+        if path is not None:
+            found[table] = (path.name, _sha256(path))
+    return found
 
 
 def read_service_folder(folder: str | Path) -> ServiceFolder:
@@ -118,30 +134,45 @@ def _sha256(path: Path) -> str:
 def _empty(table: str) -> pd.DataFrame:
     if table == "waiting":
         return pd.DataFrame(
-            {"case_id": pd.Series(dtype=str), "case_type": pd.Series(dtype=str),
-             "waiting_since": pd.Series(dtype="datetime64[ns]")}
+            {
+                "case_id": pd.Series(dtype=str),
+                "case_type": pd.Series(dtype=str),
+                "waiting_since": pd.Series(dtype="datetime64[ns]"),
+            }
         )
     return pd.DataFrame(
-        {"date": pd.Series(dtype="datetime64[ns]"), "resource": pd.Series(dtype=str),
-         "staff": pd.Series(dtype=float), "minutes_per_staff": pd.Series(dtype=float)}
+        {
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "resource": pd.Series(dtype=str),
+            "staff": pd.Series(dtype=float),
+            "minutes_per_staff": pd.Series(dtype=float),
+        }
     )
 
 
 def _case_ids(frame: pd.DataFrame, check: TableCheck, unique: bool) -> None:
     ids = frame["case_id"]
     check_rows(check, ids == "", "case_id", "missing case id")
-    check_rows(check, ids.str.len() > MAX_CASE_ID_CHARS, "case_id",
-               f"case id longer than {MAX_CASE_ID_CHARS} characters")
+    check_rows(
+        check,
+        ids.str.len() > MAX_CASE_ID_CHARS,
+        "case_id",
+        f"case id longer than {MAX_CASE_ID_CHARS} characters",
+    )
     if unique:
         duplicated = ids.duplicated(keep="first") & (ids != "")
         if duplicated.any():
             first_row = ids.drop_duplicates(keep="first")
             first_row = pd.Series(first_row.index + 2, index=first_row.values)
             for row in duplicated[duplicated].index[:100]:
-                check.problems.append(Problem(
-                    check.file, f"duplicate case id (first seen in row {first_row[ids.iat[row]]})",
-                    int(row) + 2, "case_id",
-                ))
+                check.problems.append(
+                    Problem(
+                        check.file,
+                        f"duplicate case id (first seen in row {first_row[ids.iat[row]]})",
+                        int(row) + 2,
+                        "case_id",
+                    )
+                )
 
 
 def _known(frame: pd.DataFrame, column: str, known: dict, what: str, check: TableCheck) -> None:
@@ -153,34 +184,44 @@ def _known(frame: pd.DataFrame, column: str, known: dict, what: str, check: Tabl
 def _parse_referrals(text: pd.DataFrame, check: TableCheck, service: Service) -> pd.DataFrame:
     _case_ids(text, check, unique=True)
     _known(text, "case_type", service.case_types, "case type", check)
-    frame = pd.DataFrame({
-        "case_id": text["case_id"],
-        "referral_date": parse_dates(text, "referral_date", check, service.timezone),
-        "case_type": text["case_type"],
-        "source": text["source"] if "source" in text else "",
-    })
-    check_rows(check, frame["source"].str.len() > MAX_SOURCE_CHARS, "source",
-               f"source must be a short label (at most {MAX_SOURCE_CHARS} characters), not free text")
+    frame = pd.DataFrame(
+        {
+            "case_id": text["case_id"],
+            "referral_date": parse_dates(text, "referral_date", check, service.timezone),
+            "case_type": text["case_type"],
+            "source": text["source"] if "source" in text else "",
+        }
+    )
+    check_rows(
+        check,
+        frame["source"].str.len() > MAX_SOURCE_CHARS,
+        "source",
+        f"source must be a short label (at most {MAX_SOURCE_CHARS} characters), not free text",
+    )
     return frame
 
 
 def _parse_waiting(text: pd.DataFrame, check: TableCheck, service: Service) -> pd.DataFrame:
     _case_ids(text, check, unique=True)
     _known(text, "case_type", service.case_types, "case type", check)
-    return pd.DataFrame({
-        "case_id": text["case_id"],
-        "case_type": text["case_type"],
-        "waiting_since": parse_dates(text, "waiting_since", check, service.timezone),
-    })
+    return pd.DataFrame(
+        {
+            "case_id": text["case_id"],
+            "case_type": text["case_type"],
+            "waiting_since": parse_dates(text, "waiting_since", check, service.timezone),
+        }
+    )
 
 
 def _parse_roster(text: pd.DataFrame, check: TableCheck, service: Service) -> pd.DataFrame:
     _known(text, "resource", service.resources, "resource", check)
-    frame = pd.DataFrame({
-        "date": parse_dates(text, "date", check, service.timezone),
-        "resource": text["resource"],
-        "staff": parse_numbers(text, "staff", check, maximum=10_000),
-    })
+    frame = pd.DataFrame(
+        {
+            "date": parse_dates(text, "date", check, service.timezone),
+            "resource": text["resource"],
+            "staff": parse_numbers(text, "staff", check, maximum=10_000),
+        }
+    )
     if "minutes_per_staff" in text:
         frame["minutes_per_staff"] = parse_numbers(
             text, "minutes_per_staff", check, maximum=1440, required=False
@@ -195,12 +236,14 @@ def _parse_roster(text: pd.DataFrame, check: TableCheck, service: Service) -> pd
 def _parse_sessions(text: pd.DataFrame, check: TableCheck, service: Service) -> pd.DataFrame:
     check_rows(check, text["case_id"] == "", "case_id", "missing case id")
     _known(text, "resource", service.resources, "resource", check)
-    return pd.DataFrame({
-        "date": parse_dates(text, "date", check, service.timezone),
-        "case_id": text["case_id"],
-        "resource": text["resource"],
-        "minutes": parse_numbers(text, "minutes", check, strictly_positive=True, maximum=1440),
-    })
+    return pd.DataFrame(
+        {
+            "date": parse_dates(text, "date", check, service.timezone),
+            "case_id": text["case_id"],
+            "resource": text["resource"],
+            "minutes": parse_numbers(text, "minutes", check, strictly_positive=True, maximum=1440),
+        }
+    )
 
 
 _PARSERS = {
@@ -212,7 +255,7 @@ _PARSERS = {
 
 
 def _check_across_tables(frames: dict, files: dict) -> list[Problem]:
-    """Rules that need two tables: the opening backlog predates referrals; sessions name known cases."""
+    """Rules across tables: the opening backlog predates referrals; sessions name known cases."""
     problems: list[Problem] = []
     referrals = frames["referrals"]
     first_referral = referrals["referral_date"].min()
@@ -222,7 +265,9 @@ def _check_across_tables(frames: dict, files: dict) -> list[Problem]:
         check = TableCheck(name)
         late = waiting["waiting_since"] >= first_referral
         check_rows(
-            check, late, "waiting_since",
+            check,
+            late,
+            "waiting_since",
             f"on or after the first referral date ({first_referral:%Y-%m-%d}): "
             "this case belongs in referrals, not in the opening backlog",
         )
@@ -233,8 +278,15 @@ def _check_across_tables(frames: dict, files: dict) -> list[Problem]:
     if sessions is not None:
         name = files["sessions"][0]
         check = TableCheck(name)
-        known = pd.concat([referrals["case_id"], waiting["case_id"] if waiting is not None else None])
-        check_rows(check, ~sessions["case_id"].isin(known), "case_id",
-                   "case id is in neither referrals nor waiting", sessions["case_id"])
+        known = pd.concat(
+            [referrals["case_id"], waiting["case_id"] if waiting is not None else None]
+        )
+        check_rows(
+            check,
+            ~sessions["case_id"].isin(known),
+            "case_id",
+            "case id is in neither referrals nor waiting",
+            sessions["case_id"],
+        )
         problems += capped(check.problems, name)
     return problems

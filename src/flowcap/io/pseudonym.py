@@ -53,7 +53,9 @@ def load_key(create: bool = True) -> bytes:
     if path.exists():
         key = bytes.fromhex(path.read_text().strip())
         if len(key) != KEY_BYTES:
-            raise StoreError(f"the key file {path} is damaged: expected {KEY_BYTES * 2} hex characters")
+            raise StoreError(
+                f"the key file {path} is damaged: expected {KEY_BYTES * 2} hex characters"
+            )
         return key
     if not create:
         raise StoreError(f"no pseudonymisation key: set FLOWCAP_KEY or restore {path}")

@@ -40,7 +40,9 @@ def check_service_yaml(path: Path) -> tuple[Service | None, list[Problem]]:
         return None, problems
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "nothing"
-        return None, [Problem(name, f"must be a YAML mapping of settings (key: value), not {kind}", 1)]
+        return None, [
+            Problem(name, f"must be a YAML mapping of settings (key: value), not {kind}", 1)
+        ]
     try:
         return Service.model_validate(data), []
     except ValidationError as exc:

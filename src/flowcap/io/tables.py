@@ -36,7 +36,9 @@ class TableCheck:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, message: str, rows: pd.Index | np.ndarray | None = None, column: str | None = None):
+    def add(
+        self, message: str, rows: pd.Index | np.ndarray | None = None, column: str | None = None
+    ):
         """Record ``message`` once per row in ``rows`` (0-based data-row positions)."""
         if rows is None:
             self.problems.append(Problem(self.file, message, None, column))
@@ -65,7 +67,9 @@ def read_text_table(path: Path, required: list[str], optional: list[str], check:
     missing = [c for c in required if c not in frame.columns]
     for column in missing:
         check.problems.append(
-            Problem(check.file, f"missing column {column!r} (the header row must name it)", 1, column)
+            Problem(
+                check.file, f"missing column {column!r} (the header row must name it)", 1, column
+            )
         )
     if missing:
         return None
@@ -185,13 +189,18 @@ def parse_numbers(
     check_rows(check, values.isna() & ~empty, column, "not a number", text)
     bad_low = values <= minimum if strictly_positive else values < minimum
     check_rows(
-        check, bad_low, column, "must be more than 0" if strictly_positive else "must not be negative",
+        check,
+        bad_low,
+        column,
+        "must be more than 0" if strictly_positive else "must not be negative",
         text,
     )
     if maximum is not None:
         check_rows(check, values > maximum, column, f"must be at most {maximum:g}", text)
     if integer:
-        check_rows(check, values.notna() & (values % 1 != 0), column, "must be a whole number", text)
+        check_rows(
+            check, values.notna() & (values % 1 != 0), column, "must be a whole number", text
+        )
     return values
 
 

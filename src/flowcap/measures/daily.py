@@ -32,7 +32,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from flowcap.measures.work import due_work
+from flowcap.measures.work import step_positions
 from flowcap.model import Service, working_calendar
 from flowcap.store import StoredData
 
@@ -92,7 +92,9 @@ class DailyMeasures:
         return table.reset_index(drop=True)
 
 
-def measure_period(data: StoredData, until: date | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+def measure_period(
+    data: StoredData, until: date | None = None
+) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First and last day measured: first referral to the last date in any table (or ``until``)."""
     start = data.referrals["referral_date"].min()
     ends = [data.referrals["referral_date"].max()]
@@ -122,42 +124,128 @@ def daily_measures(service: Service, data: StoredData, until: date | None = None
     n_days = len(days)
     calendar = working_calendar(service, start.date(), end.date())
     capacity = _capacity(service, data.roster, calendar)
-    items = due_work(service, data.referrals, data.waiting)
-    items = items[items["due_date"] <= end]
-    items["day"] = (items["due_date"] - start).dt.days.to_numpy()
+    cases, keys = _cases(data, start)
+    items = _items(service, cases, start, n_days)
+    done = (
+        _sessions(service, data.sessions, keys, start, n_days)
+        if data.sessions is not None
+        else None
+    )
 
     frames = []
-    first_service_days = []
-    for resource in service.resources:
-        at = items[items["resource"] == resource]
-        if data.sessions is None:
-            measures, first = _modelled(at, capacity[resource], n_days)
+    first_day = np.full(len(keys), n_days, dtype=np.int64)  # n_days = no contact yet
+    for index, resource in enumerate(service.resources):
+        at = {name: column[items["resource"] == index] for name, column in items.items()}
+        if done is None:
+            measures = _modelled(at, capacity[resource], n_days, first_day)
         else:
-            done = data.sessions[data.sessions["resource"] == resource]
-            measures, first = _recorded(at, done, start, n_days)
-        measures["capacity_minutes"] = capacity[resource]
-        measures["date"] = days
-        measures["resource"] = resource
+            mine = {name: column[done["resource"] == index] for name, column in done.items()}
+            measures = _recorded(at, mine, n_days, first_day)
+        measures.insert(0, "resource", resource)
+        measures.insert(0, "date", days)
+        measures.insert(3, "capacity_minutes", capacity[resource])
         measures["is_working_day"] = calendar["is_working_day"].to_numpy()
         measures["bank_holiday"] = calendar["bank_holiday"].to_numpy()
         frames.append(measures)
-        first_service_days.append(first)
 
     table = pd.concat(frames, ignore_index=True)
     table["activity_exceeds_capacity"] = (
         table["activity_minutes"] > table["capacity_minutes"] + _EPS
-    ) & (data.sessions is not None)
-    order = {name: i for i, name in enumerate(service.resources)}
-    table = table.sort_values(["date", "resource"], key=lambda s: s.map(order) if s.name == "resource" else s)
-    columns = MEASURE_COLUMNS + ["is_working_day", "bank_holiday", "activity_exceeds_capacity"]
-    table = table[columns].reset_index(drop=True)
-    first = pd.concat(first_service_days).groupby(level=0).min() if first_service_days else None
-    contacts = _first_contacts(service, data.referrals, first, start, calendar)
-    return DailyMeasures(table, contacts, data.sessions is not None,
-                         service.first_contact_target_working_days)
+    ) & (done is not None)
+    # Rows by day, then resources in the order service.yaml lists them.
+    order = np.lexsort(
+        (np.repeat(np.arange(len(frames)), n_days), np.tile(np.arange(n_days), len(frames)))
+    )
+    table = table.iloc[order][
+        MEASURE_COLUMNS + ["is_working_day", "bank_holiday", "activity_exceeds_capacity"]
+    ]
+    contacts = _first_contacts(service, cases, keys, first_day, start, calendar)
+    return DailyMeasures(
+        table.reset_index(drop=True),
+        contacts,
+        done is not None,
+        service.first_contact_target_working_days,
+    )
 
 
-def _capacity(service: Service, roster: pd.DataFrame, calendar: pd.DataFrame) -> dict[str, np.ndarray]:
+def _cases(data: StoredData, start: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
+    """Referrals then waiting cases, each in ``case_key`` order, numbered 0..n-1.
+
+    Numbering in key order makes ties (same priority, due day and case date) break the same
+    way whatever order the store returned the rows in.
+    """
+    referrals = data.referrals
+    if not referrals["case_key"].is_monotonic_increasing:
+        referrals = referrals.sort_values("case_key", kind="stable")
+    waiting = data.waiting.sort_values("case_key", kind="stable")
+    keys = np.concatenate(
+        [referrals["case_key"].to_numpy(dtype=object), waiting["case_key"].to_numpy(dtype=object)]
+    )
+    cases = pd.DataFrame(
+        {
+            "case": np.arange(len(keys)),
+            "case_date": np.concatenate(
+                [
+                    referrals["referral_date"].to_numpy("datetime64[ns]"),
+                    waiting["waiting_since"].to_numpy("datetime64[ns]"),
+                ]
+            ),
+            "case_type": np.concatenate(
+                [
+                    referrals["case_type"].to_numpy(dtype=object),
+                    waiting["case_type"].to_numpy(dtype=object),
+                ]
+            ),
+            "referred": np.arange(len(keys)) < len(referrals),
+        }
+    )
+    return cases, keys
+
+
+def _day_numbers(dates, start: pd.Timestamp) -> np.ndarray:
+    return (
+        (np.asarray(dates, dtype="datetime64[ns]") - np.datetime64(start, "ns"))
+        // np.timedelta64(1, "D")
+    ).astype(np.int64)
+
+
+def _items(service: Service, cases: pd.DataFrame, start: pd.Timestamp, n_days: int) -> dict:
+    """Due work as arrays: case, case_day, day (due; negative = before the period), minutes,
+    priority and resource (index into ``service.resources``); work due after the period is
+    left out."""
+    case_row, steps = step_positions(service, cases["case_type"])
+    case_day = _day_numbers(cases["case_date"], start)[case_row]
+    day = case_day + steps["offset_days"]
+    keep = day < n_days
+    return {
+        "case": case_row[keep],
+        "case_day": case_day[keep],
+        "day": day[keep],
+        "minutes": steps["minutes"][keep],
+        "priority": steps["priority"][keep],
+        "resource": steps["resource_index"][keep],
+    }
+
+
+def _sessions(
+    service: Service, sessions: pd.DataFrame, keys: np.ndarray, start: pd.Timestamp, n_days: int
+) -> dict:
+    """Recorded sessions as arrays: case, day, minutes, resource; after the period left out."""
+    case = pd.Index(keys).get_indexer(sessions["case_key"].to_numpy(dtype=object))
+    day = _day_numbers(sessions["date"], start)
+    resource = sessions["resource"].map({name: i for i, name in enumerate(service.resources)})
+    keep = (case >= 0) & (day < n_days) & resource.notna().to_numpy()
+    return {
+        "case": case[keep],
+        "day": day[keep],
+        "minutes": sessions["minutes"].to_numpy(float)[keep],
+        "resource": resource.to_numpy(float)[keep].astype(np.int64),
+    }
+
+
+def _capacity(
+    service: Service, roster: pd.DataFrame, calendar: pd.DataFrame
+) -> dict[str, np.ndarray]:
     """Minutes of capacity per day for each resource, shape (n_days,)."""
     start = calendar["date"].iat[0]
     n_days = len(calendar)
@@ -167,7 +255,7 @@ def _capacity(service: Service, roster: pd.DataFrame, calendar: pd.DataFrame) ->
         minutes = np.where(working, resource.capacity_minutes_per_day, 0.0).astype(float)
         rows = roster[roster["resource"] == name]
         if len(rows):
-            day = (rows["date"] - start).dt.days.to_numpy()
+            day = _day_numbers(rows["date"], start)
             inside = (day >= 0) & (day < n_days)
             each = rows["minutes_per_staff"].fillna(resource.minutes_per_day).to_numpy(float)
             minutes[day[inside]] = rows["staff"].to_numpy(float)[inside] * each[inside]
@@ -175,14 +263,19 @@ def _capacity(service: Service, roster: pd.DataFrame, calendar: pd.DataFrame) ->
     return out
 
 
-def _modelled(items: pd.DataFrame, capacity: np.ndarray, n_days: int):
-    """Activity as capacity allows: priority first, oldest due first within a priority."""
-    items = items.assign(arrival=np.maximum(items["day"].to_numpy(), 0))
-    items = items.sort_values(["priority", "due_date", "case_date", "case_key"], kind="stable")
-    priorities = np.sort(items["priority"].unique())
-    arrival = items["arrival"].to_numpy()
-    minutes = items["minutes"].to_numpy(float)
-    level = np.searchsorted(priorities, items["priority"].to_numpy())
+def _modelled(
+    items: dict, capacity: np.ndarray, n_days: int, first_day: np.ndarray
+) -> pd.DataFrame:
+    """Activity as capacity allows: priority first, oldest due first within a priority.
+
+    Updates ``first_day`` (per case, the first day any of its work was done) in place.
+    """
+    order = np.lexsort((items["case"], items["case_day"], items["day"], items["priority"]))
+    case = items["case"][order]
+    due_day = items["day"][order]
+    minutes = items["minutes"][order]
+    arrival = np.maximum(due_day, 0)  # work due before the period waits from day 0
+    priorities, level = np.unique(items["priority"][order], return_inverse=True)
 
     # Minutes arriving per priority and day; day 0 also holds the opening backlog.
     arriving = np.zeros((len(priorities), n_days))
@@ -200,91 +293,94 @@ def _modelled(items: pd.DataFrame, capacity: np.ndarray, n_days: int):
     cumulative_served = np.cumsum(served, axis=1)
 
     # FIFO within a priority: each item's place in the cumulative minutes of its priority.
-    start_day = np.empty(len(items), dtype=np.int64)
-    end_day = np.empty(len(items), dtype=np.int64)
+    start_day = np.empty(len(case), dtype=np.int64)
+    end_day = np.empty(len(case), dtype=np.int64)
     for p in range(len(priorities)):
         mask = level == p
         cum_end = np.cumsum(minutes[mask])
         cum_start = cum_end - minutes[mask]
         start_day[mask] = np.searchsorted(cumulative_served[p], cum_start + _EPS, side="right")
         end_day[mask] = np.searchsorted(cumulative_served[p], cum_end - _EPS, side="left")
+    np.minimum.at(first_day, case, start_day)
 
-    due_day = items["day"].to_numpy()
-    opening = minutes[due_day < 0].sum()
-    demand = np.bincount(arrival[due_day >= 0], weights=minutes[due_day >= 0], minlength=n_days)
+    before = due_day < 0
+    opening = minutes[before].sum()
+    demand = np.bincount(arrival[~before], weights=minutes[~before], minlength=n_days)
     activity = served.sum(axis=0)
     backlog = opening + np.cumsum(demand) - np.cumsum(activity)
     backlog[np.abs(backlog) < _EPS] = 0.0
-    keys = items["case_key"].to_numpy()
-    measures = pd.DataFrame({
-        "demand_minutes": demand,
-        "activity_minutes": activity,
-        "opening_backlog_minutes": np.concatenate([[opening], backlog[:-1]]),
-        "backlog_minutes": backlog,
-        "demand_cases": _distinct_per_day(keys[due_day >= 0], arrival[due_day >= 0], n_days),
-        # Outstanding from the day it falls due until the day it is finished.
-        "backlog_cases": _cases_covering(keys, arrival, end_day, n_days),
-        # Worked on from its first to its last day of service, on the days its priority got any.
-        "activity_cases": _cases_served(keys, level, start_day, end_day, served, n_days),
-    })
-    first = pd.Series(start_day, index=keys).groupby(level=0).min()
-    return measures, first[first < n_days]
+    return pd.DataFrame(
+        {
+            "demand_minutes": demand,
+            "activity_minutes": activity,
+            "opening_backlog_minutes": np.concatenate([[opening], backlog[:-1]]),
+            "backlog_minutes": backlog,
+            "demand_cases": _distinct_per_day(case[~before], arrival[~before], n_days),
+            # Worked on from its first to its last day of service, on the days its priority got any.
+            "activity_cases": _cases_served(case, level, start_day, end_day, served, n_days),
+            # Outstanding from the day it falls due until the day it is finished.
+            "backlog_cases": _cases_covering(case, arrival, end_day, n_days),
+        }
+    )
 
 
-def _recorded(items: pd.DataFrame, sessions: pd.DataFrame, start: pd.Timestamp, n_days: int):
+def _recorded(items: dict, sessions: dict, n_days: int, first_day: np.ndarray) -> pd.DataFrame:
     """Activity from recorded sessions; each session pays off its own case's due work.
 
     A case's outstanding work at a resource is ``max(0, minutes due so far − minutes done so
     far)``: work done early or beyond the case type's plan is credited to that case, never to
-    another case's backlog.
+    another case's backlog. Updates ``first_day`` in place.
     """
-    due_day = items["day"].to_numpy()
-    sessions = sessions.assign(day=(sessions["date"] - start).dt.days.to_numpy())
-    sessions = sessions[sessions["day"] < n_days]
-    demand = np.bincount(due_day[due_day >= 0], weights=items["minutes"].to_numpy()[due_day >= 0],
-                         minlength=n_days)
-    worked = sessions[sessions["day"] >= 0]
-    activity = np.bincount(worked["day"], weights=worked["minutes"], minlength=n_days)
+    due_day, minutes = items["day"], items["minutes"]
+    now = due_day >= 0
+    demand = np.bincount(due_day[now], weights=minutes[now], minlength=n_days)
+    worked = sessions["day"] >= 0
+    activity = np.bincount(
+        sessions["day"][worked], weights=sessions["minutes"][worked], minlength=n_days
+    )
+    np.minimum.at(first_day, sessions["case"], np.maximum(sessions["day"], 0))
 
-    # Case-level ledger; day -1 gathers everything before the first day (the opening backlog).
-    ledger = pd.concat([
-        pd.DataFrame({"case_key": items["case_key"].to_numpy(), "day": np.maximum(due_day, -1),
-                      "due": items["minutes"].to_numpy(float), "done": 0.0}),
-        pd.DataFrame({"case_key": sessions["case_key"].to_numpy(),
-                      "day": np.maximum(sessions["day"].to_numpy(), -1),
-                      "due": 0.0, "done": sessions["minutes"].to_numpy(float)}),
-    ])
-    ledger = ledger.groupby(["case_key", "day"], sort=True, as_index=False)[["due", "done"]].sum()
-    by_case = ledger.groupby("case_key", sort=False)
-    outstanding = np.maximum(by_case["due"].cumsum() - by_case["done"].cumsum(), 0.0).to_numpy(copy=True)
+    # Case-level ledger; slot 0 gathers everything before the first day (the opening backlog).
+    case = np.concatenate([items["case"], sessions["case"]])
+    slot = np.concatenate([np.maximum(due_day, -1), np.maximum(sessions["day"], -1)]) + 1
+    change = np.concatenate([minutes, -sessions["minutes"]])
+    ledger = pd.DataFrame(
+        {"case": case, "slot": slot, "due": np.maximum(change, 0), "done": np.maximum(-change, 0)}
+    )
+    ledger = ledger.groupby(["case", "slot"], sort=True)[["due", "done"]].sum().reset_index()
+    by_case = ledger.groupby("case", sort=False)
+    outstanding = np.maximum(by_case["due"].cumsum() - by_case["done"].cumsum(), 0.0).to_numpy(
+        copy=True
+    )
     outstanding[outstanding < _EPS] = 0.0
-    ledger["outstanding"] = outstanding
-    ledger["waiting"] = (outstanding > 0).astype(float)
-    previous = ledger.groupby("case_key", sort=False)[["outstanding", "waiting"]].shift(fill_value=0.0)
-    slot = ledger["day"].to_numpy() + 1  # shift so day -1 is slot 0
-    delta_minutes = np.bincount(slot, weights=ledger["outstanding"] - previous["outstanding"],
-                                minlength=n_days + 1)
-    delta_cases = np.bincount(slot, weights=ledger["waiting"] - previous["waiting"],
-                              minlength=n_days + 1)
-    backlog_all = np.cumsum(delta_minutes)
+    waiting = (outstanding > 0).astype(float)
+    first_of_case = np.r_[True, ledger["case"].to_numpy()[1:] != ledger["case"].to_numpy()[:-1]]
+    previous_outstanding = np.where(first_of_case, 0.0, np.r_[0.0, outstanding[:-1]])
+    previous_waiting = np.where(first_of_case, 0.0, np.r_[0.0, waiting[:-1]])
+    slots = ledger["slot"].to_numpy()
+    backlog_all = np.cumsum(
+        np.bincount(slots, weights=outstanding - previous_outstanding, minlength=n_days + 1)
+    )
     backlog_all[np.abs(backlog_all) < _EPS] = 0.0
-    cases_all = np.rint(np.cumsum(delta_cases)).astype(np.int64)
-    measures = pd.DataFrame({
-        "demand_minutes": demand,
-        "activity_minutes": activity,
-        "opening_backlog_minutes": backlog_all[:-1],
-        "backlog_minutes": backlog_all[1:],
-        "demand_cases": _distinct_per_day(items["case_key"].to_numpy()[due_day >= 0],
-                                          due_day[due_day >= 0], n_days),
-        "backlog_cases": cases_all[1:],
-        "activity_cases": _distinct_per_day(worked["case_key"].to_numpy(), worked["day"].to_numpy(),
-                                            n_days),
-    })
-    first = sessions.groupby("case_key")["day"].min()
-    return measures, first
+    cases_all = np.rint(
+        np.cumsum(np.bincount(slots, weights=waiting - previous_waiting, minlength=n_days + 1))
+    ).astype(np.int64)
+    return pd.DataFrame(
+        {
+            "demand_minutes": demand,
+            "activity_minutes": activity,
+            "opening_backlog_minutes": backlog_all[:-1],
+            "backlog_minutes": backlog_all[1:],
+            "demand_cases": _distinct_per_day(items["case"][now], due_day[now], n_days),
+            "activity_cases": _distinct_per_day(
+                sessions["case"][worked], sessions["day"][worked], n_days
+            ),
+            "backlog_cases": cases_all[1:],
+        }
+    )
 
 
-def _cases_served(keys, level, start_day, end_day, served, n_days) -> np.ndarray:
+def _cases_served(case, level, start_day, end_day, served, n_days) -> np.ndarray:
     """Distinct cases given any minutes each day, shape (n_days,).
 
     Within a priority, work is first in first out, so an item is served on every day from its
@@ -295,71 +391,72 @@ def _cases_served(keys, level, start_day, end_day, served, n_days) -> np.ndarray
     for p in range(served.shape[0]):
         mask = (level == p) & (start_day < n_days)
         covering = _cases_covering(
-            keys[mask], start_day[mask], np.minimum(end_day[mask], n_days - 1) + 1, n_days
+            case[mask], start_day[mask], np.minimum(end_day[mask], n_days - 1) + 1, n_days
         )
         counts += np.where(served[p] > _EPS, covering, 0)
     return counts
 
 
-def _distinct_per_day(keys: np.ndarray, day: np.ndarray, n_days: int) -> np.ndarray:
-    """Number of distinct keys on each day, shape (n_days,)."""
-    if len(keys) == 0:
-        return np.zeros(n_days, dtype=np.int64)
-    pairs = pd.DataFrame({"k": keys, "d": day}).drop_duplicates()
-    return np.bincount(pairs["d"].to_numpy(), minlength=n_days).astype(np.int64)
+def _distinct_per_day(case: np.ndarray, day: np.ndarray, n_days: int) -> np.ndarray:
+    """Number of distinct cases on each day, shape (n_days,)."""
+    pairs = np.sort(case.astype(np.int64) * (n_days + 1) + day)
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
+    return np.bincount(pairs % (n_days + 1), minlength=n_days)[:n_days].astype(np.int64)
 
 
-def _cases_covering(keys: np.ndarray, begin: np.ndarray, end: np.ndarray, n_days: int) -> np.ndarray:
-    """Count distinct keys whose intervals [begin, end) cover each day, shape (n_days,).
+def _cases_covering(
+    case: np.ndarray, begin: np.ndarray, end: np.ndarray, n_days: int
+) -> np.ndarray:
+    """Count distinct cases whose intervals [begin, end) cover each day, shape (n_days,).
 
-    Intervals of the same key are merged first, so a case with two outstanding items counts once.
+    Intervals of the same case are merged first, so a case with two outstanding items counts once.
     """
-    if len(keys) == 0:
+    keep = end > begin
+    case, begin, end = case[keep], begin[keep], end[keep]
+    if len(case) == 0:
         return np.zeros(n_days, dtype=np.int64)
-    frame = pd.DataFrame({"k": keys, "b": begin, "e": end})
-    frame = frame[frame["e"] > frame["b"]].sort_values(["k", "b"], kind="stable")
-    reach = frame.groupby("k", sort=False)["e"].cummax()
-    previous_reach = reach.groupby(frame["k"], sort=False).shift()
-    new_run = previous_reach.isna() | (frame["b"] > previous_reach)
-    run = new_run.cumsum()
-    runs = pd.DataFrame({"b": frame["b"], "e": reach, "run": run}).groupby("run").agg(
-        b=("b", "min"), e=("e", "max")
-    )
+    order = np.lexsort((begin, case))
+    case, begin, end = case[order], begin[order], end[order]
+    reach = pd.Series(end).groupby(case, sort=False).cummax().to_numpy()
+    new_case = np.r_[True, case[1:] != case[:-1]]
+    new_run = new_case | (begin > np.r_[0, reach[:-1]])
+    run_begin = begin[new_run]
+    run_end = np.maximum.reduceat(reach, np.flatnonzero(new_run))
     change = np.zeros(n_days + 1, dtype=np.int64)
-    np.add.at(change, runs["b"].to_numpy(), 1)
-    np.add.at(change, np.minimum(runs["e"].to_numpy(), n_days), -1)
+    np.add.at(change, run_begin, 1)
+    np.add.at(change, np.minimum(run_end, n_days), -1)
     return np.cumsum(change)[:n_days]
 
 
-def _first_contacts(service, referrals, first_day, start, calendar) -> pd.DataFrame:
+def _first_contacts(service, cases, keys, first_day, start, calendar) -> pd.DataFrame:
     """Whether each referral's first session came within the target in working days."""
     working = calendar["is_working_day"].to_numpy()
     # worked[d] = working days in days 1..d of the period; the elapsed count excludes the
     # referral day itself, so a Monday referral contacted on Wednesday took 2 working days.
     worked = np.concatenate([[0], np.cumsum(working[1:])])
     n_days = len(calendar)
-    referral_day = (referrals["referral_date"] - start).dt.days.to_numpy()
-    contact_day = (
-        referrals["case_key"].map(first_day).to_numpy(dtype=float)
-        if first_day is not None else np.full(len(referrals), np.nan)
-    )
-    contacted = ~np.isnan(contact_day)
+    referred = cases["referred"].to_numpy()
+    referral_day = _day_numbers(cases["case_date"], start)[referred]
+    contact_day = first_day[referred]
+    contacted = contact_day < n_days
     target = service.first_contact_target_working_days
-    elapsed = np.full(len(referrals), np.nan)
-    safe_contact = np.clip(np.nan_to_num(contact_day, nan=0), 0, n_days - 1).astype(int)
-    elapsed[contacted] = worked[safe_contact[contacted]] - worked[referral_day[contacted]]
+    elapsed = np.where(
+        contacted, worked[np.minimum(contact_day, n_days - 1)] - worked[referral_day], np.nan
+    )
     elapsed_so_far = worked[n_days - 1] - worked[referral_day]
     status = np.where(
         contacted,
         np.where(elapsed <= target, "met", "missed"),
         np.where(elapsed_so_far > target, "missed", "pending"),
     )
-    contact_date = pd.to_datetime(start) + pd.to_timedelta(contact_day, unit="D")
-    return pd.DataFrame({
-        "case_key": referrals["case_key"].to_numpy(),
-        "case_type": referrals["case_type"].to_numpy(),
-        "referral_date": referrals["referral_date"].to_numpy(),
-        "first_contact_date": contact_date,
-        "working_days_to_contact": elapsed,
-        "status": status,
-    })
+    contact_date = np.datetime64(start, "ns") + contact_day.astype("timedelta64[D]")
+    return pd.DataFrame(
+        {
+            "case_key": keys[referred],
+            "case_type": cases["case_type"].to_numpy()[referred],
+            "referral_date": cases["case_date"].to_numpy()[referred],
+            "first_contact_date": np.where(contacted, contact_date, np.datetime64("NaT")),
+            "working_days_to_contact": elapsed,
+            "status": status,
+        }
+    )

@@ -77,6 +77,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("erasures", "sessions", "roster", "waiting", "referrals", "imports",
-                  "services", "store_info"):
+    for table in (
+        "erasures",
+        "sessions",
+        "roster",
+        "waiting",
+        "referrals",
+        "imports",
+        "services",
+        "store_info",
+    ):
         op.drop_table(table)
