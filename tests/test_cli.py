@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import worked_example
@@ -107,3 +108,82 @@ def test_invalid_folder_exits_nonzero_without_traceback(tmp_path):
     assert "referrals.csv, row 3, column referral_date: not a date" in result.stderr
     assert "referrals.csv, row 3, column case_type: unknown case type" in result.stderr
     assert "Traceback" not in result.output
+
+
+BAD_INPUTS = {
+    "unknown-case-type": (
+        "referrals.csv",
+        "case_id,referral_date,case_type\nX,2025-03-04,nope\n",
+        "referrals.csv, row 2, column case_type: unknown case type",
+    ),
+    "bad-date": (
+        "referrals.csv",
+        "case_id,referral_date,case_type\nX,2025-02-30,advocacy\n",
+        "referrals.csv, row 2, column referral_date: not a date",
+    ),
+    "duplicate-id": (
+        "referrals.csv",
+        "case_id,referral_date,case_type\nX,2025-03-04,advocacy\nX,2025-03-04,advocacy\n",
+        "referrals.csv, row 3, column case_id: duplicate case id",
+    ),
+    "missing-column": (
+        "referrals.csv",
+        "case_id,case_type\nX,advocacy\n",
+        "referrals.csv, row 1, column referral_date: missing column",
+    ),
+    "empty-file": ("referrals.csv", "", "referrals.csv: file is empty"),
+    "negative-minutes": (
+        "sessions.csv",
+        "date,case_id,resource,minutes\n2025-03-04,R01,idva,-5\n",
+        "sessions.csv, row 2, column minutes: must be more than 0",
+    ),
+    "unknown-resource": (
+        "roster.csv",
+        "date,resource,staff\n2025-03-04,advocate,2\n",
+        "roster.csv, row 2, column resource: unknown resource",
+    ),
+    "not-utf8": (
+        "roster.csv",
+        b"date,resource,staff\n2025-03-04,idva,\xff\n",
+        "roster.csv, row 2, column staff: byte 0xff is not UTF-8",
+    ),
+    "yaml-not-mapping": (
+        "service.yaml",
+        "just a sentence\n",
+        "service.yaml, row 1: must be a YAML mapping",
+    ),
+    "yaml-alias": (
+        "service.yaml",
+        "name: &a x\nregion: *a\n",
+        "service.yaml, row 2: YAML aliases (*name) are not allowed",
+    ),
+    "yaml-tag": ("service.yaml", "name: !!binary eA==\n", "service.yaml, row 1: YAML tags"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+def test_bad_input_exits_nonzero_and_leaves_the_store_unchanged(tmp_path, kind):
+    from test_store import snapshot
+
+    folder = worked_example(tmp_path / "svc")
+    assert runner.invoke(app, ["import", str(folder)]).exit_code == 0
+    before = snapshot(folder)
+    name, content, message = BAD_INPUTS[kind]
+    path = folder / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    for command in ("import", "measures"):
+        result = runner.invoke(app, [command, str(folder)])
+        assert result.exit_code == 1, result.output
+        assert message in result.stderr
+        assert "Traceback" not in result.output
+    assert snapshot(folder) == before
+
+
+def test_a_changed_service_definition_is_checked_against_the_data_again(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    assert runner.invoke(app, ["measures", str(folder), "--json"]).exit_code == 0
+    text = (folder / "service.yaml").read_text().replace("advocacy", "advice")
+    (folder / "service.yaml").write_text(text)
+    result = runner.invoke(app, ["measures", str(folder), "--json"])
+    assert result.exit_code == 1
+    assert "referrals.csv, row 2, column case_type: unknown case type (known: advice)" in result.stderr

@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -72,12 +73,14 @@ def _errors_to_exit() -> Iterator[None]:
 
 @contextmanager
 def _progress(enabled: bool = True) -> Iterator[workflow.Progress]:
-    """A spinner on stderr that shows the current step of a long command."""
+    """A progress bar on stderr that names the step a long command is on."""
     if not enabled or not err.is_terminal:
         yield lambda step: None
         return
-    with err.status("Starting") as status:
-        yield lambda step: status.update(f"{step}...")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("Starting", total=None)
+        yield lambda step: bar.update(task, description=step, advance=1)
 
 
 @app.command()

@@ -47,7 +47,8 @@ class ServiceFolder:
     waiting: pd.DataFrame
     roster: pd.DataFrame
     sessions: pd.DataFrame | None
-    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # table -> (file, sha256)
+    #: ``{table: (file name, SHA-256)}`` for each data file present, and ``service`` for the YAML.
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -67,7 +68,7 @@ def find_table(folder: Path, table: str) -> tuple[Path | None, list[Problem]]:
 
 def file_hashes(folder: str | Path) -> dict[str, tuple[str, str]]:
     """The folder's data files by table: ``{table: (file name, SHA-256)}``; cheap to compute."""
-    found = {}
+    found = {"service": ("service.yaml", _sha256(Path(folder) / "service.yaml"))}
     for table in TABLES:
         path, _ = find_table(Path(folder), table)
         if path is not None:
@@ -90,7 +91,7 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
     if service is None:
         raise InputError(problems)
     notes: list[str] = []
-    files: dict[str, tuple[str, str]] = {}
+    files = {"service": ("service.yaml", _sha256(folder / "service.yaml"))}
     frames: dict[str, pd.DataFrame | None] = {}
     for table in TABLES:
         path, found_problems = find_table(folder, table)

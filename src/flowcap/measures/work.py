@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from flowcap.errors import FlowcapError
 from flowcap.model import Service
 
 
@@ -92,7 +93,9 @@ def step_positions(service: Service, case_types: pd.Series) -> tuple[np.ndarray,
     case_type = pd.Categorical(case_types, categories=names).codes
     if (case_type < 0).any():
         unknown = sorted(set(np.asarray(case_types, dtype=object)[case_type < 0]))
-        raise ValueError(f"case types not in the service definition: {', '.join(unknown)}")
+        raise FlowcapError(
+            f"the store holds case types that service.yaml does not define: {', '.join(unknown)}"
+        )
     per_case = per_type[case_type]
     case_row = np.repeat(np.arange(len(case_type)), per_case)
     within = np.arange(len(case_row)) - np.repeat(np.cumsum(per_case) - per_case, per_case)

@@ -123,18 +123,26 @@ class Store:
                 connection.execute(delete(table).where(table.c.service_id == service_id))
                 frame = _frame_for(table_name, folder, key, erased)
                 rows = _bulk_insert(connection, table, frame, service_id)
-                connection.execute(
-                    insert(schema.imports).values(
-                        service_id=service_id,
-                        table_name=table_name,
-                        file_name=file_name,
-                        sha256=sha,
-                        rows=rows,
-                        imported_at=datetime.now(UTC).replace(tzinfo=None),
-                    )
-                )
+                self._record_import(connection, service_id, table_name, file_name, sha, rows)
                 report.written[table_name] = rows
+            # The definition is recorded too: a changed service.yaml (a case type renamed, say)
+            # means the stored rows must be checked against it again before measuring.
+            name, sha = folder.files.get("service", ("service.yaml", ABSENT))
+            if self._last_sha(connection, service_id, "service") != sha:
+                self._record_import(connection, service_id, "service", name, sha, 0)
         return report
+
+    def _record_import(self, connection, service_id, table_name, file_name, sha, rows) -> None:
+        connection.execute(
+            insert(schema.imports).values(
+                service_id=service_id,
+                table_name=table_name,
+                file_name=file_name,
+                sha256=sha,
+                rows=rows,
+                imported_at=datetime.now(UTC).replace(tzinfo=None),
+            )
+        )
 
     def _check_key(self, connection, key: bytes) -> None:
         stored = connection.scalar(
@@ -181,7 +189,7 @@ class Store:
                 service_id = self._service_id(connection, service_name)
             except StoreError:
                 return False
-            for table_name in schema.DATA_TABLES:
+            for table_name in ("service", *schema.DATA_TABLES):
                 sha = files.get(table_name, (ABSENT, ABSENT))[1]
                 last = self._last_sha(connection, service_id, table_name)
                 if last != sha and not (last is None and sha == ABSENT):
