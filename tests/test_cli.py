@@ -186,4 +186,5 @@ def test_a_changed_service_definition_is_checked_against_the_data_again(tmp_path
     (folder / "service.yaml").write_text(text)
     result = runner.invoke(app, ["measures", str(folder), "--json"])
     assert result.exit_code == 1
-    assert "referrals.csv, row 2, column case_type: unknown case type (known: advice)" in result.stderr
+    expected = "referrals.csv, row 2, column case_type: unknown case type (known: advice)"
+    assert expected in result.stderr

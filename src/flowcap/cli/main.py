@@ -31,7 +31,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False)
+# Piped output (make demo, CI logs) gets room for the summary table instead of 80 columns.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ServiceDir = Annotated[
@@ -155,7 +156,7 @@ def measures(
     if as_json:
         sys.stdout.write(measures_json(result) + "\n")
         return
-    out.print(_summary_table(result, Path(service_dir).name))
+    out.print(_summary_table(result))
 
 
 @app.command()
@@ -203,7 +204,7 @@ def demo(
             _write_chart(result, output / f"measures{suffix}", folder)
             for suffix in (".html", ".png")
         ]
-    out.print(_summary_table(result, folder.name))
+    out.print(_summary_table(result))
     out.print(_story(result))
     for path in charts:
         out.print(f"chart: {path}")
@@ -225,7 +226,7 @@ def measures_json(result: DailyMeasures) -> str:
 def _write_chart(result: DailyMeasures, path: Path, service_dir: Path) -> Path:
     from flowcap.report import write_chart
 
-    title = f"{Path(service_dir).resolve().name}: demand, capacity, activity and backlog"
+    title = f"{result.service_name}: demand, capacity, activity and backlog"
     return write_chart(result.table, Path(path), title)
 
 
@@ -240,13 +241,13 @@ def _warn_flags(result: DailyMeasures) -> None:
         )
 
 
-def _summary_table(result: DailyMeasures, name: str) -> Table:
+def _summary_table(result: DailyMeasures) -> Table:
     table = result.table
     first, last = table["date"].min(), table["date"].max()
     source = "recorded sessions" if result.recorded else "modelled from capacity"
     summary = Table(
-        title=f"{name}: {first:%d %b %Y} to {last:%d %b %Y} (activity: {source})",
-        caption="minutes per working day; backlog in minutes and cases",
+        title=f"{result.service_name}: {first:%d %b %Y} to {last:%d %b %Y} (activity: {source})",
+        caption="demand, capacity and activity: mean minutes per working day; backlog: minutes",
     )
     for column, justify in (
         ("resource", "left"),

@@ -74,6 +74,7 @@ class DailyMeasures:
     first_contacts: pd.DataFrame
     recorded: bool
     target_working_days: int
+    service_name: str = ""
 
     def first_contact_share(self) -> float:
         """Share of referrals (with a decided outcome) first contacted within the target."""
@@ -165,6 +166,7 @@ def daily_measures(service: Service, data: StoredData, until: date | None = None
         contacts,
         done is not None,
         service.first_contact_target_working_days,
+        service.name,
     )
 
 

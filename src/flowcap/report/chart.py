@@ -46,10 +46,13 @@ OVER_CAPACITY_NAME = "Activity above capacity"
 OVER_CAPACITY_COLOUR = "#D55E00"
 #: Line width and drawing order per measure: activity is widest and lowest so that demand and
 #: capacity stay visible on top of it on the (common) days when they are equal to it.
-LINE_WIDTH = {"demand_minutes": 1.6, "capacity_minutes": 1.5, "activity_minutes": 2.8,
-              "backlog_minutes": 2.4}
-Z_ORDER = {"activity_minutes": 1, "capacity_minutes": 2, "demand_minutes": 3,
-           "backlog_minutes": 4}
+LINE_WIDTH = {
+    "demand_minutes": 1.6,
+    "capacity_minutes": 1.5,
+    "activity_minutes": 2.8,
+    "backlog_minutes": 2.4,
+}
+Z_ORDER = {"activity_minutes": 1, "capacity_minutes": 2, "demand_minutes": 3, "backlog_minutes": 4}
 NON_WORKING_NAME = "non-working day"
 BANK_HOLIDAY_NAME = "bank holiday"
 NON_WORKING_COLOUR = "rgba(0, 0, 0, 0.08)"
@@ -64,8 +67,11 @@ ROLLING_FROM_DAYS = 120
 ROLLING_DAYS = 7
 
 REQUIRED_COLUMNS = [
-    "date", "resource", *(column for column, _, _ in SERIES),
-    "is_working_day", "bank_holiday",
+    "date",
+    "resource",
+    *(column for column, _, _ in SERIES),
+    "is_working_day",
+    "bank_holiday",
 ]
 
 
@@ -98,7 +104,8 @@ def day_runs(dates: pd.Series | np.ndarray, flag: pd.Series | np.ndarray) -> lis
 def day_centres(dates: pd.Series) -> np.ndarray:
     """Noon of each day: where a day's values are plotted, in the middle of its band."""
     return (pd.to_datetime(dates).dt.normalize() + pd.Timedelta(hours=12)).to_numpy(
-        dtype="datetime64[ns]")
+        dtype="datetime64[ns]"
+    )
 
 
 def _check(table: pd.DataFrame) -> list[str]:
@@ -159,7 +166,10 @@ def measures_figure(table: pd.DataFrame, title: str) -> go.Figure:
     panels = [_rows(table, resource) for resource in resources]
     own_axis = [backlog_on_own_axis(rows) for rows in panels]
     fig = make_subplots(
-        rows=n, cols=1, shared_xaxes=True, vertical_spacing=min(0.08, 0.3 / n),
+        rows=n,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=min(0.08, 0.3 / n),
         subplot_titles=[str(r) for r in resources],
         specs=[[{"secondary_y": own}] for own in own_axis],
     )
@@ -171,12 +181,19 @@ def measures_figure(table: pd.DataFrame, title: str) -> go.Figure:
             is_capacity = column == "capacity_minutes"
             is_backlog = column == "backlog_minutes"
             trace = go.Scatter(
-                x=x, y=rows[column].to_numpy(dtype=float), name=name, mode="lines",
-                legendgroup=name, showlegend=i == 1,
+                x=x,
+                y=rows[column].to_numpy(dtype=float),
+                name=name,
+                mode="lines",
+                legendgroup=name,
+                showlegend=i == 1,
                 zorder=Z_ORDER[column],
-                line={"color": colour, "width": LINE_WIDTH[column],
-                      # Points sit at noon; "hvh" puts each step's risers at midnight.
-                      "shape": "hvh" if is_capacity else "linear"},
+                line={
+                    "color": colour,
+                    "width": LINE_WIDTH[column],
+                    # Points sit at noon; "hvh" puts each step's risers at midnight.
+                    "shape": "hvh" if is_capacity else "linear",
+                },
                 hovertemplate=f"{name}: %{{y:,.0f}}<extra></extra>",
             )
             if column == "demand_minutes":
@@ -189,45 +206,94 @@ def measures_figure(table: pd.DataFrame, title: str) -> go.Figure:
                 fig.add_trace(trace, row=i, col=1)
         over = _exceeds(rows)
         if over.any():
-            fig.add_trace(go.Scatter(
-                x=x[over], y=rows["activity_minutes"].to_numpy(dtype=float)[over],
-                name=OVER_CAPACITY_NAME, mode="markers", legendgroup=OVER_CAPACITY_NAME,
-                showlegend=not over_in_legend,
-                marker={"color": OVER_CAPACITY_COLOUR, "symbol": "x", "size": 8},
-                hovertemplate="activity above capacity<extra></extra>",
-            ), row=i, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=x[over],
+                    y=rows["activity_minutes"].to_numpy(dtype=float)[over],
+                    name=OVER_CAPACITY_NAME,
+                    mode="markers",
+                    legendgroup=OVER_CAPACITY_NAME,
+                    showlegend=not over_in_legend,
+                    marker={"color": OVER_CAPACITY_COLOUR, "symbol": "x", "size": 8},
+                    hovertemplate="activity above capacity<extra></extra>",
+                ),
+                row=i,
+                col=1,
+            )
             over_in_legend = True
         _add_bands(fig, rows, i)
-        fig.update_yaxes(title_text=Y_LABEL, rangemode="tozero", tickformat=",.0f", row=i, col=1,
-                         secondary_y=False)
+        fig.update_yaxes(
+            title_text=Y_LABEL,
+            rangemode="tozero",
+            tickformat=",.0f",
+            row=i,
+            col=1,
+            secondary_y=False,
+        )
         if own:
             backlog_colour = SERIES[-1][2]
             fig.update_yaxes(
-                title_text="backlog, minutes", rangemode="tozero", tickformat=",.0f",
-                showgrid=False, color=backlog_colour, row=i, col=1, secondary_y=True,
+                title_text="backlog, minutes",
+                rangemode="tozero",
+                tickformat=",.0f",
+                showgrid=False,
+                color=backlog_colour,
+                row=i,
+                col=1,
+                secondary_y=True,
             )
 
-    fig.update_xaxes(hoverformat="%a %d %b %Y", showspikes=True, spikemode="across",
-                     spikethickness=1, spikecolor="#888888")
+    fig.update_xaxes(
+        hoverformat="%a %d %b %Y",
+        showspikes=True,
+        spikemode="across",
+        spikethickness=1,
+        spikecolor="#888888",
+    )
     buttons = [
         {"count": 3, "label": "3m", "step": "month", "stepmode": "backward"},
         {"count": 6, "label": "6m", "step": "month", "stepmode": "backward"},
         {"count": 1, "label": "1y", "step": "year", "stepmode": "backward"},
         {"step": "all", "label": "all"},
     ]
-    fig.update_xaxes(row=1, col=1, rangeselector={
-        "buttons": buttons, "x": 0, "xanchor": "left", "y": 1.0 + 0.12 / n, "yanchor": "bottom",
-    })
+    fig.update_xaxes(
+        row=1,
+        col=1,
+        rangeselector={
+            "buttons": buttons,
+            "x": 0,
+            "xanchor": "left",
+            "y": 1.0 + 0.12 / n,
+            "yanchor": "bottom",
+        },
+    )
     fig.update_layout(
-        title={"text": title, "subtitle": {"text": (
-            "Minutes per day. Grey bands: non-working days; tinted: bank holidays. "
-            "Backlog is the work waiting at the end of the day"
-            + (" (right-hand axis where it dwarfs the daily flows)." if any(own_axis) else ".")
-        )}, "x": 0.01, "xanchor": "left"},
-        template="plotly_white", hovermode="x unified",
+        title={
+            "text": title,
+            "subtitle": {
+                "text": (
+                    "Minutes per day. Grey bands: non-working days; tinted: bank holidays. "
+                    "Backlog is the work waiting at the end of the day"
+                    + (
+                        " (right-hand axis where it dwarfs the daily flows)."
+                        if any(own_axis)
+                        else "."
+                    )
+                )
+            },
+            "x": 0.01,
+            "xanchor": "left",
+        },
+        template="plotly_white",
+        hovermode="x unified",
         height=max(420, 300 * n + 140),
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0 + 0.12 / n,
-                "xanchor": "right", "x": 1.0},
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "y": 1.0 + 0.12 / n,
+            "xanchor": "right",
+            "x": 1.0,
+        },
         margin={"t": 130, "l": 70, "r": 30, "b": 50},
     )
     return fig
@@ -238,16 +304,37 @@ def _add_bands(fig: go.Figure, rows: pd.DataFrame, row: int) -> None:
     subplot = fig.get_subplot(row, 1)
     xref = subplot.xaxis.plotly_name.replace("axis", "")
     yref = subplot.yaxis.plotly_name.replace("axis", "")
-    common = {"type": "rect", "xref": xref, "yref": f"{yref} domain",
-              "y0": 0, "y1": 1, "layer": "below", "line": {"width": 0}}
+    common = {
+        "type": "rect",
+        "xref": xref,
+        "yref": f"{yref} domain",
+        "y0": 0,
+        "y1": 1,
+        "layer": "below",
+        "line": {"width": 0},
+    }
     shapes = []
     for band in day_runs(rows["date"], ~rows["is_working_day"].to_numpy(dtype=bool)):
-        shapes.append(go.layout.Shape(x0=band.start, x1=band.end, fillcolor=NON_WORKING_COLOUR,
-                                      name=NON_WORKING_NAME, **common))
+        shapes.append(
+            go.layout.Shape(
+                x0=band.start,
+                x1=band.end,
+                fillcolor=NON_WORKING_COLOUR,
+                name=NON_WORKING_NAME,
+                **common,
+            )
+        )
     holiday = rows["bank_holiday"].fillna("").astype(str).to_numpy() != ""
     for band in day_runs(rows["date"], holiday):
-        shapes.append(go.layout.Shape(x0=band.start, x1=band.end, fillcolor=BANK_HOLIDAY_COLOUR,
-                                      name=BANK_HOLIDAY_NAME, **common))
+        shapes.append(
+            go.layout.Shape(
+                x0=band.start,
+                x1=band.end,
+                fillcolor=BANK_HOLIDAY_COLOUR,
+                name=BANK_HOLIDAY_NAME,
+                **common,
+            )
+        )
     # One update per subplot: adding shapes one by one re-validates the layout each time.
     fig.layout.shapes = tuple(fig.layout.shapes) + tuple(shapes)
 
@@ -278,8 +365,13 @@ def measures_png(table: pd.DataFrame, title: str, path: str | Path, dpi: int = 1
         _draw_panel(ax, _rows(table, resource), str(resource), smooth, seen)
     _date_axis(axes[-1], table["date"])
     fig.suptitle(title, x=0.01, ha="left", fontsize=14, fontweight="bold")
-    fig.legend(handles=_legend_handles(smooth, seen), loc="outside lower center", ncol=5,
-               frameon=False, fontsize=9)
+    fig.legend(
+        handles=_legend_handles(smooth, seen),
+        loc="outside lower center",
+        ncol=5,
+        frameon=False,
+        fontsize=9,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=dpi, facecolor="white")
     return path
@@ -308,38 +400,78 @@ def _draw_panel(ax, rows: pd.DataFrame, resource: str, smooth: bool, seen: dict)
     for flag, face in ((non_working, weekend_face), (holiday, _MPL_BANK_HOLIDAY)):
         spans = [(date2num(b.start), date2num(b.end)) for b in day_runs(rows["date"], flag)]
         if spans:
-            ax.add_collection(PolyCollection(
-                [[(s, 0), (s, 1), (e, 1), (e, 0)] for s, e in spans],
-                facecolors=[face], edgecolors="none", zorder=0,
-                transform=ax.get_xaxis_transform(),
-            ), autolim=False)
+            ax.add_collection(
+                PolyCollection(
+                    [[(s, 0), (s, 1), (e, 1), (e, 0)] for s, e in spans],
+                    facecolors=[face],
+                    edgecolors="none",
+                    zorder=0,
+                    transform=ax.get_xaxis_transform(),
+                ),
+                autolim=False,
+            )
 
     if not smooth:
-        ax.step(x, rows["capacity_minutes"].to_numpy(dtype=float), where="mid",
-                color=colour["capacity_minutes"], linewidth=LINE_WIDTH["capacity_minutes"],
-                zorder=2 + Z_ORDER["capacity_minutes"])
+        ax.step(
+            x,
+            rows["capacity_minutes"].to_numpy(dtype=float),
+            where="mid",
+            color=colour["capacity_minutes"],
+            linewidth=LINE_WIDTH["capacity_minutes"],
+            zorder=2 + Z_ORDER["capacity_minutes"],
+        )
         for column in ("demand_minutes", "activity_minutes"):
-            ax.plot(x, rows[column].to_numpy(dtype=float), color=colour[column],
-                    linewidth=LINE_WIDTH[column], marker="o", markersize=3,
-                    zorder=2 + Z_ORDER[column])
+            ax.plot(
+                x,
+                rows[column].to_numpy(dtype=float),
+                color=colour[column],
+                linewidth=LINE_WIDTH[column],
+                marker="o",
+                markersize=3,
+                zorder=2 + Z_ORDER[column],
+            )
     else:
         # Years of daily lines that drop to zero every weekend read as a barcode: the daily
         # values are drawn as faint dots and the 7-day means as lines.
         for column in ("capacity_minutes", "demand_minutes", "activity_minutes"):
-            ax.plot(x, rows[column].to_numpy(dtype=float), linestyle="none", marker="o",
-                    markersize=1.6, markeredgewidth=0, color=colour[column], alpha=0.45,
-                    zorder=2)
+            ax.plot(
+                x,
+                rows[column].to_numpy(dtype=float),
+                linestyle="none",
+                marker="o",
+                markersize=1.6,
+                markeredgewidth=0,
+                color=colour[column],
+                alpha=0.45,
+                zorder=2,
+            )
         for column in ("demand_minutes", "capacity_minutes", "activity_minutes"):
-            mean = pd.Series(rows[column].to_numpy(dtype=float)).rolling(
-                ROLLING_DAYS, center=True, min_periods=1).mean()
+            mean = (
+                pd.Series(rows[column].to_numpy(dtype=float))
+                .rolling(ROLLING_DAYS, center=True, min_periods=1)
+                .mean()
+            )
             dash = _MPL_CAPACITY_MEAN_DASH if column == "capacity_minutes" else "-"
-            ax.plot(x, mean.to_numpy(), color=colour[column], linewidth=LINE_WIDTH[column],
-                    linestyle=dash, zorder=2 + Z_ORDER[column])
+            ax.plot(
+                x,
+                mean.to_numpy(),
+                color=colour[column],
+                linewidth=LINE_WIDTH[column],
+                linestyle=dash,
+                zorder=2 + Z_ORDER[column],
+            )
     over = _exceeds(rows)
     if over.any():
         seen["over"] = True
-        ax.plot(x[over], rows["activity_minutes"].to_numpy(dtype=float)[over], "x",
-                color=OVER_CAPACITY_COLOUR, markersize=7, markeredgewidth=2, zorder=6)
+        ax.plot(
+            x[over],
+            rows["activity_minutes"].to_numpy(dtype=float)[over],
+            "x",
+            color=OVER_CAPACITY_COLOUR,
+            markersize=7,
+            markeredgewidth=2,
+            zorder=6,
+        )
 
     backlog_ax = ax
     if backlog_on_own_axis(rows):
@@ -350,9 +482,13 @@ def _draw_panel(ax, rows: pd.DataFrame, resource: str, smooth: bool, seen: dict)
         backlog_ax.spines["right"].set_color(colour["backlog_minutes"])
         backlog_ax.spines["top"].set_visible(False)
         backlog_ax.yaxis.set_major_formatter(thousands)
-    backlog_ax.plot(x, rows["backlog_minutes"].to_numpy(dtype=float),
-                    color=colour["backlog_minutes"], linewidth=LINE_WIDTH["backlog_minutes"],
-                    zorder=2 + Z_ORDER["backlog_minutes"])
+    backlog_ax.plot(
+        x,
+        rows["backlog_minutes"].to_numpy(dtype=float),
+        color=colour["backlog_minutes"],
+        linewidth=LINE_WIDTH["backlog_minutes"],
+        zorder=2 + Z_ORDER["backlog_minutes"],
+    )
     backlog_ax.set_ylim(bottom=0)
 
     ax.set_title(resource, loc="left", fontsize=11, fontweight="bold")
@@ -391,11 +527,30 @@ def _legend_handles(smooth: bool, seen: dict) -> list:
         label = f"{name}, {ROLLING_DAYS}-day mean" if smooth else name
         handles.append(Line2D([], [], color=colour, label=label, **style))
     if smooth:
-        handles.append(Line2D([], [], color="#888888", marker="o", markersize=3, linestyle="none",
-                              markeredgewidth=0, label="daily values (dots)"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color="#888888",
+                marker="o",
+                markersize=3,
+                linestyle="none",
+                markeredgewidth=0,
+                label="daily values (dots)",
+            )
+        )
     if seen["over"]:
-        handles.append(Line2D([], [], color=OVER_CAPACITY_COLOUR, marker="x", linestyle="none",
-                              markeredgewidth=2, label=OVER_CAPACITY_NAME))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=OVER_CAPACITY_COLOUR,
+                marker="x",
+                linestyle="none",
+                markeredgewidth=2,
+                label=OVER_CAPACITY_NAME,
+            )
+        )
     if seen["non_working"]:
         handles.append(Patch(facecolor=_MPL_NON_WORKING, label=NON_WORKING_NAME))
     if seen["holiday"]:
@@ -422,6 +577,10 @@ def write_chart(table: pd.DataFrame, path: str | Path, title: str) -> Path:
         return measures_png(table, title, path)
     fig = measures_figure(table, title)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(path, include_plotlyjs=True, full_html=True,
-                   config={"displaylogo": False, "responsive": True})
+    fig.write_html(
+        path,
+        include_plotlyjs=True,
+        full_html=True,
+        config={"displaylogo": False, "responsive": True},
+    )
     return path
