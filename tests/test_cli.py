@@ -188,3 +188,12 @@ def test_a_changed_service_definition_is_checked_against_the_data_again(tmp_path
     assert result.exit_code == 1
     expected = "referrals.csv, row 2, column case_type: unknown case type (known: advice)"
     assert expected in result.stderr
+
+
+def test_the_first_import_says_where_the_new_key_is(tmp_path, isolated_key):
+    folder = worked_example(tmp_path / "svc")
+    first = runner.invoke(app, ["import", str(folder)])
+    assert f"created the pseudonymisation key {isolated_key}" in first.stderr
+    assert "Back it up" in first.stderr
+    second = runner.invoke(app, ["import", str(folder)])
+    assert "created the pseudonymisation key" not in second.stderr

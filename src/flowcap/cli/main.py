@@ -7,6 +7,7 @@ Human output goes through Rich; ``--json`` prints only JSON on stdout and everyt
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flowcap import workflow
 from flowcap.errors import FlowcapError, InputError
+from flowcap.io.pseudonym import key_file_path
 from flowcap.measures import MEASURE_COLUMNS, DailyMeasures
 
 app = typer.Typer(
@@ -70,6 +72,19 @@ def _errors_to_exit() -> Iterator[None]:
     except SQLAlchemyError as exc:
         err.print(f"[bold red]store error:[/] {type(exc).__name__}: {exc.__cause__ or exc}")
         raise typer.Exit(1) from None
+
+
+@contextmanager
+def _key_notice() -> Iterator[None]:
+    """Tell the user, once, that a pseudonymisation key was created and must be backed up."""
+    path = key_file_path()
+    existed = bool(os.environ.get("FLOWCAP_KEY")) or path.exists()
+    yield
+    if not existed and path.exists():
+        err.print(
+            f"[yellow]note:[/] created the pseudonymisation key {path} (mode 600). Back it up: "
+            "the store refuses imports under another key."
+        )
 
 
 @contextmanager
@@ -125,7 +140,7 @@ def validate(service_dir: ServiceDir) -> None:
 @app.command(name="import")
 def import_(service_dir: ServiceDir) -> None:
     """Import the folder's data into the store (only files that changed; atomic)."""
-    with _errors_to_exit(), _progress() as progress:
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
         report = workflow.import_folder(service_dir, progress=progress)
     table = Table(title=f"{report.service}: import")
     table.add_column("table")
@@ -146,7 +161,7 @@ def measures(
     to: Annotated[str | None, typer.Option("--to", help="Last day shown (YYYY-MM-DD).")] = None,
 ) -> None:
     """Daily demand, capacity, activity and backlog in minutes, per resource."""
-    with _errors_to_exit(), _progress() as progress:
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
         result = workflow.measure_folder(
             service_dir, _parse_date(from_, "--from"), _parse_date(to, "--to"), progress=progress
         )
@@ -195,7 +210,7 @@ def demo(
     if folder is None:
         bundled = Path("examples/victim-support")
         folder = bundled if (bundled / "service.yaml").is_file() else Path("flowcap-demo")
-    with _errors_to_exit(), _progress() as progress:
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
         if not (folder / "service.yaml").is_file():
             progress("Writing the example service")
             generate_victim_support(folder)
