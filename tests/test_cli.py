@@ -197,3 +197,67 @@ def test_the_first_import_says_where_the_new_key_is(tmp_path, isolated_key):
     assert "Back it up" in first.stderr
     second = runner.invoke(app, ["import", str(folder)])
     assert "created the pseudonymisation key" not in second.stderr
+
+
+def test_everything_erased_is_an_error_not_a_traceback(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    (folder / "waiting.csv").unlink()
+    (folder / "referrals.csv").write_text(
+        "case_id,referral_date,case_type\nA1,2025-03-04,advocacy\n"
+    )
+    assert runner.invoke(app, ["import", str(folder)]).exit_code == 0
+    assert runner.invoke(app, ["erase", str(folder), "A1"]).exit_code == 0
+    result = runner.invoke(app, ["measures", str(folder)])
+    assert result.exit_code == 1
+    assert "no referrals stored" in result.stderr
+
+
+def test_erasing_an_unknown_id_changes_nothing(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    runner.invoke(app, ["import", str(folder)])
+    result = runner.invoke(app, ["erase", str(folder), "R3"])  # a typo for R03
+    assert "nothing was changed" in result.stdout
+    from test_store import snapshot
+
+    with (folder / "referrals.csv").open("a") as handle:
+        handle.write("R3,2025-03-05,advocacy\n")
+    runner.invoke(app, ["import", str(folder)])
+    assert len(snapshot(folder)["referrals"]) == 13  # the real R3 is not blocked
+
+
+def test_erasure_reaches_rows_kept_under_an_old_service_name(tmp_path):
+    from test_store import snapshot
+
+    folder = worked_example(tmp_path / "svc")
+    runner.invoke(app, ["import", str(folder)])
+    text = (folder / "service.yaml").read_text().replace("Worked example", "Renamed")
+    (folder / "service.yaml").write_text(text)
+    runner.invoke(app, ["import", str(folder)])
+    assert len(snapshot(folder)["referrals"]) == 24  # both names hold the 12 referrals
+    runner.invoke(app, ["erase", str(folder), "R03"])
+    assert len(snapshot(folder)["referrals"]) == 22
+
+
+def test_a_damaged_key_file_is_a_clear_error(tmp_path, isolated_key):
+    folder = worked_example(tmp_path / "svc")
+    isolated_key.write_text("junk\n")
+    isolated_key.chmod(0o600)
+    result = runner.invoke(app, ["import", str(folder)])
+    assert result.exit_code == 1
+    assert "is damaged" in result.stderr
+
+
+def test_an_unwritable_chart_path_is_a_clear_error(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    (tmp_path / "taken.html").mkdir()
+    result = runner.invoke(app, ["measures", str(folder), "--chart", str(tmp_path / "taken.html")])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and "error:" in result.stderr
+
+
+def test_to_after_the_last_recorded_session_is_refused(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    (folder / "sessions.csv").write_text("date,case_id,resource,minutes\n2025-03-04,R01,idva,60\n")
+    result = runner.invoke(app, ["measures", str(folder), "--to", "2025-04-30"])
+    assert result.exit_code == 1
+    assert "after the last recorded data (2025-03-04)" in result.stderr

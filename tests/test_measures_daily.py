@@ -194,11 +194,28 @@ def test_recorded_activity_above_capacity_is_flagged():
     assert triage["backlog_minutes"] == 0
 
 
-def test_work_beyond_a_cases_need_is_not_credited_to_other_cases():
-    refs = referrals(("A", "2025-03-03", "burglary"), ("B", "2025-03-03", "burglary"))
-    sess = sessions(("2025-03-03", "A", "triage", 50))  # A got 50 minutes; B none
+def test_recorded_backlog_keeps_the_identity_and_a_session_completes_a_piece_of_work():
+    refs = referrals(
+        ("A", "2025-03-03", "burglary"),
+        ("B", "2025-03-03", "burglary"),
+        ("C", "2025-03-03", "burglary"),
+    )
+    # A's call took 15 minutes, not 20; B's took 35; C had none yet.
+    sess = sessions(("2025-03-03", "A", "triage", 15), ("2025-03-03", "B", "triage", 35))
     triage = rows_for(measure(service(), refs, sess=sess), "triage").loc["2025-03-03"]
-    assert triage["backlog_minutes"] == 20 and triage["backlog_cases"] == 1
+    assert triage["demand_minutes"] == 60 and triage["activity_minutes"] == 50
+    assert triage["activity_planned_minutes"] == 40  # A's and B's calls, 20 planned each
+    assert triage["backlog_minutes"] == 20  # opening 0 + 60 − 40: C's call
+    assert triage["backlog_cases"] == 1  # only C still waits
+
+
+def test_a_long_session_does_not_pay_off_another_cases_work():
+    refs = referrals(("A", "2025-03-03", "burglary"), ("B", "2025-03-04", "burglary"))
+    sess = sessions(("2025-03-03", "A", "triage", 50))
+    triage = rows_for(measure(service(), refs, sess=sess), "triage")
+    assert triage.loc["2025-03-03", "backlog_minutes"] == 0
+    assert triage.loc["2025-03-04", "backlog_minutes"] == 20
+    assert triage.loc["2025-03-04", "backlog_cases"] == 1
 
 
 # --- the vectorised engine against a plain loop -------------------------------------------
@@ -227,17 +244,22 @@ def reference_measures(svc: Service, data: StoredData, until: date) -> pd.DataFr
             for _, r in items[items["resource"] == resource].iterrows()
         ]
         work.sort(key=lambda w: (w["priority"], w["due_date"], w["case_date"], w["case_key"]))
-        done_by_case: dict[str, float] = {}
-        due_by_case: dict[str, float] = {}
         backlog = sum(w["minutes"] for w in work if w["day"] < 0)
         if data.sessions is not None:
-            for _, s in data.sessions[data.sessions["resource"] == resource].iterrows():
-                if (s["date"] - start).days < 0:
-                    done_by_case[s["case_key"]] = done_by_case.get(s["case_key"], 0) + s["minutes"]
-            for w in work:
-                if w["day"] < 0:
-                    due_by_case[w["case_key"]] = due_by_case.get(w["case_key"], 0) + w["minutes"]
-            backlog = sum(max(0.0, due_by_case[c] - done_by_case.get(c, 0)) for c in due_by_case)
+            mine = data.sessions[data.sessions["resource"] == resource]
+            mine = mine.assign(day=(mine["date"] - start).dt.days)
+            # Each session completes its case's oldest piece of due work (in due order).
+            open_items: dict[str, list] = {}
+            for w in sorted(work, key=lambda w: (w["day"], w["case_key"])):
+                open_items.setdefault(w["case_key"], []).append(w)
+            for _, s in mine.sort_values("day", kind="stable").iterrows():
+                pending = open_items.get(s["case_key"], [])
+                if pending:
+                    w = pending.pop(0)
+                    w["done_day"] = max(s["day"], w["day"])
+            # Work due and done before the first day is history.
+            work = [w for w in work if not (w["day"] < 0 and w.get("done_day", 0) < 0)]
+            backlog = sum(w["minutes"] for w in work if w["day"] < 0)
         for day in range(n_days):
             opening = backlog
             due_today = [w for w in work if w["day"] == day]
@@ -254,19 +276,14 @@ def reference_measures(svc: Service, data: StoredData, until: date) -> pd.DataFr
                 waiting = {w["case_key"] for w in work if w["day"] <= day and w["left"] > 1e-9}
                 backlog = sum(w["left"] for w in work if w["day"] <= day)
             else:
-                today = data.sessions[
-                    (data.sessions["resource"] == resource)
-                    & (data.sessions["date"] == start + pd.Timedelta(days=day))
-                ]
-                for w in due_today:
-                    due_by_case[w["case_key"]] = due_by_case.get(w["case_key"], 0) + w["minutes"]
-                for _, s in today.iterrows():
-                    done_by_case[s["case_key"]] = done_by_case.get(s["case_key"], 0) + s["minutes"]
+                today = mine[mine["day"] == day]
                 activity = today["minutes"].sum()
                 served_cases = set(today["case_key"])
-                owed = {c: due_by_case[c] - done_by_case.get(c, 0) for c in due_by_case}
-                waiting = {c for c, v in owed.items() if v > 1e-9}
-                backlog = sum(v for v in owed.values() if v > 0)
+                still_open = [
+                    w for w in work if w["day"] <= day and w.get("done_day", n_days) > day
+                ]
+                waiting = {w["case_key"] for w in still_open}
+                backlog = sum(w["minutes"] for w in still_open)
             rows.append(
                 {
                     "date": start + pd.Timedelta(days=day),
@@ -371,11 +388,14 @@ def test_backlog_is_never_negative_and_balances(with_sessions):
     table = daily_measures(svc, data, until=until).table
     assert (table["backlog_minutes"] >= 0).all()
     assert (table["backlog_cases"] >= 0).all()
+    balance = (
+        table["opening_backlog_minutes"]
+        + table["demand_minutes"]
+        - table["activity_planned_minutes"]
+    )
+    np.testing.assert_allclose(table["backlog_minutes"], balance, atol=1e-6)
     if not with_sessions:
-        balance = (
-            table["opening_backlog_minutes"] + table["demand_minutes"] - table["activity_minutes"]
-        )
-        np.testing.assert_allclose(table["backlog_minutes"], balance, atol=1e-6)
+        assert (table["activity_minutes"] == table["activity_planned_minutes"]).all()
         assert (table["activity_minutes"] <= table["capacity_minutes"] + 1e-9).all()
     for _, rows in table.groupby("resource"):
         np.testing.assert_allclose(

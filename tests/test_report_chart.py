@@ -46,21 +46,25 @@ def synthetic_table(n_days: int = N_DAYS, backlog_scale: float = 1.0) -> pd.Data
             activity[i] = min(capacity[i], waiting + demand[i])
             waiting = waiting + demand[i] - activity[i]
             backlog[i] = waiting
-        frames.append(pd.DataFrame({
-            "date": pd.to_datetime(days),
-            "resource": resource,
-            "demand_minutes": demand,
-            "capacity_minutes": capacity,
-            "activity_minutes": activity,
-            "opening_backlog_minutes": opening * backlog_scale,
-            "backlog_minutes": backlog * backlog_scale,
-            "demand_cases": (demand // 60).astype(int),
-            "activity_cases": (activity // 60).astype(int),
-            "backlog_cases": (backlog // 60).astype(int),
-            "is_working_day": working,
-            "bank_holiday": holiday,
-            "activity_exceeds_capacity": False,
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "date": pd.to_datetime(days),
+                    "resource": resource,
+                    "demand_minutes": demand,
+                    "capacity_minutes": capacity,
+                    "activity_minutes": activity,
+                    "opening_backlog_minutes": opening * backlog_scale,
+                    "backlog_minutes": backlog * backlog_scale,
+                    "demand_cases": (demand // 60).astype(int),
+                    "activity_cases": (activity // 60).astype(int),
+                    "backlog_cases": (backlog // 60).astype(int),
+                    "is_working_day": working,
+                    "bank_holiday": holiday,
+                    "activity_exceeds_capacity": False,
+                }
+            )
+        )
     table = pd.concat(frames, ignore_index=True)
     return table.sort_values(["date", "resource"], kind="stable").reset_index(drop=True)
 
@@ -79,8 +83,10 @@ def expected_non_working_runs() -> list[tuple[pd.Timestamp, pd.Timestamp]]:
 
 def subplot_axes(fig, row: int) -> tuple[str, str]:
     subplot = fig.get_subplot(row, 1)
-    return (subplot.xaxis.plotly_name.replace("axis", ""),
-            subplot.yaxis.plotly_name.replace("axis", ""))
+    return (
+        subplot.xaxis.plotly_name.replace("axis", ""),
+        subplot.yaxis.plotly_name.replace("axis", ""),
+    )
 
 
 def traces_in_row(fig, row: int) -> list:

@@ -7,15 +7,29 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from flowcap.errors import FlowcapError
+from flowcap.forecast import DemandForecaster, holiday_features
+from flowcap.forecast import backtest as run_backtest
 from flowcap.io import ServiceFolder, read_service_folder, read_service_yaml
 from flowcap.io.folder import file_hashes
 from flowcap.io.pseudonym import load_key
+from flowcap.io.school_holidays import read_school_holidays, school_holiday_days
 from flowcap.measures import DailyMeasures, daily_measures
-from flowcap.store import ImportReport, Store
+from flowcap.measures.daily import capacity_minutes
+from flowcap.model import bank_holidays, working_calendar
+from flowcap.model.service import Service
+from flowcap.plan.risk import DEFAULT_KS, BadDayRisk, bad_day_risk
+from flowcap.store import ImportReport, Store, StoredData
+from flowcap.variation.series import fold_to_working_days, working_day_series
+from flowcap.variation.spc import SPCResult, SPCSettings, xmr
+from flowcap.variation.stats import variation_summary, weekday_month_table
 
 TEMPLATE = Path(__file__).with_name("io") / "template"
 Progress = Callable[[str], None]
@@ -72,6 +86,27 @@ def measure_folder(
     """
     if start is not None and end is not None and start > end:
         raise FlowcapError(f"--from {start} is after --to {end}")
+    _, data, measures = _measure(folder, end, progress)
+    if measures.recorded and end is not None:
+        last = max(data.sessions["date"].max(), data.referrals["referral_date"].max())
+        if pd.Timestamp(end) > last:
+            raise FlowcapError(
+                f"--to {end} is after the last recorded data ({last:%Y-%m-%d}): no activity is "
+                "recorded after it, so the backlog would only grow"
+            )
+    measures.table = measures.between(start, end)
+    if measures.table.empty:
+        span = f"from {start}" if end is None else f"between {start or 'the start'} and {end}"
+        raise FlowcapError(
+            f"no days {span}: the measures run from the first referral date to the last day of data"
+        )
+    return measures
+
+
+def _measure(
+    folder: str | Path, until: date | None, progress: Progress
+) -> tuple[Service, StoredData, DailyMeasures]:
+    """Import what changed, load the store and measure: the service, its data and measures."""
     service = read_service_yaml(Path(folder) / "service.yaml")
     key = load_key()
     store = Store.for_folder(folder)
@@ -87,13 +122,7 @@ def measure_folder(
     finally:
         store.close()
     progress("Measuring")
-    measures = daily_measures(service, data, until=end)
-    measures.table = measures.between(start, end)
-    if measures.table.empty:
-        raise FlowcapError(
-            f"no days between {start} and {end}: the data run from the first referral date onwards"
-        )
-    return measures
+    return service, data, daily_measures(service, data, until=until)
 
 
 def erase_case(folder: str | Path, case_id: str) -> dict[str, int]:
@@ -105,3 +134,248 @@ def erase_case(folder: str | Path, case_id: str) -> dict[str, int]:
         return store.erase(service.name, case_id, key)
     finally:
         store.close()
+
+
+# --- variation, forecast and risk (issue 3) ------------------------------------------------
+
+
+@dataclass
+class VariationReport:
+    """Statistics, SPC charts and alerts for every resource of a service.
+
+    ``spc`` maps (resource, measure) to an :class:`~flowcap.variation.spc.SPCResult`, measure
+    being ``demand``, ``activity`` or ``backlog`` (minutes, working days); ``profiles`` maps a
+    resource to its weekday × month table of mean daily demand minutes.
+    """
+
+    service_name: str
+    stats: dict[str, dict]
+    spc: dict[tuple[str, str], SPCResult]
+    profiles: dict[str, pd.DataFrame]
+
+    @property
+    def alerts(self) -> list[dict]:
+        out = []
+        for (resource, measure), result in self.spc.items():
+            for alert in result.alerts:
+                out.append(
+                    {
+                        "date": alert.date.isoformat(),
+                        "resource": resource,
+                        "measure": measure,
+                        "rule": alert.rule,
+                        "direction": alert.direction,
+                        "message": alert.message,
+                    }
+                )
+        return sorted(out, key=lambda a: (a["date"], a["resource"], a["measure"], a["rule"]))
+
+    def as_json(self) -> dict:
+        resources = {}
+        for resource, stats in self.stats.items():
+            resources[resource] = {
+                "stats": stats,
+                "spc": {
+                    measure: [
+                        {
+                            "from": s.start.isoformat(),
+                            "to": s.end.isoformat(),
+                            "mean": _json_float(s.mean),
+                            "lower_limit": _json_float(s.lower_limit) if s.has_limits else None,
+                            "upper_limit": _json_float(s.upper_limit) if s.has_limits else None,
+                        }
+                        for s in self.spc[(resource, measure)].segments
+                    ]
+                    for measure in SPC_MEASURES
+                },
+            }
+        return {"resources": resources, "alerts": self.alerts}
+
+
+SPC_MEASURES = {
+    "demand": "demand_minutes",
+    "activity": "activity_minutes",
+    "backlog": "backlog_minutes",
+}
+
+
+def variation_folder(
+    folder: str | Path, settings: SPCSettings | None = None, progress: Progress = _quiet
+) -> VariationReport:
+    """Describe each resource's daily demand and run XmR charts of demand, activity, backlog.
+
+    Everything is on working days, with demand that fell due on other days counted on the next
+    working day (:func:`flowcap.variation.series.working_day_series`).
+    """
+    settings = settings or SPCSettings()
+    service, _, measures = _measure(folder, None, progress)
+    school = read_school_holidays(Path(folder), service.timezone)
+    progress("Describing variation")
+    table = measures.table
+    first, last = table["date"].min(), table["date"].max()
+    holiday_dates = pd.DatetimeIndex(
+        sorted(bank_holidays(service.region, first.date(), last.date()))
+    )
+    stats, spc, profiles = {}, {}, {}
+    for resource in service.resources:
+        series = working_day_series(table, resource)
+        dates = pd.DatetimeIndex(series.index)
+        stats[resource] = variation_summary(
+            dates,
+            series["demand_minutes"].to_numpy(),
+            series["demand_cases"].to_numpy(),
+            bank_holiday_dates=holiday_dates,
+            school_holiday=school_holiday_days(school, dates),
+        )
+        profiles[resource] = weekday_month_table(dates, series["demand_minutes"].to_numpy())
+        for measure, column in SPC_MEASURES.items():
+            spc[(resource, measure)] = xmr(
+                dates,
+                series[column].to_numpy(),
+                settings,
+                label=f"{resource} {measure}",
+                unit="minutes",
+            )
+    return VariationReport(service.name, stats, spc, profiles)
+
+
+@dataclass
+class ForecastReport:
+    """Daily demand forecasts per resource, with the history they came from.
+
+    ``history``: date, resource, demand_minutes (calendar days). ``forecast``: date, resource,
+    demand_minutes (the forecast mean), lo80, hi80, lo95, hi95. ``backtest``: one row per
+    resource (mase, mase_seasonal_naive, coverage80, coverage95) or ``None``.
+    """
+
+    service_name: str
+    history: pd.DataFrame
+    forecast: pd.DataFrame
+    backtest: pd.DataFrame | None = None
+
+    def as_json(self) -> dict:
+        forecast = self.forecast.copy()
+        forecast["date"] = forecast["date"].dt.strftime("%Y-%m-%d")
+        for column in ("demand_minutes", "lo80", "hi80", "lo95", "hi95"):
+            forecast[column] = forecast[column].astype(float).round(1)
+        out: dict = {"forecast": forecast.to_dict(orient="records"), "backtest": {}}
+        if self.backtest is not None:
+            out["backtest"] = {
+                str(row["unique_id"]): {
+                    name: _json_float(row[name])
+                    for name in ("mase", "mase_seasonal_naive", "coverage80", "coverage95")
+                }
+                for _, row in self.backtest.iterrows()
+            }
+        return out
+
+
+def forecast_folder(
+    folder: str | Path,
+    horizon: int,
+    backtest: bool = False,
+    progress: Progress = _quiet,
+) -> ForecastReport:
+    """Forecast each resource's daily demand minutes ``horizon`` days past the data."""
+    if horizon < 1:
+        raise FlowcapError("--horizon must be at least 1 day")
+    service, _, measures = _measure(folder, None, progress)
+    school = read_school_holidays(Path(folder), service.timezone)
+    return _forecast(service, measures.table, school, horizon, backtest, progress)
+
+
+def _forecast(service, table, school, horizon, backtest, progress) -> ForecastReport:
+    history = table[["date", "resource", "demand_minutes"]]
+    y = history.rename(columns={"resource": "unique_id", "date": "ds", "demand_minutes": "y"})
+    last = y["ds"].max()
+    future = pd.date_range(last + pd.Timedelta(days=1), periods=horizon, freq="D")
+    exog = holiday_features(
+        pd.date_range(y["ds"].min(), future[-1], freq="D"), service.region, school
+    )
+    progress("Fitting the forecast")
+    model = DemandForecaster().fit(y, exog[exog["ds"] <= last])
+    predicted = model.predict(horizon, exog[exog["ds"] > last])
+    forecast = predicted.rename(
+        columns={"unique_id": "resource", "ds": "date", "yhat": "demand_minutes"}
+    )
+    scores = None
+    if backtest:
+        progress("Backtesting")
+        scores = run_backtest(
+            y, exog[exog["ds"] <= last], horizon=min(horizon, 28), n_windows=BACKTEST_WINDOWS
+        )
+    return ForecastReport(service.name, history.copy(), forecast, scores)
+
+
+BACKTEST_WINDOWS = 8
+
+
+@dataclass
+class RiskReport:
+    """Bad-day risks per resource and ratio, and each forecast day's probability."""
+
+    service_name: str
+    risks: list[BadDayRisk]
+    daily: pd.DataFrame  # date, resource, k, p over the horizon
+
+    def as_json(self) -> list[dict]:
+        return [risk.as_json() for risk in self.risks]
+
+
+def risk_folder(
+    folder: str | Path,
+    ks: tuple[float, ...] = DEFAULT_KS,
+    horizon: int = 90,
+    progress: Progress = _quiet,
+) -> RiskReport:
+    """How often each resource's demand exceeds k × capacity, from history and ahead."""
+    if any(k <= 0 for k in ks):
+        raise FlowcapError("--k must be more than 0")
+    if horizon < 1:
+        raise FlowcapError("--horizon must be at least 1 day")
+    service, data, measures = _measure(folder, None, progress)
+    school = read_school_holidays(Path(folder), service.timezone)
+    report = _forecast(service, measures.table, school, horizon, False, progress)
+    measures_table = measures.table
+    future_days = pd.date_range(report.forecast["date"].min(), report.forecast["date"].max())
+    calendar = working_calendar(service, future_days[0].date(), future_days[-1].date())
+    capacity = capacity_minutes(service, data.roster, calendar)
+    progress("Assessing the risk of bad days")
+    risks, daily = [], []
+    for resource in service.resources:
+        history = working_day_series(measures_table, resource)
+        predicted = report.forecast[report.forecast["resource"] == resource].sort_values("date")
+        working = calendar["is_working_day"].to_numpy() | (capacity[resource] > 0)
+        ahead = pd.DataFrame(
+            {
+                "demand_minutes": fold_to_working_days(
+                    future_days, predicted["demand_minutes"].to_numpy(), working
+                ),
+            }
+        )
+        ahead["capacity_minutes"] = pd.Series(capacity[resource], index=future_days)[ahead.index]
+        found = bad_day_risk(history, ks, resource=resource, ahead=ahead)
+        risks += found
+        for risk in found:
+            if risk.ahead is not None:
+                daily.append(
+                    pd.DataFrame(
+                        {
+                            "date": risk.ahead.index,
+                            "resource": resource,
+                            "k": risk.k,
+                            "p": risk.ahead.to_numpy(),
+                        }
+                    )
+                )
+    daily_table = (
+        pd.concat(daily, ignore_index=True)
+        if daily
+        else pd.DataFrame(columns=["date", "resource", "k", "p"])
+    )
+    return RiskReport(service.name, risks, daily_table)
+
+
+def _json_float(value) -> float | None:
+    value = float(value)
+    return None if not np.isfinite(value) else float(f"{value:.6g}")

@@ -25,6 +25,8 @@ from flowcap import workflow
 from flowcap.errors import FlowcapError, InputError
 from flowcap.io.pseudonym import key_file_path
 from flowcap.measures import MEASURE_COLUMNS, DailyMeasures
+from flowcap.plan.risk import DEFAULT_KS
+from flowcap.variation.spc import SPCSettings
 
 app = typer.Typer(
     name="flowcap",
@@ -71,6 +73,15 @@ def _errors_to_exit() -> Iterator[None]:
         raise typer.Exit(1) from None
     except SQLAlchemyError as exc:
         err.print(f"[bold red]store error:[/] {type(exc).__name__}: {exc.__cause__ or exc}")
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        err.print(f"[bold red]error:[/] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        raise typer.Exit(1) from None
+    except ImportError as exc:
+        err.print(
+            f"[bold red]error:[/] {exc}. For PostgreSQL use a postgresql+psycopg:// URL "
+            "(pip install 'flowcap[postgres]')"
+        )
         raise typer.Exit(1) from None
 
 
@@ -172,6 +183,7 @@ def measures(
         sys.stdout.write(measures_json(result) + "\n")
         return
     out.print(_summary_table(result))
+    out.print(_story(result))
 
 
 @app.command()
@@ -186,9 +198,9 @@ def erase(
     detail = ", ".join(f"{rows} {name}" for name, rows in removed.items())
     if total:
         out.print(f"Erased {total} record(s): {detail}.")
+        out.print("Later imports will skip this case. Remove it from the source files as well.")
     else:
-        out.print("No records of that case are stored.")
-    out.print("Later imports will skip this case. Remove it from the source files as well.")
+        out.print("No records of that case are stored (check the id); nothing was changed.")
 
 
 @app.command()
@@ -203,6 +215,10 @@ def demo(
         ),
     ] = None,
     output: Annotated[Path, typer.Option("--out", help="Folder for the charts.")] = Path("out"),
+    chart: Annotated[
+        list[Path] | None,
+        typer.Option("--chart", help="Chart file(s), .html or .png (default: OUT/measures.*)."),
+    ] = None,
 ) -> None:
     """Run the main job on the bundled victim-support example: import, measure, chart."""
     from flowcap.examples import generate_victim_support
@@ -215,14 +231,266 @@ def demo(
             progress("Writing the example service")
             generate_victim_support(folder)
         result = workflow.measure_folder(folder, progress=progress)
-        charts = [
-            _write_chart(result, output / f"measures{suffix}", folder)
-            for suffix in (".html", ".png")
-        ]
+        targets = chart or [output / f"measures{suffix}" for suffix in (".html", ".png")]
+        charts = [_write_chart(result, path, folder) for path in targets]
     out.print(_summary_table(result))
     out.print(_story(result))
     for path in charts:
         out.print(f"chart: {path}")
+
+
+@app.command()
+def variation(
+    service_dir: ServiceDir,
+    as_json: AsJson = False,
+    chart: Chart = None,
+    recalculate_from: Annotated[
+        list[str] | None,
+        typer.Option("--recalculate-from", help="Recalculate SPC limits from DATE (repeatable)."),
+    ] = None,
+    shift_run: Annotated[int, typer.Option(help="Points on one side of the mean for a shift.")] = 6,
+    trend_run: Annotated[int, typer.Option(help="Points rising or falling for a trend.")] = 6,
+    min_points: Annotated[int, typer.Option(help="Points needed before limits are drawn.")] = 13,
+    screen_outliers: Annotated[
+        bool, typer.Option(help="Leave out moving ranges above 3.267 × their mean.")
+    ] = False,
+) -> None:
+    """Variation of daily demand per resource, and SPC (XmR) alerts on demand, activity, backlog."""
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        settings = SPCSettings(
+            shift_run=shift_run,
+            trend_run=trend_run,
+            min_points=min_points,
+            screen_outliers=screen_outliers,
+            recalculate_from=tuple(
+                _parse_date(d, "--recalculate-from") for d in (recalculate_from or [])
+            ),
+        )
+        report = workflow.variation_folder(service_dir, settings, progress=progress)
+        charts = []
+        if chart is not None:
+            from flowcap.report import write_spc_chart, write_variation_chart
+
+            spc_frames = {key: result.points for key, result in report.spc.items()}
+            charts.append(write_spc_chart(spc_frames, chart, f"{report.service_name}: SPC"))
+            profile = chart.with_name(f"{chart.stem}-profile{chart.suffix}")
+            charts.append(
+                write_variation_chart(
+                    report.profiles, profile, f"{report.service_name}: demand by weekday and month"
+                )
+            )
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json()) + "\n")
+    else:
+        _print_variation(report)
+    for path in charts:
+        err.print(f"chart: {path}")
+
+
+@app.command()
+def forecast(
+    service_dir: ServiceDir,
+    horizon: Annotated[int, typer.Option(help="Days to forecast past the data.")] = 90,
+    backtest: Annotated[
+        bool, typer.Option("--backtest", help="Also score a rolling-origin backtest.")
+    ] = False,
+    as_json: AsJson = False,
+    chart: Chart = None,
+) -> None:
+    """Forecast daily demand minutes per resource, with 80% and 95% intervals."""
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        report = workflow.forecast_folder(service_dir, horizon, backtest, progress=progress)
+        if chart is not None:
+            from flowcap.report import write_forecast_chart
+
+            path = write_forecast_chart(
+                report.history, report.forecast, chart, f"{report.service_name}: demand forecast"
+            )
+            err.print(f"chart: {path}")
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json()) + "\n")
+        return
+    _print_forecast(report)
+
+
+@app.command()
+def risk(
+    service_dir: ServiceDir,
+    k: Annotated[
+        list[float] | None,
+        typer.Option("--k", help="Ratio of demand to capacity that makes a bad day (repeatable)."),
+    ] = None,
+    horizon: Annotated[int, typer.Option(help="Days ahead to assess day by day.")] = 90,
+    as_json: AsJson = False,
+    chart: Chart = None,
+) -> None:
+    """How often demand exceeds k × capacity: from history, and day by day ahead."""
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        report = workflow.risk_folder(
+            service_dir, tuple(k) if k else DEFAULT_KS, horizon, progress=progress
+        )
+        if chart is not None:
+            from flowcap.report import write_risk_calendar
+
+            path = write_risk_calendar(
+                report.daily, chart, f"{report.service_name}: risk of a bad day"
+            )
+            err.print(f"chart: {path}")
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json()) + "\n")
+        return
+    _print_risk(report)
+
+
+def _print_variation(report: workflow.VariationReport) -> None:
+    spread = Table(title=f"{report.service_name}: daily demand on working days (minutes)")
+    for column in ("resource", "mean", "sd", "CV", "p50", "p90", "p95", "p99", "cases/day"):
+        spread.add_column(column, justify="left" if column == "resource" else "right")
+    shape = Table(title="Distribution of daily cases, and what moves demand")
+    for column in (
+        "resource",
+        "best fit",
+        "dispersion",
+        "fit p",
+        "after bank holiday",
+        "school holiday",
+        "trend/yr",
+    ):
+        shape.add_column(column, justify="left" if column in ("resource", "best fit") else "right")
+    for resource, stats in report.stats.items():
+        minutes, cases, fit = (
+            stats["demand_minutes"],
+            stats["demand_cases"],
+            stats["case_count_fit"],
+        )
+        spread.add_row(
+            resource,
+            *(f"{minutes[name]:,.0f}" for name in ("mean", "sd")),
+            f"{minutes['cv']:.2f}",
+            *(f"{minutes[name]:,.0f}" for name in ("p50", "p90", "p95", "p99")),
+            f"{cases['mean']:.1f}",
+        )
+        shape.add_row(
+            resource,
+            fit["best"].replace("_", " ") if fit else "-",
+            f"{fit['dispersion']:.2f}" if fit else "-",
+            f"{fit['p_value']:.2g}" if fit else "-",
+            _effect(stats.get("after_bank_holiday_effect")),
+            _effect(stats.get("school_holiday_effect")),
+            f"{stats['trend']['relative_per_year']:+.0%}",
+        )
+    out.print(spread)
+    out.print(shape)
+    out.print(
+        "Effects are ratios to comparable days (same weekday and month) with 95% intervals; "
+        "a dispersion above 1 means more variable than Poisson."
+    )
+    alerts = report.alerts
+    if not alerts:
+        out.print("No special-cause variation in demand, activity or backlog.")
+        return
+    counts = Table(title=f"{len(alerts):,} SPC alerts (special-cause points) by rule")
+    rules = ("outside_limits", "shift", "trend", "two_of_three")
+    for column in ("resource", "measure", *rules, "latest"):
+        counts.add_column(column, justify="left" if column in ("resource", "measure") else "right")
+    for (resource, measure), result in report.spc.items():
+        mine = [a for a in result.alerts]
+        if not mine:
+            continue
+        counts.add_row(
+            resource,
+            measure,
+            *(str(sum(a.rule == rule for a in mine)) for rule in rules),
+            f"{max(a.date for a in mine):%d %b %Y}",
+        )
+    out.print(counts)
+    recent = Table(title="Most recent alerts")
+    for column in ("date", "resource", "measure", "rule", "message"):
+        recent.add_column(column)
+    for alert in alerts[-8:]:
+        recent.add_row(
+            alert["date"], alert["resource"], alert["measure"], alert["rule"], alert["message"]
+        )
+    out.print(recent)
+
+
+def _effect(effect: dict | None) -> str:
+    if not effect or effect.get("ratio") is None:
+        return "-"
+    return f"×{effect['ratio']:.2f} ({effect['ci_low']:.2f}–{effect['ci_high']:.2f})"
+
+
+def _print_forecast(report: workflow.ForecastReport) -> None:
+    forecast = report.forecast
+    table = Table(title=f"{report.service_name}: forecast demand, minutes per day")
+    for column in ("resource", "from", "to", "mean", "80% interval (mean)", "peak day"):
+        table.add_column(column, justify="left" if column == "resource" else "right")
+    for resource, rows in forecast.groupby("resource", sort=False):
+        peak = rows.loc[rows["demand_minutes"].idxmax()]
+        table.add_row(
+            str(resource),
+            f"{rows['date'].min():%d %b %Y}",
+            f"{rows['date'].max():%d %b %Y}",
+            f"{rows['demand_minutes'].mean():,.0f}",
+            f"{rows['lo80'].mean():,.0f}–{rows['hi80'].mean():,.0f}",
+            f"{peak['demand_minutes']:,.0f} on {peak['date']:%a %d %b}",
+        )
+    out.print(table)
+    if report.backtest is not None:
+        scores = Table(title="Rolling-origin backtest (lower MASE is better)")
+        for column in ("resource", "MASE", "seasonal naive MASE", "80% coverage", "95% coverage"):
+            scores.add_column(column, justify="left" if column == "resource" else "right")
+        for _, row in report.backtest.iterrows():
+            scores.add_row(
+                str(row["unique_id"]),
+                f"{row['mase']:.3f}",
+                f"{row['mase_seasonal_naive']:.3f}",
+                f"{row['coverage80']:.2f}",
+                f"{row['coverage95']:.2f}",
+            )
+        out.print(scores)
+
+
+def _print_risk(report: workflow.RiskReport) -> None:
+    table = Table(
+        title=f"{report.service_name}: how often a working day's demand exceeds k × capacity"
+    )
+    for column in (
+        "resource",
+        "k",
+        "about once every",
+        "95% CI",
+        "seen in history",
+        "riskiest days ahead",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("resource", "riskiest days ahead") else "right"
+        )
+    for item in report.risks:
+        every = item.once_every_working_days
+        ci = f"{_every(item.ci_high)}–{_every(item.ci_low)}"
+        ahead = ", ".join(f"{d:%d %b} ({p:.0%})" for d, p in item.riskiest_dates[:3])
+        table.add_row(
+            item.resource,
+            f"{item.k:g}",
+            f"{_every_value(every)} working days",
+            ci,
+            f"{item.p_empirical:.1%}",
+            ahead or "-",
+        )
+    out.print(table)
+    for item in report.risks:
+        out.print(item.sentence(), markup=False)
+
+
+def _every(p: float) -> str:
+    return _every_value(1 / p if p > 0 else None)
+
+
+def _every_value(every: float | None) -> str:
+    if every is None:
+        return "never"
+    return f"{every:,.0f}" if every >= 10 else f"{every:.1f}"
 
 
 def measures_json(result: DailyMeasures) -> str:
@@ -298,6 +566,11 @@ def _summary_table(result: DailyMeasures) -> Table:
 def _story(result: DailyMeasures) -> str:
     share = result.first_contact_share()
     statuses = result.first_contacts["status"].value_counts()
+    if share != share:  # nan: no referral has an outcome yet
+        return (
+            f"First contact within {result.target_working_days} working days: no outcome yet "
+            f"({statuses.get('pending', 0):,} referrals still inside the target)."
+        )
     return (
         f"First contact within {result.target_working_days} working days: {share:.0%} of "
         f"{statuses.get('met', 0) + statuses.get('missed', 0):,} referrals "

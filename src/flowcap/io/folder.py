@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from flowcap.errors import InputError, Problem, capped
@@ -86,7 +87,8 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError([Problem(str(folder), "no such folder")])
+        reason = "is a file, not a service folder" if folder.exists() else "no such folder"
+        raise InputError([Problem(str(folder), reason)])
     service, problems = check_service_yaml(folder / "service.yaml")
     if service is None:
         raise InputError(problems)
@@ -108,7 +110,8 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
         files[table] = (path.name, _sha256(path))
         problems += capped(check.problems, path.name)
         notes += check.notes
-    if not problems:
+    if frames["referrals"] is not None:
+        # Run on whatever rows parsed, so every problem comes out in one pass.
         problems += _check_across_tables(frames, files)
     if problems:
         raise InputError(problems)
@@ -177,7 +180,9 @@ def _case_ids(frame: pd.DataFrame, check: TableCheck, unique: bool) -> None:
 
 
 def _known(frame: pd.DataFrame, column: str, known: dict, what: str, check: TableCheck) -> None:
-    unknown = ~frame[column].isin(list(known))
+    empty = frame[column] == ""
+    check_rows(check, empty, column, f"missing {what}")
+    unknown = ~frame[column].isin(list(known)) & ~empty
     names = ", ".join(sorted(known))
     check_rows(check, unknown, column, f"unknown {what} (known: {names})", frame[column])
 
@@ -256,12 +261,13 @@ _PARSERS = {
 
 
 def _check_across_tables(frames: dict, files: dict) -> list[Problem]:
-    """Rules across tables: the opening backlog predates referrals; sessions name known cases."""
+    """Rules across tables: the opening backlog predates referrals; sessions name known cases
+    and come no earlier than the case. Case ids are never quoted: messages end up in logs."""
     problems: list[Problem] = []
     referrals = frames["referrals"]
     first_referral = referrals["referral_date"].min()
     waiting = frames["waiting"]
-    if waiting is not None and len(waiting):
+    if waiting is not None and len(waiting) and pd.notna(first_referral):
         name = files["waiting"][0]
         check = TableCheck(name)
         late = waiting["waiting_since"] >= first_referral
@@ -272,22 +278,44 @@ def _check_across_tables(frames: dict, files: dict) -> list[Problem]:
             f"on or after the first referral date ({first_referral:%Y-%m-%d}): "
             "this case belongs in referrals, not in the opening backlog",
         )
-        both = waiting["case_id"].isin(referrals["case_id"])
-        check_rows(check, both, "case_id", "case id is also in referrals", waiting["case_id"])
+        in_referrals = referrals.reset_index().drop_duplicates("case_id").set_index("case_id")
+        both = waiting["case_id"].isin(in_referrals.index) & (waiting["case_id"] != "")
+        rows = np.flatnonzero(both.to_numpy())
+        for row in rows[:100]:
+            other = int(in_referrals.loc[waiting["case_id"].iat[row], "index"]) + 2
+            check.problems.append(
+                Problem(
+                    name,
+                    f"case id is also in referrals (row {other})",
+                    int(waiting.index[row]) + 2,
+                    "case_id",
+                )
+            )
         problems += capped(check.problems, name)
     sessions = frames["sessions"]
     if sessions is not None:
         name = files["sessions"][0]
         check = TableCheck(name)
-        known = pd.concat(
-            [referrals["case_id"], waiting["case_id"] if waiting is not None else None]
+        started = pd.concat(
+            [
+                referrals.set_index("case_id")["referral_date"],
+                waiting.set_index("case_id")["waiting_since"] if waiting is not None else None,
+            ]
         )
+        started = started[~started.index.duplicated()]
+        known = sessions["case_id"].isin(started.index)
         check_rows(
             check,
-            ~sessions["case_id"].isin(known),
+            ~known & (sessions["case_id"] != ""),
             "case_id",
             "case id is in neither referrals nor waiting",
-            sessions["case_id"],
+        )
+        case_start = sessions["case_id"].map(started)
+        check_rows(
+            check,
+            known & (sessions["date"] < case_start),
+            "date",
+            "session is dated before its case was referred",
         )
         problems += capped(check.problems, name)
     return problems

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -51,7 +52,15 @@ def load_key(create: bool = True) -> bytes:
         return key
     path = key_file_path()
     if path.exists():
-        key = bytes.fromhex(path.read_text().strip())
+        if path.stat().st_mode & 0o077:
+            warnings.warn(
+                f"the key file {path} can be read by other users: chmod 600 it",
+                stacklevel=2,
+            )
+        try:
+            key = bytes.fromhex(path.read_text().strip())
+        except (ValueError, UnicodeDecodeError):
+            key = b""
         if len(key) != KEY_BYTES:
             raise StoreError(
                 f"the key file {path} is damaged: expected {KEY_BYTES * 2} hex characters"

@@ -41,25 +41,49 @@ def load_yaml(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
             return None, {}, problems
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
+    except RecursionError:
+        return None, {}, [Problem(file, "YAML is nested too deeply to be a service definition")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
         return None, {}, [Problem(file, f"not valid YAML: {reason}", line)]
     lines: LineMap = {}
+    duplicates: list[Problem] = []
     if node is not None:
-        _map_lines(node, (), lines)
+        _map_lines(node, (), lines, duplicates, file)
+    if duplicates:
+        return None, lines, duplicates
     return data, lines, []
 
 
-def _map_lines(node: yaml.Node, path: tuple[str | int, ...], lines: LineMap) -> None:
+def _map_lines(
+    node: yaml.Node,
+    path: tuple[str | int, ...],
+    lines: LineMap,
+    duplicates: list[Problem],
+    file: str,
+) -> None:
+    """Record each key's line; a key given twice in one mapping is a problem (YAML keeps the
+    last silently, which would quietly change a setting)."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            _map_lines(value_node, path + (key,), lines)
-            lines[path + (key,)] = key_node.start_mark.line + 1
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                duplicates.append(
+                    Problem(
+                        file,
+                        f"{key!r} is given twice (first on row {seen[key]})",
+                        line,
+                        ".".join(str(p) for p in path + (key,)),
+                    )
+                )
+            seen[key] = line
+            _map_lines(value_node, path + (key,), lines, duplicates, file)
+            lines[path + (key,)] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _map_lines(item, path + (index,), lines)
+            _map_lines(item, path + (index,), lines, duplicates, file)

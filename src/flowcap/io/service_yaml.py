@@ -43,10 +43,51 @@ def check_service_yaml(path: Path) -> tuple[Service | None, list[Problem]]:
         return None, [
             Problem(name, f"must be a YAML mapping of settings (key: value), not {kind}", 1)
         ]
+    unknown = _unknown_step_resources(data, name, lines)
     try:
-        return Service.model_validate(data), []
+        service = Service.model_validate(data)
     except ValidationError as exc:
-        return None, capped(_problems_from(exc, name, lines), name)
+        found = [
+            p for p in _problems_from(exc, name, lines) if "uses unknown resource" not in p.message
+        ]
+        return None, capped(unknown + found, name)
+    return (service, []) if not unknown else (None, unknown)
+
+
+def _unknown_step_resources(data: dict, file: str, lines: LineMap) -> list[Problem]:
+    """Steps naming a resource the service does not define, each at its own line.
+
+    The model checks this too, but only once every field is valid and without a line number;
+    checking the raw mapping first reports it together with the other problems.
+    """
+    resources = data.get("resources")
+    case_types = data.get("case_types")
+    if not isinstance(resources, dict) or not isinstance(case_types, dict):
+        return []
+    known = ", ".join(sorted(map(str, resources)))
+    problems = []
+    for name, spec in case_types.items():
+        if not isinstance(spec, dict):
+            continue
+        places = [(("case_types", name, "resource"), spec.get("resource"))]
+        steps = spec.get("steps")
+        if isinstance(steps, list):
+            places += [
+                (("case_types", name, "steps", i, "resource"), step.get("resource"))
+                for i, step in enumerate(steps)
+                if isinstance(step, dict)
+            ]
+        for path, resource in places:
+            if resource is not None and resource not in resources:
+                problems.append(
+                    Problem(
+                        file,
+                        f"unknown resource {resource!r} (resources: {known})",
+                        _line_of(path, lines),
+                        ".".join(map(str, path)),
+                    )
+                )
+    return problems
 
 
 def _problems_from(exc: ValidationError, file: str, lines: LineMap) -> list[Problem]:

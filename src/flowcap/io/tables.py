@@ -21,6 +21,8 @@ import pandas as pd
 from flowcap.errors import Problem
 
 DEFAULT_MAX_FILE_MB = 512
+#: Day-first formats tried after ISO 8601, as UK spreadsheets export them.
+UK_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%y")
 
 
 def max_file_bytes() -> int:
@@ -78,19 +80,23 @@ def read_text_table(path: Path, required: list[str], optional: list[str], check:
         check.notes.append(
             f"{check.file}: ignored column(s) {', '.join(dropped)}: flowcap stores no other fields"
         )
+    keep = [c for c in required + optional if c in frame.columns]
+    frame = frame[keep].copy()
+    for column in keep:
+        frame[column] = frame[column].astype(str).str.strip()
+    # Blank lines stay in the index (it is the row number - 2) but not in the data.
+    frame = frame[(frame != "").any(axis=1)]
     if len(frame) == 0:
         check.add("file has a header but no rows")
         return None
-    keep = [c for c in required + optional if c in frame.columns]
-    frame = frame[keep].copy()
-    frame.index = pd.RangeIndex(len(frame))
-    for column in keep:
-        frame[column] = frame[column].astype(str).str.strip()
     return frame
 
 
 def _read_csv(path: Path, check: TableCheck) -> pd.DataFrame | None:
     raw = path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        check.add("file is UTF-16 text: save it as 'CSV UTF-8' instead")
+        return None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -120,12 +126,34 @@ def _read_csv(path: Path, check: TableCheck) -> pd.DataFrame | None:
             sep=delimiter,
             dtype=str,
             keep_default_na=False,
-            skip_blank_lines=True,
+            skip_blank_lines=False,
             engine="c",
         )
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        check.add(f"not a readable CSV table: {exc}")
+        ragged = _ragged_rows(text, delimiter, check)
+        if not ragged:
+            check.add(f"not a readable CSV table: {exc}")
         return None
+
+
+def _ragged_rows(text: str, delimiter: str, check: TableCheck) -> bool:
+    """Report every row with more fields than the header; True if any was found."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    width, found = None, False
+    for number, row in enumerate(reader, start=1):
+        if width is None:
+            width = len(row)
+        elif len(row) > width:
+            found = True
+            check.problems.append(
+                Problem(
+                    check.file,
+                    f"{len(row)} fields where the header has {width} (a stray delimiter, "
+                    "or a value that needs quotes?)",
+                    reader.line_num if reader.line_num else number,
+                )
+            )
+    return found
 
 
 def _read_xlsx(path: Path, check: TableCheck) -> pd.DataFrame | None:
@@ -155,11 +183,12 @@ def parse_dates(frame: pd.DataFrame, column: str, check: TableCheck, timezone: s
     text = frame[column]
     empty = text == ""
     parsed = pd.to_datetime(text.where(~empty), format="ISO8601", errors="coerce", utc=True)
-    retry = parsed.isna() & ~empty
-    if retry.any():
-        uk = pd.to_datetime(text[retry], format="%d/%m/%Y", errors="coerce", utc=True)
+    for uk_format in UK_DATE_FORMATS:
+        retry = parsed.isna() & ~empty
+        if not retry.any():
+            break
         parsed = parsed.copy()
-        parsed[retry] = uk
+        parsed[retry] = pd.to_datetime(text[retry], format=uk_format, errors="coerce", utc=True)
     has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
     local = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
     naive = parsed.dt.tz_localize(None)
@@ -212,7 +241,8 @@ def check_rows(
     text: pd.Series | None = None,
 ) -> None:
     """Report every row where ``mask`` is true, quoting the cell when ``text`` is given."""
-    rows = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
-    for row in rows[:100]:
-        detail = f"{message}: {text.iat[row]!r}" if text is not None else message
-        check.problems.append(Problem(check.file, detail, int(row) + 2, column))
+    positions = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
+    for position in positions[:100]:
+        detail = f"{message}: {text.iat[position]!r}" if text is not None else message
+        # The index holds each record's place in the file, blank lines included.
+        check.problems.append(Problem(check.file, detail, int(mask.index[position]) + 2, column))

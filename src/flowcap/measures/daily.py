@@ -32,6 +32,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from flowcap.errors import FlowcapError
 from flowcap.measures.work import step_positions
 from flowcap.model import Service, working_calendar
 from flowcap.store import StoredData
@@ -59,9 +60,12 @@ class DailyMeasures:
     Attributes
     ----------
     table : DataFrame
-        One row per resource and day: :data:`MEASURE_COLUMNS` plus ``is_working_day``,
-        ``bank_holiday`` and ``activity_exceeds_capacity`` (recorded work above the capacity
-        the roster gives: the roster or the data is wrong).
+        One row per resource and day: :data:`MEASURE_COLUMNS` plus
+        ``activity_planned_minutes`` (the planned minutes of the work done: equal to
+        ``activity_minutes`` when activity is modelled; with recorded sessions, backlog =
+        opening + demand − this, exactly), ``is_working_day``, ``bank_holiday`` and
+        ``activity_exceeds_capacity`` (recorded work above the capacity the roster gives: the
+        roster or the data is wrong).
     first_contacts : DataFrame
         One row per referral: ``case_key``, ``case_type``, ``referral_date``,
         ``first_contact_date`` (NaT if none yet), ``working_days_to_contact`` and ``status``
@@ -96,13 +100,14 @@ class DailyMeasures:
 def measure_period(
     data: StoredData, until: date | None = None
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """First and last day measured: first referral to the last date in any table (or ``until``)."""
+    """First and last day measured: first referral to the last referral or session (or ``until``).
+
+    Roster rows after that are plans: they set the capacity of days ahead, not the period.
+    """
     start = data.referrals["referral_date"].min()
     ends = [data.referrals["referral_date"].max()]
     if data.sessions is not None and len(data.sessions):
         ends.append(data.sessions["date"].max())
-    if len(data.roster):
-        ends.append(data.roster["date"].max())
     if until is not None:
         ends.append(pd.Timestamp(until))
     return start, max(ends)
@@ -115,16 +120,18 @@ def daily_measures(service: Service, data: StoredData, until: date | None = None
     ----------
     service : the service definition.
     data : the stored tables (pseudonymised); see :class:`flowcap.store.StoredData`.
-    until : measure up to this day even if the data stop earlier (days after the last data
-        show the backlog being worked off under the default capacity).
+    until : measure up to this day even if the data stop earlier. With modelled activity the
+        days after the data show the backlog being worked off; with recorded sessions they
+        have no activity (nothing was recorded), so callers should not go past the last
+        session (``flowcap measures --to`` refuses to).
     """
     if data.referrals.empty:
-        raise ValueError("no referrals stored: import a referrals file first")
+        raise FlowcapError("no referrals stored (all erased, or none imported yet)")
     start, end = measure_period(data, until)
     days = pd.date_range(start, end, freq="D")
     n_days = len(days)
     calendar = working_calendar(service, start.date(), end.date())
-    capacity = _capacity(service, data.roster, calendar)
+    capacity = capacity_minutes(service, data.roster, calendar)
     cases, keys = _cases(data, start)
     items = _items(service, cases, start, n_days)
     done = (
@@ -158,7 +165,13 @@ def daily_measures(service: Service, data: StoredData, until: date | None = None
         (np.repeat(np.arange(len(frames)), n_days), np.tile(np.arange(n_days), len(frames)))
     )
     table = table.iloc[order][
-        MEASURE_COLUMNS + ["is_working_day", "bank_holiday", "activity_exceeds_capacity"]
+        MEASURE_COLUMNS
+        + [
+            "activity_planned_minutes",
+            "is_working_day",
+            "bank_holiday",
+            "activity_exceeds_capacity",
+        ]
     ]
     contacts = _first_contacts(service, cases, keys, first_day, start, calendar)
     return DailyMeasures(
@@ -245,7 +258,7 @@ def _sessions(
     }
 
 
-def _capacity(
+def capacity_minutes(
     service: Service, roster: pd.DataFrame, calendar: pd.DataFrame
 ) -> dict[str, np.ndarray]:
     """Minutes of capacity per day for each resource, shape (n_days,)."""
@@ -315,6 +328,7 @@ def _modelled(
         {
             "demand_minutes": demand,
             "activity_minutes": activity,
+            "activity_planned_minutes": activity,
             "opening_backlog_minutes": np.concatenate([[opening], backlog[:-1]]),
             "backlog_minutes": backlog,
             "demand_cases": _distinct_per_day(case[~before], arrival[~before], n_days),
@@ -327,59 +341,71 @@ def _modelled(
 
 
 def _recorded(items: dict, sessions: dict, n_days: int, first_day: np.ndarray) -> pd.DataFrame:
-    """Activity from recorded sessions; each session pays off its own case's due work.
+    """Activity from recorded sessions.
 
-    A case's outstanding work at a resource is ``max(0, minutes due so far − minutes done so
-    far)``: work done early or beyond the case type's plan is credited to that case, never to
-    another case's backlog. Updates ``first_day`` in place.
+    Each session at a resource completes its case's oldest piece of work due there (a
+    session before the work falls due completes it on its due day). The backlog is the work
+    due and not yet completed, in the minutes the case type plans for it: "cases waiting ×
+    minutes each needs". ``activity_minutes`` is what the sessions recorded;
+    ``activity_planned_minutes`` is the planned minutes of the work they completed, so that
+    backlog = opening + demand − activity_planned_minutes exactly. The two activities differ
+    by how much longer or shorter the sessions were than planned. Updates ``first_day``.
     """
-    due_day, minutes = items["day"], items["minutes"]
-    now = due_day >= 0
-    demand = np.bincount(due_day[now], weights=minutes[now], minlength=n_days)
+    due_day, minutes, case = items["day"], items["minutes"], items["case"]
     worked = sessions["day"] >= 0
     activity = np.bincount(
         sessions["day"][worked], weights=sessions["minutes"][worked], minlength=n_days
     )
     np.minimum.at(first_day, sessions["case"], np.maximum(sessions["day"], 0))
 
-    # Case-level ledger; slot 0 gathers everything before the first day (the opening backlog).
-    case = np.concatenate([items["case"], sessions["case"]])
-    slot = np.concatenate([np.maximum(due_day, -1), np.maximum(sessions["day"], -1)]) + 1
-    change = np.concatenate([minutes, -sessions["minutes"]])
-    ledger = pd.DataFrame(
-        {"case": case, "slot": slot, "due": np.maximum(change, 0), "done": np.maximum(-change, 0)}
+    # The k-th session of a case at this resource completes its k-th piece of due work.
+    done_on = pd.Series(
+        sessions["day"],
+        index=pd.MultiIndex.from_arrays(
+            [sessions["case"], _rank_within(sessions["case"], sessions["day"])]
+        ),
     )
-    ledger = ledger.groupby(["case", "slot"], sort=True)[["due", "done"]].sum().reset_index()
-    by_case = ledger.groupby("case", sort=False)
-    outstanding = np.maximum(by_case["due"].cumsum() - by_case["done"].cumsum(), 0.0).to_numpy(
-        copy=True
-    )
-    outstanding[outstanding < _EPS] = 0.0
-    waiting = (outstanding > 0).astype(float)
-    first_of_case = np.r_[True, ledger["case"].to_numpy()[1:] != ledger["case"].to_numpy()[:-1]]
-    previous_outstanding = np.where(first_of_case, 0.0, np.r_[0.0, outstanding[:-1]])
-    previous_waiting = np.where(first_of_case, 0.0, np.r_[0.0, waiting[:-1]])
-    slots = ledger["slot"].to_numpy()
-    backlog_all = np.cumsum(
-        np.bincount(slots, weights=outstanding - previous_outstanding, minlength=n_days + 1)
-    )
-    backlog_all[np.abs(backlog_all) < _EPS] = 0.0
-    cases_all = np.rint(
-        np.cumsum(np.bincount(slots, weights=waiting - previous_waiting, minlength=n_days + 1))
-    ).astype(np.int64)
+    completed = done_on.reindex(
+        pd.MultiIndex.from_arrays([case, _rank_within(case, due_day)])
+    ).to_numpy(dtype=float)
+    # Work both due and completed before the first day is history, not backlog.
+    keep = ~((due_day < 0) & (completed < 0))
+    due_day, minutes, case, completed = due_day[keep], minutes[keep], case[keep], completed[keep]
+    arrival = np.maximum(due_day, 0)
+    finish = np.where(np.isnan(completed), n_days, np.maximum(completed, arrival)).astype(np.int64)
+
+    now = due_day >= 0
+    demand = np.bincount(due_day[now], weights=minutes[now], minlength=n_days)
+    opening = float(minutes[~now].sum())
+    ended = finish < n_days
+    planned = np.bincount(finish[ended], weights=minutes[ended], minlength=n_days)
+    backlog = opening + np.cumsum(demand) - np.cumsum(planned)
+    backlog[np.abs(backlog) < _EPS] = 0.0
     return pd.DataFrame(
         {
             "demand_minutes": demand,
             "activity_minutes": activity,
-            "opening_backlog_minutes": backlog_all[:-1],
-            "backlog_minutes": backlog_all[1:],
-            "demand_cases": _distinct_per_day(items["case"][now], due_day[now], n_days),
+            "activity_planned_minutes": planned,
+            "opening_backlog_minutes": np.concatenate([[opening], backlog[:-1]]),
+            "backlog_minutes": backlog,
+            "demand_cases": _distinct_per_day(case[now], due_day[now], n_days),
             "activity_cases": _distinct_per_day(
                 sessions["case"][worked], sessions["day"][worked], n_days
             ),
-            "backlog_cases": cases_all[1:],
+            "backlog_cases": _cases_covering(case, arrival, finish, n_days),
         }
     )
+
+
+def _rank_within(case: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... for each case's entries in day order (ties in the order given)."""
+    order = np.lexsort((np.arange(len(case)), day, case))
+    ranks = np.empty(len(case), dtype=np.int64)
+    sorted_case = case[order]
+    starts = np.r_[True, sorted_case[1:] != sorted_case[:-1]] if len(case) else np.array([], bool)
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(len(case)), 0))
+    ranks[order] = np.arange(len(case)) - group_start
+    return ranks
 
 
 def _cases_served(case, level, start_day, end_day, served, n_days) -> np.ndarray:

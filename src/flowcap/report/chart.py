@@ -31,9 +31,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from flowcap.errors import FlowcapError
-
-#: File suffixes :func:`write_chart` can write.
-SUPPORTED_SUFFIXES = (".html", ".png")
+from flowcap.report._common import SUPPORTED_SUFFIXES as SUPPORTED_SUFFIXES  # re-exported
+from flowcap.report._common import write_by_suffix
 
 #: The four measures charted: column, legend name, colour (Okabe–Ito, colour-blind safe).
 SERIES: list[tuple[str, str, str]] = [
@@ -566,21 +565,8 @@ def write_chart(table: pd.DataFrame, path: str | Path, title: str) -> Path:
 
     Parent folders are created. Raises :class:`FlowcapError` for any other suffix.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise FlowcapError(
-            f"cannot write a chart to {path.name}: the file name must end in "
-            f"{' or '.join(SUPPORTED_SUFFIXES)} (got {suffix or 'no suffix'})"
-        )
-    if suffix == ".png":
-        return measures_png(table, title, path)
-    fig = measures_figure(table, title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(
+    return write_by_suffix(
         path,
-        include_plotlyjs=True,
-        full_html=True,
-        config={"displaylogo": False, "responsive": True},
+        html=lambda: measures_figure(table, title),
+        png=lambda target: measures_png(table, title, target),
     )
-    return path

@@ -238,38 +238,37 @@ class Store:
     def erase(self, service_name: str, case_id: str, key: bytes) -> dict[str, int]:
         """Remove every record of one case (right to erasure); return rows removed per table.
 
-        The pseudonym is remembered in ``erasures`` so a later import of an unchanged export
-        does not bring the case back.
+        Rows go from every service in the store (a renamed service keeps its old rows under
+        its old name). The pseudonym is remembered in ``erasures`` so that a later import of
+        an export that still holds the case does not bring it back; a case never imported is
+        not remembered (a mistyped id must not block a real case later).
         """
         [case_key] = pseudonymise([case_id], key)
         removed: dict[str, int] = {}
         with self.engine.begin() as connection:
             self._check_key(connection, key)
-            service_id = self._service_id(connection, service_name)
+            self._service_id(connection, service_name)  # the folder's service must exist
             for table_name in ("referrals", "waiting", "sessions"):
                 table = schema.DATA_TABLES[table_name]
-                result = connection.execute(
-                    delete(table).where(
-                        table.c.service_id == service_id, table.c.case_key == case_key
-                    )
-                )
+                result = connection.execute(delete(table).where(table.c.case_key == case_key))
                 removed[table_name] = result.rowcount
-            already = connection.scalar(
-                select(func.count())
-                .select_from(schema.erasures)
-                .where(
-                    schema.erasures.c.service_id == service_id,
-                    schema.erasures.c.case_key == case_key,
-                )
-            )
-            if not already:
-                connection.execute(
-                    insert(schema.erasures).values(
-                        service_id=service_id,
-                        case_key=case_key,
-                        erased_at=datetime.now(UTC).replace(tzinfo=None),
+            if sum(removed.values()):
+                now = datetime.now(UTC).replace(tzinfo=None)
+                for service_id in connection.scalars(select(schema.services.c.id)):
+                    already = connection.scalar(
+                        select(func.count())
+                        .select_from(schema.erasures)
+                        .where(
+                            schema.erasures.c.service_id == service_id,
+                            schema.erasures.c.case_key == case_key,
+                        )
                     )
-                )
+                    if not already:
+                        connection.execute(
+                            insert(schema.erasures).values(
+                                service_id=service_id, case_key=case_key, erased_at=now
+                            )
+                        )
         return removed
 
 

@@ -1,0 +1,186 @@
+"""How often a bad day comes: "about once every 40 working days, IDVA demand is 1.5 × capacity".
+
+For a resource and a ratio k, the probability that a working day's demand exceeds k times
+that day's capacity, three ways:
+
+- **empirical**: the share of past working days on which it happened;
+- **fitted**: from the distribution that fits the daily number of cases with work due
+  (Poisson or negative binomial, :func:`flowcap.variation.stats.fit_counts`), times the mean
+  minutes per case: ``P(D > kC) = P(N > kC / m)``, averaged over the past working days' own
+  capacities, with a bootstrap confidence interval (working days resampled, the fit redone);
+- **ahead**: day by day over a forecast horizon, with each day's forecast mean and capacity
+  (a planned roster gap shows up), the dispersion of the fit kept — so the riskiest dates come
+  first.
+
+The tail shape matters more than the mean (methods.md §4.3): that is why the counts'
+distribution is fitted rather than a normal curve put through the minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from flowcap.variation.stats import CountFit, fit_counts
+
+DEFAULT_KS = (1.0, 1.5, 2.0)
+
+
+@dataclass(frozen=True)
+class BadDayRisk:
+    """The risk that demand exceeds ``k`` × capacity on a working day, for one resource."""
+
+    resource: str
+    k: float
+    p_per_working_day: float
+    p_empirical: float
+    ci_low: float
+    ci_high: float
+    n_working_days: int
+    riskiest_dates: list[tuple[date, float]] = field(default_factory=list)
+    #: P(demand > k × capacity) on each forecast working day (``None`` without a forecast).
+    ahead: pd.Series | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def once_every_working_days(self) -> float | None:
+        """1 / p, the return period in working days (``None`` when p is 0)."""
+        return 1.0 / self.p_per_working_day if self.p_per_working_day > 0 else None
+
+    def sentence(self) -> str:
+        """The finding in words a manager can repeat."""
+        head = f"{self.resource}: demand above {self.k:g} × capacity"
+        every = self.once_every_working_days
+        if every is None:
+            return f"{head}: not expected (probability below 1 in a million per working day)."
+        low = 1 / self.ci_high if self.ci_high > 0 else float("inf")
+        high = 1 / self.ci_low if self.ci_low > 0 else float("inf")
+        return (
+            f"{head} about once every {_round(every)} working days "
+            f"(95% CI once every {_round(low)} to {_round(high)}; "
+            f"seen on {self.p_empirical:.1%} of {self.n_working_days:,} working days)."
+        )
+
+    def as_json(self) -> dict:
+        every = self.once_every_working_days
+        return {
+            "resource": self.resource,
+            "k": self.k,
+            "p_per_working_day": _float(self.p_per_working_day),
+            "once_every_working_days": None if every is None else round(every, 1),
+            "p_empirical": _float(self.p_empirical),
+            "ci_low": _float(self.ci_low),
+            "ci_high": _float(self.ci_high),
+            "riskiest_dates": [
+                {"date": d.isoformat(), "p": _float(p)} for d, p in self.riskiest_dates
+            ],
+        }
+
+
+def bad_day_risk(
+    history: pd.DataFrame,
+    ks: tuple[float, ...] = DEFAULT_KS,
+    *,
+    resource: str = "",
+    ahead: pd.DataFrame | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    n_riskiest: int = 10,
+) -> list[BadDayRisk]:
+    """Risk of bad days for one resource, for each ratio in ``ks``.
+
+    Parameters
+    ----------
+    history : working days only (see :func:`flowcap.variation.series.working_day_series`),
+        with ``demand_minutes``, ``demand_cases`` and ``capacity_minutes``.
+    ahead : forecast working days, indexed by date, with ``demand_minutes`` (forecast mean,
+        minutes) and ``capacity_minutes``; ``None`` for history only.
+    n_boot : bootstrap resamples for the confidence interval of the fitted probability.
+    seed : seed of the bootstrap (results are reproducible).
+
+    Returns
+    -------
+    One :class:`BadDayRisk` per k, in the order given.
+    """
+    minutes = history["demand_minutes"].to_numpy(float)
+    cases = history["demand_cases"].to_numpy(float)
+    capacity = history["capacity_minutes"].to_numpy(float)
+    if len(minutes) == 0:
+        raise ValueError("no working days to assess")
+    ks = tuple(float(k) for k in ks)
+    model = _CaseModel.fit(cases, minutes)
+    fitted = [model.p_exceed(k * capacity) for k in ks]
+    rng = np.random.default_rng(seed)
+    boots = np.empty((n_boot, len(ks)))
+    for b in range(n_boot):
+        pick = rng.integers(0, len(cases), len(cases))
+        resampled = _CaseModel.fit(cases[pick], minutes[pick])
+        boots[b] = [resampled.p_exceed(k * capacity[pick]) for k in ks]
+    results = []
+    for i, k in enumerate(ks):
+        daily, riskiest = None, []
+        if ahead is not None and len(ahead):
+            p = model.p_exceed_each(
+                k * ahead["capacity_minutes"].to_numpy(float),
+                ahead["demand_minutes"].to_numpy(float),
+            )
+            daily = pd.Series(p, index=ahead.index)
+            top = np.argsort(-p, kind="stable")[:n_riskiest]
+            riskiest = [(ahead.index[j].date(), float(p[j])) for j in top]
+        results.append(
+            BadDayRisk(
+                resource=resource,
+                k=k,
+                p_per_working_day=float(fitted[i]),
+                p_empirical=float(np.mean(minutes > k * capacity)),
+                ci_low=float(np.quantile(boots[:, i], 0.025)),
+                ci_high=float(np.quantile(boots[:, i], 0.975)),
+                n_working_days=len(minutes),
+                riskiest_dates=riskiest,
+                ahead=daily,
+            )
+        )
+    return results
+
+
+@dataclass(frozen=True)
+class _CaseModel:
+    """Daily demand minutes as (cases with work due) × (mean minutes per case)."""
+
+    counts: CountFit | None  # None when no case ever had work due
+    per_case: float
+
+    @classmethod
+    def fit(cls, cases: np.ndarray, minutes: np.ndarray) -> _CaseModel:
+        if cases.sum() == 0:
+            return cls(None, 1.0)
+        return cls(fit_counts(cases), float(minutes.sum() / cases.sum()))
+
+    def p_exceed(self, threshold_minutes: np.ndarray) -> float:
+        """Mean over the given days of P(demand > threshold), at the fitted mean."""
+        if self.counts is None:
+            return 0.0
+        return float(np.mean(self.counts.sf(threshold_minutes / self.per_case)))
+
+    def p_exceed_each(self, threshold_minutes: np.ndarray, mean_minutes: np.ndarray) -> np.ndarray:
+        """P(demand > threshold) on each day, at that day's forecast mean (same dispersion)."""
+        if self.counts is None:
+            return np.zeros(len(threshold_minutes))
+        mean_cases = np.maximum(mean_minutes / self.per_case, 1e-9)
+        return np.asarray(
+            self.counts.sf_with_mean(threshold_minutes / self.per_case, mean_cases), float
+        )
+
+
+def _round(value: float) -> str:
+    if not np.isfinite(value):
+        return "never"
+    if value >= 100:
+        return f"{round(value, -1):,.0f}"
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+def _float(value: float) -> float:
+    return float(f"{value:.6g}")

@@ -1,0 +1,1 @@
+"""Variation: descriptive statistics, distributions, seasonality, holidays and SPC."""

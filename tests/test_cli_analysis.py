@@ -1,0 +1,129 @@
+"""variation, forecast and risk through the CLI: the JSON shapes the issue fixes, and charts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flowcap.cli.main import app
+
+runner = CliRunner()
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "victim-support"
+RESOURCES = {"triage", "idva", "caseworker"}
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """A copy of the bundled example, imported once for the module."""
+    folder = tmp_path_factory.mktemp("analysis") / "victim-support"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".flowcap"))
+    return folder
+
+
+def run_json(*args):
+    result = runner.invoke(app, list(map(str, args)))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_variation_json_has_the_issue_shape(example, tmp_path):
+    document = run_json("variation", example, "--json", "--chart", tmp_path / "spc.html")
+    assert set(document) == {"resources", "alerts"}
+    assert set(document["resources"]) == RESOURCES
+    for item in document["resources"].values():
+        assert set(item) == {"stats", "spc"}
+        assert set(item["spc"]) == {"demand", "activity", "backlog"}
+        for segments in item["spc"].values():
+            assert segments and all(
+                set(s) == {"from", "to", "mean", "lower_limit", "upper_limit"} for s in segments
+            )
+        assert {
+            "demand_minutes",
+            "demand_cases",
+            "case_count_fit",
+            "weekday_profile",
+            "month_profile",
+            "school_holiday_effect",
+            "trend",
+        } <= set(item["stats"])
+    alert = document["alerts"][0]
+    assert set(alert) == {"date", "resource", "measure", "rule", "direction", "message"}
+    assert {a["rule"] for a in document["alerts"]} <= {
+        "outside_limits",
+        "shift",
+        "trend",
+        "two_of_three",
+    }
+    assert {a["direction"] for a in document["alerts"]} <= {"high", "low"}
+    assert (tmp_path / "spc.html").exists() and (tmp_path / "spc-profile.html").exists()
+
+
+def test_variation_recalculates_limits_from_a_date(example):
+    document = run_json("variation", example, "--json", "--recalculate-from", "2025-01-06")
+    segments = document["resources"]["idva"]["spc"]["demand"]
+    assert [s["from"] for s in segments][1] == "2025-01-06"
+    assert len(segments) == 2
+
+
+def test_forecast_json_has_the_issue_shape(example, tmp_path):
+    document = run_json(
+        "forecast", example, "--horizon", 14, "--json", "--chart", tmp_path / "fan.png"
+    )
+    assert set(document) == {"forecast", "backtest"}
+    rows = document["forecast"]
+    assert len(rows) == 14 * len(RESOURCES)
+    assert all(
+        set(r) == {"date", "resource", "demand_minutes", "lo80", "hi80", "lo95", "hi95"}
+        for r in rows
+    )
+    assert all(
+        r["lo95"] <= r["lo80"] <= r["demand_minutes"] <= r["hi80"] <= r["hi95"] for r in rows
+    )
+    assert rows[0]["date"] == "2026-01-01"
+    assert (tmp_path / "fan.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_risk_json_has_the_issue_shape(example, tmp_path):
+    items = run_json(
+        "risk",
+        example,
+        "--k",
+        1,
+        "--k",
+        2,
+        "--horizon",
+        30,
+        "--json",
+        "--chart",
+        tmp_path / "risk.html",
+    )
+    assert {(i["resource"], i["k"]) for i in items} == {
+        (r, k) for r in RESOURCES for k in (1.0, 2.0)
+    }
+    for item in items:
+        assert set(item) == {
+            "resource",
+            "k",
+            "p_per_working_day",
+            "once_every_working_days",
+            "p_empirical",
+            "ci_low",
+            "ci_high",
+            "riskiest_dates",
+        }
+        assert 0 <= item["ci_low"] <= item["ci_high"] <= 1
+        ps = [d["p"] for d in item["riskiest_dates"]]
+        assert ps == sorted(ps, reverse=True)
+    by_k = {(i["resource"], i["k"]): i["p_per_working_day"] for i in items}
+    assert all(by_k[(r, 1.0)] >= by_k[(r, 2.0)] for r in RESOURCES)
+    assert (tmp_path / "risk.html").exists()
+
+
+def test_human_output_reads_as_sentences(example):
+    result = runner.invoke(app, ["risk", str(example), "--k", "1.5", "--horizon", "30"])
+    assert result.exit_code == 0, result.output
+    assert "idva: demand above 1.5 × capacity about once every" in result.stdout

@@ -1,0 +1,227 @@
+"""Daily demand forecasts: holiday flags, forecast contract, known patterns, backtest, coverage.
+
+Every random series has a fixed seed, and every statistical check has a tolerance of at
+least three standard errors, so none of these can fail by luck.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flowcap.errors import FlowcapError
+from flowcap.forecast import DemandForecaster, backtest, fourier_terms, holiday_features
+
+WEEKLY = np.array([120.0, 90.0, 90.0, 80.0, 70.0, 0.0, 0.0])  # Monday first
+
+
+def flags(frame: pd.DataFrame, day: str) -> dict:
+    row = frame.loc[frame["ds"] == pd.Timestamp(day)].iloc[0]
+    return {c: int(row[c]) for c in frame.columns if c != "ds"}
+
+
+def weekly_series(
+    days: pd.DatetimeIndex, noise_sd: float, seed: int, uid: str = "idva"
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    level = WEEKLY[days.dayofweek]
+    noise = np.where(level > 0, rng.normal(0.0, noise_sd, len(days)), 0.0)
+    return pd.DataFrame({"unique_id": uid, "ds": days, "y": np.maximum(level + noise, 0.0)})
+
+
+# --- holiday_features ----------------------------------------------------------------------
+
+
+def test_christmas_2025_flags_in_england():
+    days = pd.date_range("2025-12-15", "2026-01-06")
+    features = holiday_features(days, "GB-ENG")
+    assert list(features.columns) == ["ds", "bank_holiday", "after_bank_holiday", "festive"]
+    # 25 Dec 2025 is a Thursday, Boxing Day a Friday: the next working weekday is Mon 29th.
+    assert flags(features, "2025-12-25")["bank_holiday"] == 1
+    assert flags(features, "2025-12-26") == {
+        "bank_holiday": 1,
+        "after_bank_holiday": 0,
+        "festive": 1,
+    }
+    assert flags(features, "2025-12-27")["after_bank_holiday"] == 0  # Saturday
+    assert flags(features, "2025-12-29") == {
+        "bank_holiday": 0,
+        "after_bank_holiday": 1,
+        "festive": 1,
+    }
+    # New Year's Day 2026 is a Thursday; Friday 2 January is the day after in England.
+    assert flags(features, "2026-01-02")["after_bank_holiday"] == 1
+    assert features["after_bank_holiday"].sum() == 2
+    assert flags(features, "2025-12-16")["festive"] == 0
+    assert flags(features, "2025-12-17")["festive"] == 1
+    assert flags(features, "2026-01-04")["festive"] == 1
+    assert flags(features, "2026-01-05")["festive"] == 0
+
+
+def test_easter_and_the_nations_differ():
+    days = pd.date_range("2025-04-14", "2025-04-25")
+    england = holiday_features(days, "GB-ENG")
+    # Good Friday 18 April and Easter Monday 21 April: the day after both is Tuesday 22nd.
+    assert england.loc[england["bank_holiday"] == 1, "ds"].dt.day.tolist() == [18, 21]
+    assert england.loc[england["after_bank_holiday"] == 1, "ds"].dt.day.tolist() == [22]
+    scotland = holiday_features(days, "GB-SCT")  # no Easter Monday in Scotland
+    assert scotland.loc[scotland["bank_holiday"] == 1, "ds"].dt.day.tolist() == [18]
+    assert scotland.loc[scotland["after_bank_holiday"] == 1, "ds"].dt.day.tolist() == [21]
+    january = holiday_features(pd.date_range("2025-01-01", "2025-01-03"), "GB-SCT")
+    assert january["bank_holiday"].tolist() == [1, 1, 0]  # 2 January is Scottish only
+
+
+def test_a_holiday_just_before_the_range_still_marks_the_day_after():
+    features = holiday_features(pd.date_range("2025-12-27", "2025-12-31"), "GB-ENG")
+    assert flags(features, "2025-12-29")["after_bank_holiday"] == 1
+
+
+def test_school_holidays_other_countries_and_none():
+    days = pd.date_range("2025-08-13", "2025-08-19")
+    school = pd.DataFrame({"start": ["2025-07-19"], "end": ["2025-08-14"], "name": ["Summer"]})
+    england = holiday_features(days, "GB-ENG", school)
+    assert england["school_holiday"].tolist() == [1, 1, 0, 0, 0, 0, 0]
+    italy = holiday_features(days, "IT")  # Ferragosto, Friday 15 August
+    assert italy["bank_holiday"].tolist() == [0, 0, 1, 0, 0, 0, 0]
+    assert italy["after_bank_holiday"].tolist() == [0, 0, 0, 0, 0, 1, 0]
+    none = holiday_features(days, None)
+    assert none["bank_holiday"].sum() == none["after_bank_holiday"].sum() == 0
+    assert "school_holiday" not in none.columns
+
+
+# --- the forecast contract -----------------------------------------------------------------
+
+
+def test_predict_gives_every_day_with_nested_non_negative_intervals():
+    days = pd.date_range("2024-01-01", periods=420)
+    y = pd.concat(
+        [weekly_series(days, 15.0, seed=1, uid="triage"), weekly_series(days, 30.0, seed=2)]
+    )
+    future = pd.date_range(days[-1] + pd.Timedelta(days=1), periods=21)
+    exog = holiday_features(days.append(future), "GB-ENG")
+    model = DemandForecaster().fit(y, exog[exog["ds"] <= days[-1]])
+    forecast = model.predict(21, exog[exog["ds"] > days[-1]])
+    assert list(forecast.columns) == ["unique_id", "ds", "yhat", "lo80", "hi80", "lo95", "hi95"]
+    assert len(forecast) == 2 * 21
+    for _, one in forecast.groupby("unique_id"):
+        assert one["ds"].tolist() == list(future)
+    values = forecast[["lo95", "lo80", "yhat", "hi80", "hi95"]].to_numpy()
+    assert (values >= 0).all()
+    assert (np.diff(values, axis=1) >= 0).all()
+    assert set(model.chosen_) <= {"harmonic", "arima"}
+
+
+def test_the_weekly_pattern_is_recovered():
+    # Noise sd 5 on ~60 weeks: each weekday's level is known to about 5 / sqrt(60) = 0.65,
+    # so 4 minutes is more than six standard errors; weekends are exactly zero.
+    days = pd.date_range("2024-01-01", periods=420)
+    y = weekly_series(days, 5.0, seed=3)
+    forecast = DemandForecaster().fit(y).predict(14)
+    expected = WEEKLY[forecast["ds"].dt.dayofweek]
+    assert np.abs(forecast["yhat"].to_numpy() - expected).max() < 4.0
+    weekend = forecast["ds"].dt.dayofweek >= 5
+    assert forecast.loc[weekend, "hi95"].max() < 1.0
+
+
+def test_a_closed_bank_holiday_is_forecast_low():
+    days = pd.date_range("2023-04-01", "2025-04-10")
+    y = weekly_series(days, 5.0, seed=4)
+    future = pd.date_range("2025-04-11", periods=14)
+    exog = holiday_features(days.append(future), "GB-ENG")
+    y.loc[exog["bank_holiday"].to_numpy()[: len(days)] == 1, "y"] = 0.0  # the office is shut
+    forecast = (
+        DemandForecaster()
+        .fit(y, exog[exog["ds"] <= days[-1]])
+        .predict(14, exog[exog["ds"] > days[-1]])
+        .set_index("ds")
+    )
+    good_friday, ordinary_friday = pd.Timestamp("2025-04-18"), pd.Timestamp("2025-04-11")
+    easter_monday, ordinary_monday = pd.Timestamp("2025-04-21"), pd.Timestamp("2025-04-14")
+    assert forecast.loc[good_friday, "yhat"] < 0.25 * forecast.loc[ordinary_friday, "yhat"]
+    assert forecast.loc[easter_monday, "yhat"] < 0.25 * forecast.loc[ordinary_monday, "yhat"]
+
+
+def test_a_drifting_weekly_pattern_is_escalated_to_arima():
+    # After day 300 the week shifts by three days (the busy day moves from Monday to
+    # Thursday): a fixed weekly shape fits neither part, a seasonal ARIMA follows the new one.
+    days = pd.date_range("2024-01-01", periods=420)
+    rng = np.random.default_rng(5)
+    after = np.roll(WEEKLY, 3)
+    pattern = np.where(days >= days[300], after[days.dayofweek], WEEKLY[days.dayofweek])
+    y = pd.DataFrame(
+        {"unique_id": "idva", "ds": days, "y": np.maximum(pattern + rng.normal(0, 3, 420), 0)}
+    )
+    model = DemandForecaster()
+    forecast = model.fit(y).predict(14)
+    assert model.chosen_["idva"] == "arima"
+    # Noise sd 3: a 10-minute tolerance is over three standard errors even for one day.
+    expected = after[forecast["ds"].dt.dayofweek]
+    assert np.abs(forecast["yhat"].to_numpy() - expected).max() < 10.0
+
+
+def test_bad_input_is_refused():
+    days = pd.date_range("2024-01-01", periods=100)
+    y = weekly_series(days, 5.0, seed=6)
+    with pytest.raises(FlowcapError, match="without gaps"):
+        DemandForecaster().fit(y.drop(index=10))
+    with pytest.raises(FlowcapError, match="non-negative"):
+        DemandForecaster().fit(y.assign(y=-1.0))
+    with pytest.raises(FlowcapError, match="model must be"):
+        DemandForecaster(model="prophet")
+    exog = holiday_features(days, "GB-ENG")
+    with pytest.raises(FlowcapError, match="exog_future"):
+        DemandForecaster().fit(y, exog).predict(7)
+    with pytest.raises(FlowcapError, match="too short"):
+        DemandForecaster().fit(y).predict(90)
+
+
+# --- backtest ------------------------------------------------------------------------------
+
+
+def test_a_perfectly_seasonal_series_has_mase_zero():
+    # sqrt(demand) = weekday level + an annual wave: exactly the harmonic regression's form,
+    # while the weekly seasonal naive misses the wave, so its scale is not zero.
+    days = pd.date_range("2023-01-01", periods=500)
+    wave = fourier_terms(days, 365, 1)["year_sin1"].to_numpy()
+    root = np.sqrt(WEEKLY + 30.0)[days.dayofweek] + 2.0 * wave
+    y = pd.DataFrame({"unique_id": "triage", "ds": days, "y": root**2})
+    scores = backtest(y, None, horizon=14, n_windows=3)
+    assert list(scores.columns) == [
+        "unique_id",
+        "mase",
+        "mase_seasonal_naive",
+        "coverage80",
+        "coverage95",
+        "n_windows",
+        "horizon",
+    ]
+    row = scores.iloc[0]
+    assert row["mase"] < 1e-6
+    assert row["mase_seasonal_naive"] > 0.5
+    assert row["n_windows"] == 3 and row["horizon"] == 14
+
+
+def test_intervals_cover_gaussian_noise_at_their_nominal_rate():
+    # 40 independent series x 14 test days = 560 days per level. Split-conformal coverage is
+    # at least nominal (at most 1/(n+1) above it, n = 24 errors per weekday), so it must lie
+    # within three binomial standard errors of nominal: 0.80 +- 0.051, 0.95 +- 0.028.
+    days = pd.date_range("2024-01-01", periods=400)
+    rng = np.random.default_rng(7)
+    level = WEEKLY[days.dayofweek] + 60.0  # no zero days: every day is a real test
+    frames = [
+        pd.DataFrame(
+            {"unique_id": f"s{i:02d}", "ds": days, "y": level + rng.normal(0, 10.0, len(days))}
+        )
+        for i in range(40)
+    ]
+    y = pd.concat(frames, ignore_index=True)
+    train, test = y[y["ds"] <= days[-15]], y[y["ds"] > days[-15]]
+    forecast = DemandForecaster().fit(train).predict(14)
+    scored = test.merge(forecast, on=["unique_id", "ds"])
+    assert len(scored) == 560
+    for level_pct in (80, 95):
+        p = level_pct / 100
+        inside = (scored["y"] >= scored[f"lo{level_pct}"]) & (scored["y"] <= scored[f"hi{level_pct}"])
+        se = np.sqrt(p * (1 - p) / len(scored))
+        assert abs(inside.mean() - p) < 3 * se, (level_pct, inside.mean())
