@@ -119,7 +119,9 @@ def test_external_entities_are_not_fetched(tmp_path):
 
 def test_a_trace_without_a_name_is_an_input_error(tmp_path):
     path = tmp_path / "anonymous.xes"
-    path.write_text('<log><trace><event><string key="concept:name" value="a"/></event></trace></log>')
+    path.write_text(
+        '<log><trace><event><string key="concept:name" value="a"/></event></trace></log>'
+    )
     with pytest.raises(InputError, match="trace 1 has no concept:name"):
         read_xes(path)
 
