@@ -480,7 +480,7 @@ def _print_risk(report: workflow.RiskReport) -> None:
         )
     out.print(table)
     for item in report.risks:
-        out.print(item.sentence(), markup=False)
+        out.print(item.sentence(), markup=False, soft_wrap=True)
 
 
 def _every(p: float) -> str:

@@ -4,10 +4,11 @@ For a resource and a ratio k, the probability that a working day's demand exceed
 that day's capacity, three ways:
 
 - **empirical**: the share of past working days on which it happened;
-- **fitted**: from the distribution that fits the daily number of cases with work due
-  (Poisson or negative binomial, :func:`flowcap.variation.stats.fit_counts`), times the mean
-  minutes per case: ``P(D > kC) = P(N > kC / m)``, averaged over the past working days' own
-  capacities, with a bootstrap confidence interval (working days resampled, the fit redone);
+- **fitted**: from a distribution fitted to the daily number of cases with work due
+  (negative binomial with a mean for each weekday, or Poisson when the counts vary no more
+  than that), times the mean minutes per case: ``P(D > kC) = P(N > kC / m)``, averaged over
+  the past working days with their own weekdays and capacities, with a bootstrap confidence
+  interval (working days resampled, the fit redone);
 - **ahead**: day by day over a forecast horizon, with each day's forecast mean and capacity
   (a planned roster gap shows up), the dispersion of the fit kept — so the riskiest dates come
   first.
@@ -23,8 +24,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-
-from flowcap.variation.stats import CountFit, fit_counts
+from scipy import stats
 
 DEFAULT_KS = (1.0, 1.5, 2.0)
 
@@ -110,14 +110,15 @@ def bad_day_risk(
     if len(minutes) == 0:
         raise ValueError("no working days to assess")
     ks = tuple(float(k) for k in ks)
-    model = _CaseModel.fit(cases, minutes)
-    fitted = [model.p_exceed(k * capacity) for k in ks]
+    weekday = pd.DatetimeIndex(history.index).dayofweek.to_numpy()
+    model = _CaseModel.fit(cases, minutes, weekday)
+    fitted = [model.p_exceed(k * capacity, weekday) for k in ks]
     rng = np.random.default_rng(seed)
     boots = np.empty((n_boot, len(ks)))
     for b in range(n_boot):
         pick = rng.integers(0, len(cases), len(cases))
-        resampled = _CaseModel.fit(cases[pick], minutes[pick])
-        boots[b] = [resampled.p_exceed(k * capacity[pick]) for k in ks]
+        resampled = _CaseModel.fit(cases[pick], minutes[pick], weekday[pick])
+        boots[b] = [resampled.p_exceed(k * capacity[pick], weekday[pick]) for k in ks]
     results = []
     for i, k in enumerate(ks):
         daily, riskiest = None, []
@@ -147,31 +148,53 @@ def bad_day_risk(
 
 @dataclass(frozen=True)
 class _CaseModel:
-    """Daily demand minutes as (cases with work due) × (mean minutes per case)."""
+    """Daily demand minutes as (cases with work due) × (mean minutes per case).
 
-    counts: CountFit | None  # None when no case ever had work due
-    per_case: float
+    The daily number of cases is negative binomial with a mean for each weekday (Monday
+    brings the weekend's referrals) and one size r, estimated by the method of moments from
+    the deviations around the weekday means: ``r = Σμ² / Σ((n − μ)² − μ)``; no excess
+    variance means Poisson. One distribution for all days would read the weekday pattern as
+    extra dispersion and overstate the tail of an ordinary day.
+    """
+
+    weekday_mean: np.ndarray  # (7,) expected cases on each weekday, Monday first
+    size: float  # negative binomial size r; inf = Poisson
+    per_case: float  # minutes per case with work due
 
     @classmethod
-    def fit(cls, cases: np.ndarray, minutes: np.ndarray) -> _CaseModel:
-        if cases.sum() == 0:
-            return cls(None, 1.0)
-        return cls(fit_counts(cases), float(minutes.sum() / cases.sum()))
+    def fit(cls, cases: np.ndarray, minutes: np.ndarray, weekday: np.ndarray) -> _CaseModel:
+        total = cases.sum()
+        if total == 0:
+            return cls(np.zeros(7), np.inf, 1.0)
+        counts = np.bincount(weekday, minlength=7)
+        sums = np.bincount(weekday, weights=cases, minlength=7)
+        weekday_mean = np.where(counts > 0, sums / np.maximum(counts, 1), cases.mean())
+        mu = weekday_mean[weekday]
+        excess = float(np.sum((cases - mu) ** 2 - mu))
+        size = float(np.sum(mu**2) / excess) if excess > 0 else np.inf
+        return cls(weekday_mean, size, float(minutes.sum() / total))
 
-    def p_exceed(self, threshold_minutes: np.ndarray) -> float:
-        """Mean over the given days of P(demand > threshold), at the fitted mean."""
-        if self.counts is None:
+    def sf(self, threshold_cases: np.ndarray, mean_cases: np.ndarray) -> np.ndarray:
+        """P(N > threshold) for cases with the given means (``floor`` of the threshold)."""
+        k = np.floor(np.asarray(threshold_cases, dtype=float))
+        mean = np.maximum(np.asarray(mean_cases, dtype=float), 1e-12)
+        if np.isinf(self.size):
+            return stats.poisson.sf(k, mean)
+        return stats.nbinom.sf(k, self.size, self.size / (self.size + mean))
+
+    def p_exceed(self, threshold_minutes: np.ndarray, weekday: np.ndarray) -> float:
+        """Mean over the given days of P(demand > threshold) at each day's weekday mean."""
+        if not self.weekday_mean.any():
             return 0.0
-        return float(np.mean(self.counts.sf(threshold_minutes / self.per_case)))
+        return float(
+            np.mean(self.sf(threshold_minutes / self.per_case, self.weekday_mean[weekday]))
+        )
 
     def p_exceed_each(self, threshold_minutes: np.ndarray, mean_minutes: np.ndarray) -> np.ndarray:
-        """P(demand > threshold) on each day, at that day's forecast mean (same dispersion)."""
-        if self.counts is None:
+        """P(demand > threshold) on each day, at that day's forecast mean (same size r)."""
+        if not self.weekday_mean.any():
             return np.zeros(len(threshold_minutes))
-        mean_cases = np.maximum(mean_minutes / self.per_case, 1e-9)
-        return np.asarray(
-            self.counts.sf_with_mean(threshold_minutes / self.per_case, mean_cases), float
-        )
+        return np.asarray(self.sf(threshold_minutes / self.per_case, mean_minutes / self.per_case))
 
 
 def _round(value: float) -> str:

@@ -1,0 +1,158 @@
+"""The daily backlog model for one replication, written as plainly as possible: the definition.
+
+Each day at an IDVA service, in this order:
+
+1. **Referrals.** New cases of each type arrive: Poisson, or negative binomial with size ``r``,
+   with the day's mean.
+2. **Work falls due.** Each step of a case referred on day ``a`` puts ``minutes`` of work at its
+   resource on day ``a + offset_days`` (inside the horizon), in the queue of the case type's
+   priority; existing cases' ``due_ahead_minutes`` join first. Within a queue work is kept in
+   the order it fell due; on the same day existing work first, then steps in ``steps`` row order.
+3. **Giving up.** A case still waiting for its first contact (its first step, no minute of it
+   worked) on its ``d``-th day in the queue gives up with probability ``h[d]`` (see
+   :meth:`DailySpec.renege_hazard`). Its first-step minutes leave the queue, its later steps
+   that have not yet fallen due are cancelled, and it is counted in ``reneged_cases``.
+   Work already waiting before day 0 never gives up.
+4. **Capacity.** Each rostered person turns up with probability ``1 - absence_rate``:
+   capacity = people present × ``minutes_per_staff``.
+5. **Work.** Capacity goes to priority 1 first, then 2, …; oldest first within a priority.
+   Work done = min(capacity, waiting work), so the backlog follows the Lindley recursion
+   ``B_t = max(0, B_{t-1} + D_t - C_t)`` per resource (methods.md §4.1).
+
+Random numbers come from one ``numpy.random.Generator`` per source and index —
+``SeedSequence(seed, spawn_key=(source, index))`` with source 0 = arrivals (per case type),
+1 = absence (per resource), 2 = patience (per case type) — or from :class:`Draws` given.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .spec import DailyPaths, DailySpec, Draws
+
+ARRIVALS, ABSENCE, PATIENCE = 0, 1, 2
+
+
+def stream(seed: int, source: int, index: int, *chunk: int) -> np.random.Generator:
+    """The generator for one source of randomness (``chunk`` is used by the fast path)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(source, index, *chunk)))
+
+
+def draw_cases(rng: np.random.Generator, mean: float, dispersion: float) -> int:
+    """New cases on one day: Poisson(mean), or negative binomial with size ``dispersion``."""
+    if mean <= 0:
+        return 0
+    if math.isinf(dispersion):
+        return int(rng.poisson(mean))
+    return int(rng.negative_binomial(dispersion, dispersion / (dispersion + mean)))
+
+
+def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> DailyPaths:
+    """Simulate one replication day by day; returns :class:`DailyPaths` with ``n_reps = 1``.
+
+    ``draws`` (one replication: arrays of shape (1, T_n, H) and (1, R_n, H)) replaces the
+    arrival and absence random numbers, so another engine can be checked against this one exactly.
+    """
+    n_days, n_res, n_pri, n_types = (
+        spec.horizon_days,
+        len(spec.resources),
+        len(spec.priorities),
+        len(spec.case_types),
+    )
+    arrival_rng = [stream(seed, ARRIVALS, k) for k in range(n_types)]
+    absence_rng = [stream(seed, ABSENCE, r) for r in range(n_res)]
+    patience_rng = [stream(seed, PATIENCE, k) for k in range(n_types)]
+    hazard = [spec.renege_hazard(k) for k in range(n_types)]
+    first_row = [spec.first_step(k) if spec.patience_days[k] else None for k in range(n_types)]
+    types, res, offsets, minutes = (
+        spec.step_type,
+        spec.step_resource,
+        spec.step_offset_days,
+        spec.step_minutes,
+    )
+    last_offset = [int(offsets[types == k].max(initial=0)) for k in range(n_types)]
+
+    cases = np.zeros((n_types, n_days), dtype=np.int64)  # cases referred, less those who gave up
+    # queue[r][p]: list of [due_day, step_row, minutes_waiting]; step_row -1 = existing work
+    queue = [[[] for _ in range(n_pri)] for _ in range(n_res)]
+    for r in range(n_res):
+        for p in range(n_pri):
+            if spec.opening_backlog_minutes[r, p] > 0:
+                queue[r][p].append([-1, -1, float(spec.opening_backlog_minutes[r, p])])
+    shape = (n_res, n_days)
+    backlog_by_priority = np.zeros((n_res, n_pri, n_days))
+    demand, capacity, activity, reneged = (np.zeros(shape) for _ in range(4))
+
+    for t in range(n_days):
+        # 1. referrals
+        for k in range(n_types):
+            if draws is not None:
+                cases[k, t] = draws.arrivals[0, k, t]
+            else:
+                mean = spec.mean_cases_per_day[k, t]
+                cases[k, t] = draw_cases(arrival_rng[k], mean, spec.dispersion[k])
+        # 2. work falls due
+        for r in range(n_res):
+            for p in range(n_pri):
+                due = float(spec.due_ahead_minutes[r, p, t])
+                if due > 0:
+                    queue[r][p].append([t, -1, due])
+                    demand[r, t] += due
+        for s in range(len(spec.steps)):
+            k, referred = types[s], t - offsets[s]
+            if referred >= 0:
+                work = cases[k, referred] * minutes[s]
+                queue[res[s]][spec.priority_index(k)].append([t, s, work])
+                demand[res[s], t] += work
+        # 3. giving up
+        for r in range(n_res):
+            for p in range(n_pri):
+                for item in queue[r][p]:
+                    due_day, s, waiting = item
+                    if s < 0 or first_row[types[s]] != s or minutes[s] <= 0:
+                        continue
+                    k = types[s]
+                    h = hazard[k][t - due_day]
+                    if h <= 0:
+                        continue
+                    unstarted = math.floor(waiting / minutes[s] + 1e-9)
+                    gone = unstarted if h >= 1 else int(patience_rng[k].binomial(unstarted, h))
+                    item[2] = max(0.0, waiting - gone * minutes[s])
+                    reneged[r, t] += gone
+                    referred = due_day - offsets[s]
+                    if referred + last_offset[k] > t:  # later steps not yet due: cancelled
+                        cases[k, referred] -= gone
+        # 4. capacity
+        for r in range(n_res):
+            if draws is not None:
+                present = draws.present_staff[0, r, t]
+            elif spec.absence_rate[r] > 0:
+                present = absence_rng[r].binomial(spec.staff[r, t], 1 - spec.absence_rate[r])
+            else:
+                present = spec.staff[r, t]
+            capacity[r, t] = present * spec.minutes_per_staff[r, t]
+        # 5. work: most urgent first, oldest first
+        for r in range(n_res):
+            left = capacity[r, t]
+            for p in range(n_pri):
+                for item in queue[r][p]:
+                    take = min(left, item[2])
+                    item[2] -= take
+                    left -= take
+                queue[r][p] = [item for item in queue[r][p] if item[2] > 0]
+                backlog_by_priority[r, p, t] = sum(item[2] for item in queue[r][p])
+            activity[r, t] = capacity[r, t] - left
+
+    def one_rep(a):
+        return a[:, None, :]
+
+    return DailyPaths(
+        backlog_minutes=one_rep(backlog_by_priority.sum(axis=1)),
+        backlog_minutes_by_priority=backlog_by_priority[:, :, None, :],
+        demand_minutes=one_rep(demand),
+        capacity_minutes=one_rep(capacity),
+        activity_minutes=one_rep(activity),
+        reneged_cases=one_rep(reneged),
+    )

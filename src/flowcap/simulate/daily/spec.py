@@ -1,0 +1,348 @@
+"""What the daily backlog model needs to know, as plain arrays: who is rostered, what arrives, what it costs.
+
+An IDVA service on one day: referrals arrive (a Poisson or negative-binomial number per case type),
+each referral brings steps of work that fall due at a resource some days later, the advocates who
+turn up work through the waiting minutes, most urgent first and oldest first, and people who wait
+too long for first contact may give up. :class:`DailySpec` holds all of that for ``H`` calendar
+days; the engines (:mod:`.reference`, :mod:`.numpy`) turn it into :class:`DailyResult`.
+
+Only NumPy and the standard library are imported here, so the engine runs where only NumPy is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PATIENCE_DISTRIBUTIONS = ("exponential", "lognormal", "gamma", "fixed")
+PERCENTILES = (5, 25, 50, 75, 95)
+
+
+@dataclass(frozen=True)
+class DailySpec:
+    """Daily Monte Carlo model of every critical resource over ``H`` days (plain data, validated).
+
+    Parameters (shapes use ``R_n`` resources, ``P_n`` priorities, ``T_n`` case types, ``S`` steps)
+    ----------
+    resources : tuple of str, length R_n
+    priorities : tuple of int, length P_n — distinct, ascending (1 = most urgent)
+    staff : ndarray of int, shape (R_n, H) — people rostered each day (0 on non-working days)
+    minutes_per_staff : ndarray of float, shape (R_n, H) — productive minutes a person gives a day
+    absence_rate : ndarray of float, shape (R_n,) — each rostered person is absent independently
+    case_types : tuple of str, length T_n
+    case_priority : ndarray of int, shape (T_n,) — one of ``priorities``
+    mean_cases_per_day : ndarray of float, shape (T_n, H) — expected new cases each day
+    dispersion : ndarray of float, shape (T_n,) — negative-binomial size r (variance
+        ``mu + mu**2 / r``); ``np.inf`` means Poisson
+    steps : ndarray, shape (S, 4) or structured with fields ``type, resource, offset_days,
+        minutes`` — one row per step: a case of that type referred on day ``a`` brings
+        ``minutes`` of work at ``resource`` due on day ``a + offset_days``. A type's first step
+        (smallest offset, first row on ties) is the first contact that ``patience_days`` applies to.
+    opening_backlog_minutes : ndarray, shape (R_n, P_n) — already waiting before day 0 (default 0)
+    due_ahead_minutes : ndarray, shape (R_n, P_n, H) — existing cases' work falling due (default 0)
+    patience_days : tuple, length T_n — per type ``(dist, mean, sd)`` with dist one of
+        ``exponential``, ``lognormal``, ``gamma``, ``fixed`` (sd unused for exponential and
+        fixed), or ``None``: nobody gives up (the default for every type)
+    """
+
+    resources: tuple[str, ...]
+    priorities: tuple[int, ...]
+    staff: np.ndarray
+    minutes_per_staff: np.ndarray
+    absence_rate: np.ndarray
+    case_types: tuple[str, ...]
+    case_priority: np.ndarray
+    mean_cases_per_day: np.ndarray
+    dispersion: np.ndarray
+    steps: np.ndarray
+    opening_backlog_minutes: np.ndarray | None = None
+    due_ahead_minutes: np.ndarray | None = None
+    patience_days: tuple[tuple[str, float, float] | None, ...] | None = None
+
+    def __post_init__(self) -> None:
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        put("resources", tuple(str(r) for r in self.resources))
+        put("case_types", tuple(str(t) for t in self.case_types))
+        put("priorities", tuple(int(p) for p in self.priorities))
+        n_r, n_t, n_p = len(self.resources), len(self.case_types), len(self.priorities)
+        if n_r == 0 or n_t == 0 or n_p == 0:
+            raise ValueError("DailySpec needs at least one resource, case type and priority")
+        if list(self.priorities) != sorted(set(self.priorities)):
+            raise ValueError(f"priorities must be distinct and ascending, got {self.priorities}")
+        staff = np.asarray(self.staff)
+        if staff.ndim != 2 or staff.shape[0] != n_r:
+            raise ValueError(f"staff must have shape (R_n={n_r}, H), got {staff.shape}")
+        h = staff.shape[1]
+        if h < 1 or np.any(staff < 0) or np.any(staff != np.round(staff)):
+            raise ValueError("staff must be whole numbers >= 0 over at least one day")
+        put("staff", staff.astype(np.int64))
+        for name, shape in [
+            ("minutes_per_staff", (n_r, h)),
+            ("absence_rate", (n_r,)),
+            ("mean_cases_per_day", (n_t, h)),
+            ("dispersion", (n_t,)),
+            ("opening_backlog_minutes", (n_r, n_p)),
+            ("due_ahead_minutes", (n_r, n_p, h)),
+        ]:
+            value = getattr(self, name)
+            value = np.zeros(shape) if value is None else np.asarray(value, dtype=np.float64)
+            if value.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {value.shape}")
+            if np.any(np.isnan(value)) or np.any(value < 0):
+                raise ValueError(f"{name} must be >= 0 (no NaN)")
+            put(name, value)
+        if np.any(self.absence_rate > 1):
+            raise ValueError("absence_rate must be a probability")
+        if np.any(self.dispersion == 0) or np.any(np.isinf(self.mean_cases_per_day)):
+            raise ValueError("dispersion must be > 0 (np.inf for Poisson); means finite")
+        prio = np.asarray(self.case_priority, dtype=np.int64)
+        if prio.shape != (n_t,) or not set(prio.tolist()) <= set(self.priorities):
+            raise ValueError(f"case_priority must be (T_n,) values from {self.priorities}")
+        put("case_priority", prio)
+        put("steps", _steps_array(self.steps, n_t, n_r))
+        patience = self.patience_days if self.patience_days is not None else (None,) * n_t
+        if len(patience) != n_t:
+            raise ValueError(f"patience_days needs one entry per case type ({n_t})")
+        for entry in patience:
+            if entry is None:
+                continue
+            dist, mean, sd = entry
+            if dist not in PATIENCE_DISTRIBUTIONS or not mean > 0:
+                raise ValueError(f"patience {entry!r}: dist in {PATIENCE_DISTRIBUTIONS}, mean > 0")
+            if dist in ("lognormal", "gamma") and not sd > 0:
+                raise ValueError(f"patience {entry!r}: {dist} needs sd > 0")
+        put("patience_days", tuple(None if e is None else (e[0], float(e[1]), float(e[2])) for e in patience))
+
+    # --- derived views -------------------------------------------------------------------
+    @property
+    def horizon_days(self) -> int:
+        return int(self.staff.shape[1])
+
+    @property
+    def step_type(self) -> np.ndarray:
+        return self.steps[:, 0].astype(np.int64)
+
+    @property
+    def step_resource(self) -> np.ndarray:
+        return self.steps[:, 1].astype(np.int64)
+
+    @property
+    def step_offset_days(self) -> np.ndarray:
+        return self.steps[:, 2].astype(np.int64)
+
+    @property
+    def step_minutes(self) -> np.ndarray:
+        return self.steps[:, 3]
+
+    def first_step(self, case_type: int) -> int | None:
+        """Row of ``steps`` that is the type's first contact (smallest offset, first on ties)."""
+        rows = np.flatnonzero(self.step_type == case_type)
+        if rows.size == 0:
+            return None
+        return int(rows[np.argmin(self.step_offset_days[rows])])
+
+    def priority_index(self, case_type: int) -> int:
+        return self.priorities.index(int(self.case_priority[case_type]))
+
+    def renege_hazard(self, case_type: int) -> np.ndarray:
+        """Chance a case still waiting for first contact gives up on its ``d``-th day of waiting.
+
+        Returns ``h``, shape (H + 1,): ``h[d] = 1 - S(d) / S(d - 1)`` with ``S`` the survival
+        function of the patience (days) and ``h[0] = 0`` (nobody gives up on the day work falls
+        due). All zeros when the type has no patience.
+        """
+        h = np.zeros(self.horizon_days + 1)
+        entry = self.patience_days[case_type]
+        if entry is None:
+            return h
+        surv = np.array([patience_survival(entry, d) for d in range(self.horizon_days + 1)])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(surv[:-1] > 0, surv[1:] / surv[:-1], 0.0)
+        h[1:] = np.clip(1.0 - ratio, 0.0, 1.0)
+        return h
+
+    @classmethod
+    def one_resource(
+        cls,
+        *,
+        days: int,
+        mean_cases_per_day: float,
+        minutes_per_case: float,
+        staff: int,
+        minutes_per_staff: float,
+        absence_rate: float = 0.0,
+        dispersion: float = np.inf,
+        offset_days: int = 0,
+        opening_backlog_minutes: float = 0.0,
+        patience_days: tuple[str, float, float] | None = None,
+    ) -> DailySpec:
+        """One resource, one case type with one step, one priority: the anchor-model shape."""
+        return cls(
+            resources=("resource",),
+            priorities=(1,),
+            staff=np.full((1, days), staff),
+            minutes_per_staff=np.full((1, days), float(minutes_per_staff)),
+            absence_rate=np.array([absence_rate]),
+            case_types=("case",),
+            case_priority=np.array([1]),
+            mean_cases_per_day=np.full((1, days), float(mean_cases_per_day)),
+            dispersion=np.array([dispersion]),
+            steps=np.array([[0, 0, offset_days, minutes_per_case]], dtype=np.float64),
+            opening_backlog_minutes=np.array([[opening_backlog_minutes]]),
+            patience_days=(patience_days,),
+        )
+
+
+def _steps_array(steps, n_types: int, n_resources: int) -> np.ndarray:
+    steps = np.asarray(steps)
+    if steps.dtype.names:
+        steps = np.column_stack(
+            [steps[f].astype(np.float64) for f in ("type", "resource", "offset_days", "minutes")]
+        )
+    steps = np.asarray(steps, dtype=np.float64).reshape(-1, 4)
+    whole = steps[:, :3]
+    if np.any(whole != np.round(whole)) or np.any(whole < 0) or np.any(steps[:, 3] < 0):
+        raise ValueError("steps: type, resource, offset_days must be whole >= 0; minutes >= 0")
+    if np.any(steps[:, 0] >= n_types) or np.any(steps[:, 1] >= n_resources):
+        raise ValueError("steps: type or resource index out of range")
+    return steps
+
+
+def patience_survival(entry: tuple[str, float, float], days: float) -> float:
+    """P(patience > days) for ``(dist, mean, sd)``; moments matched for lognormal and gamma."""
+    dist, mean, sd = entry
+    if days <= 0:
+        return 1.0
+    if dist == "fixed":
+        return 1.0 if days < mean else 0.0
+    if dist == "exponential":
+        return math.exp(-days / mean)
+    if dist == "lognormal":
+        sigma2 = math.log1p((sd / mean) ** 2)
+        mu = math.log(mean) - sigma2 / 2
+        return 0.5 * math.erfc((math.log(days) - mu) / math.sqrt(2 * sigma2))
+    if dist == "gamma":
+        shape, scale = (mean / sd) ** 2, sd**2 / mean
+        return _gamma_q(shape, days / scale)
+    raise ValueError(f"unknown patience distribution {dist!r}")
+
+
+def _gamma_q(a: float, x: float) -> float:
+    """Regularised upper incomplete gamma Q(a, x) (series / Lentz continued fraction;
+    Press et al., Numerical Recipes 3rd ed., section 6.2)."""
+    if x <= 0:
+        return 1.0
+    log_front = -x + a * math.log(x) - math.lgamma(a)
+    if x < a + 1:
+        term = total = 1.0 / a
+        n = a
+        for _ in range(10_000):
+            n += 1
+            term *= x / n
+            total += term
+            if abs(term) < abs(total) * 1e-15:
+                break
+        return max(0.0, 1.0 - total * math.exp(log_front))
+    tiny = 1e-300
+    b = x + 1 - a
+    c, d = 1 / tiny, 1 / b
+    h = d
+    for i in range(1, 10_000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = tiny if abs(d) < tiny else d
+        c = b + an / c
+        c = tiny if abs(c) < tiny else c
+        d = 1 / d
+        h *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return math.exp(log_front) * h
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Pre-drawn random inputs, for running engines off identical numbers (contract tests).
+
+    arrivals : ndarray of int, shape (n_reps, T_n, H) — new cases of each type each day
+    present_staff : ndarray of int, shape (n_reps, R_n, H) — people who turned up each day
+    """
+
+    arrivals: np.ndarray
+    present_staff: np.ndarray
+
+    def replication(self, i: int) -> Draws:
+        return Draws(self.arrivals[i : i + 1], self.present_staff[i : i + 1])
+
+
+@dataclass(frozen=True)
+class DailyPaths:
+    """Every replication's day-by-day record (minutes; ``reneged_cases`` in cases).
+
+    backlog_minutes, demand_minutes, capacity_minutes, activity_minutes, reneged_cases :
+        shape (R_n, n_reps, H) — end-of-day backlog; work falling due; minutes available;
+        minutes worked; cases that gave up waiting for first contact at this resource
+    backlog_minutes_by_priority : shape (R_n, P_n, n_reps, H)
+    """
+
+    backlog_minutes: np.ndarray
+    backlog_minutes_by_priority: np.ndarray
+    demand_minutes: np.ndarray
+    capacity_minutes: np.ndarray
+    activity_minutes: np.ndarray
+    reneged_cases: np.ndarray
+
+
+@dataclass(frozen=True)
+class DailyResult:
+    """What the Monte Carlo found, per resource (arrays lead with the resource axis R_n).
+
+    backlog_percentiles : (R_n, 5, H) — p5, p25, p50, p75, p95 of end-of-day backlog minutes
+        (from the first ``fan_replications`` replications; see :func:`.numpy.run`)
+    backlog_mean, backlog_mean_by_priority : (R_n, H), (R_n, P_n, H) — minutes
+    p_backlog_over_threshold : (R_n, H) — NaN when no threshold was given
+    final_backlog : (R_n, n_reps) — backlog minutes at the end of the last day
+    activity_mean, capacity_mean, demand_mean : (R_n, H) — minutes per day
+    days_over_threshold : (R_n, n_reps) — days each replication ended above the threshold
+    reneged_cases : (R_n, n_reps) — cases that gave up waiting for first contact here
+    mean_wait_days : (R_n,) — Little's law: mean backlog minutes / mean daily demand minutes
+    paths : :class:`DailyPaths` or None — with ``record="paths"``
+    """
+
+    resources: tuple[str, ...]
+    replications: int
+    threshold_minutes: float | None
+    backlog_percentiles: np.ndarray
+    backlog_mean: np.ndarray
+    backlog_mean_by_priority: np.ndarray
+    p_backlog_over_threshold: np.ndarray
+    final_backlog: np.ndarray
+    activity_mean: np.ndarray
+    capacity_mean: np.ndarray
+    demand_mean: np.ndarray
+    days_over_threshold: np.ndarray
+    reneged_cases: np.ndarray
+    mean_wait_days: np.ndarray
+    paths: DailyPaths | None = field(default=None, repr=False)
+    percentile_levels: tuple[int, ...] = PERCENTILES
+
+    def summary(self, resource: str | int) -> dict[str, float]:
+        """Headline numbers for one resource (minutes, probabilities, days, cases)."""
+        i = resource if isinstance(resource, int) else self.resources.index(resource)
+        final = self.final_backlog[i]
+        over = np.nan
+        if self.threshold_minutes is not None:
+            over = float(np.mean(final > self.threshold_minutes))
+        return {
+            "final_backlog_mean": float(final.mean()),
+            "final_backlog_p50": float(np.percentile(final, 50)),
+            "final_backlog_p90": float(np.percentile(final, 90)),
+            "p_final_backlog_over_threshold": over,
+            "mean_wait_days": float(self.mean_wait_days[i]),
+            "cases_reneged": float(self.reneged_cases[i].mean()),
+        }

@@ -1,0 +1,359 @@
+"""The daily backlog Monte Carlo: contract (fast path = reference), theory, and behaviours.
+
+Statistical checks use fixed seeds and tolerances of at least three standard errors computed
+from the samples themselves; where an approximation is compared, its own error is stated.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+from flowcap.simulate import DailySpec, Draws, draw_inputs, run, run_reference
+from flowcap.simulate.daily import patience_survival
+
+PATH_FIELDS = ("backlog_minutes", "demand_minutes", "capacity_minutes", "activity_minutes")
+
+
+def anchor_spec(days: int = 365, **changes) -> DailySpec:
+    """gpu_lindley_anchor.py: demand 60 x Poisson(10), capacity 240 x Binomial(3, 0.9)."""
+    kwargs = dict(
+        days=days,
+        mean_cases_per_day=10,
+        minutes_per_case=60,
+        staff=3,
+        minutes_per_staff=240,
+        absence_rate=0.1,
+    )
+    kwargs.update(changes)
+    return DailySpec.one_resource(**kwargs)
+
+
+def service_spec(days: int = 40, patience: bool = True, staff_idva: int = 2) -> DailySpec:
+    """Two resources, two priorities, three case types with later steps, existing work,
+    negative-binomial demand, an overloaded IDVA team and (optionally) fixed patience."""
+    due_ahead = np.zeros((2, 2, days))
+    due_ahead[1, 0, [0, 3, 9]] = [120.0, 60.0, 90.0]
+    due_ahead[0, 1, 2] = 45.0
+    return DailySpec(
+        resources=("triage", "idva"),
+        priorities=(1, 2),
+        staff=np.array([[1] * days, [staff_idva] * days]),
+        minutes_per_staff=np.array([[150.0] * days, [180.0] * days]),
+        absence_rate=np.array([0.0, 0.15]),
+        case_types=("high", "standard", "self_referral"),
+        case_priority=np.array([1, 2, 2]),
+        mean_cases_per_day=np.array([[2.0] * days, [3.0] * days, [1.5] * days]),
+        dispersion=np.array([np.inf, 3.0, np.inf]),
+        steps=np.array(
+            [
+                [0, 0, 0, 30],
+                [0, 1, 1, 90],
+                [1, 0, 0, 20],
+                [1, 1, 2, 60],
+                [1, 1, 5, 30],
+                [2, 1, 1, 60],
+                [2, 1, 4, 30],
+            ],
+            dtype=float,
+        ),
+        opening_backlog_minutes=np.array([[100.0, 200.0], [300.0, 600.0]]),
+        due_ahead_minutes=due_ahead,
+        patience_days=(None, ("fixed", 3, 0), ("fixed", 2, 0)) if patience else None,
+    )
+
+
+def se_of_difference(a: np.ndarray, b: np.ndarray) -> float:
+    return math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+
+
+def se_of_proportion_difference(p: float, n_a: int, n_b: int) -> float:
+    return math.sqrt(max(p * (1 - p), 1 / (n_a + n_b)) * (1 / n_a + 1 / n_b))
+
+
+# --- contract: the fast path is the reference, replication by replication -------------------
+
+
+def test_reference_follows_the_hand_worked_lindley_example():
+    """methods.md 4.1: C=100, B0=0, D=[100,120,80,150,60,30] -> B=[0,20,0,50,10,0]."""
+    spec = DailySpec.one_resource(
+        days=6, mean_cases_per_day=10, minutes_per_case=10, staff=1, minutes_per_staff=100
+    )
+    draws = Draws(np.array([[[10, 12, 8, 15, 6, 3]]]), np.ones((1, 1, 6), dtype=int))
+    for paths in (run_reference(spec, 0, draws=draws), run(spec, 1, 0, draws=draws, record="paths").paths):
+        assert paths.backlog_minutes[0, 0].tolist() == [0, 20, 0, 50, 10, 0]
+        assert paths.activity_minutes[0, 0].tolist() == [100, 100, 100, 100, 100, 40]
+        assert paths.demand_minutes[0, 0].tolist() == [100, 120, 80, 150, 60, 30]
+
+
+@pytest.mark.parametrize("patience", [False, True], ids=["no_reneging", "fixed_patience"])
+def test_numpy_engine_equals_reference_on_the_same_draws(patience):
+    spec = service_spec(patience=patience)
+    n = 24
+    draws = draw_inputs(spec, n, seed=11, chunk_size=10)
+    fast = run(spec, n, seed=11, draws=draws, record="paths", chunk_size=10).paths
+    for i in range(n):
+        ref = run_reference(spec, seed=0, draws=draws.replication(i))
+        for name in (*PATH_FIELDS, "reneged_cases"):
+            np.testing.assert_array_equal(getattr(ref, name)[:, 0], getattr(fast, name)[:, i], name)
+        np.testing.assert_array_equal(
+            ref.backlog_minutes_by_priority[:, :, 0], fast.backlog_minutes_by_priority[:, :, i]
+        )
+    assert (fast.reneged_cases.sum() > 0) == patience
+
+
+def test_draw_inputs_are_exactly_what_run_draws():
+    spec = service_spec()
+    own = run(spec, 30, seed=4, record="paths", chunk_size=16).paths
+    given = run(spec, 30, seed=4, record="paths", chunk_size=16, draws=draw_inputs(spec, 30, 4, chunk_size=16))
+    for name in (*PATH_FIELDS, "reneged_cases"):
+        np.testing.assert_array_equal(getattr(own, name), getattr(given.paths, name))
+
+
+def test_same_seed_same_result_other_seed_other_result():
+    spec = anchor_spec(days=60)
+    a, b, c = run(spec, 500, 1), run(spec, 500, 1), run(spec, 500, 2)
+    np.testing.assert_array_equal(a.final_backlog, b.final_backlog)
+    assert not np.array_equal(a.final_backlog, c.final_backlog)
+
+
+# --- the anchor model against an independent Lindley loop -----------------------------------
+
+
+def test_anchor_model_agrees_with_an_independent_lindley_loop():
+    n = 20_000
+    result = run(anchor_spec(), n, seed=2024, threshold_minutes=2400)
+    rng = np.random.default_rng(99)  # its own generator and NumPy's own samplers
+    backlog = np.zeros(n)
+    for _ in range(365):
+        demand = 60.0 * rng.poisson(10.0, n)
+        capacity = 240.0 * rng.binomial(3, 0.9, n)
+        backlog = np.maximum(0.0, backlog + demand - capacity)
+    final = result.final_backlog[0]
+    assert abs(final.mean() - backlog.mean()) < 4 * se_of_difference(final, backlog)
+    p_fast, p_loop = np.mean(final > 2400), np.mean(backlog > 2400)
+    pooled = (p_fast + p_loop) / 2
+    assert abs(p_fast - p_loop) < 4 * se_of_proportion_difference(pooled, n, n)
+    summary = result.summary("resource")
+    assert summary["p_final_backlog_over_threshold"] == p_fast
+    assert summary["final_backlog_mean"] == pytest.approx(final.mean())
+
+
+def test_arrival_and_absence_draws_have_the_right_moments():
+    days = 10
+    spec = DailySpec(
+        resources=("team",),
+        priorities=(1,),
+        staff=np.full((1, days), 7),
+        minutes_per_staff=np.full((1, days), 100.0),
+        absence_rate=np.array([0.25]),
+        case_types=("poisson", "nb", "big"),
+        case_priority=np.array([1, 1, 1]),
+        mean_cases_per_day=np.array([[4.0] * days, [6.0] * days, [900.0] * days]),
+        dispersion=np.array([np.inf, 1.5, 20.0]),
+        steps=np.array([[0, 0, 0, 1], [1, 0, 0, 1], [2, 0, 0, 1]], dtype=float),
+    )
+    draws = draw_inputs(spec, 5_000, seed=3)
+    for k, (mean, var) in enumerate([(4, 4), (6, 6 + 36 / 1.5), (900, 900 + 900**2 / 20)]):
+        x = draws.arrivals[:, k].ravel().astype(float)
+        sq = (x - mean) ** 2
+        assert abs(x.mean() - mean) < 4 * x.std() / math.sqrt(x.size)
+        assert abs(sq.mean() - var) < 4 * sq.std() / math.sqrt(x.size)
+    present = draws.present_staff.ravel()
+    assert abs(present.mean() - 7 * 0.75) < 4 * present.std() / math.sqrt(present.size)
+    assert present.min() >= 0 and present.max() <= 7
+
+
+# --- theory: the reflected random walk -----------------------------------------------------
+
+
+def test_stable_backlog_tail_matches_the_heavy_traffic_formula():
+    """Demand 60 x Poisson(10) (mu=600, sigma=189.7), capacity 650 fixed: load 0.92.
+
+    methods.md 4.2: P(B > x) ~ exp(-2 theta (x + 0.5826 sigma) / sigma^2). It is a diffusion
+    approximation: its decay rate 2 theta / sigma^2 differs from the exact Cramer-Lundberg rate
+    gamma (E exp(gamma (D - C)) = 1) by about 4% here, a factor exp(0.04 gamma x) < 1.2 at
+    x = 1500, plus an O(theta/sigma) error in the prefactor. So a factor 1.5 either way.
+    """
+    mu, sigma, capacity = 600.0, 60 * math.sqrt(10), 650.0
+    theta = capacity - mu
+    spec = DailySpec.one_resource(
+        days=365, mean_cases_per_day=10, minutes_per_case=60, staff=1, minutes_per_staff=capacity
+    )
+    result = run(spec, 30_000, seed=7)
+    final = result.final_backlog[0]
+    diffusion_rate = 2 * theta / sigma**2
+    exact_rate = optimize.brentq(lambda g: 10 * (math.exp(60 * g) - 1) - capacity * g, 1e-6, 0.1)
+    assert abs(exact_rate / diffusion_rate - 1) < 0.06
+    for x in (300, 600, 900, 1200, 1500):
+        simulated = np.mean(final > x)
+        formula = math.exp(-diffusion_rate * (x + 0.5826 * sigma))
+        assert 1 / 1.5 < simulated / formula < 1.5, (x, simulated, formula)
+        plain = math.exp(-diffusion_rate * x)  # the conservative form bounds it
+        assert simulated < plain + 3 * math.sqrt(simulated * (1 - simulated) / final.size)
+    # settled: mean backlog half-way and at the end agree within Monte Carlo error
+    paths = run(spec, 4_000, seed=8, record="paths").paths.backlog_minutes[0]
+    mid, end = paths[:, 182], paths[:, -1]
+    assert abs(mid.mean() - end.mean()) < 4 * se_of_difference(mid, end)
+
+
+def test_overloaded_backlog_grows_at_demand_minus_capacity():
+    spec = DailySpec.one_resource(
+        days=365, mean_cases_per_day=10, minutes_per_case=60, staff=1, minutes_per_staff=540
+    )
+    paths = run(spec, 3_000, seed=5, record="paths").paths.backlog_minutes[0]
+    growth = (paths[:, -1] - paths[:, 99]) / (364 - 99)
+    assert abs(growth.mean() - 60.0) < 4 * growth.std(ddof=1) / math.sqrt(growth.size)
+
+
+def test_opening_backlog_is_worked_off_at_capacity_minus_demand():
+    spec = DailySpec.one_resource(
+        days=20,
+        mean_cases_per_day=5,
+        minutes_per_case=60,
+        staff=1,
+        minutes_per_staff=600,
+        opening_backlog_minutes=10_000,
+    )
+    paths = run(spec, 4_000, seed=6, record="paths").paths.backlog_minutes[0]
+    day = 10  # 10,000 - 11 days x (600 - 300) = 6,700: far from empty, so no idle days
+    expected = 10_000 - (day + 1) * (600 - 300)
+    assert abs(paths[:, day].mean() - expected) < 4 * paths[:, day].std() / math.sqrt(4_000)
+    assert np.all(np.diff(paths[:, :day].mean(axis=0)) < 0)
+
+
+# --- behaviours -------------------------------------------------------------------------------
+
+
+def test_priority_one_is_served_first_and_priority_two_waits():
+    days = 120
+    spec = DailySpec(
+        resources=("idva",),
+        priorities=(1, 2),
+        staff=np.full((1, days), 1),
+        minutes_per_staff=np.full((1, days), 420.0),
+        absence_rate=np.array([0.0]),
+        case_types=("high", "standard"),
+        case_priority=np.array([1, 2]),
+        mean_cases_per_day=np.array([[5.0] * days, [5.0] * days]),
+        dispersion=np.array([np.inf, np.inf]),
+        steps=np.array([[0, 0, 0, 60], [1, 0, 0, 60]], dtype=float),
+    )
+    result = run(spec, 2_000, seed=9)
+    high, standard = result.backlog_mean_by_priority[0]
+    assert high[-1] < 300  # capacity 420 covers priority-1 demand of 300: stays near empty
+    growth = (standard[-1] - standard[19]) / (days - 20)  # 420 - 300 = 120 left for 300 a day
+    assert growth == pytest.approx(180.0, rel=0.05)
+
+
+def test_work_due_seven_days_after_referral_brings_no_demand_before_day_seven():
+    spec = service_spec(days=20, patience=False)
+    spec = DailySpec(
+        **{
+            **{f: getattr(spec, f) for f in spec.__dataclass_fields__},
+            "steps": np.array([[0, 0, 0, 30], [0, 1, 7, 90]], dtype=float),
+            "due_ahead_minutes": None,
+            "opening_backlog_minutes": None,
+        }
+    )
+    result = run(spec, 200, seed=1)
+    assert np.all(result.demand_mean[1, :7] == 0)
+    assert np.all(result.demand_mean[1, 7:] > 0)
+    assert np.all(result.demand_mean[0] > 0)
+
+
+def test_specs_differing_only_in_staff_share_their_demand_common_random_numbers():
+    lean, rich = anchor_spec(days=100), anchor_spec(days=100, staff=4)
+    a = run(lean, 1_000, seed=3, record="paths").paths
+    b = run(rich, 1_000, seed=3, record="paths").paths
+    np.testing.assert_array_equal(a.demand_minutes, b.demand_minutes)
+    assert not np.array_equal(a.capacity_minutes, b.capacity_minutes)
+    # inversion couples staffing monotonically: more staff never leaves a longer backlog
+    assert np.all(b.capacity_minutes >= a.capacity_minutes)
+    assert np.all(b.backlog_minutes <= a.backlog_minutes)
+
+
+def test_short_patience_loses_cases_counts_them_and_shortens_the_backlog():
+    patient = anchor_spec(days=90, staff=2)
+    impatient = anchor_spec(days=90, staff=2, patience_days=("exponential", 5.0, 0.0))
+    keep, lose = run(patient, 3_000, seed=1), run(impatient, 3_000, seed=1, record="paths")
+    assert keep.reneged_cases.sum() == 0
+    assert lose.reneged_cases.mean() > 50
+    assert lose.final_backlog.mean() < keep.final_backlog.mean() / 2
+    # nothing silently dropped: B_t = B_{t-1} + D_t - A_t - 60 x cases given up
+    p = lose.paths
+    previous = np.concatenate([np.zeros((1, 3_000, 1)), p.backlog_minutes[..., :-1]], axis=2)
+    balance = previous + p.demand_minutes - p.activity_minutes - 60 * p.reneged_cases
+    np.testing.assert_allclose(p.backlog_minutes, balance, atol=1e-6)
+
+
+def test_reneging_in_the_fast_path_matches_the_reference_in_distribution():
+    spec = anchor_spec(days=60, staff=2, patience_days=("gamma", 5.0, 3.0))
+    refs = [run_reference(spec, seed) for seed in range(200)]
+    ref_final = np.array([r.backlog_minutes[0, 0, -1] for r in refs])
+    ref_gone = np.array([r.reneged_cases[0, 0].sum() for r in refs])
+    fast = run(spec, 10_000, seed=1)
+    assert abs(ref_final.mean() - fast.final_backlog[0].mean()) < 4 * se_of_difference(
+        ref_final, fast.final_backlog[0]
+    )
+    assert abs(ref_gone.mean() - fast.reneged_cases[0].mean()) < 4 * se_of_difference(
+        ref_gone, fast.reneged_cases[0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "frozen"),
+    [
+        (("exponential", 4.0, 0.0), stats.expon(scale=4.0)),
+        (("gamma", 6.0, 2.5), stats.gamma(a=(6 / 2.5) ** 2, scale=2.5**2 / 6)),
+        (
+            ("lognormal", 6.0, 2.5),
+            stats.lognorm(
+                s=math.sqrt(math.log1p((2.5 / 6) ** 2)),
+                scale=math.exp(math.log(6) - math.log1p((2.5 / 6) ** 2) / 2),
+            ),
+        ),
+    ],
+)
+def test_patience_survival_matches_scipy(entry, frozen):
+    for days in (0.5, 1, 3, 6, 12, 30):
+        assert patience_survival(entry, days) == pytest.approx(frozen.sf(days), abs=1e-12)
+
+
+def test_result_percentiles_are_ordered_and_summary_has_the_headline_numbers():
+    result = run(anchor_spec(days=60), 2_000, seed=1, threshold_minutes=600)
+    pct = result.backlog_percentiles[0]
+    assert pct.shape == (5, 60) and np.all(np.diff(pct, axis=0) >= 0)
+    assert np.all((result.p_backlog_over_threshold >= 0) & (result.p_backlog_over_threshold <= 1))
+    summary = result.summary(0)
+    assert set(summary) >= {
+        "final_backlog_mean",
+        "final_backlog_p50",
+        "final_backlog_p90",
+        "p_final_backlog_over_threshold",
+        "mean_wait_days",
+    }
+    little = result.backlog_mean[0].mean() / result.demand_mean[0].mean()
+    assert summary["mean_wait_days"] == pytest.approx(little)
+    assert result.days_over_threshold.mean() == pytest.approx(result.p_backlog_over_threshold.sum())
+
+
+def test_spec_rejects_inconsistent_shapes():
+    with pytest.raises(ValueError, match="minutes_per_staff"):
+        DailySpec(
+            resources=("a",),
+            priorities=(1,),
+            staff=np.ones((1, 5)),
+            minutes_per_staff=np.ones((1, 4)),
+            absence_rate=np.zeros(1),
+            case_types=("c",),
+            case_priority=np.array([1]),
+            mean_cases_per_day=np.ones((1, 5)),
+            dispersion=np.array([np.inf]),
+            steps=np.array([[0, 0, 0, 10.0]]),
+        )
+    with pytest.raises(ValueError, match="patience"):
+        anchor_spec(days=5, patience_days=("weibull", 3.0, 1.0))
