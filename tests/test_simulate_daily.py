@@ -6,6 +6,7 @@ from the samples themselves; where an approximation is compared, its own error i
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -83,7 +84,10 @@ def test_reference_follows_the_hand_worked_lindley_example():
         days=6, mean_cases_per_day=10, minutes_per_case=10, staff=1, minutes_per_staff=100
     )
     draws = Draws(np.array([[[10, 12, 8, 15, 6, 3]]]), np.ones((1, 1, 6), dtype=int))
-    for paths in (run_reference(spec, 0, draws=draws), run(spec, 1, 0, draws=draws, record="paths").paths):
+    for paths in (
+        run_reference(spec, 0, draws=draws),
+        run(spec, 1, 0, draws=draws, record="paths").paths,
+    ):
         assert paths.backlog_minutes[0, 0].tolist() == [0, 20, 0, 50, 10, 0]
         assert paths.activity_minutes[0, 0].tolist() == [100, 100, 100, 100, 100, 40]
         assert paths.demand_minutes[0, 0].tolist() == [100, 120, 80, 150, 60, 30]
@@ -108,7 +112,14 @@ def test_numpy_engine_equals_reference_on_the_same_draws(patience):
 def test_draw_inputs_are_exactly_what_run_draws():
     spec = service_spec()
     own = run(spec, 30, seed=4, record="paths", chunk_size=16).paths
-    given = run(spec, 30, seed=4, record="paths", chunk_size=16, draws=draw_inputs(spec, 30, 4, chunk_size=16))
+    given = run(
+        spec,
+        30,
+        seed=4,
+        record="paths",
+        chunk_size=16,
+        draws=draw_inputs(spec, 30, 4, chunk_size=16),
+    )
     for name in (*PATH_FIELDS, "reneged_cases"):
         np.testing.assert_array_equal(getattr(own, name), getattr(given.paths, name))
 
@@ -242,22 +253,19 @@ def test_priority_one_is_served_first_and_priority_two_waits():
         dispersion=np.array([np.inf, np.inf]),
         steps=np.array([[0, 0, 0, 60], [1, 0, 0, 60]], dtype=float),
     )
-    result = run(spec, 2_000, seed=9)
-    high, standard = result.backlog_mean_by_priority[0]
-    assert high[-1] < 300  # capacity 420 covers priority-1 demand of 300: stays near empty
-    growth = (standard[-1] - standard[19]) / (days - 20)  # 420 - 300 = 120 left for 300 a day
-    assert growth == pytest.approx(180.0, rel=0.05)
+    paths = run(spec, 2_000, seed=9, record="paths").paths.backlog_minutes_by_priority[0]
+    high, standard = paths  # (n_reps, days) each
+    assert high[:, -1].mean() < 300  # 420 a day covers priority-1 demand of 300: near empty
+    growth = (standard[:, -1] - standard[:, 19]) / (days - 20)  # 120 left for 300 a day
+    assert abs(growth.mean() - 180.0) < 4 * growth.std(ddof=1) / math.sqrt(growth.size)
 
 
 def test_work_due_seven_days_after_referral_brings_no_demand_before_day_seven():
-    spec = service_spec(days=20, patience=False)
-    spec = DailySpec(
-        **{
-            **{f: getattr(spec, f) for f in spec.__dataclass_fields__},
-            "steps": np.array([[0, 0, 0, 30], [0, 1, 7, 90]], dtype=float),
-            "due_ahead_minutes": None,
-            "opening_backlog_minutes": None,
-        }
+    spec = dataclasses.replace(
+        service_spec(days=20, patience=False),
+        steps=np.array([[0, 0, 0, 30], [0, 1, 7, 90]], dtype=float),  # type 0 only
+        due_ahead_minutes=None,
+        opening_backlog_minutes=None,
     )
     result = run(spec, 200, seed=1)
     assert np.all(result.demand_mean[1, :7] == 0)
@@ -357,3 +365,29 @@ def test_spec_rejects_inconsistent_shapes():
         )
     with pytest.raises(ValueError, match="patience"):
         anchor_spec(days=5, patience_days=("weibull", 3.0, 1.0))
+
+
+def test_the_engine_runs_with_numpy_alone():
+    """The issue asks for an engine that runs where only NumPy is installed."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import builtins
+        real = builtins.__import__
+        def guard(name, *args, **kwargs):
+            if name.split(".")[0] in ("pandas", "scipy", "sqlalchemy", "pydantic", "yaml"):
+                raise ImportError("blocked " + name)
+            return real(name, *args, **kwargs)
+        builtins.__import__ = guard
+        from flowcap.simulate.daily import DailySpec, run
+        spec = DailySpec.one_resource(days=30, mean_cases_per_day=10, minutes_per_case=60,
+                                      staff=3, minutes_per_staff=240, absence_rate=0.1)
+        print(run(spec, 200, 1).summary(spec.resources[0])["final_backlog_mean"] >= 0)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"

@@ -70,9 +70,11 @@ def test_poisson_counts_fit_poisson():
     n, lam = 2000, 12.0
     counts = np.random.default_rng(11).poisson(lam, n)
     fit = fit_counts(counts)
-    # With the AIC rule, about 8% of Poisson samples pick the negative binomial by chance
-    # (P(½χ²₁ > 2)); this seed is fixed, the other assertions hold for any seed.
-    assert fit.best == "poisson"
+    # With the AIC rule about 8% of Poisson samples pick the negative binomial by chance
+    # (P(½χ²₁ > 2)), so the choice itself is not asserted; either way the fitted extra-Poisson
+    # variance (mean / r per unit mean) must be within 3 standard errors of none.
+    if fit.best == "negative_binomial":
+        assert fit.mean / fit.nb_size <= 3 * math.sqrt(2 / (n - 1))
     assert abs(fit.mean - lam) <= 3 * math.sqrt(lam / n)
     # Under the Poisson, (n − 1)·variance/mean ≈ χ²(n − 1): sd of the dispersion √(2/(n − 1)).
     assert abs(fit.dispersion - 1) <= 3 * math.sqrt(2 / (n - 1))
@@ -114,9 +116,10 @@ def test_tail_probabilities_match_scipy_for_the_fitted_parameters():
         stats.nbinom.sf(10, fit.nb_size, fit.nb_size / (fit.nb_size + means)),
         rtol=1e-12,
     )
-    poisson = fit_counts(np.random.default_rng(15).poisson(5, 500))
-    if poisson.best == "poisson":
-        assert poisson.sf_with_mean(7, 9.0) == pytest.approx(stats.poisson.sf(7, 9.0))
+    # Underdispersed counts always fit the Poisson, whose sf_with_mean takes the new mean.
+    poisson = fit_counts(np.random.default_rng(15).binomial(20, 0.25, 500))
+    assert poisson.best == "poisson"
+    assert poisson.sf_with_mean(7, 9.0) == pytest.approx(stats.poisson.sf(7, 9.0))
 
 
 def test_underdispersed_counts_are_poisson_without_a_negative_binomial():

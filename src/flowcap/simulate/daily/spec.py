@@ -1,4 +1,4 @@
-"""What the daily backlog model needs to know, as plain arrays: who is rostered, what arrives, what it costs.
+"""What the daily backlog model needs to know, as plain arrays: staff, referrals, minutes.
 
 An IDVA service on one day: referrals arrive (a Poisson or negative-binomial number per case type),
 each referral brings steps of work that fall due at a resource some days later, the advocates who
@@ -115,7 +115,10 @@ class DailySpec:
                 raise ValueError(f"patience {entry!r}: dist in {PATIENCE_DISTRIBUTIONS}, mean > 0")
             if dist in ("lognormal", "gamma") and not sd > 0:
                 raise ValueError(f"patience {entry!r}: {dist} needs sd > 0")
-        put("patience_days", tuple(None if e is None else (e[0], float(e[1]), float(e[2])) for e in patience))
+        put(
+            "patience_days",
+            tuple(None if e is None else (e[0], float(e[1]), float(e[2])) for e in patience),
+        )
 
     # --- derived views -------------------------------------------------------------------
     @property
