@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,15 @@ def test_variation_json_has_the_issue_shape(example, tmp_path):
             "school_holiday_effect",
             "trend",
         } <= set(item["stats"])
+    for segments in (i["spc"]["demand"] for i in document["resources"].values()):
+        for segment in segments:
+            date.fromisoformat(segment["from"]), date.fromisoformat(segment["to"])
+            assert isinstance(segment["mean"], float)
+            assert isinstance(segment["upper_limit"], float)
+    points = {(a["date"], a["resource"], a["measure"]) for a in document["alerts"]}
+    assert len(points) == len(document["alerts"])  # one alert for each flagged point
     alert = document["alerts"][0]
+    date.fromisoformat(alert["date"])
     assert set(alert) == {"date", "resource", "measure", "rule", "direction", "message"}
     assert {a["rule"] for a in document["alerts"]} <= {
         "outside_limits",
@@ -83,7 +92,10 @@ def test_forecast_json_has_the_issue_shape(example, tmp_path):
     assert all(
         r["lo95"] <= r["lo80"] <= r["demand_minutes"] <= r["hi80"] <= r["hi95"] for r in rows
     )
-    assert rows[0]["date"] == "2026-01-01"
+    assert all(isinstance(r["demand_minutes"], float) for r in rows)
+    assert {date.fromisoformat(r["date"]) for r in rows} == {
+        date(2026, 1, 1) + timedelta(days=d) for d in range(14)
+    }
     assert (tmp_path / "fan.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -116,6 +128,9 @@ def test_risk_json_has_the_issue_shape(example, tmp_path):
             "riskiest_dates",
         }
         assert 0 <= item["ci_low"] <= item["ci_high"] <= 1
+        assert isinstance(item["p_per_working_day"], float)
+        for day in item["riskiest_dates"]:
+            date.fromisoformat(day["date"])
         ps = [d["p"] for d in item["riskiest_dates"]]
         assert ps == sorted(ps, reverse=True)
     by_k = {(i["resource"], i["k"]): i["p_per_working_day"] for i in items}

@@ -25,10 +25,15 @@ from flowcap.measures import DailyMeasures, daily_measures
 from flowcap.measures.daily import capacity_minutes
 from flowcap.model import bank_holidays, working_calendar
 from flowcap.model.service import Service
+from flowcap.plan.capacity import StaffPlan, minimum_staff
 from flowcap.plan.risk import DEFAULT_KS, BadDayRisk, bad_day_risk
+from flowcap.report.fan_chart import backlog_fan_table
+from flowcap.simulate.build import build_spec
+from flowcap.simulate.daily import DailyResult, DailySpec
+from flowcap.simulate.daily import run as run_daily
 from flowcap.store import ImportReport, Store, StoredData
 from flowcap.variation.series import fold_to_working_days, working_day_series
-from flowcap.variation.spc import SPCResult, SPCSettings, xmr
+from flowcap.variation.spc import RULES, SPCResult, SPCSettings, xmr
 from flowcap.variation.stats import variation_summary, weekday_month_table
 
 TEMPLATE = Path(__file__).with_name("io") / "template"
@@ -153,11 +158,21 @@ class VariationReport:
     spc: dict[tuple[str, str], SPCResult]
     profiles: dict[str, pd.DataFrame]
 
+    def days_observed(self, resource: str) -> int:
+        """Calendar days from the first to the last day of the resource's SPC series."""
+        points = self.spc[(resource, "demand")].points
+        return 0 if points.empty else int((points["date"].max() - points["date"].min()).days) + 1
+
     @property
     def alerts(self) -> list[dict]:
+        """One alert per flagged point: the rule first in Making Data Count precedence
+        (outside the limits, trend, two of three, shift) when several flag the same point."""
         out = []
         for (resource, measure), result in self.spc.items():
-            for alert in result.alerts:
+            first: dict = {}
+            for alert in sorted(result.alerts, key=lambda a: RULES.index(a.rule)):
+                first.setdefault(alert.date, alert)
+            for alert in first.values():
                 out.append(
                     {
                         "date": alert.date.isoformat(),
@@ -204,7 +219,9 @@ def variation_folder(
 ) -> VariationReport:
     """Describe each resource's daily demand and run XmR charts of demand, activity, backlog.
 
-    Everything is on working days, with demand that fell due on other days counted on the next
+    The statistics use demand as it fell due on the service's weekdays (bank holidays
+    included, so their effect can be measured); the weekday × month profile uses every day.
+    SPC runs over working days, with demand that fell due on other days counted on the next
     working day (:func:`flowcap.variation.series.working_day_series`).
     """
     settings = settings or SPCSettings()
@@ -217,17 +234,27 @@ def variation_folder(
         sorted(bank_holidays(service.region, first.date(), last.date()))
     )
     stats, spc, profiles = {}, {}, {}
+    weekdays = sorted(service.weekday_numbers)
     for resource in service.resources:
-        series = working_day_series(table, resource)
-        dates = pd.DatetimeIndex(series.index)
+        # Statistics on demand as it fell due, on the service's weekdays (bank holidays
+        # included, so their effect shows): folding would read the catch-up as variation.
+        days = table[(table["resource"] == resource) & table["date"].dt.dayofweek.isin(weekdays)]
+        dates = pd.DatetimeIndex(days["date"])
         stats[resource] = variation_summary(
             dates,
-            series["demand_minutes"].to_numpy(),
-            series["demand_cases"].to_numpy(),
+            days["demand_minutes"].to_numpy(),
+            days["demand_cases"].to_numpy(),
+            bank_holiday=np.isin(dates, holiday_dates),
             bank_holiday_dates=holiday_dates,
             school_holiday=school_holiday_days(school, dates),
         )
-        profiles[resource] = weekday_month_table(dates, series["demand_minutes"].to_numpy())
+        every_day = table[table["resource"] == resource]
+        profiles[resource] = weekday_month_table(
+            pd.DatetimeIndex(every_day["date"]), every_day["demand_minutes"].to_numpy()
+        )
+        # SPC on working days, with demand due on other days counted on the next one.
+        series = working_day_series(table, resource)
+        dates = pd.DatetimeIndex(series.index)
         for measure, column in SPC_MEASURES.items():
             spc[(resource, measure)] = xmr(
                 dates,
@@ -329,8 +356,8 @@ def risk_folder(
     progress: Progress = _quiet,
 ) -> RiskReport:
     """How often each resource's demand exceeds k × capacity, from history and ahead."""
-    if any(k <= 0 for k in ks):
-        raise FlowcapError("--k must be more than 0")
+    if not all(np.isfinite(k) and k > 0 for k in ks):
+        raise FlowcapError("--k must be a number more than 0")
     if horizon < 1:
         raise FlowcapError("--horizon must be at least 1 day")
     service, data, measures = _measure(folder, None, progress)
@@ -339,13 +366,13 @@ def risk_folder(
     measures_table = measures.table
     future_days = pd.date_range(report.forecast["date"].min(), report.forecast["date"].max())
     calendar = working_calendar(service, future_days[0].date(), future_days[-1].date())
-    capacity = capacity_minutes(service, data.roster, calendar)
+    capacity = capacity_ahead(service, data.roster, calendar, measures_table)
     progress("Assessing the risk of bad days")
     risks, daily = [], []
+    working = calendar["is_working_day"].to_numpy()
     for resource in service.resources:
         history = working_day_series(measures_table, resource)
         predicted = report.forecast[report.forecast["resource"] == resource].sort_values("date")
-        working = calendar["is_working_day"].to_numpy() | (capacity[resource] > 0)
         ahead = pd.DataFrame(
             {
                 "demand_minutes": fold_to_working_days(
@@ -376,6 +403,151 @@ def risk_folder(
     return RiskReport(service.name, risks, daily_table)
 
 
+def capacity_ahead(
+    service: Service, roster: pd.DataFrame, calendar: pd.DataFrame, history: pd.DataFrame
+) -> dict[str, np.ndarray]:
+    """Minutes of capacity on each day ahead, per resource (shape (n_days,)).
+
+    A roster row for the day wins (a planned gap shows). Otherwise the day gets what the same
+    weekday had on average over the last 52 weeks of history (leave and sickness included),
+    which is nearer the truth than everyone in; with no such history, the default head count
+    less the resource's ``absence_rate``. Non-working days without a roster row get none.
+    """
+    planned = capacity_minutes(service, roster, calendar)
+    days = pd.DatetimeIndex(calendar["date"])
+    working = calendar["is_working_day"].to_numpy()
+    out = {}
+    for name, resource in service.resources.items():
+        rostered = roster[roster["resource"] == name]["date"]
+        has_row = np.isin(days, pd.DatetimeIndex(rostered))
+        past = history[(history["resource"] == name) & history["is_working_day"]]
+        past = past[past["date"] > past["date"].max() - pd.Timedelta(days=364)]
+        by_weekday = past.groupby(past["date"].dt.dayofweek)["capacity_minutes"].mean()
+        usual = days.dayofweek.map(by_weekday).to_numpy(dtype=float)
+        fallback = resource.capacity_minutes_per_day * (1 - resource.absence_rate)
+        usual = np.where(np.isnan(usual), fallback, usual)
+        out[name] = np.where(has_row, planned[name], np.where(working, usual, 0.0))
+    return out
+
+
 def _json_float(value) -> float | None:
     value = float(value)
     return None if not np.isfinite(value) else float(f"{value:.6g}")
+
+
+# --- simulation and minimum capacity (issue 4, first part) ---------------------------------
+
+
+@dataclass
+class SimulationReport:
+    """A Monte Carlo run of the days ahead from where the data end (or from ``start``)."""
+
+    service_name: str
+    start: date
+    spec: DailySpec
+    result: DailyResult
+    threshold_minutes: float
+    cost_per_hour: dict[str, float | None]
+
+    def baseline_cost(self, resource: str) -> float | None:
+        """Rostered cost over the horizon: staff × minutes/60 × cost per hour, summed (pounds)."""
+        rate = self.cost_per_hour.get(resource)
+        if rate is None:
+            return None
+        r = self.spec.resources.index(resource)
+        hours = (self.spec.staff[r] * self.spec.minutes_per_staff[r]).sum() / 60
+        return float(hours * rate)
+
+    def fan(self) -> pd.DataFrame:
+        days = pd.date_range(self.start, periods=self.spec.horizon_days, freq="D")
+        return backlog_fan_table(days, self.spec.resources, self.result.backlog_percentiles)
+
+    def as_json(self) -> dict:
+        baseline = {}
+        for resource in self.spec.resources:
+            summary = self.result.summary(resource)
+            baseline[resource] = {
+                name: _json_float(summary[name])
+                for name in (
+                    "final_backlog_mean",
+                    "final_backlog_p50",
+                    "final_backlog_p90",
+                    "p_final_backlog_over_threshold",
+                    "mean_wait_days",
+                    "cases_reneged",
+                )
+            }
+            cost = self.baseline_cost(resource)
+            baseline[resource]["cost"] = None if cost is None else round(cost, 2)
+        return {
+            "scenarios": {"baseline": baseline},
+            "ranking": [],
+            "recommendation": "Only the baseline was simulated: contingency scenarios "
+            "(scenarios.yaml) are not supported yet.",
+        }
+
+
+def _history(folder: str | Path, progress: Progress):
+    """The service, its stored data and measures; data without measures when there is no
+    history (every case type then carries a ``demand`` model)."""
+    checked = read_service_folder(folder)
+    if checked.referrals.empty:
+        empty = checked.referrals.rename(columns={"case_id": "case_key"})
+        waiting = checked.waiting.rename(columns={"case_id": "case_key"})
+        return checked.service, StoredData(empty, waiting, checked.roster, None), None
+    return _measure(folder, None, progress)
+
+
+def simulate_folder(
+    folder: str | Path,
+    *,
+    horizon: int = 90,
+    replications: int = 10_000,
+    seed: int = 0,
+    threshold_minutes: float = 2400.0,
+    start: date | None = None,
+    progress: Progress = _quiet,
+) -> SimulationReport:
+    """Simulate every resource's backlog ``horizon`` days ahead, ``replications`` times."""
+    if replications < 1:
+        raise FlowcapError("--replications must be at least 1")
+    service, data, measures = _history(folder, progress)
+    spec, first = build_spec(service, data, measures, horizon_days=horizon, start=start)
+    progress(f"Simulating {replications:,} futures")
+    result = run_daily(spec, replications, seed, threshold_minutes=threshold_minutes)
+    costs = {name: r.cost_per_hour for name, r in service.resources.items()}
+    return SimulationReport(service.name, first, spec, result, threshold_minutes, costs)
+
+
+def plan_folder(
+    folder: str | Path,
+    *,
+    target_backlog_minutes: float,
+    risk: float,
+    horizon: int = 90,
+    replications: int = 2000,
+    seed: int = 0,
+    start: date | None = None,
+    progress: Progress = _quiet,
+) -> list[StaffPlan]:
+    """The fewest staff per resource that keep P(backlog at the horizon > B) ≤ risk, stably."""
+    if not 0 < risk < 1:
+        raise FlowcapError("--risk must be between 0 and 1")
+    if target_backlog_minutes < 0:
+        raise FlowcapError("--target-backlog-minutes must not be negative")
+    service, data, measures = _history(folder, progress)
+    spec, _ = build_spec(service, data, measures, horizon_days=horizon, start=start)
+    plans = []
+    for resource in spec.resources:
+        progress(f"Planning {resource}")
+        plans.append(
+            minimum_staff(
+                spec,
+                resource,
+                target_backlog_minutes=target_backlog_minutes,
+                risk=risk,
+                replications=replications,
+                seed=seed,
+            )
+        )
+    return plans

@@ -257,7 +257,7 @@ def variation(
 ) -> None:
     """Variation of daily demand per resource, and SPC (XmR) alerts on demand, activity, backlog."""
     with _errors_to_exit(), _key_notice(), _progress() as progress:
-        settings = SPCSettings(
+        settings = _spc_settings(
             shift_run=shift_run,
             trend_run=trend_run,
             min_points=min_points,
@@ -280,7 +280,7 @@ def variation(
                 )
             )
     if as_json:
-        sys.stdout.write(json.dumps(report.as_json()) + "\n")
+        sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
     else:
         _print_variation(report)
     for path in charts:
@@ -308,7 +308,7 @@ def forecast(
             )
             err.print(f"chart: {path}")
     if as_json:
-        sys.stdout.write(json.dumps(report.as_json()) + "\n")
+        sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
         return
     _print_forecast(report)
 
@@ -337,9 +337,128 @@ def risk(
             )
             err.print(f"chart: {path}")
     if as_json:
-        sys.stdout.write(json.dumps(report.as_json()) + "\n")
+        sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
         return
     _print_risk(report)
+
+
+@app.command()
+def simulate(
+    service_dir: ServiceDir,
+    replications: Annotated[int, typer.Option(help="Simulated futures.")] = 10_000,
+    horizon: Annotated[int, typer.Option(help="Calendar days ahead.")] = 90,
+    start: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD) when there is no history.")
+    ] = None,
+    threshold_minutes: Annotated[
+        float, typer.Option(help="Backlog (minutes) whose exceedance is reported.")
+    ] = 2400.0,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same results.")] = 0,
+    as_json: AsJson = False,
+    chart: Chart = None,
+) -> None:
+    """Monte Carlo of each resource's backlog over the days ahead (baseline only for now)."""
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        report = workflow.simulate_folder(
+            service_dir,
+            horizon=horizon,
+            replications=replications,
+            seed=seed,
+            threshold_minutes=threshold_minutes,
+            start=_parse_date(start, "--start"),
+            progress=progress,
+        )
+        if chart is not None:
+            from flowcap.report.fan_chart import write_backlog_fan
+
+            path = write_backlog_fan(
+                report.fan(), chart, f"{report.service_name}: backlog ahead", threshold_minutes
+            )
+            err.print(f"chart: {path}")
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
+        return
+    table = Table(
+        title=f"{report.service_name}: {horizon} days from {report.start:%d %b %Y}, "
+        f"{replications:,} simulated futures"
+    )
+    for column in (
+        "resource",
+        "final backlog mean",
+        "p50",
+        "p90",
+        f"P(> {threshold_minutes:,.0f})",
+        "mean wait (days)",
+        "cost (£)",
+    ):
+        table.add_column(column, justify="left" if column == "resource" else "right")
+    for resource in report.spec.resources:
+        summary = report.result.summary(resource)
+        cost = report.baseline_cost(resource)
+        table.add_row(
+            resource,
+            f"{summary['final_backlog_mean']:,.0f}",
+            f"{summary['final_backlog_p50']:,.0f}",
+            f"{summary['final_backlog_p90']:,.0f}",
+            f"{summary['p_final_backlog_over_threshold']:.1%}",
+            f"{summary['mean_wait_days']:.1f}",
+            "-" if cost is None else f"{cost:,.0f}",
+        )
+    out.print(table)
+
+
+@app.command()
+def plan(
+    service_dir: ServiceDir,
+    target_backlog_minutes: Annotated[
+        float, typer.Option(help="Backlog (minutes) not to exceed at the horizon.")
+    ] = 2400.0,
+    risk: Annotated[float, typer.Option(help="Accepted chance of exceeding it.")] = 0.05,
+    horizon: Annotated[int, typer.Option(help="Calendar days ahead.")] = 90,
+    start: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD) when there is no history.")
+    ] = None,
+    replications: Annotated[int, typer.Option(help="Simulated futures per candidate.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same results.")] = 0,
+    as_json: AsJson = False,
+) -> None:
+    """The fewest staff per resource that keep the backlog stable and below the target."""
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        plans = workflow.plan_folder(
+            service_dir,
+            target_backlog_minutes=target_backlog_minutes,
+            risk=risk,
+            horizon=horizon,
+            replications=replications,
+            seed=seed,
+            start=_parse_date(start, "--start"),
+            progress=progress,
+        )
+    if as_json:
+        sys.stdout.write(json.dumps([p.as_json() for p in plans], allow_nan=False) + "\n")
+        return
+    table = Table(
+        title=f"Minimum staff: P(backlog after {horizon} days > {target_backlog_minutes:,.0f} "
+        f"minutes) ≤ {risk:.0%}, backlog not growing"
+    )
+    for column in ("resource", "min staff", "minutes/working day", "P(exceed) at min", "stable"):
+        table.add_column(column, justify="left" if column == "resource" else "right")
+    for item in plans:
+        table.add_row(
+            item.resource,
+            "not found" if item.min_staff is None else str(item.min_staff),
+            "-" if item.min_capacity_minutes is None else f"{item.min_capacity_minutes:,.0f}",
+            f"{item.p_exceed_at_min:.1%}",
+            "yes" if item.stable else "no",
+        )
+    out.print(table)
+
+
+def _spc_settings(**options) -> SPCSettings:
+    try:
+        return SPCSettings(**options)
+    except ValueError as exc:
+        raise FlowcapError(str(exc)) from None
 
 
 def _print_variation(report: workflow.VariationReport) -> None:
@@ -352,6 +471,7 @@ def _print_variation(report: workflow.VariationReport) -> None:
         "best fit",
         "dispersion",
         "fit p",
+        "bank holiday",
         "after bank holiday",
         "school holiday",
         "trend/yr",
@@ -365,19 +485,20 @@ def _print_variation(report: workflow.VariationReport) -> None:
         )
         spread.add_row(
             resource,
-            *(f"{minutes[name]:,.0f}" for name in ("mean", "sd")),
-            f"{minutes['cv']:.2f}",
-            *(f"{minutes[name]:,.0f}" for name in ("p50", "p90", "p95", "p99")),
-            f"{cases['mean']:.1f}",
+            *(_number(minutes[name], ",.0f") for name in ("mean", "sd")),
+            _number(minutes["cv"], ".2f"),
+            *(_number(minutes[name], ",.0f") for name in ("p50", "p90", "p95", "p99")),
+            _number(cases["mean"], ".1f"),
         )
         shape.add_row(
             resource,
             fit["best"].replace("_", " ") if fit else "-",
-            f"{fit['dispersion']:.2f}" if fit else "-",
-            f"{fit['p_value']:.2g}" if fit else "-",
+            _number(fit["dispersion"], ".2f") if fit else "-",
+            _number(fit["p_value"], ".2g") if fit else "-",
+            _effect(stats.get("bank_holiday_effect")),
             _effect(stats.get("after_bank_holiday_effect")),
             _effect(stats.get("school_holiday_effect")),
-            f"{stats['trend']['relative_per_year']:+.0%}",
+            _trend(stats.get("trend"), report.days_observed(resource)),
         )
     out.print(spread)
     out.print(shape)
@@ -415,9 +536,21 @@ def _print_variation(report: workflow.VariationReport) -> None:
 
 
 def _effect(effect: dict | None) -> str:
-    if not effect or effect.get("ratio") is None:
+    if not effect or any(effect.get(k) is None for k in ("ratio", "ci_low", "ci_high")):
         return "-"
     return f"×{effect['ratio']:.2f} ({effect['ci_low']:.2f}–{effect['ci_high']:.2f})"
+
+
+def _number(value, spec: str) -> str:
+    """A statistic for a table, or "-" where there is none (no demand, too few days)."""
+    return "-" if value is None or value != value else format(value, spec)
+
+
+def _trend(trend: dict | None, days: int) -> str:
+    """The trend per year; not shown from under a year of data, where it is mostly season."""
+    if not trend or trend.get("relative_per_year") is None or days < 365:
+        return "-"
+    return f"{trend['relative_per_year']:+.0%}"
 
 
 def _print_forecast(report: workflow.ForecastReport) -> None:

@@ -209,8 +209,10 @@ def generate_victim_support(
     _write_csv(folder / "roster.csv", roster, "date resource staff minutes_per_staff")
     _write_csv(folder / "sessions.csv", sessions, "date case_id resource minutes")
     shown = pd.DataFrame(holidays, columns=["start", "end", "name"])
+    # A year past the data too, so forecasts and risk ahead know next year's holidays.
+    ahead = end + timedelta(days=366)
     _write_csv(
-        folder / "school_holidays.csv", shown[(shown["end"] >= start) & (shown["start"] <= end)]
+        folder / "school_holidays.csv", shown[(shown["end"] >= start) & (shown["start"] <= ahead)]
     )
     return folder
 

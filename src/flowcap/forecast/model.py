@@ -54,9 +54,13 @@ open, which the last week repeats well; the other three beat it.
 
 **Prediction intervals** are split-conformal (Vovk, Gammerman & Shafer 2005; Angelopoulos
 & Bates 2023), Mondrian by weekday: the chosen model's absolute errors on the square-root
-scale from non-overlapping rolling-origin windows of the forecast horizon (about 224
-errors, 32 per weekday: ``ceil(224 / h)`` windows, 2 to 12) are grouped by weekday, and
-the half-width for level ``L`` is the ``ceil((n + 1) L)``-th smallest of a group's ``n``
+scale from non-overlapping rolling-origin windows of the forecast horizon are grouped by
+weekday. Each window is as long as the horizon, so an ``h``-day forecast is calibrated on
+the errors of 1- to ``h``-day-ahead forecasts only, and there are ``ceil(224 / h)`` of them
+(at least 2; fewer only where the history is short), so about 224 errors, 32 per weekday,
+at every horizon: 224 one-day windows for ``h = 1``. (Capping the windows at 12 left a
+one-day forecast 12 errors, one or two per weekday, and 95% intervals that covered about
+half the days.) The half-width for level ``L`` is the ``ceil((n + 1) L)``-th smallest of a group's ``n``
 errors, so coverage is at least ``L`` when errors are exchangeable. The bounds are squared
 back: never negative, wider on busy days, nearly zero on days that are always empty.
 statsforecast's native ARIMA intervals assume Gaussian errors of constant variance, which
@@ -69,6 +73,8 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -83,14 +89,15 @@ UK_REGIONS = ("GB-ENG", "GB-WLS", "GB-SCT", "GB-NIR")
 MODELS = ("auto", "harmonic", "arima")
 #: 17 December to 4 January inclusive, as month * 100 + day.
 FESTIVE_FROM, FESTIVE_TO = 1217, 104
-#: Below this many series a process pool costs more than it saves.
-PARALLEL_FROM_SERIES = 100
+#: From this many ARIMA escalations they run in a process pool (2 cores, 28-day horizon:
+#: 8 series 4.3 s serial, 2.3 s pooled; 24 series 13.1 s, 3.4 s). The harmonic regression
+#: always runs in this process: a fit takes ~0.4 ms, so a pool's start-up and pickling cost
+#: more than it saves (500 series on 2 cores: 1.4 s serial, 1.7-2.2 s pooled).
+PARALLEL_FROM_SERIES = 8
 #: Ridge penalty of the harmonic regression: negligible, for a solvable Cholesky system.
 RIDGE_ALPHA = 1e-6
-#: Rolling-origin errors wanted per series for the intervals (32 per weekday) ...
+#: Rolling-origin errors wanted per series for the intervals (32 per weekday).
 CALIBRATION_ERRORS = 224
-#: ... from at most this many windows.
-MAX_WINDOWS = 12
 
 
 # --- calendar features ---------------------------------------------------------------------
@@ -250,6 +257,37 @@ def _fast_sklearn():
     return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
 
 
+@contextmanager
+def _quiet():
+    """Silence statsforecast's, scikit-learn's and NumPy's warnings during the fits.
+
+    Short or sparse histories make them warn (a rank-deficient ARIMA regression, a division
+    by zero in a scale): the forecaster handles those cases itself, through the fallback
+    model and the checks in :meth:`DemandForecaster.predict`, so the warnings only add noise
+    to the command line's output.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            yield
+
+
+def longest_horizon(history_days: int, season_length_year: int = 365) -> int:
+    """The longest horizon a history of ``history_days`` days can be calibrated for.
+
+    :meth:`DemandForecaster.predict` keeps a year of history (or half the history, if that is
+    less) before its first calibration window, which is as long as the horizon.
+    """
+    return history_days - min(season_length_year, history_days // 2)
+
+
+def _history_needed(h: int, season_length_year: int = 365) -> int:
+    """The fewest days of history for which :func:`longest_horizon` is at least ``h``."""
+    if 2 * h - 1 < 2 * season_length_year:
+        return max(2 * h - 1, 28)
+    return h + season_length_year
+
+
 def _mae_minutes(cv: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     """Mean absolute error in minutes (squared back) per series, for each model column."""
     actual = np.square(cv["y"].to_numpy())
@@ -269,7 +307,7 @@ class _Runs:
     h: int
     windows: int
     step: int
-    n_jobs: int
+    n_jobs: int | None
 
     def _columns(self, name: str) -> list[str]:
         if name == "harmonic":
@@ -278,15 +316,17 @@ class _Runs:
         # follow the level, so the ARIMA takes only the holiday and annual regressors.
         return [c for c in self.regressors if not c.startswith(("weekday", "trend"))]
 
-    def _engine(self, models: list, n_series: int):
+    def _engine(self, name: str, models: list, n_series: int):
         from statsforecast import StatsForecast
         from statsforecast.models import SeasonalNaive
 
+        n_jobs = self.n_jobs
+        if n_jobs is None:
+            # Only the ARIMA (0.1-0.3 s a fit) gains from a pool, and only with enough fits.
+            many = name == "arima" and n_series >= PARALLEL_FROM_SERIES
+            n_jobs = (os.cpu_count() or 1) if many else 1
         return StatsForecast(
-            models=models,
-            freq="D",
-            n_jobs=self.n_jobs if n_series >= PARALLEL_FROM_SERIES else 1,
-            fallback_model=SeasonalNaive(7),
+            models=models, freq="D", n_jobs=n_jobs, fallback_model=SeasonalNaive(7)
         )
 
     def cross_validation(self, name: str, ids: pd.Index) -> pd.DataFrame:
@@ -298,11 +338,12 @@ class _Runs:
         models = [_MAKERS[name]()]
         if name == "harmonic":
             models.append(SeasonalNaive(7, alias="naive"))
-        # The ARIMA is fitted once, at the first origin, and run forward over the later
-        # windows (statsforecast's refit=False): still out of sample, one fit instead of one
-        # per window.
-        with _fast_sklearn():
-            return self._engine(models, len(ids)).cross_validation(
+        # The harmonic regression is refitted at every origin, so each error is that of a
+        # 1..h-day-ahead forecast, as the intervals need. The ARIMA is fitted once, at the
+        # first origin, and run forward over the later windows (statsforecast's refit=False):
+        # its forecasts still start from each origin's data, one fit instead of one per window.
+        with _fast_sklearn(), _quiet():
+            return self._engine(name, models, len(ids)).cross_validation(
                 h=self.h,
                 df=part,
                 n_windows=self.windows,
@@ -315,8 +356,8 @@ class _Runs:
         columns = self._columns(name)
         part = self.train.loc[self.train["unique_id"].isin(ids), ["unique_id", "ds", "y", *columns]]
         future = self.ahead.loc[self.ahead["unique_id"].isin(ids), ["unique_id", "ds", *columns]]
-        with _fast_sklearn():
-            fc = self._engine([_MAKERS[name]()], len(ids)).forecast(
+        with _fast_sklearn(), _quiet():
+            fc = self._engine(name, [_MAKERS[name]()], len(ids)).forecast(
                 h=self.h, df=part, X_df=future if columns else None
             )
         return fc.rename(columns={name: "zhat"})[["unique_id", "ds", "zhat"]]
@@ -338,11 +379,14 @@ class DemandForecaster:
         two years or more, else 1 (an annual shape is poorly identified from one year).
     calibration_windows : int, optional
         Non-overlapping rolling-origin windows, each as long as the horizon, used to choose
-        the model and calibrate the intervals. Default ``ceil(224 / h)``, from 2 to 12.
+        the model and calibrate the intervals. Default ``ceil(224 / h)``, at least 2: about
+        224 errors (32 per weekday) at any horizon, so 224 one-day windows for ``h = 1``.
         Fewer are used when the history is short: a year (or half the history, if less) is
         kept before the first one.
     n_jobs : int, optional
-        Processes for statsforecast; default 1 below 100 series, else every core.
+        Processes for statsforecast. Default: the harmonic regression in this process, the
+        ARIMA escalations on every core from 8 of them (a pool's start-up costs more than a
+        harmonic fit saves).
 
     Attributes
     ----------
@@ -472,10 +516,7 @@ class DemandForecaster:
         ]
 
         windows, step = self._windows(n_min, h)
-        n_jobs = self.n_jobs
-        if n_jobs is None:
-            n_jobs = 1 if len(last) < PARALLEL_FROM_SERIES else (os.cpu_count() or 1)
-        run = _Runs(train, ahead, harmonic_cols, h, windows, step, n_jobs)
+        run = _Runs(train, ahead, harmonic_cols, h, windows, step, self.n_jobs)
 
         ids = last.index
         chosen = pd.Series("harmonic" if self.model == "auto" else self.model, index=ids)
@@ -514,13 +555,14 @@ class DemandForecaster:
         step = h
         wanted = self.calibration_windows
         if wanted is None:
-            wanted = min(MAX_WINDOWS, max(2, math.ceil(CALIBRATION_ERRORS / h)))
-        keep = min(self.season_length_year, n_min // 2)
-        room = n_min - h - keep
+            wanted = max(2, math.ceil(CALIBRATION_ERRORS / h))
+        longest = longest_horizon(n_min, self.season_length_year)
+        room = longest - h
         if room < 0:
             raise FlowcapError(
-                f"the history ({n_min} days) is too short for a {h}-day horizon: "
-                f"it needs at least {2 * h} days"
+                f"a history of {n_min} days is too short for a {h}-day horizon with "
+                f"calibrated intervals: use --horizon {longest} or less (or give at least "
+                f"{_history_needed(h, self.season_length_year)} days of history)"
             )
         return max(1, min(wanted, room // step + 1)), step
 

@@ -99,9 +99,16 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
         path, found_problems = find_table(folder, table)
         problems += found_problems
         if path is None:
-            if table == "referrals" and not found_problems:
-                problems.append(Problem("referrals.csv", f"file not found in {folder}"))
-            frames[table] = None
+            modelled = all(ct.demand is not None for ct in service.case_types.values())
+            if table == "referrals" and not found_problems and not modelled:
+                problems.append(
+                    Problem(
+                        "referrals.csv",
+                        f"file not found in {folder} (without history, give every case type a "
+                        "demand model to simulate)",
+                    )
+                )
+            frames[table] = _empty("referrals") if table == "referrals" and modelled else None
             continue
         check = TableCheck(path.name)
         required, optional = TABLES[table]
@@ -136,6 +143,15 @@ def _sha256(path: Path) -> str:
 
 
 def _empty(table: str) -> pd.DataFrame:
+    if table == "referrals":
+        return pd.DataFrame(
+            {
+                "case_id": pd.Series(dtype=str),
+                "referral_date": pd.Series(dtype="datetime64[ns]"),
+                "case_type": pd.Series(dtype=str),
+                "source": pd.Series(dtype=str),
+            }
+        )
     if table == "waiting":
         return pd.DataFrame(
             {

@@ -121,7 +121,7 @@ def _read_csv(path: Path, check: TableCheck) -> pd.DataFrame | None:
         return None
     delimiter = _delimiter(text.split("\n", 1)[0])
     try:
-        return pd.read_csv(
+        frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
             dtype=str,
@@ -134,6 +134,13 @@ def _read_csv(path: Path, check: TableCheck) -> pd.DataFrame | None:
         if not ragged:
             check.add(f"not a readable CSV table: {exc}")
         return None
+    # When every data row has one field more than the header, pandas quietly takes the first
+    # column as the index instead of failing: treat that as the ragged rows it is.
+    if not isinstance(frame.index, pd.RangeIndex):
+        if not _ragged_rows(text, delimiter, check):
+            check.add("rows have more fields than the header")
+        return None
+    return frame
 
 
 def _ragged_rows(text: str, delimiter: str, check: TableCheck) -> bool:

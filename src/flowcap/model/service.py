@@ -97,6 +97,26 @@ class Step(_Frozen):
         return [self.after_days + k * every for k in range(self.repeat)]
 
 
+class DemandModel(_Frozen):
+    """A what-if demand model for simulation: new cases of this type per calendar day.
+
+    When a case type carries one, simulation draws from it instead of fitting the history
+    (useful with no history, and for checking the engine against theory).
+    """
+
+    dist: Literal["poisson", "negative_binomial"] = "poisson"
+    per_day: float = Field(ge=0, description="Mean new cases per calendar day.")
+    dispersion: float | None = Field(
+        default=None, gt=0, description="Negative binomial size r (variance = mean + mean²/r)."
+    )
+
+    @model_validator(mode="after")
+    def _size_for_negative_binomial(self) -> DemandModel:
+        if self.dist == "negative_binomial" and self.dispersion is None:
+            raise ValueError("a negative_binomial demand model needs dispersion")
+        return self
+
+
 class CaseType(_Frozen):
     """A kind of case (high-risk domestic abuse, burglary, fraud) and the work one case needs.
 
@@ -109,6 +129,7 @@ class CaseType(_Frozen):
     minutes: float | None = Field(default=None, gt=0)
     steps: tuple[Step, ...] | None = None
     description: str | None = Field(default=None, max_length=200)
+    demand: DemandModel | None = None
 
     @model_validator(mode="after")
     def _one_way_of_giving_work(self) -> CaseType:

@@ -5,10 +5,10 @@ that day's capacity, three ways:
 
 - **empirical**: the share of past working days on which it happened;
 - **fitted**: from a distribution fitted to the daily number of cases with work due
-  (negative binomial with a mean for each weekday, or Poisson when the counts vary no more
-  than that), times the mean minutes per case: ``P(D > kC) = P(N > kC / m)``, averaged over
-  the past working days with their own weekdays and capacities, with a bootstrap confidence
-  interval (working days resampled, the fit redone);
+  (negative binomial around a rate per weekday, summed over the calendar days each working
+  day gathers, or Poisson when the counts vary no more than that), times the mean minutes
+  per case: ``P(D > kC) = P(N > kC / m)``, averaged over the past working days with their own
+  capacities, with a bootstrap confidence interval (working days resampled, the fit redone);
 - **ahead**: day by day over a forecast horizon, with each day's forecast mean and capacity
   (a planned roster gap shows up), the dispersion of the fit kept — so the riskiest dates come
   first.
@@ -110,15 +110,15 @@ def bad_day_risk(
     if len(minutes) == 0:
         raise ValueError("no working days to assess")
     ks = tuple(float(k) for k in ks)
-    weekday = pd.DatetimeIndex(history.index).dayofweek.to_numpy()
-    model = _CaseModel.fit(cases, minutes, weekday)
-    fitted = [model.p_exceed(k * capacity, weekday) for k in ks]
+    composition = weekday_composition(pd.DatetimeIndex(history.index))
+    model = _CaseModel.fit(cases, minutes, composition)
+    fitted = [model.p_exceed(k * capacity, composition) for k in ks]
     rng = np.random.default_rng(seed)
     boots = np.empty((n_boot, len(ks)))
     for b in range(n_boot):
         pick = rng.integers(0, len(cases), len(cases))
-        resampled = _CaseModel.fit(cases[pick], minutes[pick], weekday[pick])
-        boots[b] = [resampled.p_exceed(k * capacity[pick], weekday[pick]) for k in ks]
+        resampled = _CaseModel.fit(cases[pick], minutes[pick], composition[pick])
+        boots[b] = [resampled.p_exceed(k * capacity[pick], composition[pick]) for k in ks]
     results = []
     for i, k in enumerate(ks):
         daily, riskiest = None, []
@@ -150,29 +150,30 @@ def bad_day_risk(
 class _CaseModel:
     """Daily demand minutes as (cases with work due) × (mean minutes per case).
 
-    The daily number of cases is negative binomial with a mean for each weekday (Monday
-    brings the weekend's referrals) and one size r, estimated by the method of moments from
-    the deviations around the weekday means: ``r = Σμ² / Σ((n − μ)² − μ)``; no excess
-    variance means Poisson. One distribution for all days would read the weekday pattern as
-    extra dispersion and overstate the tail of an ordinary day.
+    A working day's cases gather every calendar day since the previous working day (an
+    office-hours team meets the weekend's work on Monday, and Easter's on Tuesday), so its
+    expected count is the sum of the daily rates of the weekdays it gathers. The seven rates
+    come from least squares of the counts on that composition; the counts are negative binomial
+    around those means with one size r, by the method of moments,
+    ``r = Σμ² / Σ((n − μ)² − μ)`` (no excess variance means Poisson). One mean for all days
+    would read the weekly pattern and the catch-up days as extra dispersion.
     """
 
-    weekday_mean: np.ndarray  # (7,) expected cases on each weekday, Monday first
+    rates: np.ndarray  # (7,) expected cases per calendar day of each weekday, Monday first
     size: float  # negative binomial size r; inf = Poisson
     per_case: float  # minutes per case with work due
 
     @classmethod
-    def fit(cls, cases: np.ndarray, minutes: np.ndarray, weekday: np.ndarray) -> _CaseModel:
+    def fit(cls, cases: np.ndarray, minutes: np.ndarray, composition: np.ndarray) -> _CaseModel:
         total = cases.sum()
         if total == 0:
             return cls(np.zeros(7), np.inf, 1.0)
-        counts = np.bincount(weekday, minlength=7)
-        sums = np.bincount(weekday, weights=cases, minlength=7)
-        weekday_mean = np.where(counts > 0, sums / np.maximum(counts, 1), cases.mean())
-        mu = weekday_mean[weekday]
+        rates = np.linalg.lstsq(composition, cases, rcond=None)[0]
+        rates = np.maximum(rates, 0.0)
+        mu = np.maximum(composition @ rates, 1e-9)
         excess = float(np.sum((cases - mu) ** 2 - mu))
         size = float(np.sum(mu**2) / excess) if excess > 0 else np.inf
-        return cls(weekday_mean, size, float(minutes.sum() / total))
+        return cls(rates, size, float(minutes.sum() / total))
 
     def sf(self, threshold_cases: np.ndarray, mean_cases: np.ndarray) -> np.ndarray:
         """P(N > threshold) for cases with the given means (``floor`` of the threshold)."""
@@ -182,19 +183,35 @@ class _CaseModel:
             return stats.poisson.sf(k, mean)
         return stats.nbinom.sf(k, self.size, self.size / (self.size + mean))
 
-    def p_exceed(self, threshold_minutes: np.ndarray, weekday: np.ndarray) -> float:
-        """Mean over the given days of P(demand > threshold) at each day's weekday mean."""
-        if not self.weekday_mean.any():
+    def p_exceed(self, threshold_minutes: np.ndarray, composition: np.ndarray) -> float:
+        """Mean over the given days of P(demand > threshold) at each day's expected count."""
+        if not self.rates.any():
             return 0.0
-        return float(
-            np.mean(self.sf(threshold_minutes / self.per_case, self.weekday_mean[weekday]))
-        )
+        return float(np.mean(self.sf(threshold_minutes / self.per_case, composition @ self.rates)))
 
     def p_exceed_each(self, threshold_minutes: np.ndarray, mean_minutes: np.ndarray) -> np.ndarray:
         """P(demand > threshold) on each day, at that day's forecast mean (same size r)."""
-        if not self.weekday_mean.any():
+        if not self.rates.any():
             return np.zeros(len(threshold_minutes))
         return np.asarray(self.sf(threshold_minutes / self.per_case, mean_minutes / self.per_case))
+
+
+def weekday_composition(working_dates: pd.DatetimeIndex) -> np.ndarray:
+    """How many calendar days of each weekday each working day gathers, shape (n, 7).
+
+    Working day i gathers the days after the previous working day up to and including itself
+    (the first working day only itself).
+    """
+    days = pd.DatetimeIndex(working_dates).to_numpy("datetime64[D]").astype(np.int64)
+    composition = np.zeros((len(days), 7))
+    if len(days) == 0:
+        return composition
+    gap = np.diff(days, prepend=days[0] - 1)  # calendar days each working day gathers
+    for back in range(int(gap.max())):
+        gathered = back < gap
+        weekday = (days[gathered] - back + 3) % 7  # 1970-01-01 was a Thursday (3)
+        np.add.at(composition, (np.flatnonzero(gathered), weekday), 1)
+    return composition
 
 
 def _round(value: float) -> str:
