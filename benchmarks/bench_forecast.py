@@ -16,8 +16,9 @@ school_holiday, festive): flowcap as exogenous regressors, Prophet through
 Prophet's negative forecasts are clipped at zero as flowcap's are. Accuracy is MASE: the
 mean absolute error over the 90 days divided by the in-sample mean absolute error of the
 weekly seasonal naive on the 730 training days (Hyndman & Koehler 2006), averaged over
-series. flowcap fits all series in one call (statsforecast, n_jobs = every core from 100
-series); Prophet fits one series at a time, as it is used. Imports and a first call on
+series. flowcap fits all series in one call (statsforecast; the harmonic regression in one
+process, ARIMA escalations, if any, in a pool); Prophet fits one series at a time, as it is
+used. Imports and a first call on
 one series (a warm-up) are left out of both timings. With ``--prophet-series N``
 Prophet runs on the first N series only: its time for all series is extrapolated from its
 series per second, and the MASE comparison is made on those N series for both.

@@ -288,3 +288,11 @@ def test_a_short_history_says_which_horizon_fits_and_stays_quiet(recwarn):
     assert not [w for w in recwarn if "flowcap" not in str(w.filename)]
     with pytest.raises(FlowcapError, match=r"60 days is too short for a 90-day.*--horizon 30"):
         DemandForecaster().fit(y).predict(90)
+
+
+def test_a_backtest_too_long_for_the_history_says_how_many_windows_fit():
+    days = pd.date_range("2024-01-01", periods=200)
+    y = weekly_series(days, 5.0, seed=10)
+    # 28-day windows: the first of 6 origins leaves 32 days, a 28-day forecast needs 55.
+    with pytest.raises(FlowcapError, match=r"leaves 32 days .*needs 55.*at most 5 windows"):
+        backtest(y, None, horizon=28, n_windows=6)

@@ -5,6 +5,7 @@ Each is a plain function so the CLI, a notebook and (later) the web app call the
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -328,9 +329,10 @@ def _forecast(service, table, school, horizon, backtest, progress) -> ForecastRe
     scores = None
     if backtest:
         progress("Backtesting")
-        scores = run_backtest(
-            y, exog[exog["ds"] <= last], horizon=min(horizon, 28), n_windows=BACKTEST_WINDOWS
-        )
+        scored = min(horizon, 28)
+        # Short horizons need more windows to score enough days (56 one-day windows at h = 1).
+        windows = max(BACKTEST_WINDOWS, math.ceil(56 / scored))
+        scores = run_backtest(y, exog[exog["ds"] <= last], horizon=scored, n_windows=windows)
     return ForecastReport(service.name, history.copy(), forecast, scores)
 
 

@@ -19,13 +19,14 @@ whose actual value lies inside the interval (bounds included).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
 from flowcap.errors import FlowcapError
-from flowcap.forecast.model import DemandForecaster
+from flowcap.forecast.model import DemandForecaster, _history_needed
 
 WEEK = 7
 
@@ -75,6 +76,7 @@ def backtest(
         exog = exog.copy()
         exog["ds"] = pd.to_datetime(exog["ds"])
     end = history["ds"].max()
+    _check_history(history, end, horizon, n_windows, step, forecaster_factory)
     rows = []
     for window in range(n_windows):
         cutoff = end - pd.Timedelta(days=horizon + (n_windows - 1 - window) * step)
@@ -121,3 +123,27 @@ def backtest(
     out["n_windows"] = grouped.size()
     out["horizon"] = horizon
     return out.reset_index()
+
+
+def _check_history(history, end, horizon, n_windows, step, forecaster_factory) -> None:
+    """Refuse, saying what to change, when the first origin leaves too short a history."""
+    season = getattr(forecaster_factory(), "season_length_year", None)
+    if season is None:  # not flowcap's forecaster: it checks its own history
+        return
+    first = end - pd.Timedelta(days=horizon + (n_windows - 1) * step)
+    sizes = history[history["ds"] <= first].groupby("unique_id").size()
+    needed = _history_needed(horizon, season)  # 28 days at least, as fit requires
+    if sizes.empty or int(sizes.min()) >= needed:
+        return  # an empty first window gets its own message below
+    shortest = int(sizes.min())
+    usable = n_windows - math.ceil((needed - shortest) / step)  # the later origins have enough
+    advice = (
+        f"use at most {usable} windows or a shorter horizon"
+        if usable > 0
+        else "shorten the horizon"
+    )
+    raise FlowcapError(
+        f"the backtest's first origin ({first.date()}) leaves {shortest} days of history, "
+        f"too short for a {horizon}-day forecast with calibrated intervals (it needs "
+        f"{needed}): {advice}"
+    )

@@ -60,9 +60,10 @@ the errors of 1- to ``h``-day-ahead forecasts only, and there are ``ceil(224 / h
 (at least 2; fewer only where the history is short), so about 224 errors, 32 per weekday,
 at every horizon: 224 one-day windows for ``h = 1``. (Capping the windows at 12 left a
 one-day forecast 12 errors, one or two per weekday, and 95% intervals that covered about
-half the days.) The half-width for level ``L`` is the ``ceil((n + 1) L)``-th smallest of a group's ``n``
-errors, so coverage is at least ``L`` when errors are exchangeable. The bounds are squared
-back: never negative, wider on busy days, nearly zero on days that are always empty.
+half the days.) The half-width for level ``L`` is the ``ceil((n + 1) L)``-th smallest of a
+group's ``n`` errors, so coverage is at least ``L`` when errors are exchangeable. The bounds
+are squared back: never negative, wider on busy days, nearly zero on days that are always
+empty.
 statsforecast's native ARIMA intervals assume Gaussian errors of constant variance, which
 spiky daily minutes are not: in the same 28-day backtest their 80% intervals covered
 0.87–0.99 of days and their 95% intervals 0.97–0.996 (too wide; 0.996 for the fines).

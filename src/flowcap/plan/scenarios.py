@@ -1,0 +1,633 @@
+"""Contingency options for a stretched service, costed and compared on the same simulated futures.
+
+The IDVA team is falling behind before the summer peak. The manager can book an agency IDVA,
+pay overtime, move a caseworker across, or triage harder. :func:`apply_scenario` turns an
+option (a list of dated changes from ``scenarios.yaml``, see
+:mod:`flowcap.io.scenarios_yaml`) into a changed :class:`~flowcap.simulate.daily.DailySpec` and
+what it costs over the baseline; :func:`compare_scenarios` runs the baseline and every option
+on the same random numbers and ranks them by cost per day of waiting avoided;
+:func:`cheapest_combination` finds the cheapest set of options that meets a risk target.
+
+Cost rules (pounds; all costs are what falls inside the horizon)
+----------------------------------------------------------------
+- **Baseline** per resource per day: ``staff × minutes_per_staff / 60 × cost_per_hour`` over
+  the spec's rostered people (the issue's ``staff × minutes_per_day / 60 × cost_per_hour`` per
+  working day, with the roster where it differs). A resource without ``cost_per_hour`` costs
+  0, and the comparison says so in ``notes``.
+- **Transfer**: no extra cost. The same people are paid the same, and their pay stays with
+  their home team. The sending resource loses up to ``staff`` people on each of its working
+  days from ``start`` to ``end``. Those people work the receiving resource's working days and
+  minutes per person from ``start + handover_days``. Handover days are lost to both teams.
+- **Agency**: ``staff × day_rate`` on each working day of the resource from availability
+  (``start + lead_days``) to ``end`` (or the end of the horizon), including induction days
+  (``induction_days`` after arriving, paid but not yet doing casework). Absent days are still
+  paid, which errs on the side of cost. If ``end`` falls inside the horizon and fewer than
+  ``min_days`` working days were paid, the shortfall (``min_days`` − days paid) ×
+  ``staff × day_rate`` is charged on the last day paid. An engagement running past the
+  horizon, or begun before it, is assumed to reach its minimum outside it, so nothing extra
+  is charged. Agency people
+  give the resource's minutes per person and are absent at its ``absence_rate``.
+- **Overtime**: each of the resource's own people still rostered that day (after transfers
+  out; not agency staff or people transferred in) gives ``minutes_per_day`` more on the
+  resource's working days. The cost is ``own people × minutes_per_day / 60 × cost_per_hour ×
+  premium``, with ``sunday_premium`` on Sundays and bank holidays (domain notes: 1.5× and 2×).
+- **Demand** and **triage**: no cost. Triage sets the minutes of one step for new cases over
+  the whole horizon. Work already due from existing cases (opening backlog, due-ahead
+  minutes) keeps its minutes. Two triage changes to one step: the later one wins. Demand
+  factors on overlapping days multiply.
+
+A day is a *working day* of resource ``r`` when the spec gives its people minutes that day
+(``minutes_per_staff[r, t] > 0``), so rostered days count and closed days do not. The spec
+keeps whole people and one minutes-per-person figure per resource per day. Where people of
+different hours mix (overtime, people transferred in), that figure is their average, so
+capacity with everyone present is exact.
+
+Common random numbers
+---------------------
+Every option runs with the baseline's seed, replications and chunk size, so it draws from the
+same uniforms. There is one referral stream per case type and one absence stream per resource
+(:mod:`flowcap.simulate.daily.numpy`). Transfer, agency, overtime and triage leave every day's
+referrals identical in every replication, so only capacity, or a step's minutes, differs.
+Referrals and absences are drawn by inversion, so extra staff on a day means at least as many
+people present in each replication. A ``demand`` change alters the expected referrals of its
+case type on its days. Those counts come from the same uniforms, so they stay coupled: a factor
+≥ 1 gives at least as many referrals each day in every replication. Other case types, and all
+days outside the change, are unchanged. The coupling is broken only where NumPy's own sampler
+stands in for inversion (more than 32,767 possible values a day).
+
+Waiting avoided
+---------------
+``wait_days_avoided = Σ_t Σ_r (B_base[r, t] − B_option[r, t]) / m_r``, where ``B`` is the
+mean end-of-day backlog in minutes. ``m_r`` is the baseline's minutes per piece of work at
+``r``: the mean of the minutes of the steps falling at ``r``, weighted by their case type's
+mean referrals per day over the horizon. A backlog of ``B`` minutes is then about ``B / m_r``
+pieces of work (cases) waiting, and summing over days gives case-days of waiting. A resource
+with no steps has no yardstick and is left out (see ``notes``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+
+from flowcap.io.scenarios_yaml import (
+    BASELINE,
+    Agency,
+    Change,
+    Demand,
+    Overtime,
+    Transfer,
+    Triage,
+    read_scenarios,
+)
+from flowcap.model import Service, bank_holidays
+from flowcap.simulate.daily import DailyResult, DailySpec, run
+
+__all__ = [
+    "BASELINE",
+    "Combination",
+    "ScenarioComparison",
+    "ScenarioOutcome",
+    "apply_scenario",
+    "baseline_cost",
+    "cheapest_combination",
+    "compare_scenarios",
+    "minutes_per_case",
+    "read_scenarios",
+]
+
+#: Most options :func:`cheapest_combination` will combine (2**10 subsets).
+MAX_COMBINED_OPTIONS = 10
+SUMMARY_KEYS = (
+    "final_backlog_mean",
+    "final_backlog_p50",
+    "final_backlog_p90",
+    "p_final_backlog_over_threshold",
+    "mean_wait_days",
+    "cases_reneged",
+)
+RANKING_KEYS = (
+    "scenario",
+    "extra_cost",
+    "wait_days_avoided",
+    "cost_per_wait_day_avoided",
+    "p_meet_target",
+)
+
+
+# --- costs and changes ----------------------------------------------------------------------
+
+
+def baseline_cost(spec: DailySpec, service: Service) -> np.ndarray:
+    """Rostered cost, shape (R_n, H), pounds: ``staff × minutes_per_staff / 60 × cost_per_hour``
+    (0 for a resource without ``cost_per_hour``)."""
+    rate = _rates(spec, service)
+    return spec.staff * spec.minutes_per_staff / 60.0 * rate[:, None]
+
+
+def _rates(spec: DailySpec, service: Service) -> np.ndarray:
+    rates = []
+    for name in spec.resources:
+        resource = service.resources.get(name)
+        rate = None if resource is None else resource.cost_per_hour
+        rates.append(0.0 if rate is None else float(rate))
+    return np.array(rates)
+
+
+def apply_scenario(
+    spec: DailySpec, start: date, service: Service, changes: Sequence[Change]
+) -> tuple[DailySpec, np.ndarray]:
+    """The spec as the option changes it, and what the option costs over the baseline.
+
+    Parameters
+    ----------
+    spec : the baseline model, day 0 = ``start``; its resource and case type names are the
+        service's (as :func:`flowcap.simulate.build.build_spec` makes it).
+    start : the date of the spec's day 0.
+    service : gives the costs per hour, the steps a triage change refers to, and bank holidays.
+    changes : the option's changes (:func:`read_scenarios`), applied transfers first, then the
+        rest in order. Changes outside the horizon have no effect there.
+
+    Returns
+    -------
+    spec : the changed :class:`DailySpec`
+    extra_cost : ndarray, shape (R_n, H) — pounds over the baseline per resource per day (see
+        the module's cost rules)
+    """
+    n_res, n_days = len(spec.resources), spec.horizon_days
+    working = spec.minutes_per_staff > 0
+    rate = _rates(spec, service)
+    own = spec.staff.astype(np.float64)  # the resource's own people still there
+    own_minutes = spec.minutes_per_staff.copy()
+    added_people = np.zeros((n_res, n_days))
+    added_minutes = np.zeros((n_res, n_days))
+    extra = np.zeros((n_res, n_days))
+    means = spec.mean_cases_per_day.copy()
+    steps = spec.steps.copy()
+    last = start + timedelta(days=n_days - 1)
+
+    def days(first: date, end: date | None) -> slice:
+        lo = max(0, (first - start).days)
+        hi = n_days if end is None else min(n_days, (end - start).days + 1)
+        return slice(lo, max(lo, hi))
+
+    ordered = [c for c in changes if isinstance(c, Transfer)]
+    ordered += [c for c in changes if not isinstance(c, Transfer)]
+    for change in ordered:
+        if isinstance(change, Transfer):
+            src, dst = _resource(spec, change.from_), _resource(spec, change.to)
+            w = days(change.start, change.end)
+            own[src, w] -= np.minimum(change.staff, own[src, w])
+            w = days(change.start + timedelta(days=change.handover_days), change.end)
+            on = working[dst, w]
+            added_people[dst, w] += change.staff * on
+            added_minutes[dst, w] += change.staff * spec.minutes_per_staff[dst, w] * on
+        elif isinstance(change, Agency):
+            r = _resource(spec, change.resource)
+            arrive = change.start + timedelta(days=change.lead_days)
+            paid = days(arrive, change.end)
+            paid_days = np.flatnonzero(working[r, paid]) + paid.start
+            extra[r, paid_days] += change.staff * change.day_rate
+            if change.end is not None and start <= arrive and change.end <= last:
+                short = change.min_days - paid_days.size
+                if short > 0:
+                    at = paid_days[-1] if paid_days.size else max(0, (change.end - start).days)
+                    extra[r, at] += short * change.staff * change.day_rate
+            w = days(arrive + timedelta(days=change.induction_days), change.end)
+            on = working[r, w]
+            added_people[r, w] += change.staff * on
+            added_minutes[r, w] += change.staff * spec.minutes_per_staff[r, w] * on
+        elif isinstance(change, Overtime):
+            r = _resource(spec, change.resource)
+            w = days(change.start, change.end)
+            on = working[r, w] & (own[r, w] > 0)
+            own_minutes[r, w] += change.minutes_per_day * on
+            premium = np.where(
+                _sunday_or_bank_holiday(service, start, n_days)[w],
+                change.sunday_premium,
+                change.premium,
+            )
+            extra[r, w] += own[r, w] * on * change.minutes_per_day / 60 * rate[r] * premium
+        elif isinstance(change, Demand):
+            k = _case_type(spec, change.case_type)
+            means[k, days(change.start, change.end)] *= change.factor
+        elif isinstance(change, Triage):
+            rows = _step_rows(spec, service, change.case_type, change.step)
+            steps[rows, 3] = change.minutes
+        else:  # pragma: no cover - the reader only makes the five kinds
+            raise TypeError(f"not a scenario change: {change!r}")
+
+    staff = own + added_people
+    changed = (added_people > 0) | (own_minutes != spec.minutes_per_staff)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        average = (own * own_minutes + added_minutes) / staff
+    minutes = np.where(changed & (staff > 0), average, spec.minutes_per_staff)
+    new = dataclasses.replace(
+        spec,
+        staff=np.rint(staff).astype(np.int64),
+        minutes_per_staff=minutes,
+        mean_cases_per_day=means,
+        steps=steps,
+    )
+    return new, extra
+
+
+def _resource(spec: DailySpec, name: str) -> int:
+    if name not in spec.resources:
+        raise ValueError(
+            f"resource {name!r} is not in the simulation ({', '.join(spec.resources)})"
+        )
+    return spec.resources.index(name)
+
+
+def _case_type(spec: DailySpec, name: str) -> int:
+    if name not in spec.case_types:
+        raise ValueError(f"case type {name!r} is not in the simulation")
+    return spec.case_types.index(name)
+
+
+def _step_rows(spec: DailySpec, service: Service, case_type: str, step: int) -> np.ndarray:
+    """Rows of ``spec.steps`` that are occurrences of the service's step ``step`` of the type
+    (the spec lists each type's steps in service order, one row per occurrence)."""
+    k = _case_type(spec, case_type)
+    work = service.case_types[case_type].work
+    if not 0 <= step < len(work):
+        raise ValueError(f"case type {case_type!r} has no step {step}")
+    rows = np.flatnonzero(spec.step_type == k)
+    expected = [(s, off) for s, item in enumerate(work) for off in item.due_offsets()]
+    offsets = spec.step_offset_days[rows]
+    if len(expected) != rows.size or any(o != e[1] for o, e in zip(offsets, expected, strict=True)):
+        raise ValueError(f"the spec's steps for {case_type!r} do not follow the service's")
+    return rows[[i for i, (s, _) in enumerate(expected) if s == step]]
+
+
+def _sunday_or_bank_holiday(service: Service, start: date, n_days: int) -> np.ndarray:
+    end = start + timedelta(days=n_days - 1)
+    holidays = bank_holidays(service.region, start, end)
+    return np.array(
+        [(d := start + timedelta(days=t)).weekday() == 6 or d in holidays for t in range(n_days)]
+    )
+
+
+def minutes_per_case(spec: DailySpec) -> np.ndarray:
+    """Minutes per piece of work at each resource, shape (R_n,): the steps' minutes weighted by
+    their case type's mean referrals a day (plain mean when none; NaN for no steps)."""
+    arrivals = spec.mean_cases_per_day.mean(axis=1)
+    out = np.full(len(spec.resources), np.nan)
+    for r in range(len(spec.resources)):
+        rows = np.flatnonzero(spec.step_resource == r)
+        if rows.size == 0:
+            continue
+        weight = arrivals[spec.step_type[rows]]
+        minutes = spec.step_minutes[rows]
+        out[r] = (weight @ minutes) / weight.sum() if weight.sum() > 0 else minutes.mean()
+    return out
+
+
+# --- comparison ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScenarioOutcome:
+    """One scenario's simulation and cost.
+
+    result : the engine's :class:`DailyResult`
+    cost : ndarray, shape (R_n, H) — pounds per resource per day (baseline + extra)
+    extra_cost_by_day : ndarray, shape (R_n, H) — pounds over the baseline
+    p_meet_target : share of replications in which every resource ends the horizon with a
+        backlog at or under the threshold
+    wait_days_avoided : case-days of waiting avoided over the horizon against the baseline
+    """
+
+    name: str
+    result: DailyResult
+    cost: np.ndarray
+    extra_cost_by_day: np.ndarray
+    p_meet_target: float
+    wait_days_avoided: float
+
+    @property
+    def extra_cost(self) -> float:
+        return float(self.extra_cost_by_day.sum())
+
+    @property
+    def cost_per_wait_day_avoided(self) -> float | None:
+        if not self.wait_days_avoided > 0:
+            return None
+        return self.extra_cost / self.wait_days_avoided
+
+
+@dataclass(frozen=True)
+class ScenarioComparison:
+    """The baseline and every option, run on the same random numbers; see the module notes.
+
+    ``outcomes`` holds the baseline first, then the options in the order given. ``ranking``
+    lists the options (not the baseline): the non-dominated ones by cost per wait day avoided
+    (options avoiding none last), then the dominated ones in the same order. An option is
+    dominated when another option, or the baseline, costs less and avoids more waiting, or
+    costs no more and meets the target in a larger share of runs.
+    """
+
+    resources: tuple[str, ...]
+    start: date
+    horizon_days: int
+    threshold_minutes: float
+    risk_target: float
+    replications: int
+    seed: int
+    outcomes: dict[str, ScenarioOutcome]
+    minutes_per_case: np.ndarray
+    notes: tuple[str, ...] = ()
+    ranking: list[dict] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ranking", self._rank())
+
+    @property
+    def last_day(self) -> date:
+        return self.start + timedelta(days=self.horizon_days - 1)
+
+    @property
+    def options(self) -> list[ScenarioOutcome]:
+        return [o for name, o in self.outcomes.items() if name != BASELINE]
+
+    def _rank(self) -> list[dict]:
+        everyone = list(self.outcomes.values())
+        rows = []
+        for o in self.options:
+            dominated = any(_dominates(other, o) for other in everyone if other is not o)
+            rows.append(
+                {
+                    "scenario": o.name,
+                    "extra_cost": o.extra_cost,
+                    "wait_days_avoided": o.wait_days_avoided,
+                    "cost_per_wait_day_avoided": o.cost_per_wait_day_avoided,
+                    "p_meet_target": o.p_meet_target,
+                    "dominated": dominated,
+                }
+            )
+
+        def key(row: dict):
+            per_day = row["cost_per_wait_day_avoided"]
+            return (
+                row["dominated"],
+                per_day is None,
+                per_day if per_day is not None else 0.0,
+                row["extra_cost"],
+                -row["p_meet_target"],
+            )
+
+        return sorted(rows, key=key)
+
+    def pareto_front(self) -> list[dict]:
+        """Scenarios (baseline included) no other beats on both extra cost and risk
+        (1 − ``p_meet_target``), cheapest first: ``{scenario, extra_cost, risk}``."""
+        points = [(o.name, o.extra_cost, 1.0 - o.p_meet_target) for o in self.outcomes.values()]
+        front = [
+            p
+            for p in points
+            if not any(
+                q[1] <= p[1] and q[2] <= p[2] and (q[1] < p[1] or q[2] < p[2]) for q in points
+            )
+        ]
+        front.sort(key=lambda p: (p[1], p[2]))
+        return [{"scenario": n, "extra_cost": c, "risk": r} for n, c, r in front]
+
+    def recommendation(self, risk_target: float | None = None) -> str:
+        """A plain-English sentence: the cheapest option meeting the risk target, or the one
+        coming closest when none does."""
+        risk = self.risk_target if risk_target is None else float(risk_target)
+        need = 1.0 - risk
+        target = (
+            f"every resource's backlog at or under {self.threshold_minutes:,.0f} minutes at the "
+            f"end of {self.last_day:%d %b %Y} in at least {_percent(need)} of runs"
+        )
+        base = self.outcomes[BASELINE]
+        meeting = [o for o in self.options if o.p_meet_target >= need]
+        if base.p_meet_target >= need:
+            return (
+                f"No change is needed: the baseline already meets the target ({target}) in "
+                f"{base.p_meet_target:.0%} of {self.replications:,} runs."
+            )
+        if meeting:
+            best = min(meeting, key=lambda o: (o.extra_cost, -o.p_meet_target, o.name))
+            per_day = best.cost_per_wait_day_avoided
+            value = f", about {_money(per_day)} per case-day of waiting avoided" if per_day else ""
+            return (
+                f"Choose '{best.name}': the cheapest option that meets the target ({target}); "
+                f"it does in {best.p_meet_target:.0%} of runs {_for(best.extra_cost)}{value}."
+            )
+        if not self.options:
+            return (
+                f"The baseline does not meet the target ({target}): it does in "
+                f"{base.p_meet_target:.0%} of runs, and there are no options to compare."
+            )
+        closest = max(self.options, key=lambda o: (o.p_meet_target, -o.extra_cost))
+        return (
+            f"No option meets the target ({target}). '{closest.name}' comes closest, meeting "
+            f"it in {closest.p_meet_target:.0%} of runs (baseline {base.p_meet_target:.0%}) "
+            f"{_for(closest.extra_cost)}; consider combining options."
+        )
+
+    def as_json(self, risk_target: float | None = None) -> dict:
+        """``{"scenarios": {name: {resource: {7 keys}}}, "ranking": [...], "recommendation"}``."""
+        scenarios = {}
+        for name, o in self.outcomes.items():
+            per_resource = {}
+            for r, resource in enumerate(self.resources):
+                summary = o.result.summary(resource)
+                row = {key: _json_float(summary[key]) for key in SUMMARY_KEYS}
+                row["cost"] = round(float(o.cost[r].sum()), 2)
+                per_resource[resource] = row
+            scenarios[name] = per_resource
+        ranking = [
+            {
+                "scenario": row["scenario"],
+                "extra_cost": round(row["extra_cost"], 2),
+                "wait_days_avoided": _json_float(row["wait_days_avoided"]),
+                "cost_per_wait_day_avoided": None
+                if row["cost_per_wait_day_avoided"] is None
+                else round(row["cost_per_wait_day_avoided"], 2),
+                "p_meet_target": _json_float(row["p_meet_target"]),
+            }
+            for row in self.ranking
+        ]
+        return {
+            "scenarios": scenarios,
+            "ranking": ranking,
+            "recommendation": self.recommendation(risk_target),
+        }
+
+
+def _dominates(a: ScenarioOutcome, b: ScenarioOutcome) -> bool:
+    """``a`` costs less and avoids more waiting (no more cost, strictly more waiting avoided,
+    counts too), or costs no more and meets the target in a larger share of runs."""
+    cheaper, no_dearer = a.extra_cost < b.extra_cost, a.extra_cost <= b.extra_cost
+    avoids = a.wait_days_avoided > b.wait_days_avoided
+    if (cheaper and a.wait_days_avoided >= b.wait_days_avoided) or (no_dearer and avoids):
+        return True
+    return no_dearer and a.p_meet_target > b.p_meet_target
+
+
+def _for(extra_cost: float) -> str:
+    if extra_cost == 0:
+        return "at no extra cost"
+    return f"for {_money(extra_cost)} over the baseline"
+
+
+def _percent(share: float) -> str:
+    whole = round(share * 100, 6) == round(share * 100)
+    return f"{share:.0%}" if whole else f"{share:.1%}"
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"£{value:,.0f}" if abs(value) >= 100 else f"£{value:,.2f}"
+
+
+def _json_float(value) -> float | None:
+    value = float(value)
+    return None if not math.isfinite(value) else float(f"{value:.6g}")
+
+
+def _p_meet(result: DailyResult, threshold: float) -> float:
+    return float(np.mean(np.all(result.final_backlog <= threshold, axis=0)))
+
+
+def compare_scenarios(
+    spec: DailySpec,
+    start: date,
+    service: Service,
+    scenarios: Mapping[str, Sequence[Change]],
+    *,
+    replications: int,
+    seed: int,
+    threshold_minutes: float,
+    risk_target: float = 0.1,
+    chunk_size: int = 65_536,
+) -> ScenarioComparison:
+    """Run the baseline and every option with the same seed, and cost and rank the options.
+
+    ``risk_target`` is the accepted chance of missing the target (every resource's backlog at
+    or under ``threshold_minutes`` at the end of the horizon), used by the recommendation.
+    """
+    if BASELINE in scenarios:
+        raise ValueError(f"{BASELINE!r} is the unchanged service; name the option differently")
+    if not 0 <= risk_target < 1:
+        raise ValueError("risk_target must be in [0, 1)")
+    base_cost = baseline_cost(spec, service)
+    per_case = minutes_per_case(spec)
+    notes = _notes(spec, service, per_case)
+
+    def simulate(name: str, changed: DailySpec, extra: np.ndarray, base: DailyResult | None):
+        result = run(
+            changed, replications, seed, threshold_minutes=threshold_minutes, chunk_size=chunk_size
+        )
+        avoided = 0.0
+        if base is not None:
+            gap = (base.backlog_mean - result.backlog_mean).sum(axis=1)
+            use = np.isfinite(per_case)
+            avoided = float((gap[use] / per_case[use]).sum())
+        return ScenarioOutcome(
+            name, result, base_cost + extra, extra, _p_meet(result, threshold_minutes), avoided
+        )
+
+    baseline = simulate(BASELINE, spec, np.zeros_like(base_cost), None)
+    outcomes = {BASELINE: baseline}
+    for name, changes in scenarios.items():
+        changed, extra = apply_scenario(spec, start, service, changes)
+        outcomes[name] = simulate(name, changed, extra, baseline.result)
+    return ScenarioComparison(
+        resources=spec.resources,
+        start=start,
+        horizon_days=spec.horizon_days,
+        threshold_minutes=float(threshold_minutes),
+        risk_target=float(risk_target),
+        replications=replications,
+        seed=seed,
+        outcomes=outcomes,
+        minutes_per_case=per_case,
+        notes=notes,
+    )
+
+
+def _notes(spec: DailySpec, service: Service, per_case: np.ndarray) -> tuple[str, ...]:
+    notes = []
+    unpriced = [
+        name
+        for name in spec.resources
+        if name not in service.resources or service.resources[name].cost_per_hour is None
+    ]
+    if unpriced:
+        notes.append(
+            f"no cost_per_hour for {', '.join(unpriced)}: their staff time is costed at £0 "
+            "(agency day rates still count)"
+        )
+    no_steps = [name for name, m in zip(spec.resources, per_case, strict=True) if math.isnan(m)]
+    if no_steps:
+        notes.append(
+            f"no case type has steps at {', '.join(no_steps)}: waiting avoided there is not counted"
+        )
+    return tuple(notes)
+
+
+# --- the cheapest combination ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Combination:
+    """The cheapest set of options meeting the target: names (in the order given; empty means
+    the baseline already meets it), extra cost in pounds, and the share of runs meeting it."""
+
+    names: tuple[str, ...]
+    extra_cost: float
+    p_meet_target: float
+
+
+def cheapest_combination(
+    spec: DailySpec,
+    start: date,
+    service: Service,
+    scenarios: Mapping[str, Sequence[Change]],
+    *,
+    risk_target: float,
+    replications: int,
+    seed: int,
+    threshold_minutes: float,
+) -> Combination | None:
+    """The cheapest subset of the options that meets ``p_meet_target ≥ 1 − risk_target``.
+
+    A subset's changes are the options' changes one after another (see
+    :func:`apply_scenario` for how they combine). Costs need no simulation, so subsets are
+    tried cheapest first (then fewest options, then in the order given) and the first that
+    meets the target is returned, all on the same random numbers. ``None`` when no subset
+    does. At most :data:`MAX_COMBINED_OPTIONS` options (``2**n`` subsets).
+    """
+    names = list(scenarios)
+    if len(names) > MAX_COMBINED_OPTIONS:
+        raise ValueError(f"at most {MAX_COMBINED_OPTIONS} options can be combined")
+    need = 1.0 - risk_target
+
+    def combined(subset: tuple[int, ...]) -> list[Change]:
+        return [c for i in subset for c in scenarios[names[i]]]
+
+    candidates = []
+    for size in range(len(names) + 1):
+        for subset in itertools.combinations(range(len(names)), size):
+            _, extra = apply_scenario(spec, start, service, combined(subset))
+            candidates.append((float(extra.sum()), size, subset))
+    candidates.sort()
+    for cost, _, subset in candidates:
+        changed, _ = apply_scenario(spec, start, service, combined(subset))
+        result = run(changed, replications, seed, threshold_minutes=threshold_minutes)
+        p = _p_meet(result, threshold_minutes)
+        if p >= need:
+            return Combination(tuple(names[i] for i in subset), cost, p)
+    return None

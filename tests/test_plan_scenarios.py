@@ -1,0 +1,484 @@
+"""Contingency scenarios: reading scenarios.yaml, applying and costing changes, ranking options.
+
+The test hub has a triage team, two IDVAs and four caseworkers. High-risk cases (7 a day) need
+a 30-minute triage call and an hour with an IDVA the next day; other cases (3 a day) need a
+20-minute call and two half-hour caseworker sessions. The IDVAs are overloaded (420 minutes of
+work a calendar day against 2 × 240 minutes on weekdays, about 343); the caseworkers are
+nearly idle. Statistical checks use fixed seeds, and each margin is at least three standard
+errors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from flowcap.errors import InputError
+from flowcap.io.scenarios_yaml import Agency, Demand, Overtime, Transfer, Triage, read_scenarios
+from flowcap.model import Service
+from flowcap.plan.scenarios import (
+    BASELINE,
+    apply_scenario,
+    baseline_cost,
+    cheapest_combination,
+    compare_scenarios,
+    minutes_per_case,
+)
+from flowcap.report.scenario_chart import write_pareto_chart
+from flowcap.simulate import draw_inputs, run
+from flowcap.simulate.build import build_spec
+
+START = date(2025, 3, 3)  # a Monday
+HORIZON = 54  # to Friday 25 April 2025 (Good Friday 18 Apr and Easter Monday 21 Apr inside)
+END = START + timedelta(days=HORIZON - 1)
+REPS, SEED, THRESHOLD = 4000, 7, 600.0
+
+
+def hub(triage_staff: int = 3, **update) -> Service:
+    service = Service.model_validate(
+        {
+            "name": "Test hub",
+            "resources": {
+                "triage": {
+                    "staff": triage_staff,
+                    "minutes_per_day": 180,
+                    "cost_per_hour": 20,
+                    "absence_rate": 0.04,
+                },
+                "idva": {
+                    "staff": 2,
+                    "minutes_per_day": 240,
+                    "cost_per_hour": 24,
+                    "absence_rate": 0.04,
+                },
+                "caseworker": {
+                    "staff": 4,
+                    "minutes_per_day": 240,
+                    "cost_per_hour": 18,
+                    "absence_rate": 0.04,
+                },
+            },
+            "case_types": {
+                "high": {
+                    "priority": 1,
+                    "demand": {"per_day": 7},
+                    "steps": [
+                        {"resource": "triage", "minutes": 30},
+                        {"resource": "idva", "minutes": 60, "after_days": 1},
+                    ],
+                },
+                "low": {
+                    "priority": 2,
+                    "demand": {"per_day": 3},
+                    "steps": [
+                        {"resource": "triage", "minutes": 20},
+                        {
+                            "resource": "caseworker",
+                            "minutes": 30,
+                            "after_days": 2,
+                            "repeat": 2,
+                            "every_days": 7,
+                        },
+                    ],
+                },
+            },
+        }
+    )
+    return service.model_copy(update=update) if update else service
+
+
+def spec_for(service: Service, start: date = START, days: int = HORIZON):
+    spec, first = build_spec(service, None, None, horizon_days=days, start=start)
+    assert first == start
+    return spec
+
+
+# --- reading scenarios.yaml -----------------------------------------------------------------
+
+GOOD = """\
+agency IDVA:
+  - agency: {resource: idva, staff: 1, day_rate: 185, lead_days: 7, min_days: 20,
+             start: 2025-07-14, end: 2025-08-22}
+transfer and triage:
+  - transfer: {from: caseworker, to: idva, staff: 1, start: 2025-08-01, end: 2025-08-29,
+               handover_days: 2}
+  - triage: {case_type: low, step: 1, minutes: 20}
+  - overtime: {resource: triage, minutes_per_day: 60, start: 2025-01-06, end: 2025-01-31}
+  - demand: {case_type: high, factor: 1.25, start: 2025-12-17, end: 2026-01-04}
+"""
+
+
+def test_reads_every_kind_of_change_in_file_order(tmp_path):
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(GOOD)
+    options = read_scenarios(path, hub())
+    assert list(options) == ["agency IDVA", "transfer and triage"]
+    (agency,) = options["agency IDVA"]
+    assert agency == Agency(
+        resource="idva",
+        staff=1,
+        day_rate=185,
+        lead_days=7,
+        min_days=20,
+        start=date(2025, 7, 14),
+        end=date(2025, 8, 22),
+    )
+    kinds = [type(c) for c in options["transfer and triage"]]
+    assert kinds == [Transfer, Triage, Overtime, Demand]
+    assert options["transfer and triage"][0].from_ == "caseworker"
+    assert options["transfer and triage"][2].premium == 1.5  # default (domain notes)
+
+
+def test_an_empty_file_has_no_options(tmp_path):
+    path = tmp_path / "scenarios.yaml"
+    path.write_text("# nothing yet\n")
+    assert read_scenarios(path, hub()) == {}
+
+
+def test_every_problem_is_reported_with_its_row_and_key_path(tmp_path):
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(
+        "surge:\n"  # 1
+        "  - agency: {resource: idvaa, staff: -1, day_rate: 185, start: 2025-07-01}\n"  # 2
+        "  - transfer: {from: caseworker, to: idva, staff: 1,\n"  # 3
+        "               start: 2025-08-29, end: 2025-08-01}\n"  # 4
+        "  - triage: {case_type: high, step: 2, minutes: 10}\n"  # 5
+        "  - overtime: {resource: triage, minutes_per_day: 30, start: 2025-1-6,\n"  # 6
+        "               end: 2025-01-31, colour: red}\n"  # 7
+        "  - demand: {case_type: burglary, factor: 1.2, start: 2025-01-01, end: 2025-01-31}\n"
+        "  - agnecy: {resource: idva}\n"  # 9
+        "baseline:\n"  # 10
+        "  - demand: {case_type: high, factor: 2, start: 2025-01-01, end: 2025-01-02}\n"
+    )
+    with pytest.raises(InputError) as caught:
+        read_scenarios(path, hub())
+    found = {(p.row, p.column): p.message for p in caught.value.problems}
+    assert all(p.file == "scenarios.yaml" for p in caught.value.problems)
+    assert "unknown resource 'idvaa'" in found[(2, "surge.0.agency.resource")]
+    assert "greater than 0" in found[(2, "surge.0.agency.staff")]
+    assert "before start" in found[(3, "surge.1.transfer")]
+    assert "step 2 is out of range" in found[(5, "surge.2.triage.step")]
+    assert "YYYY-MM-DD" in found[(6, "surge.3.overtime.start")]
+    assert "unknown setting 'colour'" in found[(7, "surge.3.overtime.colour")]
+    assert "unknown case type 'burglary'" in found[(8, "surge.4.demand.case_type")]
+    assert "unknown setting 'agnecy'" in found[(9, "surge.5.agnecy")]
+    assert "unchanged service" in found[(10, "baseline")]
+
+
+def test_a_transfer_cannot_move_more_people_than_the_team_has(tmp_path):
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(
+        "x:\n  - transfer: {from: idva, to: triage, staff: 3, start: 2025-01-01, end: 2025-01-02}\n"
+    )
+    with pytest.raises(InputError, match="moves 3 people but 'idva' has 2") as caught:
+        read_scenarios(path, hub())
+    assert caught.value.problems[0].column == "x.0.transfer.staff"
+
+
+def test_yaml_anchors_are_refused(tmp_path):
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(
+        "a: &one\n  - demand: {case_type: high, factor: 2, start: 2025-01-01, end: 2025-01-02}\n"
+        "b: *one\n"
+    )
+    with pytest.raises(InputError, match="anchors"):
+        read_scenarios(path, hub())
+
+
+# --- applying and costing changes -------------------------------------------------------------
+
+
+def test_apply_changes_exactly_the_right_cells_and_costs_them():
+    # work_bank_holidays: Good Friday (18 Apr, day 4) and Easter Monday (21 Apr, day 7) are
+    # working days, paid at the Sunday/bank-holiday overtime premium.
+    service = hub(work_bank_holidays=True)
+    start = date(2025, 4, 14)
+    spec = spec_for(service, start, 14)
+    tri, idva, cw = 0, 1, 2
+    changes = [
+        Overtime(
+            resource="triage", minutes_per_day=30, start=date(2025, 4, 14), end=date(2025, 4, 21)
+        ),
+        Agency(
+            resource="idva",
+            staff=1,
+            day_rate=150,
+            lead_days=2,
+            min_days=5,
+            start=date(2025, 4, 14),
+            end=date(2025, 4, 18),
+        ),
+        Transfer.model_validate(
+            {
+                "from": "caseworker",
+                "to": "idva",
+                "staff": 1,
+                "start": date(2025, 4, 21),
+                "end": date(2025, 4, 25),
+                "handover_days": 1,
+            }
+        ),
+        Demand(case_type="high", factor=1.5, start=date(2025, 4, 12), end=date(2025, 4, 15)),
+        Triage(case_type="low", step=1, minutes=20),
+    ]
+    new, extra = apply_scenario(spec, start, service, changes)
+
+    staff = spec.staff.copy()
+    minutes = spec.minutes_per_staff.copy()
+    staff[idva, [2, 3, 4]] += 1  # agency: arrives Wed 16th, works Wed-Fri
+    staff[cw, [7, 8, 9, 10, 11]] -= 1  # transfer: Mon 21st to Fri 25th ...
+    staff[idva, [8, 9, 10, 11]] += 1  # ... at the IDVA team after a day's handover
+    minutes[tri, [0, 1, 2, 3, 4, 7]] += 30  # overtime on triage's working days
+    np.testing.assert_array_equal(new.staff, staff)
+    np.testing.assert_allclose(new.minutes_per_staff, minutes)
+
+    cost = np.zeros_like(extra)
+    hour = 3 * 30 / 60 * 20  # three triage officers' half-hour at £20/h
+    cost[tri, [0, 1, 2, 3]] = hour * 1.5
+    cost[tri, [4, 7]] = hour * 2.0  # bank holidays
+    cost[idva, [2, 3]] = 150
+    cost[idva, 4] = 150 + 2 * 150  # 3 days paid of min_days 5: the 2 short charged on the last
+    np.testing.assert_allclose(extra, cost)  # the transfer costs nothing extra
+
+    means = spec.mean_cases_per_day.copy()
+    means[0, [0, 1]] *= 1.5  # 12-15 Apr: only 14th and 15th are in the horizon
+    np.testing.assert_allclose(new.mean_cases_per_day, means)
+    steps = spec.steps.copy()
+    low_visits = (spec.step_type == 1) & (spec.step_resource == cw)
+    assert low_visits.sum() == 2  # the repeated step is two rows
+    steps[low_visits, 3] = 20
+    np.testing.assert_array_equal(new.steps, steps)
+    for name in ("absence_rate", "dispersion", "opening_backlog_minutes", "due_ahead_minutes"):
+        np.testing.assert_array_equal(getattr(new, name), getattr(spec, name))
+
+
+def test_people_of_different_hours_average_so_capacity_is_exact():
+    service = hub()
+    spec = spec_for(service, START, 7)
+    changes = [
+        Overtime(resource="idva", minutes_per_day=60, start=START, end=START),
+        Agency(resource="idva", staff=1, day_rate=0, start=START, end=START),
+    ]
+    new, _ = apply_scenario(spec, START, service, changes)
+    capacity = new.staff[1, 0] * new.minutes_per_staff[1, 0]
+    assert capacity == pytest.approx(2 * (240 + 60) + 240)  # overtime is for own staff only
+
+
+def test_agency_with_no_end_is_paid_to_the_horizon_without_a_minimum_charge():
+    service = hub()
+    spec = spec_for(service, START, 14)
+    change = Agency(resource="idva", staff=2, day_rate=200, min_days=40, start=START)
+    _, extra = apply_scenario(spec, START, service, [change])
+    assert extra.sum() == pytest.approx(2 * 200 * 10)  # ten weekdays, nothing for min_days
+
+
+def test_baseline_cost_is_staff_hours_times_rate_on_working_days():
+    service = hub()
+    spec = spec_for(service, START, 7)  # one week: five working days
+    cost = baseline_cost(spec, service)
+    np.testing.assert_allclose(cost.sum(axis=1), [3 * 3 * 20 * 5, 2 * 4 * 24 * 5, 4 * 4 * 18 * 5])
+
+
+def test_minutes_per_case_weights_steps_by_referrals():
+    spec = spec_for(hub(), START, 7)
+    # triage: (7 × 30 + 3 × 20) / 10; idva: 60; caseworker: both visits 30
+    np.testing.assert_allclose(minutes_per_case(spec), [27.0, 60.0, 30.0])
+
+
+# --- common random numbers --------------------------------------------------------------------
+
+
+def test_staff_changes_see_the_same_referrals_and_at_least_as_many_people():
+    service = hub()
+    spec = spec_for(service)
+    changed, _ = apply_scenario(
+        spec, START, service, [Agency(resource="idva", staff=1, day_rate=100, start=START)]
+    )
+    base, option = draw_inputs(spec, 500, SEED), draw_inputs(changed, 500, SEED)
+    np.testing.assert_array_equal(base.arrivals, option.arrivals)
+    assert np.all(option.present_staff >= base.present_staff)
+    base_run = run(spec, 500, SEED, record="paths")
+    option_run = run(changed, 500, SEED, record="paths")
+    np.testing.assert_array_equal(
+        base_run.paths.demand_minutes, option_run.paths.demand_minutes
+    )  # the same work arrives in every replication, day by day
+
+
+def test_a_surge_keeps_other_referrals_and_couples_its_own():
+    service = hub()
+    spec = spec_for(service)
+    surge = Demand(case_type="high", factor=1.5, start=START + timedelta(days=10), end=END)
+    changed, _ = apply_scenario(spec, START, service, [surge])
+    base, option = draw_inputs(spec, 500, SEED), draw_inputs(changed, 500, SEED)
+    np.testing.assert_array_equal(base.arrivals[:, 1], option.arrivals[:, 1])  # low: unchanged
+    np.testing.assert_array_equal(base.arrivals[:, 0, :10], option.arrivals[:, 0, :10])
+    assert np.all(option.arrivals[:, 0, 10:] >= base.arrivals[:, 0, 10:])
+    assert (option.arrivals[:, 0, 10:] > base.arrivals[:, 0, 10:]).any()
+
+
+# --- ranking ----------------------------------------------------------------------------------
+
+
+def options():
+    return {
+        "one agency IDVA": (Agency(resource="idva", staff=1, day_rate=100, start=START, end=END),),
+        "two agency IDVAs": (Agency(resource="idva", staff=2, day_rate=300, start=START, end=END),),
+        "caseworker to IDVA": (
+            Transfer.model_validate(
+                {
+                    "from": "caseworker",
+                    "to": "idva",
+                    "staff": 1,
+                    "start": START,
+                    "end": END,
+                    "handover_days": 14,
+                }
+            ),
+        ),
+        "agency caseworker": (
+            Agency(resource="caseworker", staff=1, day_rate=100, start=START, end=END),
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    service = hub()
+    return compare_scenarios(
+        spec_for(service),
+        START,
+        service,
+        options(),
+        replications=REPS,
+        seed=SEED,
+        threshold_minutes=THRESHOLD,
+        risk_target=0.1,
+    )
+
+
+def test_free_transfer_ranks_first_and_help_for_the_idle_team_is_dominated(comparison):
+    order = [row["scenario"] for row in comparison.ranking]
+    assert order == [
+        "caseworker to IDVA",
+        "one agency IDVA",
+        "two agency IDVAs",
+        "agency caseworker",
+    ]
+    rows = {row["scenario"]: row for row in comparison.ranking}
+    assert rows["caseworker to IDVA"]["extra_cost"] == 0
+    assert rows["caseworker to IDVA"]["cost_per_wait_day_avoided"] == 0
+    assert [rows[n]["dominated"] for n in order] == [False, False, False, True]
+    # the idle team's help avoids almost no waiting (< 1% of what one agency IDVA avoids)
+    wrong = rows["agency caseworker"]["wait_days_avoided"]
+    assert abs(wrong) < 0.01 * rows["one agency IDVA"]["wait_days_avoided"]
+    # costs: 38 working days (Good Friday and Easter Monday closed)
+    assert rows["one agency IDVA"]["extra_cost"] == pytest.approx(38 * 100)
+    assert rows["two agency IDVAs"]["extra_cost"] == pytest.approx(38 * 2 * 300)
+
+
+def test_more_staff_on_the_same_futures_never_means_more_backlog(comparison):
+    # common random numbers: extra IDVAs lower the backlog in every replication, not just on
+    # average, so even small differences between options are real
+    base = comparison.outcomes[BASELINE].result.final_backlog[1]
+    one = comparison.outcomes["one agency IDVA"].result.final_backlog[1]
+    two = comparison.outcomes["two agency IDVAs"].result.final_backlog[1]
+    assert np.all(two <= one) and np.all(one <= base)
+    triage = [o.result.final_backlog[0] for o in comparison.outcomes.values()]
+    for other in triage[1:]:
+        np.testing.assert_array_equal(other, triage[0])  # nothing changed at triage
+
+
+def test_p_meet_target_is_the_share_of_runs_with_every_backlog_under_the_threshold(comparison):
+    for o in comparison.outcomes.values():
+        final = o.result.final_backlog
+        assert o.p_meet_target == np.mean((final <= THRESHOLD).all(axis=0))
+    p = {name: o.p_meet_target for name, o in comparison.outcomes.items()}
+    se = math.sqrt(0.25 / REPS)
+    assert p[BASELINE] < 0.01  # the IDVA backlog grows by about 77 minutes a day
+    assert p["two agency IDVAs"] > 0.9 + 3 * se
+    assert p["one agency IDVA"] < 0.9 - 3 * se
+
+
+def test_recommendation_names_the_cheapest_option_that_meets_the_target(comparison):
+    assert "'two agency IDVAs'" in comparison.recommendation(0.1)
+    assert comparison.recommendation(0.1).startswith("Choose")
+    # at a looser target the free transfer is enough (it meets it in ~40% of runs; SE < 1%)
+    assert "'caseworker to IDVA'" in comparison.recommendation(0.7)
+    assert comparison.recommendation(0.001).startswith("No option meets the target")
+    assert "'two agency IDVAs' comes closest" in comparison.recommendation(0.001)
+
+
+def test_pareto_front_runs_from_the_baseline_to_the_dearest_useful_option(comparison):
+    front = [p["scenario"] for p in comparison.pareto_front()]
+    assert "agency caseworker" not in front
+    assert front[-1] == "two agency IDVAs"
+    risks = [p["risk"] for p in comparison.pareto_front()]
+    assert risks == sorted(risks, reverse=True)
+
+
+def test_json_has_exactly_the_documented_shape(comparison):
+    data = json.loads(json.dumps(comparison.as_json()))
+    assert set(data) == {"scenarios", "ranking", "recommendation"}
+    assert list(data["scenarios"]) == [BASELINE, *options()]
+    for per_resource in data["scenarios"].values():
+        assert list(per_resource) == ["triage", "idva", "caseworker"]
+        for row in per_resource.values():
+            assert set(row) == {
+                "final_backlog_mean",
+                "final_backlog_p50",
+                "final_backlog_p90",
+                "p_final_backlog_over_threshold",
+                "mean_wait_days",
+                "cases_reneged",
+                "cost",
+            }
+    for row in data["ranking"]:
+        assert set(row) == {
+            "scenario",
+            "extra_cost",
+            "wait_days_avoided",
+            "cost_per_wait_day_avoided",
+            "p_meet_target",
+        }
+    base = data["scenarios"][BASELINE]
+    assert base["idva"]["cost"] == pytest.approx(2 * 4 * 24 * 38)
+    agency = data["scenarios"]["one agency IDVA"]["idva"]["cost"]
+    assert agency == pytest.approx(base["idva"]["cost"] + 3800)
+
+
+def test_pareto_chart_writes_html_and_png(comparison, tmp_path):
+    html = write_pareto_chart(comparison, tmp_path / "pareto.html", "Options")
+    assert "plotly" in html.read_text()[:100_000].lower()
+    png = write_pareto_chart(comparison, tmp_path / "pareto.png", "Options")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- the cheapest combination -----------------------------------------------------------------
+
+
+def test_cheapest_combination_finds_the_pair_that_only_works_together():
+    # two teams short: triage (2 officers: 270 minutes a day against about 257) and the IDVAs
+    service = hub(triage_staff=2)
+    spec = spec_for(service)
+    choices = {
+        "agency IDVAs": (Agency(resource="idva", staff=2, day_rate=200, start=START, end=END),),
+        "triage overtime": (Overtime(resource="triage", minutes_per_day=90, start=START, end=END),),
+        "agency caseworker": (
+            Agency(resource="caseworker", staff=1, day_rate=50, start=START, end=END),
+        ),
+    }
+    kwargs = dict(replications=2000, seed=SEED, threshold_minutes=THRESHOLD)
+    alone = compare_scenarios(spec, START, service, choices, risk_target=0.1, **kwargs)
+    assert all(o.p_meet_target < 0.5 for o in alone.outcomes.values())  # none works alone
+    best = cheapest_combination(spec, START, service, choices, risk_target=0.15, **kwargs)
+    assert best is not None
+    assert best.names == ("agency IDVAs", "triage overtime")
+    overtime = 2 * 90 / 60 * 20 * 1.5 * 38  # two officers, 90 minutes at time-and-a-half
+    assert best.extra_cost == pytest.approx(2 * 200 * 38 + overtime)
+    assert best.p_meet_target >= 0.85  # about 0.93, SE 0.006
+    impossible = cheapest_combination(spec, START, service, choices, risk_target=0.0, **kwargs)
+    assert impossible is None
