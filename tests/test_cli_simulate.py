@@ -52,7 +52,7 @@ def test_simulate_agrees_with_the_anchor_model(tmp_path):
     binomial_se = np.sqrt(ANCHOR_P * (1 - ANCHOR_P) / n)
     assert abs(result["p_final_backlog_over_threshold"] - ANCHOR_P) <= 3 * binomial_se
     assert result["cost"] is None  # no cost_per_hour in this folder
-    assert document["ranking"] == [] and "not supported yet" in document["recommendation"]
+    assert document["ranking"] == [] and "scenarios.yaml" in document["recommendation"]
 
 
 def test_plan_finds_the_three_staff_theory_implies(tmp_path):
@@ -95,6 +95,19 @@ def test_simulate_on_the_bundled_example_starts_after_the_data(tmp_path):
         "--chart",
         tmp_path / "fan.html",
     )
+    assert set(document) == {"scenarios", "ranking", "recommendation"}
+    options = set(document["scenarios"]) - {"baseline"}
+    assert len(options) == 4  # from the example's scenarios.yaml
+    assert {row["scenario"] for row in document["ranking"]} == options
+    for row in document["ranking"]:
+        assert set(row) == {
+            "scenario",
+            "extra_cost",
+            "wait_days_avoided",
+            "cost_per_wait_day_avoided",
+            "p_meet_target",
+        }
+    assert isinstance(document["recommendation"], str) and document["recommendation"]
     baseline = document["scenarios"]["baseline"]
     assert set(baseline) == {"triage", "idva", "caseworker"}
     for item in baseline.values():
@@ -108,7 +121,7 @@ def test_simulate_on_the_bundled_example_starts_after_the_data(tmp_path):
             "cost",
         }
         assert item["cost"] > 0
-    assert (tmp_path / "fan.html").exists()
+    assert (tmp_path / "fan.html").exists() and (tmp_path / "fan-options.html").exists()
     plans = run_json("plan", folder, "--horizon", 30, "--replications", 300, "--json")
     assert [p["resource"] for p in plans] == ["triage", "idva", "caseworker"]
 
@@ -124,3 +137,14 @@ def test_a_folder_without_history_needs_a_demand_model(tmp_path):
     result = runner.invoke(app, ["simulate", str(folder), "--json"])
     assert result.exit_code == 1
     assert "referrals.csv: file not found" in result.stderr
+
+
+def test_the_demo_measures_simulates_and_ranks_the_options(tmp_path):
+    folder = tmp_path / "vs"
+    shutil.copytree(EXAMPLES / "victim-support", folder, ignore=shutil.ignore_patterns(".flowcap"))
+    result = runner.invoke(app, ["demo", "--dir", str(folder), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "First contact within 2 working days" in result.stdout
+    assert "Contingency options, best value first" in result.stdout
+    for name in ("measures.html", "measures.png", "backlog-ahead.png", "backlog-ahead-options.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 1000

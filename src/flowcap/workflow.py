@@ -21,6 +21,7 @@ from flowcap.forecast import backtest as run_backtest
 from flowcap.io import ServiceFolder, read_service_folder, read_service_yaml
 from flowcap.io.folder import file_hashes
 from flowcap.io.pseudonym import load_key
+from flowcap.io.scenarios_yaml import read_scenarios
 from flowcap.io.school_holidays import read_school_holidays, school_holiday_days
 from flowcap.measures import DailyMeasures, daily_measures
 from flowcap.measures.daily import capacity_minutes
@@ -28,6 +29,7 @@ from flowcap.model import bank_holidays, working_calendar
 from flowcap.model.service import Service
 from flowcap.plan.capacity import StaffPlan, minimum_staff
 from flowcap.plan.risk import DEFAULT_KS, BadDayRisk, bad_day_risk
+from flowcap.plan.scenarios import ScenarioComparison, compare_scenarios
 from flowcap.report.fan_chart import backlog_fan_table
 from flowcap.simulate.build import build_spec
 from flowcap.simulate.daily import DailyResult, DailySpec
@@ -450,6 +452,7 @@ class SimulationReport:
     result: DailyResult
     threshold_minutes: float
     cost_per_hour: dict[str, float | None]
+    comparison: ScenarioComparison | None = None
 
     def baseline_cost(self, resource: str) -> float | None:
         """Rostered cost over the horizon: staff × minutes/60 × cost per hour, summed (pounds)."""
@@ -465,6 +468,8 @@ class SimulationReport:
         return backlog_fan_table(days, self.spec.resources, self.result.backlog_percentiles)
 
     def as_json(self) -> dict:
+        if self.comparison is not None:
+            return self.comparison.as_json()
         baseline = {}
         for resource in self.spec.resources:
             summary = self.result.summary(resource)
@@ -484,8 +489,8 @@ class SimulationReport:
         return {
             "scenarios": {"baseline": baseline},
             "ranking": [],
-            "recommendation": "Only the baseline was simulated: contingency scenarios "
-            "(scenarios.yaml) are not supported yet.",
+            "recommendation": "Only the baseline was simulated: give contingency options in "
+            "scenarios.yaml (or --scenarios FILE) to compare them.",
         }
 
 
@@ -508,17 +513,43 @@ def simulate_folder(
     seed: int = 0,
     threshold_minutes: float = 2400.0,
     start: date | None = None,
+    scenarios: str | Path | None = None,
+    risk_target: float = 0.1,
     progress: Progress = _quiet,
 ) -> SimulationReport:
-    """Simulate every resource's backlog ``horizon`` days ahead, ``replications`` times."""
+    """Simulate every resource's backlog ``horizon`` days ahead, ``replications`` times.
+
+    Contingency options come from ``scenarios`` or, when it is ``None``, from the folder's
+    ``scenarios.yaml`` if there is one; each runs with the baseline's random numbers.
+    """
     if replications < 1:
         raise FlowcapError("--replications must be at least 1")
+    if not 0 < risk_target < 1:
+        raise FlowcapError("--risk must be between 0 and 1")
     service, data, measures = _history(folder, progress)
     spec, first = build_spec(service, data, measures, horizon_days=horizon, start=start)
+    options_file = Path(scenarios) if scenarios else Path(folder) / "scenarios.yaml"
+    if scenarios and not options_file.is_file():
+        raise FlowcapError(f"no scenarios file at {options_file}")
     progress(f"Simulating {replications:,} futures")
     result = run_daily(spec, replications, seed, threshold_minutes=threshold_minutes)
+    comparison = None
+    if options_file.is_file():
+        options = read_scenarios(options_file, service)
+        if options:
+            progress(f"Comparing {len(options)} option(s)")
+            comparison = compare_scenarios(
+                spec,
+                first,
+                service,
+                options,
+                replications=replications,
+                seed=seed,
+                threshold_minutes=threshold_minutes,
+                risk_target=risk_target,
+            )
     costs = {name: r.cost_per_hour for name, r in service.resources.items()}
-    return SimulationReport(service.name, first, spec, result, threshold_minutes, costs)
+    return SimulationReport(service.name, first, spec, result, threshold_minutes, costs, comparison)
 
 
 def plan_folder(

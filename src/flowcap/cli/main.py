@@ -233,8 +233,25 @@ def demo(
         result = workflow.measure_folder(folder, progress=progress)
         targets = chart or [output / f"measures{suffix}" for suffix in (".html", ".png")]
         charts = [_write_chart(result, path, folder) for path in targets]
+        # The days ahead: to the end of next summer, with the folder's contingency options.
+        ahead = workflow.simulate_folder(
+            folder, horizon=DEMO_HORIZON_DAYS, replications=2000, progress=progress
+        )
+        charts += _simulation_charts(ahead, output / "backlog-ahead.png")
     out.print(_summary_table(result))
     out.print(_story(result))
+    out.print(
+        f"Simulated {DEMO_HORIZON_DAYS} days ahead from {ahead.start:%d %b %Y}, 2,000 futures: "
+        "final backlog by resource (minutes) "
+        + ", ".join(
+            f"{r} {ahead.result.summary(r)['final_backlog_mean']:,.0f}"
+            for r in ahead.spec.resources
+        )
+        + ".",
+        soft_wrap=True,
+    )
+    if ahead.comparison is not None:
+        _print_ranking(ahead)
     for path in charts:
         out.print(f"chart: {path}")
 
@@ -354,10 +371,17 @@ def simulate(
         float, typer.Option(help="Backlog (minutes) whose exceedance is reported.")
     ] = 2400.0,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same results.")] = 0,
+    scenarios: Annotated[
+        Path | None,
+        typer.Option(help="Contingency options (default: scenarios.yaml in the folder)."),
+    ] = None,
+    risk: Annotated[
+        float, typer.Option(help="Accepted chance of any backlog over the threshold at the end.")
+    ] = 0.1,
     as_json: AsJson = False,
     chart: Chart = None,
 ) -> None:
-    """Monte Carlo of each resource's backlog over the days ahead (baseline only for now)."""
+    """Monte Carlo of each resource's backlog ahead, and costed contingency options."""
     with _errors_to_exit(), _key_notice(), _progress() as progress:
         report = workflow.simulate_folder(
             service_dir,
@@ -366,15 +390,13 @@ def simulate(
             seed=seed,
             threshold_minutes=threshold_minutes,
             start=_parse_date(start, "--start"),
+            scenarios=scenarios,
+            risk_target=risk,
             progress=progress,
         )
         if chart is not None:
-            from flowcap.report.fan_chart import write_backlog_fan
-
-            path = write_backlog_fan(
-                report.fan(), chart, f"{report.service_name}: backlog ahead", threshold_minutes
-            )
-            err.print(f"chart: {path}")
+            for path in _simulation_charts(report, chart):
+                err.print(f"chart: {path}")
     if as_json:
         sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
         return
@@ -405,6 +427,54 @@ def simulate(
             "-" if cost is None else f"{cost:,.0f}",
         )
     out.print(table)
+    if report.comparison is not None:
+        _print_ranking(report)
+
+
+def _simulation_charts(report: workflow.SimulationReport, chart: Path) -> list[Path]:
+    """The backlog fan at ``chart``, and the options' cost against risk beside it."""
+    from flowcap.report.fan_chart import write_backlog_fan
+    from flowcap.report.scenario_chart import write_pareto_chart
+
+    paths = [
+        write_backlog_fan(
+            report.fan(), chart, f"{report.service_name}: backlog ahead", report.threshold_minutes
+        )
+    ]
+    if report.comparison is not None:
+        options = chart.with_name(f"{chart.stem}-options{chart.suffix}")
+        paths.append(
+            write_pareto_chart(
+                report.comparison, options, f"{report.service_name}: options, cost against risk"
+            )
+        )
+    return paths
+
+
+def _print_ranking(report: workflow.SimulationReport) -> None:
+    document = report.comparison.as_json()
+    table = Table(title="Contingency options, best value first")
+    for column in (
+        "option",
+        "extra cost (£)",
+        "waiting case-days avoided",
+        "£ per day avoided",
+        "P(all backlogs ≤ threshold)",
+    ):
+        table.add_column(column, justify="left" if column == "option" else "right")
+    baseline_p = report.comparison.outcomes["baseline"].p_meet_target
+    table.add_row("(baseline)", "0", "-", "-", f"{baseline_p:.0%}")
+    for row in document["ranking"]:
+        per_day = row["cost_per_wait_day_avoided"]
+        table.add_row(
+            row["scenario"],
+            f"{row['extra_cost']:,.0f}",
+            f"{row['wait_days_avoided']:,.0f}",
+            "-" if per_day is None else f"{per_day:,.0f}",
+            f"{row['p_meet_target']:.0%}",
+        )
+    out.print(table)
+    out.print(document["recommendation"], soft_wrap=True)
 
 
 @app.command()
@@ -624,6 +694,10 @@ def _every_value(every: float | None) -> str:
     if every is None:
         return "never"
     return f"{every:,.0f}" if every >= 10 else f"{every:.1f}"
+
+
+#: The demo simulates to the end of the summer after the example's data.
+DEMO_HORIZON_DAYS = 243
 
 
 def measures_json(result: DailyMeasures) -> str:
