@@ -148,3 +148,15 @@ def test_the_demo_measures_simulates_and_ranks_the_options(tmp_path):
     assert "Contingency options, best value first" in result.stdout
     for name in ("measures.html", "measures.png", "backlog-ahead.png", "backlog-ahead-options.png"):
         assert (tmp_path / "out" / name).stat().st_size > 1000
+
+
+def test_validate_checks_the_scenarios_file_too(tmp_path):
+    folder = tmp_path / "vs"
+    shutil.copytree(EXAMPLES / "victim-support", folder, ignore=shutil.ignore_patterns(".flowcap"))
+    assert runner.invoke(app, ["validate", str(folder)]).exit_code == 0
+    (folder / "scenarios.yaml").write_text(
+        "more staff:\n  - agency: {resource: nurse, staff: 1, day_rate: 185, start: 2026-01-05}\n"
+    )
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 1
+    assert "scenarios.yaml, row 2" in result.stderr and "nurse" in result.stderr

@@ -65,8 +65,15 @@ def init_folder(folder: str | Path) -> list[Path]:
 
 
 def validate_folder(folder: str | Path) -> ServiceFolder:
-    """Check a service folder without importing it; raises ``InputError`` listing every problem."""
-    return read_service_folder(folder)
+    """Check a service folder without importing it; raises ``InputError`` listing every problem.
+
+    ``scenarios.yaml``, when present, is checked against the service too.
+    """
+    checked = read_service_folder(folder)
+    options = Path(folder) / "scenarios.yaml"
+    if options.is_file():
+        read_scenarios(options, checked.service)
+    return checked
 
 
 def import_folder(folder: str | Path, progress: Progress = _quiet) -> ImportReport:
