@@ -28,7 +28,7 @@ from flowcap.plan.capacity import (
 )
 from flowcap.simulate import DailySpec, draw_inputs, run
 from flowcap.simulate.build import build_spec
-from flowcap.workflow import _measure
+from flowcap.workflow.data import _measure
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "victim-support"
 MU, SIGMA = 600.0, 60 * math.sqrt(10)  # demand 60 x Poisson(10) minutes a day

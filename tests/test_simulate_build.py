@@ -23,7 +23,7 @@ from flowcap.measures.work import step_table
 from flowcap.model import Service, working_calendar
 from flowcap.simulate.build import MIN_DAYS_PER_MEAN, build_spec, fit_daily_demand
 from flowcap.store import StoredData
-from flowcap.workflow import _measure
+from flowcap.workflow.data import _measure
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "victim-support"
 

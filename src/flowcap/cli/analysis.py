@@ -1,0 +1,302 @@
+"""Commands on variation: variation (statistics and SPC), forecast, and the risk of bad days."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from flowcap import workflow
+from flowcap.cli.app import (
+    AsJson,
+    Chart,
+    ServiceDir,
+    _errors_to_exit,
+    _key_notice,
+    _parse_date,
+    _progress,
+    app,
+    err,
+    out,
+)
+from flowcap.errors import FlowcapError
+from flowcap.plan.risk import DEFAULT_KS
+from flowcap.variation.spc import SPCSettings
+
+
+@app.command()
+def variation(
+    service_dir: ServiceDir,
+    as_json: AsJson = False,
+    chart: Chart = None,
+    recalculate_from: Annotated[
+        list[str] | None,
+        typer.Option("--recalculate-from", help="Recalculate SPC limits from DATE (repeatable)."),
+    ] = None,
+    shift_run: Annotated[int, typer.Option(help="Points on one side of the mean for a shift.")] = 6,
+    trend_run: Annotated[int, typer.Option(help="Points rising or falling for a trend.")] = 6,
+    min_points: Annotated[int, typer.Option(help="Points needed before limits are drawn.")] = 13,
+    screen_outliers: Annotated[
+        bool, typer.Option(help="Leave out moving ranges above 3.267 × their mean.")
+    ] = False,
+) -> None:
+    """Variation of daily demand per resource, and SPC (XmR) alerts on demand, activity, backlog."""
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        settings = _spc_settings(
+            shift_run=shift_run,
+            trend_run=trend_run,
+            min_points=min_points,
+            screen_outliers=screen_outliers,
+            recalculate_from=tuple(
+                _parse_date(d, "--recalculate-from") for d in (recalculate_from or [])
+            ),
+        )
+        report = workflow.variation_folder(service_dir, settings, progress=progress)
+        charts = []
+        if chart is not None:
+            from flowcap.report import write_spc_chart, write_variation_chart
+
+            spc_frames = {key: result.points for key, result in report.spc.items()}
+            charts.append(write_spc_chart(spc_frames, chart, f"{report.service_name}: SPC"))
+            profile = chart.with_name(f"{chart.stem}-profile{chart.suffix}")
+            charts.append(
+                write_variation_chart(
+                    report.profiles, profile, f"{report.service_name}: demand by weekday and month"
+                )
+            )
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
+    else:
+        _print_variation(report)
+    for path in charts:
+        err.print(f"chart: {path}")
+
+
+@app.command()
+def forecast(
+    service_dir: ServiceDir,
+    horizon: Annotated[int, typer.Option(help="Days to forecast past the data.")] = 90,
+    backtest: Annotated[
+        bool, typer.Option("--backtest", help="Also score a rolling-origin backtest.")
+    ] = False,
+    as_json: AsJson = False,
+    chart: Chart = None,
+) -> None:
+    """Forecast daily demand minutes per resource, with 80% and 95% intervals."""
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        report = workflow.forecast_folder(service_dir, horizon, backtest, progress=progress)
+        if chart is not None:
+            from flowcap.report import write_forecast_chart
+
+            path = write_forecast_chart(
+                report.history, report.forecast, chart, f"{report.service_name}: demand forecast"
+            )
+            err.print(f"chart: {path}")
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
+        return
+    _print_forecast(report)
+
+
+@app.command()
+def risk(
+    service_dir: ServiceDir,
+    k: Annotated[
+        list[float] | None,
+        typer.Option("--k", help="Ratio of demand to capacity that makes a bad day (repeatable)."),
+    ] = None,
+    horizon: Annotated[int, typer.Option(help="Days ahead to assess day by day.")] = 90,
+    as_json: AsJson = False,
+    chart: Chart = None,
+) -> None:
+    """How often demand exceeds k × capacity: from history, and day by day ahead."""
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        report = workflow.risk_folder(
+            service_dir, tuple(k) if k else DEFAULT_KS, horizon, progress=progress
+        )
+        if chart is not None:
+            from flowcap.report import write_risk_calendar
+
+            path = write_risk_calendar(
+                report.daily, chart, f"{report.service_name}: risk of a bad day"
+            )
+            err.print(f"chart: {path}")
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
+        return
+    _print_risk(report)
+
+
+def _spc_settings(**options) -> SPCSettings:
+    try:
+        return SPCSettings(**options)
+    except ValueError as exc:
+        raise FlowcapError(str(exc)) from None
+
+
+def _print_variation(report: workflow.VariationReport) -> None:
+    spread = Table(title=f"{report.service_name}: daily demand on working days (minutes)")
+    for column in ("resource", "mean", "sd", "CV", "p50", "p90", "p95", "p99", "cases/day"):
+        spread.add_column(column, justify="left" if column == "resource" else "right")
+    shape = Table(title="Distribution of daily cases, and what moves demand")
+    for column in (
+        "resource",
+        "best fit",
+        "dispersion",
+        "fit p",
+        "bank holiday",
+        "after bank holiday",
+        "school holiday",
+        "trend/yr",
+    ):
+        shape.add_column(column, justify="left" if column in ("resource", "best fit") else "right")
+    for resource, stats in report.stats.items():
+        minutes, cases, fit = (
+            stats["demand_minutes"],
+            stats["demand_cases"],
+            stats["case_count_fit"],
+        )
+        spread.add_row(
+            resource,
+            *(_number(minutes[name], ",.0f") for name in ("mean", "sd")),
+            _number(minutes["cv"], ".2f"),
+            *(_number(minutes[name], ",.0f") for name in ("p50", "p90", "p95", "p99")),
+            _number(cases["mean"], ".1f"),
+        )
+        shape.add_row(
+            resource,
+            fit["best"].replace("_", " ") if fit else "-",
+            _number(fit["dispersion"], ".2f") if fit else "-",
+            _number(fit["p_value"], ".2g") if fit else "-",
+            _effect(stats.get("bank_holiday_effect")),
+            _effect(stats.get("after_bank_holiday_effect")),
+            _effect(stats.get("school_holiday_effect")),
+            _trend(stats.get("trend"), report.days_observed(resource)),
+        )
+    out.print(spread)
+    out.print(shape)
+    out.print(
+        "Effects are ratios to comparable days (same weekday and month) with 95% intervals; "
+        "a dispersion above 1 means more variable than Poisson."
+    )
+    alerts = report.alerts
+    if not alerts:
+        out.print("No special-cause variation in demand, activity or backlog.")
+        return
+    counts = Table(title=f"{len(alerts):,} SPC alerts (special-cause points) by rule")
+    rules = ("outside_limits", "shift", "trend", "two_of_three")
+    for column in ("resource", "measure", *rules, "latest"):
+        counts.add_column(column, justify="left" if column in ("resource", "measure") else "right")
+    for (resource, measure), result in report.spc.items():
+        mine = [a for a in result.alerts]
+        if not mine:
+            continue
+        counts.add_row(
+            resource,
+            measure,
+            *(str(sum(a.rule == rule for a in mine)) for rule in rules),
+            f"{max(a.date for a in mine):%d %b %Y}",
+        )
+    out.print(counts)
+    recent = Table(title="Most recent alerts")
+    for column in ("date", "resource", "measure", "rule", "message"):
+        recent.add_column(column)
+    for alert in alerts[-8:]:
+        recent.add_row(
+            alert["date"], alert["resource"], alert["measure"], alert["rule"], alert["message"]
+        )
+    out.print(recent)
+
+
+def _effect(effect: dict | None) -> str:
+    if not effect or any(effect.get(k) is None for k in ("ratio", "ci_low", "ci_high")):
+        return "-"
+    return f"×{effect['ratio']:.2f} ({effect['ci_low']:.2f}–{effect['ci_high']:.2f})"
+
+
+def _number(value, spec: str) -> str:
+    """A statistic for a table, or "-" where there is none (no demand, too few days)."""
+    return "-" if value is None or value != value else format(value, spec)
+
+
+def _trend(trend: dict | None, days: int) -> str:
+    """The trend per year; not shown from under a year of data, where it is mostly season."""
+    if not trend or trend.get("relative_per_year") is None or days < 365:
+        return "-"
+    return f"{trend['relative_per_year']:+.0%}"
+
+
+def _print_forecast(report: workflow.ForecastReport) -> None:
+    forecast = report.forecast
+    table = Table(title=f"{report.service_name}: forecast demand, minutes per day")
+    for column in ("resource", "from", "to", "mean", "80% interval (mean)", "peak day"):
+        table.add_column(column, justify="left" if column == "resource" else "right")
+    for resource, rows in forecast.groupby("resource", sort=False):
+        peak = rows.loc[rows["demand_minutes"].idxmax()]
+        table.add_row(
+            str(resource),
+            f"{rows['date'].min():%d %b %Y}",
+            f"{rows['date'].max():%d %b %Y}",
+            f"{rows['demand_minutes'].mean():,.0f}",
+            f"{rows['lo80'].mean():,.0f}–{rows['hi80'].mean():,.0f}",
+            f"{peak['demand_minutes']:,.0f} on {peak['date']:%a %d %b}",
+        )
+    out.print(table)
+    if report.backtest is not None:
+        scores = Table(title="Rolling-origin backtest (lower MASE is better)")
+        for column in ("resource", "MASE", "seasonal naive MASE", "80% coverage", "95% coverage"):
+            scores.add_column(column, justify="left" if column == "resource" else "right")
+        for _, row in report.backtest.iterrows():
+            scores.add_row(
+                str(row["unique_id"]),
+                f"{row['mase']:.3f}",
+                f"{row['mase_seasonal_naive']:.3f}",
+                f"{row['coverage80']:.2f}",
+                f"{row['coverage95']:.2f}",
+            )
+        out.print(scores)
+
+
+def _print_risk(report: workflow.RiskReport) -> None:
+    table = Table(
+        title=f"{report.service_name}: how often a working day's demand exceeds k × capacity"
+    )
+    for column in (
+        "resource",
+        "k",
+        "about once every",
+        "95% CI",
+        "seen in history",
+        "riskiest days ahead",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("resource", "riskiest days ahead") else "right"
+        )
+    for item in report.risks:
+        every = item.once_every_working_days
+        ci = f"{_every(item.ci_high)}–{_every(item.ci_low)}"
+        ahead = ", ".join(f"{d:%d %b} ({p:.0%})" for d, p in item.riskiest_dates[:3])
+        table.add_row(
+            item.resource,
+            f"{item.k:g}",
+            f"{_every_value(every)} working days",
+            ci,
+            f"{item.p_empirical:.1%}",
+            ahead or "-",
+        )
+    out.print(table)
+    for item in report.risks:
+        out.print(item.sentence(), markup=False, soft_wrap=True)
+
+
+def _every(p: float) -> str:
+    return _every_value(1 / p if p > 0 else None)
+
+
+def _every_value(every: float | None) -> str:
+    if every is None:
+        return "never"
+    return f"{every:,.0f}" if every >= 10 else f"{every:.1f}"

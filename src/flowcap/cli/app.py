@@ -1,0 +1,114 @@
+"""The Typer app and what every command shares: consoles, argument types, error handling,
+the pseudonymisation-key notice and the progress bar.
+
+Human output goes through Rich; ``--json`` prints only JSON on stdout and everything else
+(progress, warnings) on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy.exc import SQLAlchemyError
+
+from flowcap import workflow
+from flowcap.errors import FlowcapError, InputError
+from flowcap.io.pseudonym import key_file_path
+
+app = typer.Typer(
+    name="flowcap",
+    help="Demand, capacity, activity and backlog planning for public services.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+ServiceDir = Annotated[
+    Path,
+    typer.Argument(help="The service folder (service.yaml and data files).", show_default=False),
+]
+
+
+Chart = Annotated[
+    Path | None, typer.Option("--chart", help="Write the chart to FILE.html or FILE.png.")
+]
+
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, nothing else.")]
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise FlowcapError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
+
+
+@contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    """Turn flowcap's own errors into a message on stderr and exit code 1 (no traceback)."""
+    try:
+        yield
+    except InputError as exc:
+        err.print(f"[bold red]{len(exc.problems)} problem(s) found:[/]")
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False)
+        raise typer.Exit(1) from None
+    except FlowcapError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    except SQLAlchemyError as exc:
+        err.print(f"[bold red]store error:[/] {type(exc).__name__}: {exc.__cause__ or exc}")
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        err.print(f"[bold red]error:[/] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        raise typer.Exit(1) from None
+    except ImportError as exc:
+        err.print(
+            f"[bold red]error:[/] {exc}. For PostgreSQL use a postgresql+psycopg:// URL "
+            "(pip install 'flowcap[postgres]')"
+        )
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _key_notice() -> Iterator[None]:
+    """Tell the user, once, that a pseudonymisation key was created and must be backed up."""
+    path = key_file_path()
+    existed = bool(os.environ.get("FLOWCAP_KEY")) or path.exists()
+    yield
+    if not existed and path.exists():
+        err.print(
+            f"[yellow]note:[/] created the pseudonymisation key {path} (mode 600). Back it up: "
+            "the store refuses imports under another key."
+        )
+
+
+@contextmanager
+def _progress(enabled: bool = True) -> Iterator[workflow.Progress]:
+    """A progress bar on stderr that names the step a long command is on."""
+    if not enabled or not err.is_terminal:
+        yield lambda step: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("Starting", total=None)
+        yield lambda step: bar.update(task, description=step, advance=1)

@@ -1,0 +1,45 @@
+"""The steps a user runs on a service folder, end to end.
+
+Each is a plain function, so the CLI, a notebook and (later) the web app call the same code:
+:mod:`~flowcap.workflow.data` (check, import, measure, erase),
+:mod:`~flowcap.workflow.analysis` (variation, forecast, risk) and
+:mod:`~flowcap.workflow.simulation` (simulate, plan).
+"""
+
+from flowcap.workflow.analysis import (
+    ForecastReport,
+    RiskReport,
+    VariationReport,
+    capacity_ahead,
+    forecast_folder,
+    risk_folder,
+    variation_folder,
+)
+from flowcap.workflow.data import (
+    Progress,
+    erase_case,
+    import_folder,
+    init_folder,
+    measure_folder,
+    validate_folder,
+)
+from flowcap.workflow.simulation import SimulationReport, plan_folder, simulate_folder
+
+__all__ = [
+    "ForecastReport",
+    "Progress",
+    "RiskReport",
+    "SimulationReport",
+    "VariationReport",
+    "capacity_ahead",
+    "erase_case",
+    "forecast_folder",
+    "import_folder",
+    "init_folder",
+    "measure_folder",
+    "plan_folder",
+    "risk_folder",
+    "simulate_folder",
+    "validate_folder",
+    "variation_folder",
+]

@@ -1,0 +1,149 @@
+"""The steps a user runs on a service folder's data: check, import, measure, erase."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from flowcap.errors import FlowcapError
+from flowcap.io import ServiceFolder, read_service_folder, read_service_yaml
+from flowcap.io.folder import file_hashes
+from flowcap.io.pseudonym import load_key
+from flowcap.io.scenarios_yaml import read_scenarios
+from flowcap.measures import DailyMeasures, daily_measures
+from flowcap.model.service import Service
+from flowcap.store import ImportReport, Store, StoredData
+
+TEMPLATE = Path(__file__).parent.parent / "io" / "template"
+
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def init_folder(folder: str | Path) -> list[Path]:
+    """Write a commented template service folder; refuse to overwrite existing files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    targets = [
+        (source, folder / source.name)
+        for source in sorted(TEMPLATE.iterdir())
+        if source.suffix in (".yaml", ".csv")
+    ]
+    existing = [target.name for _, target in targets if target.exists()]
+    if existing:
+        raise FlowcapError(f"{folder} already has {', '.join(existing)}; not overwriting")
+    for source, target in targets:
+        shutil.copyfile(source, target)
+    return [target for _, target in targets]
+
+
+def validate_folder(folder: str | Path) -> ServiceFolder:
+    """Check a service folder without importing it; raises ``InputError`` listing every problem.
+
+    ``scenarios.yaml``, when present, is checked against the service too.
+    """
+    checked = read_service_folder(folder)
+    options = Path(folder) / "scenarios.yaml"
+    if options.is_file():
+        read_scenarios(options, checked.service)
+    return checked
+
+
+def import_folder(folder: str | Path, progress: Progress = _quiet) -> ImportReport:
+    """Check a folder and import what changed since the last import, in one transaction."""
+    progress("Checking files")
+    checked = read_service_folder(folder)
+    key = load_key()
+    progress("Importing")
+    store = Store.for_folder(folder)
+    try:
+        return store.import_folder(checked, key)
+    finally:
+        store.close()
+
+
+def measure_folder(
+    folder: str | Path,
+    start: date | None = None,
+    end: date | None = None,
+    progress: Progress = _quiet,
+) -> DailyMeasures:
+    """Import what is new, then compute the daily measures; the table covers ``start``..``end``.
+
+    Measuring always runs from the first day of data, so the backlog on ``start`` is right.
+    """
+    if start is not None and end is not None and start > end:
+        raise FlowcapError(f"--from {start} is after --to {end}")
+    _, data, measures = _measure(folder, end, progress)
+    if measures.recorded and end is not None:
+        last = max(data.sessions["date"].max(), data.referrals["referral_date"].max())
+        if pd.Timestamp(end) > last:
+            raise FlowcapError(
+                f"--to {end} is after the last recorded data ({last:%Y-%m-%d}): no activity is "
+                "recorded after it, so the backlog would only grow"
+            )
+    measures.table = measures.between(start, end)
+    if measures.table.empty:
+        span = f"from {start}" if end is None else f"between {start or 'the start'} and {end}"
+        raise FlowcapError(
+            f"no days {span}: the measures run from the first referral date to the last day of data"
+        )
+    return measures
+
+
+def _measure(
+    folder: str | Path, until: date | None, progress: Progress
+) -> tuple[Service, StoredData, DailyMeasures]:
+    """Import what changed, load the store and measure: the service, its data and measures."""
+    service = read_service_yaml(Path(folder) / "service.yaml")
+    key = load_key()
+    store = Store.for_folder(folder)
+    try:
+        # Reading and checking a large export takes seconds; skip it when nothing changed.
+        if not store.is_current(service.name, file_hashes(folder)):
+            progress("Importing what is new")
+            checked = read_service_folder(folder)
+            service = checked.service
+            store.import_folder(checked, key)
+        progress("Reading the store")
+        data = store.load(service.name)
+    finally:
+        store.close()
+    progress("Measuring")
+    return service, data, daily_measures(service, data, until=until)
+
+
+def erase_case(folder: str | Path, case_id: str) -> dict[str, int]:
+    """Remove one person's records from the store (right to erasure); rows removed per table."""
+    service = read_service_yaml(Path(folder) / "service.yaml")
+    key = load_key(create=False)
+    store = Store.for_folder(folder)
+    try:
+        return store.erase(service.name, case_id, key)
+    finally:
+        store.close()
+
+
+def _json_float(value) -> float | None:
+    value = float(value)
+    return None if not np.isfinite(value) else float(f"{value:.6g}")
+
+
+def _history(folder: str | Path, progress: Progress):
+    """The service, its stored data and measures; data without measures when there is no
+    history (every case type then carries a ``demand`` model)."""
+    checked = read_service_folder(folder)
+    if checked.referrals.empty:
+        empty = checked.referrals.rename(columns={"case_id": "case_key"})
+        waiting = checked.waiting.rename(columns={"case_id": "case_key"})
+        return checked.service, StoredData(empty, waiting, checked.roster, None), None
+    return _measure(folder, None, progress)

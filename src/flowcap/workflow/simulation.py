@@ -1,0 +1,152 @@
+"""Simulation of the days ahead, contingency options and minimum capacity, for a service folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from flowcap.errors import FlowcapError
+from flowcap.io.scenarios_yaml import read_scenarios
+from flowcap.plan.capacity import StaffPlan, minimum_staff
+from flowcap.plan.scenarios import ScenarioComparison, compare_scenarios
+from flowcap.report.fan_chart import backlog_fan_table
+from flowcap.simulate.build import build_spec
+from flowcap.simulate.daily import DailyResult, DailySpec
+from flowcap.simulate.daily import run as run_daily
+from flowcap.workflow.data import Progress, _history, _json_float, _quiet
+
+
+@dataclass
+class SimulationReport:
+    """A Monte Carlo run of the days ahead from where the data end (or from ``start``)."""
+
+    service_name: str
+    start: date
+    spec: DailySpec
+    result: DailyResult
+    threshold_minutes: float
+    cost_per_hour: dict[str, float | None]
+    comparison: ScenarioComparison | None = None
+
+    def baseline_cost(self, resource: str) -> float | None:
+        """Rostered cost over the horizon: staff × minutes/60 × cost per hour, summed (pounds)."""
+        rate = self.cost_per_hour.get(resource)
+        if rate is None:
+            return None
+        r = self.spec.resources.index(resource)
+        hours = (self.spec.staff[r] * self.spec.minutes_per_staff[r]).sum() / 60
+        return float(hours * rate)
+
+    def fan(self) -> pd.DataFrame:
+        days = pd.date_range(self.start, periods=self.spec.horizon_days, freq="D")
+        return backlog_fan_table(days, self.spec.resources, self.result.backlog_percentiles)
+
+    def as_json(self) -> dict:
+        if self.comparison is not None:
+            return self.comparison.as_json()
+        baseline = {}
+        for resource in self.spec.resources:
+            summary = self.result.summary(resource)
+            baseline[resource] = {
+                name: _json_float(summary[name])
+                for name in (
+                    "final_backlog_mean",
+                    "final_backlog_p50",
+                    "final_backlog_p90",
+                    "p_final_backlog_over_threshold",
+                    "mean_wait_days",
+                    "cases_reneged",
+                )
+            }
+            cost = self.baseline_cost(resource)
+            baseline[resource]["cost"] = None if cost is None else round(cost, 2)
+        return {
+            "scenarios": {"baseline": baseline},
+            "ranking": [],
+            "recommendation": "Only the baseline was simulated: give contingency options in "
+            "scenarios.yaml (or --scenarios FILE) to compare them.",
+        }
+
+
+def simulate_folder(
+    folder: str | Path,
+    *,
+    horizon: int = 90,
+    replications: int = 10_000,
+    seed: int = 0,
+    threshold_minutes: float = 2400.0,
+    start: date | None = None,
+    scenarios: str | Path | None = None,
+    risk_target: float = 0.1,
+    progress: Progress = _quiet,
+) -> SimulationReport:
+    """Simulate every resource's backlog ``horizon`` days ahead, ``replications`` times.
+
+    Contingency options come from ``scenarios`` or, when it is ``None``, from the folder's
+    ``scenarios.yaml`` if there is one; each runs with the baseline's random numbers.
+    """
+    if replications < 1:
+        raise FlowcapError("--replications must be at least 1")
+    if not 0 < risk_target < 1:
+        raise FlowcapError("--risk must be between 0 and 1")
+    service, data, measures = _history(folder, progress)
+    spec, first = build_spec(service, data, measures, horizon_days=horizon, start=start)
+    options_file = Path(scenarios) if scenarios else Path(folder) / "scenarios.yaml"
+    if scenarios and not options_file.is_file():
+        raise FlowcapError(f"no scenarios file at {options_file}")
+    progress(f"Simulating {replications:,} futures")
+    result = run_daily(spec, replications, seed, threshold_minutes=threshold_minutes)
+    comparison = None
+    if options_file.is_file():
+        options = read_scenarios(options_file, service)
+        if options:
+            progress(f"Comparing {len(options)} option(s)")
+            comparison = compare_scenarios(
+                spec,
+                first,
+                service,
+                options,
+                replications=replications,
+                seed=seed,
+                threshold_minutes=threshold_minutes,
+                risk_target=risk_target,
+            )
+    costs = {name: r.cost_per_hour for name, r in service.resources.items()}
+    return SimulationReport(service.name, first, spec, result, threshold_minutes, costs, comparison)
+
+
+def plan_folder(
+    folder: str | Path,
+    *,
+    target_backlog_minutes: float,
+    risk: float,
+    horizon: int = 90,
+    replications: int = 2000,
+    seed: int = 0,
+    start: date | None = None,
+    progress: Progress = _quiet,
+) -> list[StaffPlan]:
+    """The fewest staff per resource that keep P(backlog at the horizon > B) ≤ risk, stably."""
+    if not 0 < risk < 1:
+        raise FlowcapError("--risk must be between 0 and 1")
+    if target_backlog_minutes < 0:
+        raise FlowcapError("--target-backlog-minutes must not be negative")
+    service, data, measures = _history(folder, progress)
+    spec, _ = build_spec(service, data, measures, horizon_days=horizon, start=start)
+    plans = []
+    for resource in spec.resources:
+        progress(f"Planning {resource}")
+        plans.append(
+            minimum_staff(
+                spec,
+                resource,
+                target_backlog_minutes=target_backlog_minutes,
+                risk=risk,
+                replications=replications,
+                seed=seed,
+            )
+        )
+    return plans
