@@ -9,6 +9,17 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 
+# Graphviz's `dot` draws process maps (Debian's package; needs root to install).
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "test.sh: installing Graphviz from Debian's packages" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq graphviz >/dev/null
+  else
+    echo "test.sh: Graphviz (dot) is missing: install Debian's graphviz package" >&2
+  fi
+fi
+
 source scripts/postgres.sh
 trap pg_stop EXIT
 if ! pg_start; then

@@ -142,3 +142,32 @@ def test_human_output_reads_as_sentences(example):
     result = runner.invoke(app, ["risk", str(example), "--k", "1.5", "--horizon", "30"])
     assert result.exit_code == 0, result.output
     assert "idva: demand above 1.5 × capacity about once every" in result.stdout
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/real is not checked out")
+def test_processmap_json_of_the_sepsis_log(tmp_path):
+    document = run_json(
+        "processmap",
+        REAL / "sepsis.csv",
+        "--delimiter",
+        ";",
+        "--timezone",
+        "UTC",
+        "--json",
+        "--chart",
+        tmp_path / "sepsis.svg",
+    )
+    assert set(document) == {"activities", "edges", "bottlenecks"}
+    assert len(document["activities"]) == 16
+    assert sum(a["events"] for a in document["activities"]) == 15_214
+    starts = [e for e in document["edges"] if e["from"] == "__start__"]
+    assert sum(e["count"] for e in starts) == 1_050  # every case starts once, "NA" included
+    assert all(
+        set(e) == {"from", "to", "count", "cases", "median_wait_hours", "p90_wait_hours"}
+        for e in document["edges"]
+    )
+    assert abs(sum(b["share"] for b in document["bottlenecks"]) - 1) < 1e-6
+    assert (tmp_path / "sepsis.svg").read_text().lstrip().startswith(("<?xml", "<svg"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -300,3 +301,63 @@ def _every_value(every: float | None) -> str:
     if every is None:
         return "never"
     return f"{every:,.0f}" if every >= 10 else f"{every:.1f}"
+
+
+@app.command()
+def processmap(
+    log: Annotated[Path, typer.Argument(help="Event log: .xes, .xes.gz, .csv or .xlsx.")],
+    case_id: Annotated[str, typer.Option(help="CSV/XLSX column of the case id.")] = "case_id",
+    activity: Annotated[str, typer.Option(help="CSV/XLSX column of the activity.")] = "activity",
+    timestamp: Annotated[str, typer.Option(help="CSV/XLSX column of the time.")] = "timestamp",
+    timezone: Annotated[
+        str | None, typer.Option(help="The log's time zone (default Europe/London).")
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")] = None,
+    top_edges: Annotated[int, typer.Option(help="Hand-offs drawn (the JSON has all).")] = 30,
+    as_json: AsJson = False,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Write the map to FILE.svg, .png or .html.")
+    ] = None,
+) -> None:
+    """The directly-follows process map of an event log, with its bottlenecks."""
+    from flowcap.io.eventlog import EventLogConfig
+    from flowcap.processmap import format_hours, write_process_map
+
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        config = EventLogConfig(
+            file=str(log),
+            case_id=case_id,
+            activity=activity,
+            timestamp=timestamp,
+            timezone=timezone,
+            delimiter=delimiter,
+        )
+        pmap = workflow.process_map_of(log, config, progress=progress)
+        if chart is not None:
+            path = write_process_map(pmap, chart, f"Process map: {log.name}", top_edges=top_edges)
+            err.print(f"chart: {path}")
+    if as_json:
+        sys.stdout.write(json.dumps(pmap.as_json(), allow_nan=False) + "\n")
+        return
+    out.print(
+        f"{log.name}: {pmap.n_cases:,} cases, {pmap.n_events:,} events, "
+        f"{len(pmap.activities):,} activities, {len(pmap.edges):,} hand-offs. Times between "
+        "complete events are waiting plus service.",
+        soft_wrap=True,
+    )
+    table = Table(title="Where the waiting accumulates")
+    for column in ("from", "to", "times", "cases", "median wait", "90th pct", "share of waiting"):
+        table.add_column(column, justify="left" if column in ("from", "to") else "right")
+    edges = pmap.edges.set_index(["from", "to"])
+    for _, row in pmap.bottlenecks.head(10).iterrows():
+        edge = edges.loc[(row["from"], row["to"])]
+        table.add_row(
+            str(row["from"]),
+            str(row["to"]),
+            f"{int(edge['count']):,}",
+            f"{int(edge['cases']):,}",
+            format_hours(edge["median_wait_hours"]),
+            format_hours(edge["p90_wait_hours"]),
+            f"{row['share']:.0%}",
+        )
+    out.print(table)

@@ -21,6 +21,7 @@ from flowcap.workflow.data import (
     import_folder,
     init_folder,
     measure_folder,
+    process_map_of,
     validate_folder,
 )
 from flowcap.workflow.simulation import SimulationReport, plan_folder, simulate_folder
@@ -38,6 +39,7 @@ __all__ = [
     "init_folder",
     "measure_folder",
     "plan_folder",
+    "process_map_of",
     "risk_folder",
     "simulate_folder",
     "validate_folder",

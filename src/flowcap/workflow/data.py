@@ -12,11 +12,13 @@ import pandas as pd
 
 from flowcap.errors import FlowcapError
 from flowcap.io import ServiceFolder, read_service_folder, read_service_yaml
+from flowcap.io.eventlog import EventLogConfig, read_event_log
 from flowcap.io.folder import file_hashes
 from flowcap.io.pseudonym import load_key
 from flowcap.io.scenarios_yaml import read_scenarios
 from flowcap.measures import DailyMeasures, daily_measures
 from flowcap.model.service import Service
+from flowcap.processmap import ProcessMap, process_map
 from flowcap.store import ImportReport, Store, StoredData
 
 TEMPLATE = Path(__file__).parent.parent / "io" / "template"
@@ -147,3 +149,19 @@ def _history(folder: str | Path, progress: Progress):
         waiting = checked.waiting.rename(columns={"case_id": "case_key"})
         return checked.service, StoredData(empty, waiting, checked.roster, None), None
     return _measure(folder, None, progress)
+
+
+def process_map_of(
+    log: str | Path,
+    config: EventLogConfig | None = None,
+    *,
+    service_timezone: str = "Europe/London",
+    progress: Progress = _quiet,
+) -> ProcessMap:
+    """The process map of an event log (XES, CSV or XLSX), case ids pseudonymised on reading."""
+    progress("Reading the event log")
+    events = read_event_log(
+        Path(log), config, service_timezone=service_timezone, key=load_key()
+    ).sorted_events()
+    progress("Mapping the process")
+    return process_map(events)

@@ -1,0 +1,478 @@
+"""Reading an event log (XES, CSV or XLSX) into one row per event, in the log's time zone.
+
+A case system's export records, for every case, which activity happened when (and, where it
+has them, who did it, the case type and the lifecycle transition). This module reads such a
+log whatever its format, checks it and puts it in one shape for the process map, the demand
+measures and the pathway simulation:
+
+- **Formats**, by the file's suffix: ``.xes`` / ``.xes.gz`` (read safely with
+  :func:`flowcap.io.xes.read_xes`), ``.csv`` / ``.txt`` / ``.tsv`` with any delimiter (given,
+  or sniffed from the header among ``, ; tab |``), and ``.xlsx``.
+- **Everything is text first**: a case id such as ``NA`` is a case id, not a missing value
+  (the sepsis log has one; pandas would silently drop its 24 events).
+- **Time zones**: a log has one zone, ``timezone`` from the config or else the service's.
+  Timestamps with an offset (``Z``, ``+01:00``) are converted to it; timestamps without one
+  are taken to be local times in it. So a road-fines date recorded at local midnight
+  (``2006-07-24T00:00:00+02:00``, 22:00 UTC) lands on 24 July in Europe/Rome, not on the
+  23rd. A naive local time that a clock change makes ambiguous is read as the earlier
+  (summer-time) one; one that does not exist (skipped at the spring change) is moved forward.
+  XES timestamps almost always carry offsets; one without is read as UTC by ``read_xes``.
+- **Errors** are :class:`~flowcap.errors.InputError` with every problem at once (capped per
+  file), each naming the file, row (header = row 1) and column: missing columns (with the
+  columns the file does have), unparseable or missing timestamps, missing case ids or
+  activities, an empty file, a file over ``FLOWCAP_MAX_FILE_MB``.
+- **Pseudonyms**: with ``key`` the case ids are replaced by their keyed pseudonyms
+  (:func:`flowcap.io.pseudonym.pseudonymise`, 32 hex characters), hashing each distinct id
+  once. The CLI always passes the key, so no raw case id goes further; tests may leave it
+  out to see the raw ids.
+- **Order**: :attr:`EventLog.events` keeps the file's order, and its ``order`` column is each
+  event's position in the file; :meth:`EventLog.sorted_events` sorts by case, then timestamp,
+  then ``order``, so events with equal timestamps keep their order in the file (as pm4py's
+  directly-follows counts assume).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from flowcap.errors import InputError, Problem, capped
+from flowcap.io.pseudonym import pseudonymise
+from flowcap.io.tables import UK_DATE_FORMATS, TableCheck, check_rows, max_file_bytes
+from flowcap.io.xes import read_xes
+
+#: Columns of :attr:`EventLog.events`, in this order.
+COLUMNS = (
+    "case",
+    "activity",
+    "timestamp",
+    "local_date",
+    "resource",
+    "case_type",
+    "lifecycle",
+    "order",
+)
+#: Delimiters sniffed from a CSV header when none is configured.
+SNIFFED_DELIMITERS = (",", ";", "\t", "|")
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+_CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+_XLSX_SUFFIXES = (".xlsx", ".xlsm")
+#: An offset after a time of day (a bare date such as 2024-01-02 has none).
+_OFFSET = r":\d\d(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
+#: Formats tried, in order, for timestamps that are not ISO 8601.
+_OTHER_FORMATS = UK_DATE_FORMATS + ("%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S")
+
+
+def _check_zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name such as Europe/Rome)"
+        ) from None
+    return value
+
+
+class EventLogConfig(BaseModel):
+    """Where an event log is and which of its columns mean what (``event_log:`` in service.yaml).
+
+    The column names apply to CSV and XLSX and are matched ignoring case and surrounding
+    spaces. XES has fixed keys: the trace's and event's ``concept:name``,
+    ``time:timestamp``, ``org:resource`` and ``lifecycle:transition``; an XES log has no case
+    type column.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: The log file: relative to the service folder, or absolute.
+    file: str
+    case_id: str = "case_id"
+    activity: str = "activity"
+    timestamp: str = "timestamp"
+    resource: str | None = None
+    case_type: str | None = None
+    lifecycle: str | None = None
+    #: The log's IANA time zone; by default the service's. Offsets in the file are converted.
+    timezone: str | None = None
+    #: CSV delimiter (one character, or ``tab``); sniffed from the header when not given.
+    delimiter: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return _check_zone(value)
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = _DELIMITER_NAMES.get(value.lower(), value)
+        if len(value) != 1 or value in '"\r\n':
+            raise ValueError(f"the delimiter must be one character (or 'tab'), not {value!r}")
+        return value
+
+    @field_validator("file", "case_id", "activity", "timestamp")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    def path_in(self, folder: Path) -> Path:
+        """The log's path: :attr:`file` taken relative to ``folder`` unless it is absolute."""
+        path = Path(self.file).expanduser()
+        return path if path.is_absolute() else Path(folder) / path
+
+
+@dataclass(frozen=True, eq=False)
+class EventLog:
+    """An event log read by :func:`read_event_log`.
+
+    ``events`` has one row per event in file order, with columns ``case`` (str: the
+    pseudonym when a key was given, else the raw case id), ``activity`` (str), ``timestamp``
+    (tz-aware, in :attr:`timezone`), ``local_date`` (datetime64 at local midnight, tz-naive:
+    the calendar date in :attr:`timezone`), ``resource``, ``case_type`` and ``lifecycle``
+    (str, ``""`` where the log has none) and ``order`` (int: the event's position in the
+    file, from 0).
+    """
+
+    events: pd.DataFrame
+    timezone: str
+    source: str
+
+    @property
+    def n_cases(self) -> int:
+        """Number of distinct cases."""
+        return int(self.events["case"].nunique())
+
+    @property
+    def n_events(self) -> int:
+        """Number of events."""
+        return len(self.events)
+
+    def activities(self) -> list[str]:
+        """Activity names, most frequent first (ties by name)."""
+        counts = self.events["activity"].value_counts()
+        return sorted(counts.index, key=lambda name: (-counts[name], name))
+
+    def sorted_events(self) -> pd.DataFrame:
+        """Events by case, then timestamp, then position in the file (ties keep file order)."""
+        return self.events.sort_values(["case", "timestamp", "order"], kind="stable").reset_index(
+            drop=True
+        )
+
+
+def read_event_log(
+    path: Path,
+    config: EventLogConfig | None = None,
+    *,
+    service_timezone: str = "Europe/London",
+    key: bytes | None = None,
+) -> EventLog:
+    """Read and check an event log; see the module docstring for the rules.
+
+    Parameters
+    ----------
+    path : Path
+        The log file (``config.file`` is not used here: resolve it with
+        :meth:`EventLogConfig.path_in` first).
+    config : EventLogConfig, optional
+        Column names, time zone and delimiter; defaults to columns ``case_id``,
+        ``activity`` and ``timestamp``.
+    service_timezone : str
+        The zone used when ``config.timezone`` is not given.
+    key : bytes, optional
+        Pseudonymisation key; when given, case ids are replaced by their pseudonyms.
+
+    Raises
+    ------
+    InputError
+        Listing every problem found (file, row, column).
+    """
+    path = Path(path)
+    name = path.name
+    config = config or EventLogConfig(file=name)
+    zone = config.timezone or service_timezone
+    try:
+        _check_zone(zone)
+    except ValueError as error:
+        raise InputError([Problem(name, str(error))]) from None
+    if not path.is_file():
+        raise InputError([Problem(name, f"file not found in {path.parent}")])
+    size = path.stat().st_size
+    limit = max_file_bytes()
+    if size > limit:
+        raise InputError(
+            [Problem(name, f"file is {size:,} bytes; the limit is {limit:,} (FLOWCAP_MAX_FILE_MB)")]
+        )
+    if size == 0:
+        raise InputError([Problem(name, "file is empty")])
+
+    suffixes = [s.lower() for s in path.suffixes]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix == ".xes" or suffixes[-2:] == [".xes", ".gz"]:
+        frame = _read_xes_events(path, zone)
+    elif suffix in _CSV_SUFFIXES or suffix in _XLSX_SUFFIXES:
+        frame = _read_table_events(path, config, zone, xlsx=suffix in _XLSX_SUFFIXES)
+    else:
+        raise InputError(
+            [
+                Problem(
+                    name,
+                    f"unknown event-log format {suffix or '(no suffix)'!r}: "
+                    "use .xes, .xes.gz, .csv, .txt, .tsv or .xlsx",
+                )
+            ]
+        )
+
+    if key is not None:
+        codes, uniques = pd.factorize(frame["case"], sort=False)
+        pseudonyms = np.asarray(pseudonymise(uniques.tolist(), key), dtype=object)
+        frame["case"] = pseudonyms[codes]
+    frame["local_date"] = frame["timestamp"].dt.tz_localize(None).dt.normalize()
+    frame["order"] = np.arange(len(frame), dtype=np.int64)
+    frame = frame[list(COLUMNS)].reset_index(drop=True)
+    return EventLog(events=frame, timezone=zone, source=name)
+
+
+# --- XES ------------------------------------------------------------------------------------
+
+
+def _read_xes_events(path: Path, zone: str) -> pd.DataFrame:
+    name = path.name
+    try:
+        raw = read_xes(path)
+    except ValueError as error:  # a time:timestamp that is not ISO 8601
+        if isinstance(error, InputError):
+            raise
+        raise InputError(
+            [Problem(name, f"unreadable time:timestamp: {error}", None, "time:timestamp")]
+        ) from None
+    if raw.empty:
+        raise InputError([Problem(name, "the log has no events")])
+    problems: list[Problem] = []
+    for column, key in (("activity", "concept:name"), ("timestamp", "time:timestamp")):
+        missing = np.flatnonzero(raw[column].isna().to_numpy())
+        for position in missing[:100]:
+            problems.append(
+                Problem(
+                    name,
+                    f"event {position + 1} (case {raw['case_id'].iat[position]!r}) has no {key}",
+                    None,
+                    key,
+                )
+            )
+    if problems:
+        raise InputError(capped(problems, name))
+    frame = pd.DataFrame(
+        {
+            "case": raw["case_id"].astype(str),
+            "activity": raw["activity"].astype(str),
+            "timestamp": raw["timestamp"].dt.tz_convert(zone),
+        }
+    )
+    for column in ("resource", "lifecycle"):
+        frame[column] = raw[column].fillna("").astype(str) if column in raw else ""
+    frame["case_type"] = ""
+    return frame
+
+
+# --- CSV and XLSX ---------------------------------------------------------------------------
+
+
+def _read_table_events(
+    path: Path, config: EventLogConfig, zone: str, *, xlsx: bool
+) -> pd.DataFrame:
+    name = path.name
+    check = TableCheck(name)
+    table = _read_xlsx(path, check) if xlsx else _read_csv(path, config.delimiter, check)
+    if table is None:
+        raise InputError(capped(check.problems, name))
+
+    wanted = {
+        "case": config.case_id,
+        "activity": config.activity,
+        "timestamp": config.timestamp,
+        "resource": config.resource,
+        "case_type": config.case_type,
+        "lifecycle": config.lifecycle,
+    }
+    header = [str(c) for c in table.columns]
+    folded = {}
+    for column in header:
+        folded.setdefault(column.strip().lower(), column)
+    found: dict[str, str] = {}
+    for role, column in wanted.items():
+        if column is None:
+            continue
+        actual = column if column in header else folded.get(column.strip().lower())
+        if actual is None:
+            check.problems.append(
+                Problem(
+                    name,
+                    f"missing column {column!r} for the {role.replace('_', ' ')}; the file's "
+                    f"columns are: {', '.join(header)}",
+                    1,
+                    column,
+                )
+            )
+        else:
+            found[role] = actual
+    if check.problems:
+        raise InputError(capped(check.problems, name))
+
+    text = {
+        role: table[column].fillna("").astype(str).str.strip() for role, column in found.items()
+    }
+    # Blank lines (every used cell empty) are skipped; the index keeps each row's place.
+    used = pd.DataFrame(text)
+    keep = (used != "").any(axis=1)
+    used = used[keep]
+    if used.empty:
+        raise InputError([Problem(name, "file has a header but no events")])
+    check_rows(check, used["case"] == "", config.case_id, "missing case id")
+    check_rows(check, used["activity"] == "", config.activity, "missing activity")
+    timestamps = _parse_timestamps(used["timestamp"], zone, check, config.timestamp)
+    if check.problems:
+        raise InputError(capped(sorted(check.problems, key=_row_key), name))
+    frame = pd.DataFrame(
+        {
+            "case": used["case"].to_numpy(dtype=object),
+            "activity": used["activity"].to_numpy(dtype=object),
+            "timestamp": timestamps.reset_index(drop=True),
+        }
+    )
+    for role in ("resource", "case_type", "lifecycle"):
+        frame[role] = used[role].to_numpy(dtype=object) if role in used else ""
+    return frame
+
+
+def _row_key(problem: Problem) -> tuple[int, str]:
+    return (problem.row if problem.row is not None else 0, problem.column or "")
+
+
+def _parse_timestamps(text: pd.Series, zone: str, check: TableCheck, column: str) -> pd.Series:
+    """Timestamps in ``zone``: offsets converted, naive times localised; bad cells reported.
+
+    The two kinds are parsed apart: pandas, given both in one column, reads a naive time
+    after an offset-bearing one as if it had that offset.
+    """
+    empty = text == ""
+    has_offset = text.str.contains(_OFFSET, regex=True) & ~empty
+    naive = ~has_offset & ~empty
+    result = pd.Series(pd.NaT, index=text.index, dtype=f"datetime64[ns, {zone}]")
+    if has_offset.any():
+        aware = pd.to_datetime(text[has_offset], format="ISO8601", errors="coerce", utc=True)
+        result[has_offset] = aware.dt.tz_convert(zone).astype(result.dtype)
+    if naive.any():
+        wall = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
+        for other in _OTHER_FORMATS:
+            retry = wall.isna()
+            if not retry.any():
+                break
+            wall = wall.copy()
+            wall[retry] = pd.to_datetime(text[naive][retry], format=other, errors="coerce")
+        # Ambiguous wall times (the autumn change) read as the earlier, summer-time instant.
+        summer = np.ones(len(wall), dtype=bool)
+        local = wall.dt.tz_localize(zone, ambiguous=summer, nonexistent="shift_forward")
+        result[naive] = local.astype(result.dtype)
+    check_rows(check, empty, column, "missing timestamp")
+    check_rows(
+        check,
+        result.isna() & ~empty,
+        column,
+        "not a timestamp (use ISO 8601, e.g. 2024-03-01T09:30:00 or with an offset +01:00)",
+        text,
+    )
+    return result
+
+
+def _sniff_delimiter(header: str) -> str:
+    counts = {d: header.count(d) for d in SNIFFED_DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
+def _read_csv(path: Path, delimiter: str | None, check: TableCheck) -> pd.DataFrame | None:
+    raw = path.read_bytes()
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        check.add("file is UTF-16 text: save it as UTF-8 instead")
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        row = raw[: exc.start].count(b"\n") + 1
+        check.problems.append(
+            Problem(
+                check.file, f"byte 0x{raw[exc.start]:02x} is not UTF-8: save the file as UTF-8", row
+            )
+        )
+        return None
+    if not text.strip():
+        check.add("file is empty")
+        return None
+    delimiter = delimiter or _sniff_delimiter(text.lstrip("\r\n").split("\n", 1)[0])
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+        if not _ragged_rows(text, delimiter, check):
+            check.add(f"not a readable delimited table ({delimiter!r}): {exc}")
+        return None
+    if not isinstance(frame.index, pd.RangeIndex):
+        if not _ragged_rows(text, delimiter, check):
+            check.add("rows have more fields than the header")
+        return None
+    return frame
+
+
+def _ragged_rows(text: str, delimiter: str, check: TableCheck) -> bool:
+    """Report every row with more fields than the header; True if any was found."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    width, found = None, False
+    for row in reader:
+        if width is None:
+            width = len(row)
+        elif len(row) > width:
+            found = True
+            if len(check.problems) < 100:
+                check.problems.append(
+                    Problem(
+                        check.file,
+                        f"{len(row)} fields where the header has {width} (a stray delimiter, "
+                        "or a value that needs quotes?)",
+                        reader.line_num,
+                    )
+                )
+    return found
+
+
+def _read_xlsx(path: Path, check: TableCheck) -> pd.DataFrame | None:
+    try:
+        frame = pd.read_excel(
+            path, dtype=str, keep_default_na=False, na_filter=False, engine="openpyxl"
+        )
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        check.add(f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}")
+        return None
+    if frame.columns.empty:
+        check.add("the first sheet is empty")
+        return None
+    return frame

@@ -1,0 +1,19 @@
+"""Process maps of event logs: the directly-follows graph, its times and its bottlenecks.
+
+:func:`process_map` builds a :class:`ProcessMap` from the events of a log (as
+:func:`flowcap.io.eventlog.read_event_log` returns them); :func:`write_process_map` draws it
+with Graphviz to SVG or PNG, or as an interactive HTML page.
+"""
+
+from flowcap.processmap.dfg import END, START, ProcessMap, process_map
+from flowcap.processmap.render import format_hours, to_dot, write_process_map
+
+__all__ = [
+    "END",
+    "START",
+    "ProcessMap",
+    "format_hours",
+    "process_map",
+    "to_dot",
+    "write_process_map",
+]

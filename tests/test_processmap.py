@@ -1,0 +1,316 @@
+"""Process map: directly-follows counts against pm4py on real logs, times, bottlenecks, drawing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flowcap.errors import FlowcapError
+from flowcap.io.xes import read_xes
+from flowcap.processmap import END, START, format_hours, process_map, to_dot, write_process_map
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+RECEIPT = REAL / "receipt.xes.gz"
+SEPSIS = REAL / "sepsis.csv"
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")
+
+
+def _pm4py():
+    os.environ.setdefault("PM4PY_SILENT", "1")
+    warnings.filterwarnings("ignore")
+    return pytest.importorskip("pm4py")
+
+
+@pytest.fixture(scope="module")
+def receipt_events() -> pd.DataFrame:
+    if not RECEIPT.exists():
+        pytest.skip("real logs not present")
+    raw = read_xes(RECEIPT).rename(columns={"case_id": "case"})
+    raw["order"] = np.arange(len(raw))
+    return raw[["case", "activity", "timestamp", "order"]]
+
+
+@pytest.fixture(scope="module")
+def sepsis_events() -> pd.DataFrame:
+    if not SEPSIS.exists():
+        pytest.skip("real logs not present")
+    raw = pd.read_csv(SEPSIS, sep=";", dtype=str, keep_default_na=False)
+    events = pd.DataFrame(
+        {
+            "case": raw["case_id"],
+            "activity": raw["activity"],
+            "timestamp": pd.to_datetime(raw["timestamp"], utc=True),
+        }
+    )
+    events["order"] = np.arange(len(events))
+    return events
+
+
+def _log(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    events = pd.DataFrame(rows, columns=["case", "activity", "timestamp"])
+    events["timestamp"] = pd.to_datetime(events["timestamp"], utc=True, format="ISO8601")
+    events["order"] = np.arange(len(events))
+    return events
+
+
+def _counts(pmap) -> dict[tuple[str, str], int]:
+    edges = pmap.edges
+    return {
+        (f, t): int(n) for f, t, n in zip(edges["from"], edges["to"], edges["count"], strict=True)
+    }
+
+
+def _pm4py_counts(dfg, starts, ends) -> dict[tuple[str, str], int]:
+    expected = {(a, b): int(n) for (a, b), n in dfg.items()}
+    expected.update({(START, a): int(n) for a, n in starts.items()})
+    expected.update({(a, END): int(n) for a, n in ends.items()})
+    return expected
+
+
+def _assert_same_counts(ours: dict, theirs: dict) -> None:
+    missing = sorted(set(theirs) - set(ours))
+    extra = sorted(set(ours) - set(theirs))
+    assert not missing and not extra, (missing[:5], extra[:5])
+    wrong = {k: (ours[k], theirs[k]) for k in theirs if ours[k] != theirs[k]}
+    assert not wrong, wrong
+
+
+def test_counts_equal_pm4py_on_receipt(receipt_events):
+    pm4py = _pm4py()
+    pmap = process_map(receipt_events)
+    log = pm4py.read_xes(str(RECEIPT))  # pm4py's own parser, independent of read_xes
+    dfg, starts, ends = pm4py.discover_dfg(
+        log,
+        case_id_key="case:concept:name",
+        activity_key="concept:name",
+        timestamp_key="time:timestamp",
+    )
+    _assert_same_counts(_counts(pmap), _pm4py_counts(dfg, starts, ends))
+    assert pmap.n_events == 8577 and pmap.n_cases == 1434
+    assert len(pmap.activities) == 27
+    assert int(pmap.edges.loc[pmap.edges["from"] == START, "count"].sum()) == 1434
+
+
+def test_counts_equal_pm4py_on_sepsis(sepsis_events):
+    pm4py = _pm4py()
+    pmap = process_map(sepsis_events)
+    # format_dataframe sorts by case, timestamp and file position, as pm4py expects.
+    frame = pm4py.format_dataframe(
+        sepsis_events[["case", "activity", "timestamp"]].copy(),
+        case_id="case",
+        activity_key="activity",
+        timestamp_key="timestamp",
+    )
+    dfg, starts, ends = pm4py.discover_dfg(
+        frame,
+        case_id_key="case:concept:name",
+        activity_key="concept:name",
+        timestamp_key="time:timestamp",
+    )
+    _assert_same_counts(_counts(pmap), _pm4py_counts(dfg, starts, ends))
+    assert pmap.n_cases == 1050 and pmap.n_events == 15214  # the "NA" case is kept
+    assert len(pmap.activities) == 16
+    assert pmap.variants["cases"].sum() == 1050
+    assert len(pmap.variants) == len(pm4py.get_variants(frame))
+
+
+def test_equal_timestamps_keep_file_order_and_shuffled_rows_do_not_matter():
+    rows = [
+        ("c1", "A", "2024-01-01 09:00"),
+        ("c1", "C", "2024-01-01 10:00"),  # tie with B: file order says C then B
+        ("c1", "B", "2024-01-01 10:00"),
+        ("c2", "A", "2024-01-01 09:00"),
+        ("c2", "B", "2024-01-01 11:00"),
+    ]
+    events = _log(rows)
+    pmap = process_map(events)
+    assert _counts(pmap) == {
+        (START, "A"): 2,
+        ("A", "C"): 1,
+        ("C", "B"): 1,
+        ("A", "B"): 1,
+        ("B", END): 2,
+    }
+    # The same log with its rows shuffled (keeping "order") gives the same map.
+    shuffled = events.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    assert _counts(process_map(shuffled)) == _counts(pmap)
+    assert process_map(shuffled).as_json() == pmap.as_json()
+
+
+def test_median_and_p90_wait_on_known_times():
+    # A -> B after 1, 2, 3, ..., 10 hours in ten cases.
+    rows = []
+    for i in range(1, 11):
+        rows.append((f"c{i}", "A", "2024-03-01 08:00"))
+        rows.append((f"c{i}", "B", str(pd.Timestamp("2024-03-01 08:00") + pd.Timedelta(hours=i))))
+    pmap = process_map(_log(rows))
+    edge = pmap.edges.set_index(["from", "to"]).loc[("A", "B")]
+    hours = np.arange(1.0, 11.0)
+    assert edge["count"] == 10 and edge["cases"] == 10
+    assert edge["median_wait_hours"] == pytest.approx(np.median(hours))  # 5.5
+    assert edge["p90_wait_hours"] == pytest.approx(np.quantile(hours, 0.9))  # 9.1
+    assert edge["total_wait_hours"] == pytest.approx(55.0)
+    assert edge["mean_wait_hours"] == pytest.approx(5.5)
+    start = pmap.edges.set_index(["from", "to"]).loc[(START, "A")]
+    assert np.isnan(start["median_wait_hours"]) and start["total_wait_hours"] == 0
+    activities = pmap.activities.set_index("name")
+    assert activities.loc["B", "total_wait_hours"] == pytest.approx(55.0)
+
+
+def test_distinct_cases_differ_from_count_on_a_loop():
+    rows = [
+        ("c1", "A", "2024-01-01 09:00"),
+        ("c1", "B", "2024-01-01 10:00"),
+        ("c1", "A", "2024-01-01 11:00"),
+        ("c1", "B", "2024-01-01 12:00"),
+        ("c1", "B", "2024-01-01 13:00"),
+        ("c1", "C", "2024-01-01 14:00"),
+        ("c2", "A", "2024-01-02 09:00"),
+        ("c2", "B", "2024-01-02 09:30"),
+        ("c2", "C", "2024-01-02 10:00"),
+    ]
+    pmap = process_map(_log(rows))
+    edges = pmap.edges.set_index(["from", "to"])
+    assert edges.loc[("A", "B"), "count"] == 3 and edges.loc[("A", "B"), "cases"] == 2
+    assert edges.loc[("B", "A"), "count"] == 1 and edges.loc[("B", "A"), "cases"] == 1
+    activities = pmap.activities.set_index("name")
+    assert activities.loc["A", "events"] == 3 and activities.loc["A", "cases"] == 2
+    assert activities.loc["B", "events"] == 4 and activities.loc["B", "cases"] == 2
+    rework = {(r.kind, r._1, r.to): (r.count, r.cases) for r in pmap.rework.itertuples(index=False)}
+    assert rework[("self-loop", "B", "B")] == (1, 1)
+    assert rework[("ping-pong", "A", "B")] == (1, 1)  # A -> B -> A
+    assert rework[("ping-pong", "B", "A")] == (1, 1)  # B -> A -> B
+    variants = dict(zip(pmap.variants["variant"], pmap.variants["cases"], strict=True))
+    assert variants == {("A", "B", "A", "B", "B", "C"): 1, ("A", "B", "C"): 1}
+    assert pmap.variants["share"].sum() == pytest.approx(1.0)
+
+
+def test_variants_tell_apart_prefixes_and_long_cases():
+    rows = []
+    sequences = {
+        "c1": "ABC",
+        "c2": "AB",
+        "c3": "ABC",
+        "c4": "ABCA",
+        "c5": "A" * 40,
+        "c6": "A" * 41,
+        "c7": "A" * 40,
+    }
+    t0 = pd.Timestamp("2024-01-01")
+    for case, seq in sequences.items():
+        for i, activity in enumerate(seq):
+            rows.append((case, activity, str(t0 + pd.Timedelta(minutes=i))))
+    variants = process_map(_log(rows)).variants
+    found = {"".join(v): n for v, n in zip(variants["variant"], variants["cases"], strict=True)}
+    assert found == {"ABC": 2, "AB": 1, "ABCA": 1, "A" * 40: 2, "A" * 41: 1}
+    assert list(variants["cases"])[:2] == [2, 2]
+
+
+def test_bottlenecks_rank_total_waiting_and_shares_sum_to_one(sepsis_events):
+    pmap = process_map(sepsis_events)
+    b = pmap.bottlenecks
+    assert b["share"].sum() == pytest.approx(1.0)
+    assert (np.diff(b["total_wait_hours"].to_numpy()) <= 0).all()
+    assert list(b["rank"]) == list(range(1, len(b) + 1))
+    assert not ((b["from"] == START) | (b["to"] == END)).any()
+    inner = pmap.edges[(pmap.edges["from"] != START) & (pmap.edges["to"] != END)]
+    assert b["total_wait_hours"].sum() == pytest.approx(inner["total_wait_hours"].sum())
+    p90 = pmap.longest_delays["p90_wait_hours"].to_numpy()
+    assert (np.diff(p90) <= 0).all()
+
+
+def test_as_json_is_json_safe_and_filtered_keeps_it_full(receipt_events):
+    pmap = process_map(receipt_events)
+    data = pmap.as_json()
+    text = json.dumps(data, allow_nan=False)  # raises on NaN
+    assert set(data) == {"activities", "edges", "bottlenecks"}
+    assert set(data["edges"][0]) == {
+        "from",
+        "to",
+        "count",
+        "cases",
+        "median_wait_hours",
+        "p90_wait_hours",
+    }
+    assert set(data["activities"][0]) == {"name", "cases", "events"}
+    assert set(data["bottlenecks"][0]) == {"from", "to", "total_wait_hours", "share"}
+    start_edges = [e for e in data["edges"] if e["from"] == START]
+    assert start_edges and all(e["median_wait_hours"] is None for e in start_edges)
+
+    small = pmap.filtered(top_edges=10)
+    assert small.is_filtered and len(small.edges) <= 10 + 3
+    assert len(small.edges) < len(pmap.edges)
+    assert json.dumps(small.as_json(), allow_nan=False) == text
+    # The top three bottlenecks stay in the picture.
+    top = set(zip(pmap.bottlenecks["from"][:3], pmap.bottlenecks["to"][:3], strict=True))
+    assert top <= set(zip(small.edges["from"], small.edges["to"], strict=True))
+
+    frequent = pmap.filtered(min_count=100, keep_bottlenecks=0)
+    assert (frequent.edges["count"] >= 100).all()
+    by_variant = pmap.filtered(top_variants=1, keep_bottlenecks=0)
+    path = (START, *pmap.variants["variant"].iloc[0], END)
+    assert set(zip(by_variant.edges["from"], by_variant.edges["to"], strict=True)) == set(
+        zip(path[:-1], path[1:], strict=False)
+    )
+
+
+def test_missing_columns_and_values_are_refused():
+    with pytest.raises(FlowcapError, match="activity"):
+        process_map(pd.DataFrame({"case": ["a"], "timestamp": [pd.Timestamp("2024-01-01")]}))
+    events = _log([("c1", "A", "2024-01-01"), ("c1", "B", "2024-01-02")])
+    events.loc[1, "timestamp"] = pd.NaT
+    with pytest.raises(FlowcapError, match="no timestamp"):
+        process_map(events)
+    empty = process_map(_log([]))
+    assert empty.n_events == 0 and empty.as_json()["edges"] == []
+
+
+def test_format_hours_is_readable():
+    assert format_hours(None) == "–"
+    assert format_hours(float("nan")) == "–"
+    assert format_hours(0.0) == "0 min"
+    assert format_hours(0.001) == "< 1 min"
+    assert format_hours(0.5) == "30 min"
+    assert format_hours(5.25) == "5.2 h"
+    assert format_hours(72) == "3.0 d"
+    assert format_hours(24 * 250) == "250 d"
+
+
+def test_dot_escapes_labels():
+    events = _log(
+        [
+            ('c"1', 'Say "hi"\\now', "2024-01-01 09:00"),
+            ('c"1', "B <&> C", "2024-01-01 10:00"),
+        ]
+    )
+    text = to_dot(process_map(events), 'A "quoted" <title>')
+    assert 'Say \\"hi\\"\\\\now' in text
+    assert "&lt;title&gt;" in text
+
+
+@needs_dot
+def test_write_svg_png_html(tmp_path, sepsis_events):
+    pmap = process_map(sepsis_events)
+    svg = write_process_map(pmap, tmp_path / "map.svg", "Sepsis")
+    assert "<svg" in svg.read_text() and "waiting plus service" in svg.read_text()
+    png = write_process_map(pmap, tmp_path / "map.png", "Sepsis")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = write_process_map(pmap, tmp_path / "map.html", "Sepsis <pathway>").read_text()
+    assert "<svg" in page and "Sepsis &lt;pathway&gt;" in page
+    assert "http://" not in page.split("<svg", 1)[0]  # nothing fetched: self-contained
+    assert "Bottlenecks" in page
+    with pytest.raises(FlowcapError, match="must end in"):
+        write_process_map(pmap, tmp_path / "map.pdf", "Sepsis")
+
+
+def test_missing_dot_gives_an_install_hint(tmp_path, monkeypatch, receipt_events):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(FlowcapError, match="apt-get install graphviz"):
+        write_process_map(process_map(receipt_events), tmp_path / "map.svg", "Receipt")
