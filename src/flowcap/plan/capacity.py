@@ -59,6 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flowcap._json import json_number
 from flowcap.errors import FlowcapError
 from flowcap.simulate.daily import DailySpec, run
 
@@ -98,8 +99,8 @@ class StaffPlan:
         return {
             "resource": self.resource,
             "min_staff": self.min_staff,
-            "min_capacity_minutes": _rounded(self.min_capacity_minutes),
-            "p_exceed_at_min": _rounded(self.p_exceed_at_min),
+            "min_capacity_minutes": json_number(self.min_capacity_minutes),
+            "p_exceed_at_min": json_number(self.p_exceed_at_min),
             "stable": bool(self.stable),
         }
 
@@ -131,8 +132,8 @@ class MinutesPlan:
         return {
             "resource": self.resource,
             "min_minutes_per_staff": self.min_minutes_per_staff,
-            "min_capacity_minutes": _rounded(self.min_capacity_minutes),
-            "p_exceed_at_min": _rounded(self.p_exceed_at_min),
+            "min_capacity_minutes": json_number(self.min_capacity_minutes),
+            "p_exceed_at_min": json_number(self.p_exceed_at_min),
             "stable": bool(self.stable),
         }
 
@@ -378,9 +379,3 @@ def _with_row(model: DailySpec, r: int, name: str, days: np.ndarray, value) -> D
     row = getattr(model, name).copy()
     row[r, days] = value
     return dataclasses.replace(model, **{name: row})
-
-
-def _rounded(value: float | None) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return float(f"{value:.6g}")

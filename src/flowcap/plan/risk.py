@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from flowcap._json import json_number
+
 DEFAULT_KS = (1.0, 1.5, 2.0)
 
 
@@ -68,13 +70,13 @@ class BadDayRisk:
         return {
             "resource": self.resource,
             "k": self.k,
-            "p_per_working_day": _float(self.p_per_working_day),
+            "p_per_working_day": json_number(self.p_per_working_day),
             "once_every_working_days": None if every is None else round(every, 1),
-            "p_empirical": _float(self.p_empirical),
-            "ci_low": _float(self.ci_low),
-            "ci_high": _float(self.ci_high),
+            "p_empirical": json_number(self.p_empirical),
+            "ci_low": json_number(self.ci_low),
+            "ci_high": json_number(self.ci_high),
             "riskiest_dates": [
-                {"date": d.isoformat(), "p": _float(p)} for d, p in self.riskiest_dates
+                {"date": d.isoformat(), "p": json_number(p)} for d, p in self.riskiest_dates
             ],
         }
 
@@ -220,7 +222,3 @@ def _round(value: float) -> str:
     if value >= 100:
         return f"{round(value, -1):,.0f}"
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
-
-
-def _float(value: float) -> float:
-    return float(f"{value:.6g}")

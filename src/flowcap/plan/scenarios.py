@@ -76,6 +76,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from flowcap._json import json_number
 from flowcap.io.scenarios_yaml import (
     BASELINE,
     Agency,
@@ -442,7 +443,7 @@ class ScenarioComparison:
             per_resource = {}
             for r, resource in enumerate(self.resources):
                 summary = o.result.summary(resource)
-                row = {key: _json_float(summary[key]) for key in SUMMARY_KEYS}
+                row = {key: json_number(summary[key]) for key in SUMMARY_KEYS}
                 row["cost"] = round(float(o.cost[r].sum()), 2)
                 per_resource[resource] = row
             scenarios[name] = per_resource
@@ -450,11 +451,11 @@ class ScenarioComparison:
             {
                 "scenario": row["scenario"],
                 "extra_cost": round(row["extra_cost"], 2),
-                "wait_days_avoided": _json_float(row["wait_days_avoided"]),
+                "wait_days_avoided": json_number(row["wait_days_avoided"]),
                 "cost_per_wait_day_avoided": None
                 if row["cost_per_wait_day_avoided"] is None
                 else round(row["cost_per_wait_day_avoided"], 2),
-                "p_meet_target": _json_float(row["p_meet_target"]),
+                "p_meet_target": json_number(row["p_meet_target"]),
             }
             for row in self.ranking
         ]
@@ -490,11 +491,6 @@ def _money(value: float | None) -> str:
     if value is None:
         return "—"
     return f"£{value:,.0f}" if abs(value) >= 100 else f"£{value:,.2f}"
-
-
-def _json_float(value) -> float | None:
-    value = float(value)
-    return None if not math.isfinite(value) else float(f"{value:.6g}")
 
 
 def _p_meet(result: DailyResult, threshold: float) -> float:

@@ -33,9 +33,6 @@ def working_day_series(table: pd.DataFrame, resource: str) -> pd.DataFrame:
     working = rows["is_working_day"].to_numpy(dtype=bool)
     if not working.any():
         raise ValueError(f"{resource!r} has no working days in the period")
-    # Each day belongs to the next working day on or after it.
-    owner = np.searchsorted(np.flatnonzero(working), np.arange(len(rows)), side="left")
-    inside = owner < working.sum()
     out = (
         rows[working]
         .set_index("date")[
@@ -43,10 +40,9 @@ def working_day_series(table: pd.DataFrame, resource: str) -> pd.DataFrame:
         ]
         .copy()
     )
+    days = pd.DatetimeIndex(rows["date"])
     for column in FLOWS:
-        out[column] = np.bincount(
-            owner[inside], weights=rows[column].to_numpy(float)[inside], minlength=len(out)
-        )
+        out[column] = fold_to_working_days(days, rows[column].to_numpy(float), working).to_numpy()
     out["demand_cases"] = out["demand_cases"].round().astype(np.int64)
     return out[
         [

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from flowcap._json import json_number
 from flowcap.errors import FlowcapError
 from flowcap.forecast import DemandForecaster, holiday_features
 from flowcap.forecast import backtest as run_backtest
@@ -20,7 +21,7 @@ from flowcap.plan.risk import DEFAULT_KS, BadDayRisk, bad_day_risk
 from flowcap.variation.series import fold_to_working_days, working_day_series
 from flowcap.variation.spc import RULES, SPCResult, SPCSettings, xmr
 from flowcap.variation.stats import variation_summary, weekday_month_table
-from flowcap.workflow.data import Progress, _json_float, _measure, _quiet
+from flowcap.workflow.data import Progress, _measure, _quiet
 
 
 @dataclass
@@ -74,9 +75,9 @@ class VariationReport:
                         {
                             "from": s.start.isoformat(),
                             "to": s.end.isoformat(),
-                            "mean": _json_float(s.mean),
-                            "lower_limit": _json_float(s.lower_limit) if s.has_limits else None,
-                            "upper_limit": _json_float(s.upper_limit) if s.has_limits else None,
+                            "mean": json_number(s.mean),
+                            "lower_limit": json_number(s.lower_limit) if s.has_limits else None,
+                            "upper_limit": json_number(s.upper_limit) if s.has_limits else None,
                         }
                         for s in self.spc[(resource, measure)].segments
                     ]
@@ -168,7 +169,7 @@ class ForecastReport:
         if self.backtest is not None:
             out["backtest"] = {
                 str(row["unique_id"]): {
-                    name: _json_float(row[name])
+                    name: json_number(row[name])
                     for name in ("mase", "mase_seasonal_naive", "coverage80", "coverage95")
                 }
                 for _, row in self.backtest.iterrows()

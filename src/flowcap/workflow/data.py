@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from flowcap.errors import FlowcapError
@@ -133,11 +132,6 @@ def erase_case(folder: str | Path, case_id: str) -> dict[str, int]:
         return store.erase(service.name, case_id, key)
     finally:
         store.close()
-
-
-def _json_float(value) -> float | None:
-    value = float(value)
-    return None if not np.isfinite(value) else float(f"{value:.6g}")
 
 
 def _history(folder: str | Path, progress: Progress):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from flowcap._json import json_number
 from flowcap.errors import FlowcapError
 from flowcap.io.scenarios_yaml import read_scenarios
 from flowcap.plan.capacity import StaffPlan, minimum_staff
@@ -16,7 +17,7 @@ from flowcap.report.fan_chart import backlog_fan_table
 from flowcap.simulate.build import build_spec
 from flowcap.simulate.daily import DailyResult, DailySpec
 from flowcap.simulate.daily import run as run_daily
-from flowcap.workflow.data import Progress, _history, _json_float, _quiet
+from flowcap.workflow.data import Progress, _history, _quiet
 
 
 @dataclass
@@ -51,7 +52,7 @@ class SimulationReport:
         for resource in self.spec.resources:
             summary = self.result.summary(resource)
             baseline[resource] = {
-                name: _json_float(summary[name])
+                name: json_number(summary[name])
                 for name in (
                     "final_backlog_mean",
                     "final_backlog_p50",
