@@ -37,16 +37,15 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, field_validator
 
 from flowcap.errors import InputError, Problem, capped
 from flowcap.io.pseudonym import pseudonymise
 from flowcap.io.tables import UK_DATE_FORMATS, TableCheck, check_rows, max_file_bytes
 from flowcap.io.xes import read_xes
+from flowcap.model.eventlog import EventLogConfig, check_zone
 
 #: Columns of :attr:`EventLog.events`, in this order.
 COLUMNS = (
@@ -61,77 +60,12 @@ COLUMNS = (
 )
 #: Delimiters sniffed from a CSV header when none is configured.
 SNIFFED_DELIMITERS = (",", ";", "\t", "|")
-_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 _CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 _XLSX_SUFFIXES = (".xlsx", ".xlsm")
 #: An offset after a time of day (a bare date such as 2024-01-02 has none).
 _OFFSET = r":\d\d(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
 #: Formats tried, in order, for timestamps that are not ISO 8601.
 _OTHER_FORMATS = UK_DATE_FORMATS + ("%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S")
-
-
-def _check_zone(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {value!r} (use an IANA name such as Europe/Rome)"
-        ) from None
-    return value
-
-
-class EventLogConfig(BaseModel):
-    """Where an event log is and which of its columns mean what (``event_log:`` in service.yaml).
-
-    The column names apply to CSV and XLSX and are matched ignoring case and surrounding
-    spaces. XES has fixed keys: the trace's and event's ``concept:name``,
-    ``time:timestamp``, ``org:resource`` and ``lifecycle:transition``; an XES log has no case
-    type column.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    #: The log file: relative to the service folder, or absolute.
-    file: str
-    case_id: str = "case_id"
-    activity: str = "activity"
-    timestamp: str = "timestamp"
-    resource: str | None = None
-    case_type: str | None = None
-    lifecycle: str | None = None
-    #: The log's IANA time zone; by default the service's. Offsets in the file are converted.
-    timezone: str | None = None
-    #: CSV delimiter (one character, or ``tab``); sniffed from the header when not given.
-    delimiter: str | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        return _check_zone(value)
-
-    @field_validator("delimiter")
-    @classmethod
-    def _one_character(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = _DELIMITER_NAMES.get(value.lower(), value)
-        if len(value) != 1 or value in '"\r\n':
-            raise ValueError(f"the delimiter must be one character (or 'tab'), not {value!r}")
-        return value
-
-    @field_validator("file", "case_id", "activity", "timestamp")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
-        return value
-
-    def path_in(self, folder: Path) -> Path:
-        """The log's path: :attr:`file` taken relative to ``folder`` unless it is absolute."""
-        path = Path(self.file).expanduser()
-        return path if path.is_absolute() else Path(folder) / path
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,7 +138,7 @@ def read_event_log(
     config = config or EventLogConfig(file=name)
     zone = config.timezone or service_timezone
     try:
-        _check_zone(zone)
+        check_zone(zone)
     except ValueError as error:
         raise InputError([Problem(name, str(error))]) from None
     if not path.is_file():

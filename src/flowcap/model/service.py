@@ -19,6 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from flowcap.model.distribution import Distribution
+from flowcap.model.eventlog import EventLogConfig
+from flowcap.model.pathway import DEFAULT_KEY, Pathway
+
 DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Region = Literal["GB-ENG", "GB-WLS", "GB-SCT", "GB-NIR"]
@@ -130,6 +134,17 @@ class CaseType(_Frozen):
     steps: tuple[Step, ...] | None = None
     description: str | None = Field(default=None, max_length=200)
     demand: DemandModel | None = None
+    patience_days: Distribution | None = Field(
+        default=None,
+        description="How long (days) someone waits for first contact before giving up.",
+    )
+
+    @field_validator("patience_days")
+    @classmethod
+    def _no_empirical_patience(cls, value: Distribution | None) -> Distribution | None:
+        if value is not None and value.dist == "empirical":
+            raise ValueError("patience_days takes exponential, lognormal, gamma or fixed")
+        return value
 
     @model_validator(mode="after")
     def _one_way_of_giving_work(self) -> CaseType:
@@ -170,6 +185,8 @@ class Service(_Frozen):
     first_contact_target_working_days: int = Field(default=2, ge=0, le=365)
     resources: dict[str, Resource] = Field(min_length=1)
     case_types: dict[str, CaseType] = Field(min_length=1)
+    event_log: EventLogConfig | None = None
+    pathway: Pathway | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -199,7 +216,56 @@ class Service(_Frozen):
                         f"case type {name!r} uses unknown resource {step.resource!r}; "
                         f"resources are: {', '.join(known)}"
                     )
+        if self.event_log is not None:
+            self._check_event_log(self.event_log, known)
+        if self.pathway is not None:
+            self._check_pathway(self.pathway, known)
         return self
+
+    def _check_event_log(self, log: EventLogConfig, known: list[str]) -> None:
+        for activity, work in log.activities.items():
+            if work.resource not in self.resources:
+                raise ValueError(
+                    f"event_log: activity {activity!r} uses unknown resource {work.resource!r}; "
+                    f"resources are: {', '.join(known)}"
+                )
+        if log.default_case_type is not None and log.default_case_type not in self.case_types:
+            raise ValueError(
+                f"event_log: default_case_type {log.default_case_type!r} is not a case type; "
+                f"case types are: {', '.join(self.case_types)}"
+            )
+        if log.case_type is None and log.default_case_type is None and len(self.case_types) > 1:
+            raise ValueError(
+                "event_log: give a case_type column or a default_case_type "
+                "(the service has several case types)"
+            )
+
+    def _check_pathway(self, pathway: Pathway, known: list[str]) -> None:
+        types = ", ".join(self.case_types)
+        for case_type in pathway.arrivals or {}:
+            if case_type not in self.case_types:
+                raise ValueError(
+                    f"pathway.arrivals: unknown case type {case_type!r}; case types are: {types}"
+                )
+        for name, step in pathway.steps.items():
+            if step.resource not in self.resources:
+                raise ValueError(
+                    f"pathway step {name!r} uses unknown resource {step.resource!r}; "
+                    f"resources are: {', '.join(known)}"
+                )
+            if isinstance(step.service_minutes, dict):
+                for key in step.service_minutes:
+                    if key != DEFAULT_KEY and key not in self.case_types:
+                        raise ValueError(
+                            f"pathway step {name!r}: service_minutes for unknown case type "
+                            f"{key!r}; case types are: {types}"
+                        )
+                missing = [t for t in self.case_types if t not in step.service_minutes]
+                if missing and DEFAULT_KEY not in step.service_minutes:
+                    raise ValueError(
+                        f"pathway step {name!r}: service_minutes has no entry for "
+                        f"{', '.join(missing)} and no default"
+                    )
 
     @property
     def weekday_numbers(self) -> frozenset[int]:

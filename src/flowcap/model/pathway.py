@@ -1,0 +1,130 @@
+"""The case-level pathway (``pathway:`` in service.yaml): where a case goes, step by step.
+
+A referral arrives at the first step listed (triage), waits for someone at that step's
+resource, is served for a random number of minutes, then moves on to another step with the
+probabilities in ``next`` or leaves the pathway. Several steps may use the same resource (an
+IDVA does both the risk assessment and the follow-up), so they share its people::
+
+    pathway:
+      arrivals:                      # optional: by default the referrals history's rates
+        da_high_risk: {per_hour: 0.08, weekday: [1.2, 1, 1, 1, 0.9, 0.4, 0.3]}
+      steps:
+        triage:
+          resource: triage
+          service_minutes: {dist: lognormal, mean: 25, sd: 10}
+          next: {assessment: 0.4}     # 60% leave after triage
+        assessment:
+          resource: idva
+          service_minutes:           # per case type, with a default
+            default: {dist: gamma, mean: 90, sd: 30}
+            da_high_risk: {dist: gamma, mean: 120, sd: 40}
+
+The people on duty at a step are the resource's staff on duty: ``minutes_per_day`` from
+``day_starts`` on working days, as the roster says for each date.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from flowcap.model.distribution import Distribution
+
+DEFAULT_KEY = "default"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Arrivals(_Frozen):
+    """Referrals of one case type arriving at random (Poisson) at ``per_hour`` on average.
+
+    ``weekday`` (7 numbers, Monday first) and ``hour`` (24 numbers, midnight first) scale the
+    rate: the rate in hour ``h`` of weekday ``d`` is ``per_hour * weekday[d] * hour[h]``, each
+    profile normalised to average 1 so ``per_hour`` stays the mean over the week.
+    """
+
+    per_hour: float = Field(ge=0, description="Mean referrals per hour over the week.")
+    weekday: tuple[float, ...] | None = Field(default=None, min_length=7, max_length=7)
+    hour: tuple[float, ...] | None = Field(default=None, min_length=24, max_length=24)
+
+    @field_validator("weekday", "hour")
+    @classmethod
+    def _profile(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
+        if value is None:
+            return None
+        if any(not (v >= 0) for v in value) or sum(value) <= 0:
+            raise ValueError("a profile needs numbers >= 0, not all zero")
+        return value
+
+    def hourly_rates(self) -> list[float]:
+        """Arrivals per hour in each of the week's 168 hours (Monday 00:00 first)."""
+        week = [1.0] * 7 if self.weekday is None else _normalised(self.weekday)
+        day = [1.0] * 24 if self.hour is None else _normalised(self.hour)
+        return [self.per_hour * w * h for w in week for h in day]
+
+
+def _normalised(profile: tuple[float, ...]) -> list[float]:
+    mean = sum(profile) / len(profile)
+    return [v / mean for v in profile]
+
+
+class PathwayStep(_Frozen):
+    """One step of the pathway: who does it, how long it takes, where the case goes next."""
+
+    resource: str
+    #: One distribution for every case type, or a map of case type (and ``default``) to one.
+    service_minutes: Distribution | dict[str, Distribution]
+    #: Step name -> probability of going there next; the rest leave the pathway.
+    next: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("service_minutes", mode="before")
+    @classmethod
+    def _one_or_per_type(cls, value: Any) -> Any:
+        # A mapping with a ``dist``/``mean``/``values`` key is one distribution; any other
+        # mapping is per case type. Deciding here gives clearer errors than a bare union.
+        if isinstance(value, dict) and not ({"dist", "mean", "values", "sd"} & set(value)):
+            return {key: Distribution.model_validate(v) for key, v in value.items()}
+        return Distribution.model_validate(value)
+
+    @field_validator("next")
+    @classmethod
+    def _probabilities(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(not (0 <= p <= 1) for p in value.values()):
+            raise ValueError("next: each probability must be between 0 and 1")
+        if sum(value.values()) > 1 + 1e-9:
+            raise ValueError(f"next: probabilities add up to {sum(value.values()):g}, over 1")
+        return value
+
+    def service_for(self, case_type: str) -> Distribution:
+        """The service-time distribution (minutes) for a case of ``case_type``."""
+        if isinstance(self.service_minutes, Distribution):
+            return self.service_minutes
+        if case_type in self.service_minutes:
+            return self.service_minutes[case_type]
+        return self.service_minutes[DEFAULT_KEY]
+
+
+class Pathway(_Frozen):
+    """Steps in order (cases arrive at the first) and, optionally, arrival rates by type."""
+
+    arrivals: dict[str, Arrivals] | None = None
+    steps: dict[str, PathwayStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _next_steps_exist(self) -> Pathway:
+        for name, step in self.steps.items():
+            for target in step.next:
+                if target not in self.steps:
+                    raise ValueError(
+                        f"step {name!r}: next names unknown step {target!r}; "
+                        f"steps are: {', '.join(self.steps)}"
+                    )
+        return self
+
+    @property
+    def entry_step(self) -> str:
+        """The step where cases arrive: the first one listed."""
+        return next(iter(self.steps))
