@@ -1,0 +1,173 @@
+"""What the case-level pathway simulation needs to know, as plain arrays (minutes throughout).
+
+A referral of case type ``t`` arrives at step 0 (triage) at random, at the hour-of-week rate in
+``arrival_rate_per_hour[t]``; it waits for one of the people on duty at the step's resource,
+most urgent case type first (smaller ``case_priority``) and first come first served within a
+priority, across every step that shares the resource; it is served for a time drawn from
+``service[step][t]``; then it goes to step ``j`` with probability ``routing[step, j]`` or leaves
+(the rest of the row). While it waits for its first contact (at step 0) it may give up after a
+patience drawn from ``patience[t]``, as in the daily model.
+
+People on duty follow ``schedule``: for resource ``r``, ``schedule[r] = (times, servers)`` says
+``servers[i]`` people are on duty from minute ``times[i]`` until ``times[i + 1]`` (the last
+count holds to the end; ``times[0] == 0``). When the count falls, people who are serving finish
+their case first (no pre-emption); when it rises, the newcomers take waiting cases at once.
+
+Built from a service folder by :mod:`flowcap.simulate.pathway.build`; run by
+:func:`flowcap.simulate.pathway.simulate_pathway`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DISTRIBUTIONS = ("exponential", "lognormal", "gamma", "fixed", "empirical")
+HOURS_PER_WEEK = 168
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A random duration in minutes: ``dist`` with ``mean`` and ``sd`` (``sd`` unused for
+    exponential and fixed), or ``empirical``: drawn uniformly from ``values``."""
+
+    dist: str
+    mean: float = 0.0
+    sd: float = 0.0
+    values: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.dist not in DISTRIBUTIONS:
+            raise ValueError(f"dist must be one of {DISTRIBUTIONS}, not {self.dist!r}")
+        if self.dist == "empirical":
+            values = np.asarray(self.values, dtype=np.float64).ravel()
+            if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values < 0):
+                raise ValueError("an empirical duration needs finite values >= 0")
+            object.__setattr__(self, "values", values)
+            object.__setattr__(self, "mean", float(values.mean()))
+            object.__setattr__(self, "sd", float(values.std()))
+            return
+        if not (self.mean > 0 and np.isfinite(self.mean)):
+            raise ValueError(f"{self.dist}: mean must be > 0, not {self.mean}")
+        if self.dist in ("lognormal", "gamma") and not (self.sd > 0 and np.isfinite(self.sd)):
+            raise ValueError(f"{self.dist}: sd must be > 0, not {self.sd}")
+
+
+@dataclass(frozen=True)
+class PathwaySpec:
+    """A pathway model (validated on construction). Shapes: ``S`` steps, ``R`` resources,
+    ``T`` case types.
+
+    Parameters
+    ----------
+    steps : tuple of str, length S — step 0 is where cases arrive
+    step_resource : int array (S,) — index into ``resources``
+    resources : tuple of str, length R
+    case_types : tuple of str, length T
+    case_priority : int array (T,) — smaller is served first
+    arrival_rate_per_hour : float array (T, 168) — arrivals per hour in each hour of the week,
+        index 0 = Monday 00:00–01:00
+    start_hour_of_week : int — the hour of the week at simulated minute 0
+    service : S-tuple of T-tuples of :class:`Duration` (minutes)
+    routing : float array (S, S) — ``routing[i, j]`` = P(next step j | finished step i);
+        rows add up to at most 1, the rest leave the pathway
+    schedule : R-tuple of ``(times, servers)`` arrays (minutes, people on duty)
+    patience : T-tuple of :class:`Duration` (minutes) or None — giving up while waiting at
+        step 0; None: nobody gives up
+    """
+
+    steps: tuple[str, ...]
+    step_resource: np.ndarray
+    resources: tuple[str, ...]
+    case_types: tuple[str, ...]
+    case_priority: np.ndarray
+    arrival_rate_per_hour: np.ndarray
+    service: tuple[tuple[Duration, ...], ...]
+    routing: np.ndarray
+    schedule: tuple[tuple[np.ndarray, np.ndarray], ...]
+    start_hour_of_week: int = 0
+    patience: tuple[Duration | None, ...] | None = None
+
+    def __post_init__(self) -> None:
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        put("steps", tuple(str(s) for s in self.steps))
+        put("resources", tuple(str(r) for r in self.resources))
+        put("case_types", tuple(str(t) for t in self.case_types))
+        n_s, n_r, n_t = len(self.steps), len(self.resources), len(self.case_types)
+        if n_s == 0 or n_r == 0 or n_t == 0:
+            raise ValueError("a pathway needs at least one step, resource and case type")
+        step_resource = np.asarray(self.step_resource, dtype=np.int64)
+        if (
+            step_resource.shape != (n_s,)
+            or np.any(step_resource < 0)
+            or np.any(step_resource >= n_r)
+        ):
+            raise ValueError(f"step_resource must be {n_s} indices into {n_r} resources")
+        put("step_resource", step_resource)
+        priority = np.asarray(self.case_priority, dtype=np.int64)
+        if priority.shape != (n_t,):
+            raise ValueError(f"case_priority must have shape ({n_t},)")
+        put("case_priority", priority)
+        rates = np.asarray(self.arrival_rate_per_hour, dtype=np.float64)
+        if rates.shape != (n_t, HOURS_PER_WEEK) or not np.all(np.isfinite(rates)):
+            raise ValueError(f"arrival_rate_per_hour must be finite with shape ({n_t}, 168)")
+        if np.any(rates < 0):
+            raise ValueError("arrival rates must be >= 0")
+        put("arrival_rate_per_hour", rates)
+        if not 0 <= int(self.start_hour_of_week) < HOURS_PER_WEEK:
+            raise ValueError("start_hour_of_week must be in 0..167")
+        put("start_hour_of_week", int(self.start_hour_of_week))
+        if len(self.service) != n_s or any(len(row) != n_t for row in self.service):
+            raise ValueError(f"service must be {n_s} rows of {n_t} durations")
+        if not all(isinstance(d, Duration) for row in self.service for d in row):
+            raise ValueError("service entries must be Duration objects")
+        put("service", tuple(tuple(row) for row in self.service))
+        routing = np.asarray(self.routing, dtype=np.float64)
+        if routing.shape != (n_s, n_s) or np.any(routing < 0):
+            raise ValueError(f"routing must be non-negative with shape ({n_s}, {n_s})")
+        if np.any(routing.sum(axis=1) > 1 + 1e-9):
+            raise ValueError("a routing row adds up to more than 1")
+        put("routing", routing)
+        if len(self.schedule) != n_r:
+            raise ValueError(f"schedule needs one (times, servers) pair per resource ({n_r})")
+        schedule = []
+        for name, (times, servers) in zip(self.resources, self.schedule, strict=True):
+            times = np.asarray(times, dtype=np.float64).ravel()
+            servers = np.asarray(servers, dtype=np.int64).ravel()
+            if times.size == 0 or times.shape != servers.shape or times[0] != 0:
+                raise ValueError(f"schedule for {name!r}: equal-length arrays starting at 0")
+            if np.any(np.diff(times) <= 0) or np.any(servers < 0):
+                raise ValueError(f"schedule for {name!r}: times must increase, servers >= 0")
+            schedule.append((times, servers))
+        put("schedule", tuple(schedule))
+        patience = self.patience if self.patience is not None else (None,) * n_t
+        if len(patience) != n_t:
+            raise ValueError(f"patience needs one entry per case type ({n_t})")
+        put("patience", tuple(patience))
+
+    @classmethod
+    def network(
+        cls,
+        arrivals_per_hour: float,
+        servers: list[int],
+        mean_service_minutes: list[float],
+        routing: np.ndarray | None = None,
+        dist: str = "exponential",
+    ) -> PathwaySpec:
+        """A Jackson-style network: one case type, Poisson arrivals at step 0, one resource per
+        step with a fixed number of people on duty around the clock (M/M/c when one step)."""
+        n = len(servers)
+        return cls(
+            steps=tuple(f"step{i}" for i in range(n)),
+            step_resource=np.arange(n),
+            resources=tuple(f"resource{i}" for i in range(n)),
+            case_types=("case",),
+            case_priority=np.array([1]),
+            arrival_rate_per_hour=np.full((1, HOURS_PER_WEEK), float(arrivals_per_hour)),
+            service=tuple((Duration(dist, float(m)),) for m in mean_service_minutes),
+            routing=np.zeros((n, n)) if routing is None else routing,
+            schedule=tuple((np.array([0.0]), np.array([c])) for c in servers),
+        )
