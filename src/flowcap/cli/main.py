@@ -9,6 +9,7 @@ The commands live by subject in :mod:`flowcap.cli.data`, :mod:`flowcap.cli.analy
 from flowcap.cli import data  # noqa: F401
 from flowcap.cli import analysis  # noqa: F401
 from flowcap.cli import simulation  # noqa: F401
+from flowcap.cli import pathway  # noqa: F401
 
 # isort: on
 from flowcap.cli.app import app

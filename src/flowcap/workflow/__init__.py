@@ -3,7 +3,8 @@
 Each is a plain function, so the CLI, a notebook and (later) the web app call the same code:
 :mod:`~flowcap.workflow.data` (check, import, measure, erase),
 :mod:`~flowcap.workflow.analysis` (variation, forecast, risk) and
-:mod:`~flowcap.workflow.simulation` (simulate, plan).
+:mod:`~flowcap.workflow.simulation` (simulate, plan) and
+:mod:`~flowcap.workflow.pathway` (des, calibrate).
 """
 
 from flowcap.workflow.analysis import (
@@ -24,15 +25,18 @@ from flowcap.workflow.data import (
     process_map_of,
     validate_folder,
 )
+from flowcap.workflow.pathway import PathwayReport, des_folder
 from flowcap.workflow.simulation import SimulationReport, plan_folder, simulate_folder
 
 __all__ = [
     "ForecastReport",
+    "PathwayReport",
     "Progress",
     "RiskReport",
     "SimulationReport",
     "VariationReport",
     "capacity_ahead",
+    "des_folder",
     "erase_case",
     "forecast_folder",
     "import_folder",

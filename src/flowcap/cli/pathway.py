@@ -1,0 +1,115 @@
+"""Commands on the case-level pathway: des (simulate it) and calibrate (build it from a log)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from flowcap import workflow
+from flowcap.cli.app import (
+    AsJson,
+    ServiceDir,
+    _errors_to_exit,
+    _key_notice,
+    _parse_date,
+    _progress,
+    app,
+    out,
+)
+
+
+@app.command()
+def des(
+    service_dir: ServiceDir,
+    hours: Annotated[float, typer.Option(help="Hours observed after the warm-up.")] = 2184.0,
+    warmup_hours: Annotated[
+        float, typer.Option(help="Hours simulated first and left out of the statistics.")
+    ] = 336.0,
+    replications: Annotated[
+        int, typer.Option(help="Independent runs (confidence intervals come from them).")
+    ] = 20,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same results.")] = 0,
+    start: Annotated[
+        str | None,
+        typer.Option(help="First day (YYYY-MM-DD); default the day after the last referral."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Case-level simulation of the pathway: waits per step and case type, utilisation."""
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        report = workflow.des_folder(
+            service_dir,
+            hours=hours,
+            warmup_hours=warmup_hours,
+            replications=replications,
+            seed=seed,
+            start=_parse_date(start, "--start"),
+            progress=progress,
+        )
+    document = report.as_json()
+    if as_json:
+        sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
+        return
+    table = Table(
+        title=f"{report.service_name}: pathway from {report.start:%d %b %Y}, {hours:,.0f} hours "
+        f"after {warmup_hours:,.0f} hours' warm-up, {replications} replications"
+    )
+    for column in (
+        "step",
+        "resource",
+        "cases",
+        "mean wait (min)",
+        "95% CI",
+        "p90 wait",
+        "P(wait)",
+        "utilisation",
+        "gave up",
+    ):
+        table.add_column(column, justify="left" if column in ("step", "resource") else "right")
+    for index, (name, step) in enumerate(document["steps"].items()):
+        resource = report.spec.resources[report.spec.step_resource[index]]
+        table.add_row(
+            name,
+            resource,
+            f"{step['customers']:,}",
+            _number(step["mean_wait_minutes"]),
+            "-" if step["ci95"] is None else "–".join(_number(v) for v in step["ci95"]),
+            _number(step["p90_wait_minutes"]),
+            "-" if step["p_wait"] is None else f"{step['p_wait']:.0%}",
+            "-" if step["utilisation"] is None else f"{step['utilisation']:.0%}",
+            f"{step['reneged']:,}",
+        )
+    out.print(table)
+    by_type = Table(title="Mean wait (minutes) by case type: mean / 90th percentile")
+    by_type.add_column("step")
+    types = report.spec.case_types
+    for case_type in types:
+        by_type.add_column(case_type, justify="right")
+    for name, step in document["steps"].items():
+        cells = []
+        for case_type in types:
+            entry = step["by_case_type"].get(case_type)
+            if not entry or not entry["customers"]:
+                cells.append("-")
+            else:
+                cells.append(
+                    f"{_number(entry['mean_wait_minutes'])} / {_number(entry['p90_wait_minutes'])}"
+                )
+        by_type.add_row(name, *cells)
+    out.print(by_type)
+    end = document["end_to_end"]
+    interval = end["ci95"]
+    out.print(
+        f"End to end: {_number(end['mean_time_minutes'])} minutes on average"
+        + ("" if interval is None else f" (95% CI {_number(interval[0])}–{_number(interval[1])})")
+    )
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"

@@ -1,0 +1,174 @@
+"""From a service folder to a :class:`PathwaySpec`: the pathway, its rota and its arrivals.
+
+- **Steps, routing, service times** come from ``pathway:`` in service.yaml.
+- **People on duty**: on each working day (the service's week, less bank holidays unless it
+  works them) ``staff`` people are on duty for ``minutes_per_day`` from ``day_starts``; a
+  roster.csv row for that date and resource replaces both (rostered absence). Shifts may run
+  past midnight; ``minutes_per_day: 1440`` on all seven days is around the clock.
+- **Arrivals**: ``pathway.arrivals`` when given (case types it leaves out do not arrive);
+  otherwise each case type's referrals per weekday over the last ``history_weeks`` weeks of
+  the referrals history, spread evenly over the day (referrals carry a date, not a time);
+  otherwise, with no history, the case type's ``demand.per_day``.
+- **Patience**: a case type's ``patience_days``, in minutes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from flowcap.errors import FlowcapError
+from flowcap.model.calendar import working_calendar
+from flowcap.model.distribution import Distribution
+from flowcap.model.service import Service
+from flowcap.simulate.pathway.spec import HOURS_PER_WEEK, Duration, PathwaySpec
+
+MINUTES_PER_DAY = 1440.0
+#: Weeks of referrals history the arrival rates are averaged over.
+HISTORY_WEEKS = 52
+
+
+def duration(dist: Distribution, scale: float = 1.0) -> Duration:
+    """A service-folder distribution as the engine's :class:`Duration`, times ``scale``."""
+    if dist.values is not None:
+        return Duration("empirical", values=np.asarray(dist.values, dtype=float) * scale)
+    assert dist.mean is not None
+    return Duration(dist.dist, dist.mean * scale, (dist.sd or 0.0) * scale)
+
+
+def build_pathway_spec(
+    service: Service,
+    *,
+    start: date,
+    days: int,
+    referrals: pd.DataFrame | None = None,
+    roster: pd.DataFrame | None = None,
+    history_weeks: int = HISTORY_WEEKS,
+) -> PathwaySpec:
+    """The pathway of ``service`` simulated from midnight on ``start`` for ``days`` days.
+
+    ``referrals`` (columns ``referral_date``, ``case_type``) and ``roster`` (``date``,
+    ``resource``, ``staff``, ``minutes_per_staff``) are the stored history, or None.
+    """
+    pathway = service.pathway
+    if pathway is None:
+        raise FlowcapError(
+            "service.yaml has no pathway: section (steps with resource, service_minutes and "
+            "next); see the README's 'Pathway simulation'"
+        )
+    if days < 1:
+        raise FlowcapError("the simulation must cover at least one day")
+    steps = list(pathway.steps)
+    resources = list(service.resources)
+    case_types = list(service.case_types)
+    routing = np.zeros((len(steps), len(steps)))
+    for i, step in enumerate(pathway.steps.values()):
+        for target, probability in step.next.items():
+            routing[i, steps.index(target)] = probability
+    return PathwaySpec(
+        steps=tuple(steps),
+        step_resource=np.array([resources.index(s.resource) for s in pathway.steps.values()]),
+        resources=tuple(resources),
+        case_types=tuple(case_types),
+        case_priority=np.array([service.case_types[t].priority for t in case_types]),
+        arrival_rate_per_hour=arrival_rates(service, referrals, start, history_weeks),
+        service=tuple(
+            tuple(duration(step.service_for(t)) for t in case_types)
+            for step in pathway.steps.values()
+        ),
+        routing=routing,
+        schedule=tuple(on_duty(service, r, start, days, roster) for r in resources),
+        start_hour_of_week=start.weekday() * 24,
+        patience=tuple(
+            None if c.patience_days is None else duration(c.patience_days, MINUTES_PER_DAY)
+            for c in service.case_types.values()
+        ),
+    )
+
+
+def arrival_rates(
+    service: Service,
+    referrals: pd.DataFrame | None,
+    start: date,
+    history_weeks: int = HISTORY_WEEKS,
+) -> np.ndarray:
+    """Arrivals per hour, shape (case types, 168), Monday 00:00 first (see the module doc)."""
+    case_types = list(service.case_types)
+    rates = np.zeros((len(case_types), HOURS_PER_WEEK))
+    arrivals = service.pathway.arrivals if service.pathway else None
+    if arrivals is not None:
+        for k, name in enumerate(case_types):
+            if name in arrivals:
+                rates[k] = arrivals[name].hourly_rates()
+        return rates
+    if referrals is not None and len(referrals):
+        dates = pd.to_datetime(referrals["referral_date"]).dt.normalize()
+        last = dates.max()
+        first = max(dates.min(), last - pd.Timedelta(weeks=history_weeks) + pd.Timedelta(days=1))
+        window = dates >= first
+        weekdays_seen = pd.date_range(first, last, freq="D").day_of_week
+        n_days = np.bincount(weekdays_seen, minlength=7)
+        for k, name in enumerate(case_types):
+            mine = dates[window & (referrals["case_type"] == name).to_numpy()]
+            per_weekday = np.bincount(mine.dt.day_of_week, minlength=7) / np.maximum(n_days, 1)
+            rates[k] = np.repeat(per_weekday / 24.0, 24)
+        return rates
+    missing = [n for n, c in service.case_types.items() if c.demand is None]
+    if missing:
+        raise FlowcapError(
+            "no referrals history to take arrival rates from: give pathway.arrivals in "
+            f"service.yaml, or a demand: model for {', '.join(missing)}"
+        )
+    for k, case_type in enumerate(service.case_types.values()):
+        assert case_type.demand is not None
+        rates[k] = case_type.demand.per_day / 24.0
+    return rates
+
+
+def on_duty(
+    service: Service,
+    resource: str,
+    start: date,
+    days: int,
+    roster: pd.DataFrame | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """People on duty at ``resource`` as ``(times, servers)``: minute change points from 0.
+
+    Each working day contributes ``staff`` people from ``day_starts`` for ``minutes_per_day``
+    (or the roster's numbers for that date); overlapping shifts add up.
+    """
+    spec = service.resources[resource]
+    # One day before the start: a shift that began yesterday evening may still be running.
+    calendar = working_calendar(service, start - timedelta(days=1), start + timedelta(days=days))
+    staff = np.where(calendar["is_working_day"], spec.staff, 0).astype(np.int64)
+    minutes = np.full(len(calendar), spec.minutes_per_day)
+    if roster is not None and len(roster):
+        mine = roster[roster["resource"] == resource]
+        rostered = dict(
+            zip(
+                pd.to_datetime(mine["date"]),
+                zip(mine["staff"], mine["minutes_per_staff"], strict=True),
+                strict=True,
+            )
+        )
+        for i, day in enumerate(calendar["date"]):
+            if day in rostered:
+                staff[i], minutes[i] = rostered[day]
+    begin = spec.start_time.hour * 60 + spec.start_time.minute
+    offsets = (np.arange(len(calendar)) - 1) * MINUTES_PER_DAY + begin
+    change = np.concatenate([offsets, offsets + minutes])
+    delta = np.concatenate([staff, -staff])
+    order = np.argsort(change, kind="stable")
+    change, level = change[order], np.cumsum(delta[order])
+    # The level after the last change at each distinct time, from minute 0 on.
+    keep = np.append(change[1:] != change[:-1], True)
+    change, level = change[keep], level[keep]
+    before = change <= 0
+    initial = level[before][-1] if before.any() else 0
+    times = np.concatenate([[0.0], change[~before]])
+    servers = np.concatenate([[initial], level[~before]])
+    same = np.append(True, servers[1:] != servers[:-1])
+    return times[same], servers[same].astype(np.int64)
+
