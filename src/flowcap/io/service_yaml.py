@@ -55,7 +55,8 @@ def check_service_yaml(path: Path) -> tuple[Service | None, list[Problem]]:
 
 
 def _unknown_step_resources(data: dict, file: str, lines: LineMap) -> list[Problem]:
-    """Steps naming a resource the service does not define, each at its own line.
+    """Steps (and pathway steps, log activities) naming a resource the service does not
+    define, each at its own line.
 
     The model checks this too, but only once every field is valid and without a line number;
     checking the raw mapping first reports it together with the other problems.
@@ -65,11 +66,11 @@ def _unknown_step_resources(data: dict, file: str, lines: LineMap) -> list[Probl
     if not isinstance(resources, dict) or not isinstance(case_types, dict):
         return []
     known = ", ".join(sorted(map(str, resources)))
-    problems = []
+    problems, places = [], []
     for name, spec in case_types.items():
         if not isinstance(spec, dict):
             continue
-        places = [(("case_types", name, "resource"), spec.get("resource"))]
+        places.append((("case_types", name, "resource"), spec.get("resource")))
         steps = spec.get("steps")
         if isinstance(steps, list):
             places += [
@@ -77,16 +78,25 @@ def _unknown_step_resources(data: dict, file: str, lines: LineMap) -> list[Probl
                 for i, step in enumerate(steps)
                 if isinstance(step, dict)
             ]
-        for path, resource in places:
-            if resource is not None and resource not in resources:
-                problems.append(
-                    Problem(
-                        file,
-                        f"unknown resource {resource!r} (resources: {known})",
-                        _line_of(path, lines),
-                        ".".join(map(str, path)),
-                    )
+    for section, key in (("pathway", "steps"), ("event_log", "activities")):
+        mapping = data.get(section)
+        entries = mapping.get(key) if isinstance(mapping, dict) else None
+        if isinstance(entries, dict):
+            places += [
+                ((section, key, name, "resource"), spec.get("resource"))
+                for name, spec in entries.items()
+                if isinstance(spec, dict)
+            ]
+    for path, resource in places:
+        if resource is not None and resource not in resources:
+            problems.append(
+                Problem(
+                    file,
+                    f"unknown resource {resource!r} (resources: {known})",
+                    _line_of(path, lines),
+                    ".".join(map(str, path)),
                 )
+            )
     return problems
 
 

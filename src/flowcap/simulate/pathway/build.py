@@ -169,6 +169,8 @@ def on_duty(
     initial = level[before][-1] if before.any() else 0
     times = np.concatenate([[0.0], change[~before]])
     servers = np.concatenate([[initial], level[~before]])
+    inside = times < days * MINUTES_PER_DAY
+    times, servers = times[inside], servers[inside]
     same = np.append(True, servers[1:] != servers[:-1])
     return times[same], servers[same].astype(np.int64)
 
