@@ -8,8 +8,8 @@ seen in the log, or leaves. So:
 - **arrivals**: cases' first events counted by hour of the week, over the log's weeks;
 - **routing**: the directly-follows counts out of each activity, as shares (ends leave);
 - **holding times**: the empirical distribution of the time from each event of an activity to
-  the case's next event (kept as the means of 200 equal slices of the sorted times, so the
-  mean survives);
+  the case's next event (kept as the means of 200 equal shares of the sorted times, so the
+  mean survives exactly);
 - **servers**: unlimited (:data:`UNLIMITED`), because a log of *complete* events cannot tell
   waiting from working: the holding time is both. A log of start and complete events could
   separate them; the three real logs have complete events only.
@@ -187,12 +187,19 @@ def calibrate(events: pd.DataFrame) -> Calibration:
 
 
 def _compressed(values: np.ndarray, size: int = QUANTILES) -> np.ndarray:
-    """At most ``size`` values standing for ``values``: the means of equal-count slices of the
-    sorted values, so the mean survives (quantiles would lose a heavy tail's mean)."""
+    """At most ``size`` values standing for ``values``, each the mean of the sorted values over
+    one equal share of probability (fractions of a value split between shares), so the mean
+    survives exactly (quantiles would lose a heavy tail's mean)."""
     values = np.sort(values)
-    if values.size <= size:
+    n = values.size
+    if n <= size:
         return values
-    return np.array([part.mean() for part in np.array_split(values, size)])
+    cumulative = np.concatenate([[0.0], np.cumsum(values)])
+    at = np.arange(size + 1) * (n / size)
+    whole = np.minimum(np.floor(at).astype(np.int64), n - 1)
+    # Sum of the first ``at`` values, counting a fraction of the value at the boundary.
+    partial = cumulative[whole] + (at - whole) * values[whole]
+    return np.diff(partial) / (n / size)
 
 
 def _minutes(timestamps: pd.Series) -> np.ndarray:
