@@ -100,6 +100,8 @@ def test_custom_delimiter_and_column_names(tmp_path):
     )
     log = read_event_log(path, config, service_timezone="Europe/London")
     events = log.events
+    assert log.rows.tolist() == [2, 3, 5]  # the blank line is row 4
+    assert log.row_of(2) == 5
     assert events["case"].tolist() == ["NA", "NA", "C2"]
     assert events["activity"].tolist() == ["Triage", "Assess", "Triage"]
     assert events["resource"].tolist() == ["ann", "bob", ""]
@@ -211,6 +213,7 @@ def test_xes_dates_at_local_midnight_stay_on_their_day(tmp_path):
         log = read_event_log(path, service_timezone="Europe/Rome")
         assert log.events["local_date"].dt.date.tolist() == [date(2006, 7, 24), date(2006, 12, 5)]
         assert (log.events["timestamp"].dt.hour == 0).all()
+        assert log.rows is None and log.row_of(0) is None  # XES has no rows to cite
         # Read in UTC, the same instants fall on the day before.
         utc = read_event_log(path, EventLogConfig(file=name, timezone="UTC"))
         assert utc.events["local_date"].dt.date.tolist() == [date(2006, 7, 23), date(2006, 12, 4)]

@@ -305,12 +305,28 @@ def _every_value(every: float | None) -> str:
 
 @app.command()
 def processmap(
-    log: Annotated[Path, typer.Argument(help="Event log: .xes, .xes.gz, .csv or .xlsx.")],
-    case_id: Annotated[str, typer.Option(help="CSV/XLSX column of the case id.")] = "case_id",
-    activity: Annotated[str, typer.Option(help="CSV/XLSX column of the activity.")] = "activity",
-    timestamp: Annotated[str, typer.Option(help="CSV/XLSX column of the time.")] = "timestamp",
+    log: Annotated[
+        Path,
+        typer.Argument(
+            help="Event log (.xes, .xes.gz, .csv or .xlsx), or a service folder whose "
+            "service.yaml has event_log:."
+        ),
+    ],
+    case_id: Annotated[
+        str | None,
+        typer.Option(help="CSV/XLSX column of the case id [default: the folder's, or case_id]."),
+    ] = None,
+    activity: Annotated[
+        str | None,
+        typer.Option(help="CSV/XLSX column of the activity [default: the folder's, or activity]."),
+    ] = None,
+    timestamp: Annotated[
+        str | None,
+        typer.Option(help="CSV/XLSX column of the time [default: the folder's, or timestamp]."),
+    ] = None,
     timezone: Annotated[
-        str | None, typer.Option(help="The log's time zone (default Europe/London).")
+        str | None,
+        typer.Option(help="The log's time zone (default: the folder's, else Europe/London)."),
     ] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")] = None,
     top_edges: Annotated[int, typer.Option(help="Hand-offs drawn (the JSON has all).")] = 30,
@@ -319,20 +335,24 @@ def processmap(
         Path | None, typer.Option("--chart", help="Write the map to FILE.svg, .png or .html.")
     ] = None,
 ) -> None:
-    """The directly-follows process map of an event log, with its bottlenecks."""
-    from flowcap.io.eventlog import EventLogConfig
+    """The directly-follows process map of an event log, with its bottlenecks.
+
+    Given a service folder, the log and its columns come from service.yaml's event_log:
+    (options given here override them).
+    """
     from flowcap.processmap import format_hours, write_process_map
+    from flowcap.workflow.data import event_log_source
 
     with _errors_to_exit(), _key_notice(), _progress() as progress:
-        config = EventLogConfig(
-            file=str(log),
+        log, config, zone = event_log_source(
+            log,
             case_id=case_id,
             activity=activity,
             timestamp=timestamp,
             timezone=timezone,
             delimiter=delimiter,
         )
-        pmap = workflow.process_map_of(log, config, progress=progress)
+        pmap = workflow.process_map_of(log, config, service_timezone=zone, progress=progress)
         if chart is not None:
             path = write_process_map(pmap, chart, f"Process map: {log.name}", top_edges=top_edges)
             err.print(f"chart: {path}")

@@ -23,6 +23,7 @@ from flowcap.cli.app import (
     err,
     out,
 )
+from flowcap.io.folder import log_tables
 from flowcap.measures import MEASURE_COLUMNS, DailyMeasures
 
 
@@ -42,11 +43,12 @@ def validate(service_dir: ServiceDir) -> None:
     with _errors_to_exit():
         checked = workflow.validate_folder(service_dir)
     for note in checked.notes:
-        err.print(f"[yellow]note:[/] {note}", markup=True)
+        _note(note)
     table = Table(title=f"{checked.service.name}: folder is valid")
     table.add_column("file")
     table.add_column("rows", justify="right")
     table.add_column("dates")
+    from_log = log_tables(checked.service)
     for name, frame, column in (
         ("referrals", checked.referrals, "referral_date"),
         ("waiting", checked.waiting, "waiting_since"),
@@ -60,7 +62,8 @@ def validate(service_dir: ServiceDir) -> None:
             if len(frame)
             else ""
         )
-        table.add_row(checked.files[name][0], f"{len(frame):,}", span)
+        file = checked.files[name][0]
+        table.add_row(f"{file} ({name})" if name in from_log else file, f"{len(frame):,}", span)
     out.print(table)
 
 
@@ -68,7 +71,7 @@ def validate(service_dir: ServiceDir) -> None:
 def import_(service_dir: ServiceDir) -> None:
     """Import the folder's data into the store (only files that changed; atomic)."""
     with _errors_to_exit(), _key_notice(), _progress() as progress:
-        report = workflow.import_folder(service_dir, progress=progress)
+        report = workflow.import_folder(service_dir, progress=progress, warn=_note)
     table = Table(title=f"{report.service}: import")
     table.add_column("table")
     table.add_column("rows written", justify="right")
@@ -90,7 +93,11 @@ def measures(
     """Daily demand, capacity, activity and backlog in minutes, per resource."""
     with _errors_to_exit(), _key_notice(), _progress() as progress:
         result = workflow.measure_folder(
-            service_dir, _parse_date(from_, "--from"), _parse_date(to, "--to"), progress=progress
+            service_dir,
+            _parse_date(from_, "--from"),
+            _parse_date(to, "--to"),
+            progress=progress,
+            warn=_note,
         )
         if chart is not None:
             _write_chart(result, chart, service_dir)
@@ -187,6 +194,12 @@ def measures_json(result: DailyMeasures) -> str:
         for name in MEASURE_COLUMNS[2:7]:
             record[name] = round(float(record[name]), 3)
     return json.dumps(records)
+
+
+def _note(note: str) -> None:
+    """Something the user should know that does not stop the command (stderr, in yellow)."""
+    err.print("[yellow]note:[/] ", end="")
+    err.print(note, markup=False, highlight=False)
 
 
 def _write_chart(result: DailyMeasures, path: Path, service_dir: Path) -> Path:

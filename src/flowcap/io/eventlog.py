@@ -78,11 +78,20 @@ class EventLog:
     the calendar date in :attr:`timezone`), ``resource``, ``case_type`` and ``lifecycle``
     (str, ``""`` where the log has none) and ``order`` (int: the event's position in the
     file, from 0).
+
+    ``rows`` gives, for a CSV or XLSX log, each event's row in the file (header = row 1),
+    in the order of ``events``, so that problems found later can name the row; ``None`` for
+    XES.
     """
 
     events: pd.DataFrame
     timezone: str
     source: str
+    rows: np.ndarray | None = None
+
+    def row_of(self, position: int) -> int | None:
+        """The file row (header = row 1) of the event at ``position`` in :attr:`events`."""
+        return None if self.rows is None else int(self.rows[position])
 
     @property
     def n_cases(self) -> int:
@@ -178,8 +187,9 @@ def read_event_log(
     frame["activity"] = pd.Categorical(frame["activity"])
     frame["local_date"] = frame["timestamp"].dt.tz_localize(None).dt.normalize()
     frame["order"] = np.arange(len(frame), dtype=np.int64)
+    rows = frame["row"].to_numpy(dtype=np.int64) if "row" in frame else None
     frame = frame[list(COLUMNS)].reset_index(drop=True)
-    return EventLog(events=frame, timezone=zone, source=name)
+    return EventLog(events=frame, timezone=zone, source=name, rows=rows)
 
 
 # --- XES ------------------------------------------------------------------------------------
@@ -291,6 +301,7 @@ def _read_table_events(
     )
     for role in ("resource", "case_type", "lifecycle"):
         frame[role] = used[role].to_numpy(dtype=object) if role in used else ""
+    frame["row"] = used.index.to_numpy(dtype=np.int64) + 2  # header = row 1; blank lines count
     return frame
 
 

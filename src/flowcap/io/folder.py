@@ -2,11 +2,38 @@
 
 ``read_service_folder`` checks everything and raises one :class:`InputError` that lists every
 problem in every file (up to a cap per file), so a user fixes a folder in one pass.
+
+**A service from its event log.** When service.yaml has ``event_log:``, the log (a case
+system's export: XES, CSV or XLSX, read by :func:`flowcap.io.eventlog.read_event_log`) takes
+the place of ``referrals.csv`` and, when ``event_log.activities`` maps any activity, of
+``sessions.csv``:
+
+- each case is one referral, dated the local date (in the log's time zone) of its first
+  event; its case type is the log's ``case_type`` column (the value on its earliest event
+  that has one; a value that is not a case type is an error naming the row), else
+  ``default_case_type``, else the service's only case type;
+- each event of a mapped activity is one session on its local date, at the activity's
+  resource, for its minutes. Where the log records lifecycle transitions only ``complete``
+  events (and events with none) count, so a start/complete pair is one session;
+- demand then comes from the case types' steps (referral date + step offsets) and capacity
+  from the resources and ``roster.csv``, as for any folder; ``waiting.csv`` and
+  ``roster.csv`` are read as usual.
+
+A folder with both ``event_log:`` and ``referrals.csv`` (or, when activities are mapped,
+``sessions.csv``) is refused: two sources of the same table. Log activities that
+``activities`` does not map are not work: they are listed in :attr:`ServiceFolder.notes`
+(with event counts) so that a user sees what was left out. An ``activities`` key that never
+occurs in the log is an error (a typo would otherwise silently drop that work). The two
+tables are recorded in the store under the log's file name with a hash of the log's bytes
+*and* of what decides its reading (the ``event_log:`` section, the service's time zone and
+case types), so a changed log or mapping is imported again and an unchanged one is not.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from flowcap.errors import InputError, Problem, capped
-from flowcap.io.service_yaml import check_service_yaml
+from flowcap.io.eventlog import EventLog, read_event_log
+from flowcap.io.service_yaml import check_service_yaml, read_service_yaml
 from flowcap.io.tables import TableCheck, check_rows, parse_dates, parse_numbers, read_text_table
 from flowcap.model import Service
 
@@ -48,7 +76,8 @@ class ServiceFolder:
     waiting: pd.DataFrame
     roster: pd.DataFrame
     sessions: pd.DataFrame | None
-    #: ``{table: (file name, SHA-256)}`` for each data file present, and ``service`` for the YAML.
+    #: ``{table: (file name, SHA-256)}`` for each data file present, and ``service`` for the YAML;
+    #: tables built from the event log have the log's name and :func:`event_log_hash`.
     files: dict[str, tuple[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -67,14 +96,50 @@ def find_table(folder: Path, table: str) -> tuple[Path | None, list[Problem]]:
     return (found[0] if found else None), []
 
 
-def file_hashes(folder: str | Path) -> dict[str, tuple[str, str]]:
-    """The folder's data files by table: ``{table: (file name, SHA-256)}``; cheap to compute."""
-    found = {"service": ("service.yaml", _sha256(Path(folder) / "service.yaml"))}
+def file_hashes(folder: str | Path, service: Service | None = None) -> dict[str, tuple[str, str]]:
+    """The folder's data files by table: ``{table: (file name, SHA-256)}``; cheap to compute.
+
+    Tables that come from the event log get the log's name and :func:`event_log_hash`.
+    ``service`` is the folder's checked service.yaml (read here when not given).
+    """
+    folder = Path(folder)
+    found = {"service": ("service.yaml", _sha256(folder / "service.yaml"))}
+    if service is None:
+        service = read_service_yaml(folder / "service.yaml")
+    from_log = log_tables(service)
     for table in TABLES:
-        path, _ = find_table(Path(folder), table)
+        path, _ = find_table(folder, table)
         if path is not None:
+            # A table file beside the log is refused on reading; its own hash never matches
+            # the log's, so the store is never taken as current while it is there.
             found[table] = (path.name, _sha256(path))
+        elif table in from_log:
+            found[table] = event_log_hash(folder, service)
     return found
+
+
+def log_tables(service: Service) -> tuple[str, ...]:
+    """The tables the service's event log supplies: referrals, plus sessions when it maps
+    activities; none without ``event_log:``."""
+    if service.event_log is None:
+        return ()
+    return ("referrals", "sessions") if service.event_log.activities else ("referrals",)
+
+
+def event_log_hash(folder: str | Path, service: Service) -> tuple[str, str]:
+    """``(log file name, SHA-256)`` of the log's bytes and of everything that decides how it
+    becomes referrals and sessions: the ``event_log:`` section, the service's time zone (the
+    log's by default) and its case types (a log without case types takes the only one)."""
+    config = service.event_log
+    path = config.path_in(Path(folder))
+    settings = {
+        "event_log": config.model_dump(mode="json"),
+        "timezone": service.timezone,
+        "case_types": sorted(service.case_types),
+    }
+    digest = hashlib.sha256(_sha256(path).encode() if path.is_file() else b"missing")
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return path.name[:200], digest.hexdigest()
 
 
 def read_service_folder(folder: str | Path) -> ServiceFolder:
@@ -95,9 +160,21 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
     notes: list[str] = []
     files = {"service": ("service.yaml", _sha256(folder / "service.yaml"))}
     frames: dict[str, pd.DataFrame | None] = {}
+    from_log = log_tables(service)
     for table in TABLES:
         path, found_problems = find_table(folder, table)
         problems += found_problems
+        if table in from_log:
+            frames[table] = None
+            if path is not None:
+                problems.append(
+                    Problem(
+                        path.name,
+                        f"service.yaml has event_log: the {table} come from "
+                        f"{service.event_log.file}; remove {path.name} or the event_log section",
+                    )
+                )
+            continue
         if path is None:
             modelled = all(ct.demand is not None for ct in service.case_types.values())
             if table == "referrals" and not found_problems and not modelled:
@@ -117,6 +194,15 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
         files[table] = (path.name, _sha256(path))
         problems += capped(check.problems, path.name)
         notes += check.notes
+    if from_log:
+        tables, log_problems, log_notes = tables_from_event_log(folder, service)
+        problems += log_problems
+        notes += log_notes
+        if tables is not None:
+            source = event_log_hash(folder, service)
+            for table in from_log:
+                frames[table] = tables[table]
+                files[table] = source
     if frames["referrals"] is not None:
         # Run on whatever rows parsed, so every problem comes out in one pass.
         problems += _check_across_tables(frames, files)
@@ -132,6 +218,219 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
         files=files,
         notes=notes,
     )
+
+
+def tables_from_event_log(
+    folder: str | Path, service: Service
+) -> tuple[dict[str, pd.DataFrame] | None, list[Problem], list[str]]:
+    """Referrals and sessions from the service's event log (see the module docstring).
+
+    Returns ``(tables, problems, notes)``: ``tables`` maps ``referrals`` (and ``sessions``
+    when activities are mapped) to frames shaped as :class:`ServiceFolder`'s, with raw case
+    ids (the store pseudonymises them); ``None`` when the log cannot be read at all.
+    """
+    config = service.event_log
+    try:
+        log = read_event_log(
+            config.path_in(Path(folder)), config, service_timezone=service.timezone
+        )
+    except InputError as error:
+        return None, error.problems, []
+    events = log.events
+    codes = events["case"].cat.codes.to_numpy()
+    case_ids = np.asarray(events["case"].cat.categories, dtype=object)
+    problems = _long_case_ids(log, codes, case_ids, config.case_id)
+    problems += _unused_activities(log, service)
+    # Each case's first event (ties: file order) dates its referral.
+    instants = events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
+    by_case = np.lexsort(
+        (events["order"].to_numpy(), instants.to_numpy(dtype="datetime64[ns]"), codes)
+    )
+    starts = by_case[np.r_[True, codes[by_case][1:] != codes[by_case][:-1]]]
+    case_types, type_problems, notes = _case_types(log, service, by_case, len(case_ids))
+    problems += type_problems
+    tables = {
+        "referrals": pd.DataFrame(
+            {
+                "case_id": pd.Series(case_ids[codes[starts]], dtype=object),
+                "referral_date": _midnights(events["local_date"].iloc[starts]),
+                "case_type": pd.Series(case_types, dtype=object),
+                "source": "",
+            }
+        )
+    }
+    if config.activities:
+        sessions, session_notes = _log_sessions(log, service)
+        tables["sessions"] = sessions
+        notes += session_notes
+    else:
+        notes.append(
+            f"{log.source}: event_log maps no activities, so the log gives referrals only; "
+            "activity is modelled from capacity unless sessions.csv records it"
+        )
+    return tables, capped(problems, log.source), notes
+
+
+def _midnights(dates: pd.Series) -> pd.Series:
+    return pd.Series(dates.to_numpy().astype("datetime64[ns]"))
+
+
+def _long_case_ids(
+    log: EventLog, codes: np.ndarray, case_ids: np.ndarray, column: str
+) -> list[Problem]:
+    """Case ids over :data:`MAX_CASE_ID_CHARS`, each at its first row (ids are not quoted)."""
+    lengths = np.fromiter((len(c) for c in case_ids), dtype=np.int64, count=len(case_ids))
+    long = np.flatnonzero(lengths > MAX_CASE_ID_CHARS)
+    if not len(long):
+        return []
+    first = pd.Series(np.arange(len(codes))).groupby(codes).min()
+    return [
+        Problem(
+            log.source,
+            f"case id longer than {MAX_CASE_ID_CHARS} characters",
+            log.row_of(int(first[code])),
+            column if log.rows is not None else "concept:name",
+        )
+        for code in long[:100]
+    ]
+
+
+def _unused_activities(log: EventLog, service: Service) -> list[Problem]:
+    """An ``activities`` key that no event has: most likely a typo, so an error with a hint."""
+    present = set(log.events["activity"].cat.categories)
+    folded = {name.casefold(): name for name in present}
+    problems = []
+    for name in service.event_log.activities:
+        if name in present:
+            continue
+        guess = folded.get(name.casefold()) or next(
+            iter(difflib.get_close_matches(name, sorted(present), n=1, cutoff=0.6)), None
+        )
+        hint = (
+            f"did you mean {guess!r}?"
+            if guess
+            else "its activities are: "
+            + ", ".join(repr(a) for a in log.activities()[:20])
+            + (" ..." if len(present) > 20 else "")
+        )
+        problems.append(
+            Problem(
+                "service.yaml",
+                f"event_log.activities: {name!r} never occurs in {log.source} ({hint})",
+                None,
+                "event_log",
+            )
+        )
+    return problems
+
+
+def _case_types(
+    log: EventLog, service: Service, by_case: np.ndarray, n_cases: int
+) -> tuple[np.ndarray, list[Problem], list[str]]:
+    """Each case's type: the log's value on its earliest event that has one, else the
+    default (``default_case_type``, or the service's only case type)."""
+    config = service.event_log
+    events = log.events
+    given = events["case_type"].to_numpy(dtype=object)
+    column = config.case_type
+    problems: list[Problem] = []
+    notes: list[str] = []
+    known = set(service.case_types)
+    unknown = pd.Series(given)[(given != "") & ~np.isin(given, list(known))]
+    for value, positions in unknown.groupby(unknown, sort=True).groups.items():
+        problems.append(
+            Problem(
+                log.source,
+                f"unknown case type {value!r} on {len(positions):,} event(s), first here "
+                f"(known: {', '.join(sorted(known))})",
+                log.row_of(int(min(positions))),
+                column,
+            )
+        )
+    default = config.default_case_type
+    if default is None and len(service.case_types) == 1:
+        default = next(iter(service.case_types))
+    codes = events["case"].cat.codes.to_numpy()
+    ordered = by_case[given[by_case] != ""]
+    types = np.full(n_cases, default or "", dtype=object)
+    if len(ordered):
+        # ``ordered`` runs by case, then time: a case's first entry is its earliest value.
+        _, first = np.unique(codes[ordered], return_index=True)
+        types[codes[ordered[first]]] = given[ordered[first]]
+        several = pd.Series(given[ordered]).groupby(codes[ordered]).nunique()
+        if (several > 1).any():
+            notes.append(
+                f"{log.source}: {int((several > 1).sum()):,} case(s) change case type part-way; "
+                "each takes the case type of its earliest event that has one"
+            )
+    untyped = np.flatnonzero(types == "")
+    if len(untyped):
+        first = _first_event_of(codes, untyped[0])
+        problems.append(
+            Problem(
+                log.source,
+                f"{len(untyped):,} case(s) have no case type, first here: give "
+                "event_log.default_case_type in service.yaml",
+                log.row_of(first),
+                column,
+            )
+        )
+    return types, problems, notes
+
+
+def _first_event_of(codes: np.ndarray, code: int) -> int:
+    return int(np.flatnonzero(codes == code)[0])
+
+
+def _log_sessions(log: EventLog, service: Service) -> tuple[pd.DataFrame, list[str]]:
+    """One session per event of a mapped activity (``complete`` events only where the log has
+    lifecycle transitions), and notes on what was left out."""
+    activities = service.event_log.activities
+    events = log.events
+    activity = events["activity"]
+    mapped = activity.isin(list(activities)).to_numpy()
+    lifecycle = events["lifecycle"].astype(str).str.strip().str.lower()
+    complete = lifecycle.isin(["", "complete"]).to_numpy()
+    counted = mapped & complete
+    notes = []
+    skipped = int((mapped & ~complete).sum())
+    if skipped:
+        kinds = lifecycle[mapped & ~complete].value_counts()
+        detail = ", ".join(f"{n:,} {kind}" for kind, n in kinds.items())
+        notes.append(
+            f"{log.source}: only complete events count as sessions; {skipped:,} other "
+            f"lifecycle events of mapped activities left out ({detail})"
+        )
+    unmapped = activity[~mapped].value_counts()
+    unmapped = (
+        unmapped[unmapped > 0].sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+    )
+    if len(unmapped):
+        shown = ", ".join(
+            f"{name!r} ({n:,} event{'' if n == 1 else 's'})"
+            for name, n in unmapped.head(10).items()
+        )
+        more = f" and {len(unmapped) - 10} more" if len(unmapped) > 10 else ""
+        notes.append(
+            f"{log.source}: {len(unmapped)} activit{'y' if len(unmapped) == 1 else 'ies'} not "
+            f"in event_log.activities give no sessions (not counted as work): {shown}{more}"
+        )
+    work = events[counted]
+    names = work["activity"].astype(str)
+    sessions = pd.DataFrame(
+        {
+            "date": _midnights(work["local_date"]),
+            "case_id": pd.Series(work["case"].astype(str).to_numpy(dtype=object), dtype=object),
+            "resource": pd.Series(
+                names.map({a: w.resource for a, w in activities.items()}).to_numpy(dtype=object),
+                dtype=object,
+            ),
+            "minutes": names.map({a: float(w.minutes) for a, w in activities.items()}).to_numpy(
+                dtype=float
+            ),
+        }
+    )
+    return sessions, notes
 
 
 def _sha256(path: Path) -> str:

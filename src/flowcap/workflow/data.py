@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from pydantic import ValidationError
 
 from flowcap.errors import FlowcapError
 from flowcap.io import ServiceFolder, read_service_folder, read_service_yaml
@@ -59,10 +60,18 @@ def validate_folder(folder: str | Path) -> ServiceFolder:
     return checked
 
 
-def import_folder(folder: str | Path, progress: Progress = _quiet) -> ImportReport:
-    """Check a folder and import what changed since the last import, in one transaction."""
+def import_folder(
+    folder: str | Path, progress: Progress = _quiet, warn: Progress = _quiet
+) -> ImportReport:
+    """Check a folder and import what changed since the last import, in one transaction.
+
+    ``warn`` receives the folder's notes (columns ignored, event-log activities that are not
+    work, ...): things the user should know that do not stop the import.
+    """
     progress("Checking files")
     checked = read_service_folder(folder)
+    for note in checked.notes:
+        warn(note)
     key = load_key()
     progress("Importing")
     store = Store.for_folder(folder)
@@ -77,14 +86,16 @@ def measure_folder(
     start: date | None = None,
     end: date | None = None,
     progress: Progress = _quiet,
+    warn: Progress = _quiet,
 ) -> DailyMeasures:
     """Import what is new, then compute the daily measures; the table covers ``start``..``end``.
 
     Measuring always runs from the first day of data, so the backlog on ``start`` is right.
+    ``warn`` receives the folder's notes when something new was imported.
     """
     if start is not None and end is not None and start > end:
         raise FlowcapError(f"--from {start} is after --to {end}")
-    _, data, measures = _measure(folder, end, progress)
+    _, data, measures = _measure(folder, end, progress, warn=warn)
     if measures.recorded and end is not None:
         last = max(data.sessions["date"].max(), data.referrals["referral_date"].max())
         if pd.Timestamp(end) > last:
@@ -102,17 +113,23 @@ def measure_folder(
 
 
 def _measure(
-    folder: str | Path, until: date | None, progress: Progress
+    folder: str | Path, until: date | None, progress: Progress, *, warn: Progress = _quiet
 ) -> tuple[Service, StoredData, DailyMeasures]:
-    """Import what changed, load the store and measure: the service, its data and measures."""
+    """Import what changed, load the store and measure: the service, its data and measures.
+
+    A folder whose service.yaml has ``event_log:`` is imported from its log (see
+    :mod:`flowcap.io.folder`); the log's bytes and its settings decide what is new.
+    """
     service = read_service_yaml(Path(folder) / "service.yaml")
     key = load_key()
     store = Store.for_folder(folder)
     try:
         # Reading and checking a large export takes seconds; skip it when nothing changed.
-        if not store.is_current(service.name, file_hashes(folder)):
+        if not store.is_current(service.name, file_hashes(folder, service)):
             progress("Importing what is new")
             checked = read_service_folder(folder)
+            for note in checked.notes:
+                warn(note)
             service = checked.service
             store.import_folder(checked, key)
         progress("Reading the store")
@@ -143,6 +160,42 @@ def _history(folder: str | Path, progress: Progress):
         waiting = checked.waiting.rename(columns={"case_id": "case_key"})
         return checked.service, StoredData(empty, waiting, checked.roster, None), None
     return _measure(folder, None, progress)
+
+
+def event_log_source(
+    log_or_folder: str | Path, **given: str | None
+) -> tuple[Path, EventLogConfig, str]:
+    """Where an event log is and how to read it: ``(path, config, service time zone)``.
+
+    ``log_or_folder`` is a log file, or a service folder whose service.yaml has
+    ``event_log:`` (its column names, delimiter and time zone are used, and the service's
+    time zone is the default). ``given`` are settings the user gave (``case_id``,
+    ``activity``, ``timestamp``, ``timezone``, ``delimiter``; ``None`` = not given), which
+    override the folder's.
+    """
+    path = Path(log_or_folder)
+    given = {name: value for name, value in given.items() if value is not None}
+    if not path.is_dir():
+        return path, _log_config({"file": str(path)}, given), "Europe/London"
+    service = read_service_yaml(path / "service.yaml")
+    if service.event_log is None:
+        raise FlowcapError(
+            f"{path / 'service.yaml'} has no event_log: section; give the event log file "
+            "itself, or add event_log: {file: ...} to service.yaml"
+        )
+    config = _log_config(service.event_log.model_dump(), given)
+    return config.path_in(path), config, service.timezone
+
+
+def _log_config(settings: dict, given: dict) -> EventLogConfig:
+    try:
+        return EventLogConfig(**{**settings, **given})
+    except ValidationError as error:
+        reasons = "; ".join(
+            f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise FlowcapError(reasons) from None
 
 
 def process_map_of(
