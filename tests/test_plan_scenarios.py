@@ -434,6 +434,10 @@ def test_json_has_exactly_the_documented_shape(comparison):
                 "p_final_backlog_over_threshold",
                 "mean_wait_days",
                 "cases_reneged",
+                "p90_wait_days",
+                "mean_first_contact_wait_days",
+                "p90_first_contact_wait_days",
+                "days_over_target",
                 "cost",
             }
     for row in data["ranking"]:
@@ -446,6 +450,12 @@ def test_json_has_exactly_the_documented_shape(comparison):
         }
     base = data["scenarios"][BASELINE]
     assert base["idva"]["cost"] == pytest.approx(2 * 4 * 24 * 38)
+    # first contacts are triage calls; the overloaded IDVAs' work waits longer than triage's
+    assert base["idva"]["mean_first_contact_wait_days"] is None
+    assert base["idva"]["mean_wait_days"] > base["triage"]["mean_wait_days"]
+    assert base["triage"]["days_over_target"] is not None
+    two = data["scenarios"]["two agency IDVAs"]["idva"]
+    assert two["mean_wait_days"] < base["idva"]["mean_wait_days"]
     agency = data["scenarios"]["one agency IDVA"]["idva"]["cost"]
     assert agency == pytest.approx(base["idva"]["cost"] + 3800)
 
@@ -480,5 +490,12 @@ def test_cheapest_combination_finds_the_pair_that_only_works_together():
     overtime = 2 * 90 / 60 * 20 * 1.5 * 38  # two officers, 90 minutes at time-and-a-half
     assert best.extra_cost == pytest.approx(2 * 200 * 38 + overtime)
     assert best.p_meet_target >= 0.85  # about 0.93, SE 0.006
+    assert best.meets_target and set(best.p_exceed) == {"triage", "idva", "caseworker"}
+    assert best.p_meet_target <= 1 - max(best.p_exceed.values())
     impossible = cheapest_combination(spec, START, service, choices, risk_target=0.0, **kwargs)
     assert impossible is None
+    closest = cheapest_combination(
+        spec, START, service, choices, risk_target=0.0, closest=True, **kwargs
+    )
+    assert not closest.meets_target and closest.p_meet_target >= best.p_meet_target
+    assert json.loads(json.dumps(closest.as_json()))["meets_target"] is False

@@ -16,12 +16,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from flowcap import workflow
 from flowcap.errors import FlowcapError
 from flowcap.measures import daily_measures
 from flowcap.measures.daily import capacity_minutes
 from flowcap.measures.work import step_table
 from flowcap.model import Service, working_calendar
-from flowcap.simulate.build import MIN_DAYS_PER_MEAN, build_spec, fit_daily_demand
+from flowcap.simulate import run
+from flowcap.simulate.build import (
+    MIN_DAYS_PER_MEAN,
+    build_spec,
+    capacity_ahead,
+    fit_daily_demand,
+    staffing_ahead,
+)
 from flowcap.store import StoredData
 from flowcap.workflow.data import _measure
 
@@ -153,7 +161,7 @@ def test_no_history_starts_on_the_given_day_from_an_empty_backlog():
     assert np.all(spec.opening_backlog_minutes == 0) and np.all(spec.due_ahead_minutes == 0)
     assert np.all(spec.mean_cases_per_day[0] == 2.0) and np.all(spec.mean_cases_per_day[1] == 5.0)
     assert spec.dispersion[0] == np.inf and spec.dispersion[1] == 3.0
-    assert all(p is None for p in spec.patience_days)  # service.yaml has no patience yet
+    assert all(p is None for p in spec.patience_days)  # no case type has a patience
     _, today = build_spec(small_service(), None, None, horizon_days=3, demand_overrides=overrides)
     assert today == date.today()
 
@@ -221,6 +229,22 @@ def test_roster_rows_ahead_set_staff_and_other_days_follow_the_calendar():
     for r, name in enumerate(service.resources):
         np.testing.assert_allclose(spec.staff[r] * spec.minutes_per_staff[r], expected[name])
     np.testing.assert_array_equal(spec.absence_rate, [0.0, 0.1])
+
+
+def test_patience_from_service_yaml_reaches_the_spec():
+    described = small_service().model_dump(exclude_none=True)
+    described["case_types"]["standard"]["patience_days"] = {"dist": "gamma", "mean": 4, "sd": 2}
+    service = Service.model_validate(described)
+    spec, _ = build_spec(
+        service,
+        None,
+        None,
+        horizon_days=10,
+        start=date(2025, 6, 2),
+        demand_overrides={t: {"per_day": 1.0} for t in service.case_types},
+    )
+    assert spec.patience_days == (None, ("gamma", 4.0, 2.0))
+    assert spec.renege_hazard(1)[1:].min() > 0 and not spec.renege_hazard(0).any()
 
 
 # --- demand ---------------------------------------------------------------------------------
@@ -418,3 +442,58 @@ def test_bundled_example_starts_on_new_years_day_from_its_last_backlog(example):
     assert 2_500 < per_day.sum() < 4_500
     weekdays = pd.date_range(start, periods=365).dayofweek
     assert per_day[weekdays == 0].mean() > per_day[weekdays == 6].mean()
+
+
+def test_days_ahead_without_roster_rows_get_the_weekdays_usual_capacity(example):
+    """The rule ``flowcap risk`` uses: each weekday's mean capacity over the last 52 weeks of
+    history (the example's roster takes leave out), not everyone in."""
+    service, data, measures = example
+    spec, start = build_spec(service, data, measures, horizon_days=28)
+    table = measures.table
+    idva = table[(table["resource"] == "idva") & table["is_working_day"]]
+    idva = idva[idva["date"] > idva["date"].max() - pd.Timedelta(days=364)]
+    usual = idva.groupby(idva["date"].dt.dayofweek)["capacity_minutes"].mean()
+    days = pd.date_range(start, periods=28, freq="D")
+    r = list(service.resources).index("idva")
+    for t, day in enumerate(days):
+        planned = spec.staff[r, t] * spec.minutes_per_staff[r, t]
+        working = day.dayofweek < 5 and t != 0  # 1 January is a bank holiday
+        assert planned == pytest.approx(usual[day.dayofweek] if working else 0.0)
+    full = service.resources["idva"].capacity_minutes_per_day
+    assert usual.max() < full  # leave shows: fewer minutes than everyone in
+
+
+def test_simulation_and_risk_share_one_capacity_rule(example):
+    """Same days, same capacity: the expected minutes the simulation draws (people × minutes ×
+    (1 − absence_rate)) are ``capacity_ahead``'s, with a planned gap in the roster too; and the
+    simulated mean capacity agrees within 4 standard errors."""
+    service, data, measures = example
+    start = date(2026, 1, 1)
+    gap = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-01-06", "2026-01-07"]),
+            "resource": ["idva", "caseworker"],
+            "staff": [1.0, 2.5],
+            "minutes_per_staff": [np.nan, 180.0],
+        }
+    )
+    data = StoredData(data.referrals, data.waiting, pd.concat([data.roster, gap]), data.sessions)
+    horizon = 21
+    spec, first = build_spec(service, data, measures, horizon_days=horizon)
+    assert first == start
+    calendar = working_calendar(service, start, start + timedelta(days=horizon - 1))
+    risk = capacity_ahead(service, data.roster, calendar, measures.table)
+    assert workflow.capacity_ahead is capacity_ahead  # what flowcap risk calls: one function
+    staff, minutes = staffing_ahead(service, data.roster, calendar, measures.table)
+    result = run(spec, 2_000, seed=1, record="paths")
+    for r, (name, resource) in enumerate(service.resources.items()):
+        expected = spec.staff[r] * spec.minutes_per_staff[r] * (1 - resource.absence_rate)
+        np.testing.assert_allclose(risk[name], expected)
+        np.testing.assert_allclose(spec.staff[r] * spec.minutes_per_staff[r], staff[r] * minutes[r])
+        total = result.paths.capacity_minutes[r].sum(axis=1)  # per replication
+        se = total.std(ddof=1) / math.sqrt(total.size)
+        assert abs(total.mean() - risk[name].sum()) < 4 * se
+    idva, caseworker = list(service.resources).index("idva"), 2
+    assert spec.staff[idva, 5] == 1 and spec.minutes_per_staff[idva, 5] == 230  # 6 January
+    assert spec.staff[caseworker, 6] == 3  # 2.5 people x 180: three giving 150 minutes each
+    assert spec.minutes_per_staff[caseworker, 6] == pytest.approx(150)

@@ -14,9 +14,10 @@ import pytest
 from scipy import optimize, stats
 
 from flowcap.simulate import DailySpec, Draws, draw_inputs, run, run_reference
-from flowcap.simulate.daily import patience_survival
+from flowcap.simulate.daily import histogram_quantile, patience_survival
 
 PATH_FIELDS = ("backlog_minutes", "demand_minutes", "capacity_minutes", "activity_minutes")
+WAIT_FIELDS = ("served_minutes_by_wait", "first_contacts_by_wait", "oldest_first_contact_referral")
 
 
 def anchor_spec(days: int = 365, **changes) -> DailySpec:
@@ -84,29 +85,102 @@ def test_reference_follows_the_hand_worked_lindley_example():
         days=6, mean_cases_per_day=10, minutes_per_case=10, staff=1, minutes_per_staff=100
     )
     draws = Draws(np.array([[[10, 12, 8, 15, 6, 3]]]), np.ones((1, 1, 6), dtype=int))
-    for paths in (
-        run_reference(spec, 0, draws=draws),
-        run(spec, 1, 0, draws=draws, record="paths").paths,
-    ):
+    fast = run(spec, 1, 0, draws=draws, record="paths", waits=True, target_working_days=0)
+    for paths in (run_reference(spec, 0, draws=draws), fast.paths):
         assert paths.backlog_minutes[0, 0].tolist() == [0, 20, 0, 50, 10, 0]
         assert paths.activity_minutes[0, 0].tolist() == [100, 100, 100, 100, 100, 40]
         assert paths.demand_minutes[0, 0].tolist() == [100, 120, 80, 150, 60, 30]
+        # waits: 20 minutes of day 1's work are done on day 2, 50 of day 3's on day 4 and 10
+        # of day 4's on day 5; everything else on the day it fell due
+        assert paths.served_minutes_by_wait[0, 0, :3].tolist() == [460, 80, 0]
+        assert paths.first_contacts_by_wait[0, 0, :3].tolist() == [46, 8, 0]
+        assert paths.oldest_first_contact_referral[0, 0].tolist() == [-1, 1, -1, 3, 4, -1]
+    # Little's law holds exactly here (nothing waits at the start or the end): 80 / 540
+    assert fast.mean_wait_days[0] == pytest.approx(80 / 540)
+    assert fast.little_wait_days[0] == pytest.approx(80 / 540)
+    assert fast.days_over_target[0].tolist() == [3]  # days 1, 3, 4 end with a case waiting
+
+
+def test_waits_and_days_over_target_follow_a_hand_worked_week():
+    """Monday to the next Monday, closed at the weekend; one advocate gives 60 minutes a
+    working day to 30-minute first calls. Four referrals on Monday: two called that day, two on
+    Tuesday (one working day later). Six on Thursday: two called Thursday, two Friday, two the
+    next Monday (four calendar days, two working days, later)."""
+    days = 8
+    spec = DailySpec.one_resource(
+        days=days, mean_cases_per_day=1, minutes_per_case=30, staff=1, minutes_per_staff=60
+    )
+    open_days = np.array([[60.0] * 5 + [0.0, 0.0] + [60.0]])
+    spec = dataclasses.replace(spec, minutes_per_staff=open_days)
+    draws = Draws(np.array([[[4, 0, 0, 6, 0, 0, 0, 0]]]), np.ones((1, 1, days), dtype=int))
+    ref = run_reference(spec, 0, draws=draws)
+    assert ref.first_contacts_by_wait[0, 0, :5].tolist() == [4, 4, 0, 0, 2]
+    assert ref.oldest_first_contact_referral[0, 0].tolist() == [0, -1, -1, 3, 3, 3, 3, -1]
+    late = {}
+    for target in (0, 1, 2):
+        fast = run(spec, 1, 0, draws=draws, waits=True, target_working_days=target)
+        np.testing.assert_array_equal(fast.first_contacts_by_wait, ref.first_contacts_by_wait[0])
+        late[target] = int(fast.days_over_target[0, 0])
+    # target 0: Monday, Thursday and Friday end with someone waiting (the weekend is not a
+    # working day); target 1: only Friday (Thursday's referrals are a working day old); target
+    # 2: never (they are called on Monday, two working days after Thursday)
+    assert late == {0: 3, 1: 1, 2: 0}
+    summary = fast.summary(0)
+    assert summary["mean_first_contact_wait_days"] == pytest.approx((4 * 1 + 2 * 4) / 10)
+    assert summary["p90_first_contact_wait_days"] == 4  # 8 of 10 within a day, the rest 4
+    assert summary["mean_wait_days"] == summary["mean_first_contact_wait_days"]  # one step
 
 
 @pytest.mark.parametrize("patience", [False, True], ids=["no_reneging", "fixed_patience"])
-def test_numpy_engine_equals_reference_on_the_same_draws(patience):
+@pytest.mark.parametrize("waits", [False, True], ids=["totals", "waits"])
+def test_numpy_engine_equals_reference_on_the_same_draws(patience, waits):
     spec = service_spec(patience=patience)
     n = 24
     draws = draw_inputs(spec, n, seed=11, chunk_size=10)
-    fast = run(spec, n, seed=11, draws=draws, record="paths", chunk_size=10).paths
+    fast = run(spec, n, seed=11, draws=draws, record="paths", chunk_size=10, waits=waits).paths
+    fields = (*PATH_FIELDS, "reneged_cases") + (WAIT_FIELDS if waits else ())
     for i in range(n):
         ref = run_reference(spec, seed=0, draws=draws.replication(i))
-        for name in (*PATH_FIELDS, "reneged_cases"):
-            np.testing.assert_array_equal(getattr(ref, name)[:, 0], getattr(fast, name)[:, i], name)
+        for name in fields:
+            np.testing.assert_allclose(
+                getattr(ref, name)[:, 0], getattr(fast, name)[:, i], rtol=1e-12, err_msg=name
+            )
         np.testing.assert_array_equal(
             ref.backlog_minutes_by_priority[:, :, 0], fast.backlog_minutes_by_priority[:, :, i]
         )
     assert (fast.reneged_cases.sum() > 0) == patience
+    if waits:
+        assert (fast.first_contacts_by_wait.sum(axis=(1, 2)) > 0).all()  # self-referrals: IDVA
+        assert fast.served_minutes_by_wait[:, :, 1:].sum() > 0  # the IDVAs fall behind
+
+
+def test_measuring_waits_changes_no_other_number():
+    spec = service_spec(patience=True)
+    plain = run(spec, 300, seed=5, threshold_minutes=500)
+    measured = run(spec, 300, seed=5, threshold_minutes=500, waits=True, target_working_days=2)
+    for name in ("final_backlog", "backlog_mean", "reneged_cases", "days_over_threshold"):
+        np.testing.assert_array_equal(getattr(plain, name), getattr(measured, name), name)
+    assert np.isnan(plain.mean_wait_days).all() and plain.served_minutes_by_wait is None
+    assert np.isfinite(measured.mean_wait_days).all()
+    with pytest.raises(ValueError, match="waits=True"):
+        run(spec, 10, seed=5, target_working_days=2)
+
+
+def test_days_over_target_are_the_working_days_the_oldest_first_contact_is_past_it():
+    spec = service_spec(patience=True)
+    target = 1
+    result = run(spec, 200, seed=3, record="paths", waits=True, target_working_days=target)
+    oldest = result.paths.oldest_first_contact_referral  # (R_n, n_reps, H)
+    working = spec.minutes_per_staff > 0
+    counted = np.cumsum(working, axis=1)  # working days in days 0..t
+    expected = np.zeros_like(result.days_over_target)
+    for r in range(len(spec.resources)):
+        for t in range(spec.horizon_days):
+            referred = oldest[r, :, t]
+            since = counted[r, t] - counted[r, np.maximum(referred, 0)]
+            expected[r] += (referred >= 0) & (since >= target) & working[r, t]
+    np.testing.assert_array_equal(result.days_over_target, expected)
+    assert 0 < expected[0].mean() < spec.horizon_days
 
 
 def test_draw_inputs_are_exactly_what_run_draws():
@@ -346,8 +420,34 @@ def test_result_percentiles_are_ordered_and_summary_has_the_headline_numbers():
         "mean_wait_days",
     }
     little = result.backlog_mean[0].mean() / result.demand_mean[0].mean()
-    assert summary["mean_wait_days"] == pytest.approx(little)
+    assert summary["little_wait_days"] == pytest.approx(little)
+    assert math.isnan(summary["mean_wait_days"])  # measured only with waits=True
     assert result.days_over_threshold.mean() == pytest.approx(result.p_backlog_over_threshold.sum())
+
+
+def test_mean_wait_agrees_with_littles_law_within_monte_carlo_error():
+    """Little's law, L = λW: the measured mean wait of a minute of work equals the mean backlog
+    over the mean work falling due a day, up to the horizon's edge (work still waiting at the
+    end is not in W). Tolerance: 3 standard errors of W across replications, which dwarf the
+    edge term (the final backlog, about 430 minutes, over a year's 219,000 minutes of work)."""
+    n = 2_000
+    result = run(anchor_spec(), n, seed=12, record="paths", waits=True)
+    served = result.paths.served_minutes_by_wait[0]  # (n_reps, H)
+    per_rep = (served * np.arange(served.shape[1])).sum(axis=1) / served.sum(axis=1)
+    tolerance = 3 * per_rep.std(ddof=1) / math.sqrt(n)
+    assert abs(result.mean_wait_days[0] - result.little_wait_days[0]) < tolerance
+    edge = result.final_backlog[0].mean() * 2 / result.demand_mean[0].sum()
+    assert edge < tolerance / 3
+    # one step per case: a first contact's wait is a minute's wait, counted per case
+    np.testing.assert_allclose(result.first_contacts_by_wait * 60, result.served_minutes_by_wait)
+    summary = result.summary(0)
+    assert summary["p90_wait_days"] >= summary["mean_wait_days"] > 0
+
+
+def test_histogram_quantile_is_the_smallest_value_reaching_the_share():
+    assert histogram_quantile(np.array([5, 4, 0, 1]), 0.9) == 1
+    assert histogram_quantile(np.array([5, 3, 0, 2]), 0.9) == 3
+    assert math.isnan(histogram_quantile(np.zeros(2), 0.9))  # nothing done
 
 
 def test_spec_rejects_inconsistent_shapes():

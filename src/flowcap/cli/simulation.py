@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -42,12 +43,29 @@ def simulate(
         typer.Option(help="Contingency options (default: scenarios.yaml in the folder)."),
     ] = None,
     risk: Annotated[
-        float, typer.Option(help="Accepted chance of any backlog over the threshold at the end.")
-    ] = 0.1,
+        float,
+        typer.Option(
+            help="Accepted chance of any backlog over the threshold at the end (the target the "
+            "recommendation and --optimise use)."
+        ),
+    ] = 0.05,
+    optimise: Annotated[
+        bool,
+        typer.Option(
+            "--optimise",
+            "--optimize",
+            help="Also find the cheapest combination of the options that meets the --risk target.",
+        ),
+    ] = False,
     as_json: AsJson = False,
     chart: Chart = None,
 ) -> None:
-    """Monte Carlo of each resource's backlog ahead, and costed contingency options."""
+    """Monte Carlo of each resource's backlog ahead, and costed contingency options.
+
+    Per resource: final backlog, the chance it ends over --threshold-minutes, how long work
+    waits (mean and 90th percentile, days from falling due to being done; first contacts
+    apart) and the working days that end with a case past the first-contact target.
+    """
     with _errors_to_exit(), _key_notice(), _progress() as progress:
         report = workflow.simulate_folder(
             service_dir,
@@ -58,6 +76,7 @@ def simulate(
             start=_parse_date(start, "--start"),
             scenarios=scenarios,
             risk_target=risk,
+            optimise=optimise,
             progress=progress,
         )
         if chart is not None:
@@ -76,7 +95,9 @@ def simulate(
         "p50",
         "p90",
         f"P(> {threshold_minutes:,.0f})",
-        "mean wait (days)",
+        "wait, days: mean / p90",
+        "first contact: mean / p90",
+        f"days past {report.target_working_days}-day target",
         "cost (£)",
     ):
         table.add_column(column, justify="left" if column == "resource" else "right")
@@ -89,12 +110,49 @@ def simulate(
             f"{summary['final_backlog_p50']:,.0f}",
             f"{summary['final_backlog_p90']:,.0f}",
             f"{summary['p_final_backlog_over_threshold']:.1%}",
-            f"{summary['mean_wait_days']:.1f}",
+            _mean_and_p90(summary["mean_wait_days"], summary["p90_wait_days"]),
+            _mean_and_p90(
+                summary["mean_first_contact_wait_days"], summary["p90_first_contact_wait_days"]
+            ),
+            _number(summary["days_over_target"], "{:,.1f}"),
             "-" if cost is None else f"{cost:,.0f}",
         )
     out.print(table)
+    out.print(
+        "Waits: days from work falling due to its being done, over the work done in the "
+        "horizon; first contact: each case's first step. Days past target: working days that "
+        "end with a case already past the first-contact target (mean over the futures).",
+        soft_wrap=True,
+    )
     if report.comparison is not None:
         _print_ranking(report)
+    if report.combination is not None:
+        _print_combination(report)
+
+
+def _number(value: float, form: str) -> str:
+    return "-" if value is None or math.isnan(value) else form.format(value)
+
+
+def _mean_and_p90(mean: float, p90: float) -> str:
+    return "-" if math.isnan(mean) else f"{mean:.1f} / {p90:.0f}"
+
+
+def _print_combination(report: workflow.SimulationReport) -> None:
+    best = report.combination
+    need = 1 - report.risk_target
+    names = " + ".join(f"'{name}'" for name in best.names) or "no option (the baseline)"
+    cost = "at no extra cost" if best.extra_cost == 0 else f"for £{best.extra_cost:,.0f} extra"
+    exceed = ", ".join(f"{name} {p:.1%}" for name, p in best.p_exceed.items())
+    if best.meets_target:
+        head = f"Cheapest combination meeting the target ({need:.0%} of runs): {names}"
+    else:
+        head = f"No combination meets the target ({need:.0%} of runs); closest: {names}"
+    out.print(
+        f"{head}, {cost}; every backlog at or under {report.threshold_minutes:,.0f} minutes in "
+        f"{best.p_meet_target:.1%} of runs (P(over) by resource: {exceed}).",
+        soft_wrap=True,
+    )
 
 
 def _simulation_charts(report: workflow.SimulationReport, chart: Path) -> list[Path]:

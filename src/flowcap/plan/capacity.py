@@ -31,8 +31,11 @@ The rule for a candidate capacity (``n`` people, or ``m`` minutes each) to be en
 How the candidates change the model: ``n`` people replace the resource's roster on the days
 it works (the days it had anyone rostered; if it had nobody all horizon, the days with
 ``minutes_per_staff > 0``), so planned leave in the roster is overridden on those days;
-``minutes_per_staff`` is kept. For the minutes search, ``m`` replaces ``minutes_per_staff`` on
-those same days and the roster's head count is kept.
+``minutes_per_staff`` is kept. Days ahead without roster rows get the weekday's usual
+capacity from history spread over the resource's head count
+(:func:`flowcap.simulate.build.staffing_ahead`), so there ``n`` is a head count whose people
+take leave as the team did over the last year. For the minutes search, ``m`` replaces
+``minutes_per_staff`` on those same days and the roster's head count is kept.
 
 The search reuses the random numbers: every candidate is run with the same ``seed``, and the
 engine's streams (one per case type for referrals, one per resource for absence) do not depend
@@ -43,11 +46,11 @@ tail probability is monotone, and so are the loads (with reneging, monotone in e
 So the search starts at the fewest that rule 2 allows (in closed form), gallops up (+1, +2, +4,
 ...) until rule 1 holds, then bisects.
 
-Without reneging (no case type has a patience; :mod:`flowcap.simulate.build` sets none yet)
-resources do not interact and the total backlog of a resource is the same whatever order work
-is taken in, so each resource is simulated on its own (:func:`resource_submodel`): one resource,
-one priority, only the case types that bring it work — several times faster. Its random
-numbers are then not those of a full :func:`~flowcap.simulate.daily.run` with the same seed
+Without reneging (no case type in service.yaml has a ``patience_days``) resources do not
+interact and the total backlog of a resource is the same whatever order work is taken in, so
+each resource is simulated on its own (:func:`resource_submodel`): one resource, one
+priority, only the case types that bring it work — several times faster. Its random numbers
+are then not those of a full :func:`~flowcap.simulate.daily.run` with the same seed
 (the same in distribution). With patience the full model is run.
 """
 

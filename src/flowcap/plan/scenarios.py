@@ -105,6 +105,7 @@ __all__ = [
 
 #: Most options :func:`cheapest_combination` will combine (2**10 subsets).
 MAX_COMBINED_OPTIONS = 10
+#: Per resource in ``--json``, with ``cost`` (see :meth:`DailyResult.summary` for each).
 SUMMARY_KEYS = (
     "final_backlog_mean",
     "final_backlog_p50",
@@ -112,6 +113,10 @@ SUMMARY_KEYS = (
     "p_final_backlog_over_threshold",
     "mean_wait_days",
     "cases_reneged",
+    "p90_wait_days",
+    "mean_first_contact_wait_days",
+    "p90_first_contact_wait_days",
+    "days_over_target",
 )
 RANKING_KEYS = (
     "scenario",
@@ -437,7 +442,8 @@ class ScenarioComparison:
         )
 
     def as_json(self, risk_target: float | None = None) -> dict:
-        """``{"scenarios": {name: {resource: {7 keys}}}, "ranking": [...], "recommendation"}``."""
+        """``{"scenarios": {name: {resource: {SUMMARY_KEYS and "cost"}}}, "ranking": [...],
+        "recommendation"}``."""
         scenarios = {}
         for name, o in self.outcomes.items():
             per_resource = {}
@@ -508,11 +514,14 @@ def compare_scenarios(
     threshold_minutes: float,
     risk_target: float = 0.1,
     chunk_size: int = 65_536,
+    waits: bool = True,
 ) -> ScenarioComparison:
     """Run the baseline and every option with the same seed, and cost and rank the options.
 
     ``risk_target`` is the accepted chance of missing the target (every resource's backlog at
     or under ``threshold_minutes`` at the end of the horizon), used by the recommendation.
+    With ``waits`` each run also measures waits and days over the service's
+    ``first_contact_target_working_days`` (:func:`flowcap.simulate.daily.run`).
     """
     if BASELINE in scenarios:
         raise ValueError(f"{BASELINE!r} is the unchanged service; name the option differently")
@@ -524,7 +533,13 @@ def compare_scenarios(
 
     def simulate(name: str, changed: DailySpec, extra: np.ndarray, base: DailyResult | None):
         result = run(
-            changed, replications, seed, threshold_minutes=threshold_minutes, chunk_size=chunk_size
+            changed,
+            replications,
+            seed,
+            threshold_minutes=threshold_minutes,
+            chunk_size=chunk_size,
+            waits=waits,
+            target_working_days=service.first_contact_target_working_days if waits else None,
         )
         avoided = 0.0
         if base is not None:
@@ -579,12 +594,31 @@ def _notes(spec: DailySpec, service: Service, per_case: np.ndarray) -> tuple[str
 
 @dataclass(frozen=True)
 class Combination:
-    """The cheapest set of options meeting the target: names (in the order given; empty means
-    the baseline already meets it), extra cost in pounds, and the share of runs meeting it."""
+    """A set of options run together.
+
+    names : the options, in the order given (empty: the baseline)
+    extra_cost : pounds over the baseline
+    p_meet_target : share of runs with every resource's final backlog at or under the threshold
+    p_exceed : resource -> share of runs with its final backlog over the threshold
+    meets_target : whether ``p_meet_target >= 1 − risk_target``
+    """
 
     names: tuple[str, ...]
     extra_cost: float
     p_meet_target: float
+    p_exceed: dict[str, float] = field(default_factory=dict)
+    meets_target: bool = True
+
+    def as_json(self) -> dict:
+        """``{"scenarios", "extra_cost", "p_meet_target", "p_exceed": {resource: p},
+        "meets_target"}``."""
+        return {
+            "scenarios": list(self.names),
+            "extra_cost": round(self.extra_cost, 2),
+            "p_meet_target": json_number(self.p_meet_target),
+            "p_exceed": {name: json_number(p) for name, p in self.p_exceed.items()},
+            "meets_target": bool(self.meets_target),
+        }
 
 
 def cheapest_combination(
@@ -597,14 +631,17 @@ def cheapest_combination(
     replications: int,
     seed: int,
     threshold_minutes: float,
+    closest: bool = False,
 ) -> Combination | None:
     """The cheapest subset of the options that meets ``p_meet_target ≥ 1 − risk_target``.
 
     A subset's changes are the options' changes one after another (see
     :func:`apply_scenario` for how they combine). Costs need no simulation, so subsets are
     tried cheapest first (then fewest options, then in the order given) and the first that
-    meets the target is returned, all on the same random numbers. ``None`` when no subset
-    does. At most :data:`MAX_COMBINED_OPTIONS` options (``2**n`` subsets).
+    meets the target is returned, all on the same random numbers. When no subset does:
+    ``None``, or with ``closest`` the subset meeting it in the largest share of runs (the
+    cheapest of those), with ``meets_target`` false. At most :data:`MAX_COMBINED_OPTIONS`
+    options (``2**n`` subsets).
     """
     names = list(scenarios)
     if len(names) > MAX_COMBINED_OPTIONS:
@@ -620,10 +657,18 @@ def cheapest_combination(
             _, extra = apply_scenario(spec, start, service, combined(subset))
             candidates.append((float(extra.sum()), size, subset))
     candidates.sort()
+    best = None
     for cost, _, subset in candidates:
         changed, _ = apply_scenario(spec, start, service, combined(subset))
         result = run(changed, replications, seed, threshold_minutes=threshold_minutes)
         p = _p_meet(result, threshold_minutes)
-        if p >= need:
-            return Combination(tuple(names[i] for i in subset), cost, p)
-    return None
+        exceed = {
+            name: float(np.mean(result.final_backlog[r] > threshold_minutes))
+            for r, name in enumerate(spec.resources)
+        }
+        found = Combination(tuple(names[i] for i in subset), cost, p, exceed, p >= need)
+        if found.meets_target:
+            return found
+        if best is None or p > best.p_meet_target:
+            best = found
+    return best if closest else None

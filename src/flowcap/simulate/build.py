@@ -10,13 +10,17 @@ The rules, in one place:
 
 - **Start.** The day after the last day of the measures. With no history (no measures), the
   ``start`` given (default today), from an empty backlog with no existing cases.
-- **Staff.** On each day ahead, a roster row for the resource wins (its ``staff`` and
-  ``minutes_per_staff``, the resource's ``minutes_per_day`` where blank), as in
-  :func:`flowcap.measures.daily.capacity_minutes`; otherwise ``resource.staff`` ×
-  ``resource.minutes_per_day`` on working days and nobody on other days. A fractional roster
-  head count ``s`` (the store keeps staff as a float) becomes ``ceil(s)`` people giving
-  ``s × minutes / ceil(s)`` minutes each: the same capacity, absence drawn per whole person.
-  Each person is absent with the resource's ``absence_rate``.
+- **Staff.** :func:`staffing_ahead`, the rule ``flowcap risk`` uses too (through
+  :func:`capacity_ahead`): on each day ahead a roster row for the resource wins (its ``staff``
+  and ``minutes_per_staff``, the resource's ``minutes_per_day`` where blank), as in
+  :func:`flowcap.measures.daily.capacity_minutes`; otherwise, on a working day, what the same
+  weekday had on average over the last 52 weeks of history (the measures' capacity, so planned
+  leave in the roster shows), spread over the resource's usual head count; with no such
+  history, ``resource.staff`` × ``resource.minutes_per_day``; nobody on other days. A
+  fractional head count ``s`` (the store keeps staff as a float) becomes ``ceil(s)`` people
+  giving ``s × minutes / ceil(s)`` minutes each: the same capacity, absence drawn per whole
+  person. Each person is absent with the resource's ``absence_rate`` (unplanned absence, on
+  top of the leave the roster shows).
 - **Demand.** New referrals per case type per calendar day. A demand model given in
   ``demand_overrides`` (or on the case type as ``demand``, once service.yaml carries one) wins:
   ``{"dist": "poisson" | "negative_binomial", "per_day": mean referrals a calendar day,
@@ -38,8 +42,8 @@ The rules, in one place:
 - **Work already due ahead.** Existing cases (referrals and the waiting list) bring the steps
   they have not yet reached: every item due from the start to the end of the horizon that no
   recorded session has already completed goes into ``due_ahead_minutes`` on its due day.
-- **Patience.** None: service.yaml has no ``patience_days`` field yet, so nobody gives up waiting
-  (``patience_days`` is left at its default).
+- **Patience.** A case type's ``patience_days`` (``{dist, mean, sd}`` in days) is how long its
+  cases wait for first contact (their first step) before giving up; without one nobody does.
 """
 
 from __future__ import annotations
@@ -93,11 +97,6 @@ def build_spec(
         ascending; minutes throughout, days are calendar days from ``start``.
     start : the date of the spec's day 0.
 
-    Notes
-    -----
-    Nobody gives up waiting: service.yaml has no patience field yet, so ``patience_days`` is
-    left at ``None`` for every case type. When one is added, set it here.
-
     Raises
     ------
     FlowcapError
@@ -121,7 +120,12 @@ def build_spec(
         start = date.today()
     end = start + timedelta(days=horizon_days - 1)
     calendar = working_calendar(service, start, end)
-    staff, minutes_per_staff = _staffing(service, None if data is None else data.roster, calendar)
+    staff, minutes_per_staff = _staffing(
+        service,
+        None if data is None else data.roster,
+        calendar,
+        None if measures is None else measures.table,
+    )
     priorities = tuple(sorted({ct.priority for ct in service.case_types.values()}))
     means, dispersion = _demand(
         service,
@@ -146,6 +150,10 @@ def build_spec(
         steps=_steps(service),
         opening_backlog_minutes=opening,
         due_ahead_minutes=due_ahead,
+        patience_days=tuple(
+            None if ct.patience_days is None else ct.patience_days.as_tuple()
+            for ct in service.case_types.values()
+        ),
     )
     return spec, start
 
@@ -153,11 +161,41 @@ def build_spec(
 # --- staff --------------------------------------------------------------------------------
 
 
-def _staffing(
-    service: Service, roster: pd.DataFrame | None, calendar: pd.DataFrame
+def staffing_ahead(
+    service: Service,
+    roster: pd.DataFrame | None,
+    calendar: pd.DataFrame,
+    history: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Whole people and minutes each, shape (R_n, H): roster rows, else the defaults."""
+    """People rostered and the minutes each gives, on each day ahead, per resource.
+
+    The one rule for capacity ahead, shared by the simulation (:func:`build_spec`) and the
+    bad-day risk (:func:`capacity_ahead`):
+
+    1. A roster row for the resource and day wins: its ``staff`` and ``minutes_per_staff``
+       (the resource's ``minutes_per_day`` where blank), so a planned gap shows.
+    2. Otherwise, on a working day, the mean ``capacity_minutes`` of the same weekday over the
+       working days of the last 52 weeks (364 days) of ``history``, leave in the roster
+       included, as the resource's ``staff`` people giving that mean / ``staff`` minutes each
+       (as ``mean / minutes_per_day`` people giving ``minutes_per_day`` when ``staff`` is 0).
+    3. Otherwise, on a working day, ``resource.staff`` people giving ``minutes_per_day``.
+    4. On other days, nobody.
+
+    Parameters
+    ----------
+    roster : roster rows (``date, resource, staff, minutes_per_staff``) or ``None``.
+    calendar : :func:`flowcap.model.working_calendar` of the days ahead, length H.
+    history : the measures table (``date, resource, capacity_minutes, is_working_day``), or
+        ``None`` for no history.
+
+    Returns
+    -------
+    staff : ndarray of float, shape (R_n, H) — people rostered (may be fractional: a roster
+        row's head count, or rule 2 with ``staff`` 0)
+    minutes_per_staff : ndarray of float, shape (R_n, H) — minutes each gives that day
+    """
     start = calendar["date"].iat[0].to_datetime64().astype("datetime64[D]")
+    days = pd.DatetimeIndex(calendar["date"])
     n_days = len(calendar)
     working = calendar["is_working_day"].to_numpy()
     staff = np.zeros((len(service.resources), n_days))
@@ -165,6 +203,12 @@ def _staffing(
     for r, (name, resource) in enumerate(service.resources.items()):
         staff[r] = np.where(working, resource.staff, 0)
         minutes[r] = np.where(working, resource.minutes_per_day, 0.0)
+        usual = _usual_capacity(history, name, days)
+        known = working & ~np.isnan(usual)
+        if resource.staff > 0:
+            minutes[r, known] = usual[known] / resource.staff
+        else:
+            staff[r, known] = usual[known] / resource.minutes_per_day
         if roster is None or roster.empty:
             continue
         rows = roster[roster["resource"] == name]
@@ -173,6 +217,49 @@ def _staffing(
         staff[r, day[inside]] = rows["staff"].to_numpy(float)[inside]
         each = rows["minutes_per_staff"].fillna(resource.minutes_per_day).to_numpy(float)
         minutes[r, day[inside]] = each[inside]
+    return staff, minutes
+
+
+def _usual_capacity(
+    history: pd.DataFrame | None, resource: str, days: pd.DatetimeIndex
+) -> np.ndarray:
+    """Mean capacity minutes of each day's weekday over the history's last 52 weeks of
+    working days, shape (H,); NaN where there is none."""
+    if history is None or history.empty:
+        return np.full(len(days), np.nan)
+    past = history[(history["resource"] == resource) & history["is_working_day"]]
+    past = past[past["date"] > past["date"].max() - pd.Timedelta(days=364)]
+    by_weekday = past.groupby(past["date"].dt.dayofweek)["capacity_minutes"].mean()
+    return days.dayofweek.map(by_weekday).to_numpy(dtype=float)
+
+
+def capacity_ahead(
+    service: Service,
+    roster: pd.DataFrame | None,
+    calendar: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+) -> dict[str, np.ndarray]:
+    """Expected minutes of capacity on each day ahead, per resource (shape (H,)).
+
+    :func:`staffing_ahead`'s people × minutes each × (1 − ``absence_rate``): the mean of the
+    capacity the simulation draws for those days (each person absent with the resource's
+    ``absence_rate``). Used by ``flowcap risk`` for the days it forecasts.
+    """
+    staff, minutes = staffing_ahead(service, roster, calendar, history)
+    return {
+        name: staff[r] * minutes[r] * (1 - resource.absence_rate)
+        for r, (name, resource) in enumerate(service.resources.items())
+    }
+
+
+def _staffing(
+    service: Service,
+    roster: pd.DataFrame | None,
+    calendar: pd.DataFrame,
+    history: pd.DataFrame | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole people and minutes each, shape (R_n, H), from :func:`staffing_ahead`."""
+    staff, minutes = staffing_ahead(service, roster, calendar, history)
     whole = np.ceil(staff - 1e-9)
     with np.errstate(invalid="ignore", divide="ignore"):
         minutes = np.where(whole > staff + 1e-9, staff * minutes / whole, minutes)

@@ -14,10 +14,9 @@ from flowcap.errors import FlowcapError
 from flowcap.forecast import DemandForecaster, holiday_features
 from flowcap.forecast import backtest as run_backtest
 from flowcap.io.school_holidays import read_school_holidays, school_holiday_days
-from flowcap.measures.daily import capacity_minutes
 from flowcap.model import bank_holidays, working_calendar
-from flowcap.model.service import Service
 from flowcap.plan.risk import DEFAULT_KS, BadDayRisk, bad_day_risk
+from flowcap.simulate.build import capacity_ahead
 from flowcap.variation.series import fold_to_working_days, working_day_series
 from flowcap.variation.spc import RULES, SPCResult, SPCSettings, xmr
 from flowcap.variation.stats import variation_summary, weekday_month_table
@@ -282,30 +281,3 @@ def risk_folder(
         else pd.DataFrame(columns=["date", "resource", "k", "p"])
     )
     return RiskReport(service.name, risks, daily_table)
-
-
-def capacity_ahead(
-    service: Service, roster: pd.DataFrame, calendar: pd.DataFrame, history: pd.DataFrame
-) -> dict[str, np.ndarray]:
-    """Minutes of capacity on each day ahead, per resource (shape (n_days,)).
-
-    A roster row for the day wins (a planned gap shows). Otherwise the day gets what the same
-    weekday had on average over the last 52 weeks of history (leave and sickness included),
-    which is nearer the truth than everyone in; with no such history, the default head count
-    less the resource's ``absence_rate``. Non-working days without a roster row get none.
-    """
-    planned = capacity_minutes(service, roster, calendar)
-    days = pd.DatetimeIndex(calendar["date"])
-    working = calendar["is_working_day"].to_numpy()
-    out = {}
-    for name, resource in service.resources.items():
-        rostered = roster[roster["resource"] == name]["date"]
-        has_row = np.isin(days, pd.DatetimeIndex(rostered))
-        past = history[(history["resource"] == name) & history["is_working_day"]]
-        past = past[past["date"] > past["date"].max() - pd.Timedelta(days=364)]
-        by_weekday = past.groupby(past["date"].dt.dayofweek)["capacity_minutes"].mean()
-        usual = days.dayofweek.map(by_weekday).to_numpy(dtype=float)
-        fallback = resource.capacity_minutes_per_day * (1 - resource.absence_rate)
-        usual = np.where(np.isnan(usual), fallback, usual)
-        out[name] = np.where(has_row, planned[name], np.where(working, usual, 0.0))
-    return out

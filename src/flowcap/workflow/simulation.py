@@ -12,7 +12,15 @@ from flowcap._json import json_number
 from flowcap.errors import FlowcapError
 from flowcap.io.scenarios_yaml import read_scenarios
 from flowcap.plan.capacity import StaffPlan, minimum_staff
-from flowcap.plan.scenarios import ScenarioComparison, compare_scenarios
+from flowcap.plan.scenarios import (
+    BASELINE,
+    MAX_COMBINED_OPTIONS,
+    SUMMARY_KEYS,
+    Combination,
+    ScenarioComparison,
+    cheapest_combination,
+    compare_scenarios,
+)
 from flowcap.report.fan_chart import backlog_fan_table
 from flowcap.simulate.build import build_spec
 from flowcap.simulate.daily import DailyResult, DailySpec
@@ -22,7 +30,11 @@ from flowcap.workflow.data import Progress, _history, _quiet
 
 @dataclass
 class SimulationReport:
-    """A Monte Carlo run of the days ahead from where the data end (or from ``start``)."""
+    """A Monte Carlo run of the days ahead from where the data end (or from ``start``).
+
+    ``combination`` is the cheapest combination of options meeting the risk target (or the
+    one coming closest, ``meets_target`` false) when the run was asked to optimise.
+    """
 
     service_name: str
     start: date
@@ -31,6 +43,9 @@ class SimulationReport:
     threshold_minutes: float
     cost_per_hour: dict[str, float | None]
     comparison: ScenarioComparison | None = None
+    combination: Combination | None = None
+    risk_target: float = 0.05
+    target_working_days: int | None = None
 
     def baseline_cost(self, resource: str) -> float | None:
         """Rostered cost over the horizon: staff × minutes/60 × cost per hour, summed (pounds)."""
@@ -46,30 +61,25 @@ class SimulationReport:
         return backlog_fan_table(days, self.spec.resources, self.result.backlog_percentiles)
 
     def as_json(self) -> dict:
+        """The ``flowcap simulate --json`` document (see the command's help and the README)."""
         if self.comparison is not None:
-            return self.comparison.as_json()
-        baseline = {}
-        for resource in self.spec.resources:
-            summary = self.result.summary(resource)
-            baseline[resource] = {
-                name: json_number(summary[name])
-                for name in (
-                    "final_backlog_mean",
-                    "final_backlog_p50",
-                    "final_backlog_p90",
-                    "p_final_backlog_over_threshold",
-                    "mean_wait_days",
-                    "cases_reneged",
-                )
+            document = self.comparison.as_json(self.risk_target)
+        else:
+            baseline = {}
+            for resource in self.spec.resources:
+                summary = self.result.summary(resource)
+                baseline[resource] = {name: json_number(summary[name]) for name in SUMMARY_KEYS}
+                cost = self.baseline_cost(resource)
+                baseline[resource]["cost"] = None if cost is None else round(cost, 2)
+            document = {
+                "scenarios": {"baseline": baseline},
+                "ranking": [],
+                "recommendation": "Only the baseline was simulated: give contingency options in "
+                "scenarios.yaml (or --scenarios FILE) to compare them.",
             }
-            cost = self.baseline_cost(resource)
-            baseline[resource]["cost"] = None if cost is None else round(cost, 2)
-        return {
-            "scenarios": {"baseline": baseline},
-            "ranking": [],
-            "recommendation": "Only the baseline was simulated: give contingency options in "
-            "scenarios.yaml (or --scenarios FILE) to compare them.",
-        }
+        if self.combination is not None:
+            document["cheapest_combination"] = self.combination.as_json()
+        return document
 
 
 def simulate_folder(
@@ -81,13 +91,18 @@ def simulate_folder(
     threshold_minutes: float = 2400.0,
     start: date | None = None,
     scenarios: str | Path | None = None,
-    risk_target: float = 0.1,
+    risk_target: float = 0.05,
+    optimise: bool = False,
     progress: Progress = _quiet,
 ) -> SimulationReport:
     """Simulate every resource's backlog ``horizon`` days ahead, ``replications`` times.
 
     Contingency options come from ``scenarios`` or, when it is ``None``, from the folder's
-    ``scenarios.yaml`` if there is one; each runs with the baseline's random numbers.
+    ``scenarios.yaml`` if there is one; each runs with the baseline's random numbers. Waits are
+    measured, and days over the service's first-contact target counted. With ``optimise``,
+    the cheapest combination of the options that keeps every resource's final backlog at or
+    under ``threshold_minutes`` in at least 1 − ``risk_target`` of the runs is searched for
+    (:func:`flowcap.plan.scenarios.cheapest_combination`).
     """
     if replications < 1:
         raise FlowcapError("--replications must be at least 1")
@@ -98,25 +113,69 @@ def simulate_folder(
     options_file = Path(scenarios) if scenarios else Path(folder) / "scenarios.yaml"
     if scenarios and not options_file.is_file():
         raise FlowcapError(f"no scenarios file at {options_file}")
-    progress(f"Simulating {replications:,} futures")
-    result = run_daily(spec, replications, seed, threshold_minutes=threshold_minutes)
+    options = read_scenarios(options_file, service) if options_file.is_file() else {}
+    if optimise and not options:
+        raise FlowcapError(
+            "--optimise combines contingency options: give them in scenarios.yaml in the folder "
+            "or with --scenarios FILE"
+        )
+    if optimise and len(options) > MAX_COMBINED_OPTIONS:
+        raise FlowcapError(
+            f"--optimise combines at most {MAX_COMBINED_OPTIONS} options; "
+            f"{options_file} has {len(options)}"
+        )
+    target = service.first_contact_target_working_days
     comparison = None
-    if options_file.is_file():
-        options = read_scenarios(options_file, service)
-        if options:
-            progress(f"Comparing {len(options)} option(s)")
-            comparison = compare_scenarios(
-                spec,
-                first,
-                service,
-                options,
-                replications=replications,
-                seed=seed,
-                threshold_minutes=threshold_minutes,
-                risk_target=risk_target,
-            )
+    if options:
+        progress(f"Simulating {replications:,} futures, and each of {len(options)} option(s)")
+        comparison = compare_scenarios(
+            spec,
+            first,
+            service,
+            options,
+            replications=replications,
+            seed=seed,
+            threshold_minutes=threshold_minutes,
+            risk_target=risk_target,
+        )
+        result = comparison.outcomes[BASELINE].result
+    else:
+        progress(f"Simulating {replications:,} futures")
+        result = run_daily(
+            spec,
+            replications,
+            seed,
+            threshold_minutes=threshold_minutes,
+            waits=True,
+            target_working_days=target,
+        )
+    combination = None
+    if optimise:
+        progress(f"Combining {len(options)} option(s): up to {2 ** len(options)} sets")
+        combination = cheapest_combination(
+            spec,
+            first,
+            service,
+            options,
+            risk_target=risk_target,
+            replications=replications,
+            seed=seed,
+            threshold_minutes=threshold_minutes,
+            closest=True,
+        )
     costs = {name: r.cost_per_hour for name, r in service.resources.items()}
-    return SimulationReport(service.name, first, spec, result, threshold_minutes, costs, comparison)
+    return SimulationReport(
+        service.name,
+        first,
+        spec,
+        result,
+        threshold_minutes,
+        costs,
+        comparison,
+        combination,
+        risk_target,
+        target,
+    )
 
 
 def plan_folder(

@@ -7,7 +7,15 @@ replications at once. Only NumPy and the standard library are imported.
 
 from .numpy import draw_inputs, run
 from .reference import run_reference
-from .spec import DailyPaths, DailyResult, DailySpec, Draws, patience_survival
+from .spec import (
+    DailyPaths,
+    DailyResult,
+    DailySpec,
+    Draws,
+    histogram_mean,
+    histogram_quantile,
+    patience_survival,
+)
 
 __all__ = [
     "DailyPaths",
@@ -15,6 +23,8 @@ __all__ = [
     "DailySpec",
     "Draws",
     "draw_inputs",
+    "histogram_mean",
+    "histogram_quantile",
     "patience_survival",
     "run",
     "run_reference",

@@ -15,25 +15,32 @@ which is several times cheaper than ``Generator.poisson`` and couples scenarios 
 replications and ``chunk_size`` see the same referrals whatever their staffing (common random
 numbers); a resource without absence uses no random numbers at all.
 
+Waits (``waits=True``): every queue is kept as buckets by due day, the first contacts of each
+case type in buckets of their own, and the minutes each bucket gives up to work on a day are
+counted at that day's wait (:class:`~.spec.DailyPaths` defines what is counted).
+
 Memory: about ``8 * R_n * (P_n + 6) + 4 * T_n * (max_offset + 1)`` bytes per replication in a
-chunk (default 65,536 replications), ``24 * R_n`` bytes per replication kept for the result,
-``4 * R_n * H`` bytes per fan-chart replication (at most ``fan_replications``), and with
-``record="paths"`` ``8 * R_n * (P_n + 5) * H`` bytes per replication. Reneging buckets add
-``8`` bytes per replication per (day, step) still waiting somewhere.
+chunk (default 65,536 replications), ``24 * R_n`` bytes per replication kept for the result
+(``32 * R_n`` with a first-contact target), ``4 * R_n * H`` bytes per fan-chart replication (at
+most ``fan_replications``), and with ``record="paths"`` ``8 * R_n * (P_n + 5) * H`` bytes per
+replication (``8 * R_n * (P_n + 8) * H`` with waits). Buckets add ``8`` bytes per replication
+per (day, step) still waiting somewhere.
 
 Speed (2-core CPU, anchor model, benchmarks/bench_simulate_daily.py): about 1e8
 replication-days/s without reneging; a queue with reneging costs a few array passes per bucket
 still waiting in some replication, about 6-8 times slower (exponential patience, mean 30 days).
+Measuring waits keeps every queue in buckets: about 1.5 times slower on the anchor model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 
-from .reference import ABSENCE, ARRIVALS, PATIENCE, stream
-from .spec import PERCENTILES, DailyPaths, DailyResult, DailySpec, Draws
+from .reference import ABSENCE, ARRIVALS, PATIENCE, WAITING_EPS, first_contact_rows, stream
+from .spec import PERCENTILES, DailyPaths, DailyResult, DailySpec, Draws, histogram_mean
 
 _GUIDE_BITS = 12
 _MAX_TABLE = 32_767  # beyond this many values, fall back to NumPy's own samplers
@@ -170,6 +177,8 @@ def run(
     draws: Draws | None = None,
     chunk_size: int = 65_536,
     fan_replications: int = 10_000,
+    waits: bool = False,
+    target_working_days: float | None = None,
 ) -> DailyResult:
     """Simulate ``replications`` independent runs of ``spec``; see :class:`DailyResult`.
 
@@ -183,9 +192,16 @@ def run(
     fan_replications : the backlog percentiles by day come from the first this-many replications
         (exact when ``replications`` is not larger; with 10,000 the p95 is within about ±0.4
         percentage points of probability); everything else uses all replications
+    waits : also measure how long work waits (``mean_wait_days``, ``served_minutes_by_wait``,
+        ``first_contacts_by_wait`` and, with paths, their per-replication records); slower,
+        and the same numbers otherwise (the random numbers do not change)
+    target_working_days : first-contact target in working days, for ``days_over_target``
+        (needs ``waits``)
     """
     if record not in ("summary", "paths"):
         raise ValueError(f"record must be 'summary' or 'paths', got {record!r}")
+    if target_working_days is not None and not waits:
+        raise ValueError("days over a first-contact target need waits=True")
     if replications < 1 or chunk_size < 1:
         raise ValueError("replications and chunk_size must be >= 1")
     n_days, n_res, n_pri = spec.horizon_days, len(spec.resources), len(spec.priorities)
@@ -198,6 +214,8 @@ def run(
                 "draws must have shapes (replications, T_n, H), (replications, R_n, H)"
             )
     acc = _Accumulator(spec, replications, threshold_minutes, record, fan_replications)
+    if waits:
+        acc.measure_waits(target_working_days)
     for chunk, start in enumerate(range(0, replications, chunk_size)):
         n = min(chunk_size, replications - start)
         _run_chunk(spec, _Randomness(spec, seed, chunk, start, n, draws), acc)
@@ -231,6 +249,31 @@ class _Accumulator:
                 reneged_cases=np.zeros(shape),
             )
 
+        self.waits = False
+        self.target = None
+
+    def measure_waits(self, target: float | None) -> None:
+        """Count minutes done by wait, and days past the first-contact ``target``."""
+        spec, n_days, n_res = self.spec, self.spec.horizon_days, len(self.spec.resources)
+        self.waits, self.target = True, target
+        self.served_by_wait = np.zeros((n_res, n_days))
+        self.contacts_by_wait = np.zeros((n_res, n_days))
+        self.contact_row = first_contact_rows(spec)
+        working = spec.minutes_per_staff > 0
+        self.working = working
+        self.working_days_to = np.cumsum(working, axis=1)  # working days in days 0..t
+        self.days_over_target = None
+        if target is not None:
+            self.days_over_target = np.zeros((n_res, self.n), dtype=np.int64)
+        if self.paths is not None:
+            shape = (n_res, self.n, n_days)
+            self.paths = dataclasses.replace(
+                self.paths,
+                served_minutes_by_wait=np.zeros(shape),
+                first_contacts_by_wait=np.zeros(shape),
+                oldest_first_contact_referral=np.full((n_res, self.n, n_days), -1, np.int64),
+            )
+
     def result(self, n_res: int, n_pri: int) -> DailyResult:
         n = self.n
         mean = {
@@ -238,7 +281,10 @@ class _Accumulator:
             for name in ("backlog", "activity", "capacity", "demand", "backlog_by_priority")
         }
         with np.errstate(invalid="ignore", divide="ignore"):
-            wait = mean["backlog"].mean(axis=1) / mean["demand"].mean(axis=1)
+            little = mean["backlog"].mean(axis=1) / mean["demand"].mean(axis=1)
+        wait = np.full(n_res, np.nan)
+        if self.waits:
+            wait = np.asarray(histogram_mean(self.served_by_wait), dtype=np.float64)
         p_over = self.over / n if self.threshold is not None else np.full_like(self.over, np.nan)
         pct = np.percentile(self.fan, PERCENTILES, axis=1).transpose(1, 0, 2).astype(np.float64)
         return DailyResult(
@@ -257,6 +303,11 @@ class _Accumulator:
             reneged_cases=self.reneged,
             mean_wait_days=wait,
             paths=self.paths,
+            little_wait_days=little,
+            served_minutes_by_wait=self.served_by_wait if self.waits else None,
+            first_contacts_by_wait=self.contacts_by_wait if self.waits else None,
+            days_over_target=self.days_over_target if self.waits else None,
+            target_working_days=None if self.target is None else float(self.target),
         )
 
 
@@ -286,6 +337,11 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
     queue_of = [res[s] * n_pri + spec.priority_index(types[s]) for s in range(len(types))]
     feeds = [[s for s in range(len(types)) if queue_of[s] == q] for q in range(n_res * n_pri)]
     bucketed = {queue_of[s] for s in renege_rows}
+    # rows kept in buckets of their own: first contacts that may give up, or all when measured
+    own_rows = set(renege_rows)
+    if acc.waits:
+        bucketed = set(range(n_res * n_pri))
+        own_rows |= set(np.flatnonzero(acc.contact_row).tolist())
     # Lindley queues: one total per replication; bucketed queues: [due_day, row, minutes] FIFO
     total = np.repeat(spec.opening_backlog_minutes.reshape(-1, 1), n, axis=1)
     buckets: dict[int, list] = {q: [] for q in bucketed}
@@ -309,7 +365,7 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
             if extra > 0:
                 acc.demand[r, t] += extra * n
                 if q in buckets:
-                    _push(buckets[q], t, -1, np.full(n, extra))
+                    _push(buckets[q], t, -1, np.full(n, extra), acc.waits)
                 else:
                     total[q] += extra
                 if demand_today is not None:
@@ -321,7 +377,7 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
                 acc.demand[r, t] += count.sum() * minutes[s]
                 np.multiply(count, minutes[s], out=work)
                 if q in buckets:
-                    _push(buckets[q], t, s if s in renege_rows else -1, work.copy())
+                    _push(buckets[q], t, s if s in own_rows else -1, work.copy(), acc.waits)
                 else:
                     total[q] += work
                 if demand_today is not None:
@@ -350,9 +406,10 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
             present = rand.present(r, t)
             np.multiply(present, spec.minutes_per_staff[r, t], out=cap)
             left[:] = cap
+            log = _WaitLog(acc, r, t, lo, hi, minutes) if acc.waits else None
             for q in range(r * n_pri, (r + 1) * n_pri):
                 if q in buckets:
-                    total[q] = _serve_fifo(buckets[q], left, work)
+                    total[q] = _serve_fifo(buckets[q], left, work, log)
                 else:
                     np.minimum(left, total[q], out=work)
                     total[q] -= work
@@ -366,6 +423,8 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
                 np.greater(backlog, thr, out=over)
                 acc.over[r, t] += np.count_nonzero(over)
                 acc.days_over[r, lo:hi] += over
+            if log is not None:
+                log.first_contacts_waiting([buckets[q] for q in range(r * n_pri, (r + 1) * n_pri)])
             if fan_n:
                 acc.fan[r, lo : lo + fan_n, t] = backlog[:fan_n]
             if t == n_days - 1:
@@ -381,20 +440,77 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
                 paths.reneged_cases[r, lo:hi, t] = reneged_today[r]
 
 
-def _push(items: list, t: int, row: int, waiting: np.ndarray) -> None:
-    """Add work that fell due today; plain work joins plain work just ahead of it."""
-    if row < 0 and items and items[-1][1] < 0:
+def _push(items: list, t: int, row: int, waiting: np.ndarray, same_day: bool) -> None:
+    """Add work that fell due today; plain work joins plain work just ahead of it (only if
+    that fell due today too, with ``same_day``: waits are counted by due day)."""
+    if row < 0 and items and items[-1][1] < 0 and (not same_day or items[-1][0] == t):
         items[-1][2] += waiting
     else:
         items.append([t, row, waiting])
 
 
-def _serve_fifo(items: list, left: np.ndarray, take: np.ndarray) -> np.ndarray:
+class _WaitLog:
+    """Counts, for one resource on day ``t``, the minutes each bucket gives up to work by wait,
+    and which first contacts still wait at the end of the day (see :class:`.spec.DailyPaths`)."""
+
+    def __init__(self, acc: _Accumulator, r: int, t: int, lo: int, hi: int, minutes):
+        self.acc, self.r, self.t, self.lo, self.hi, self.minutes = acc, r, t, lo, hi, minutes
+        self.paths = acc.paths
+
+    def served(self, due_day: int, row: int, take: np.ndarray) -> None:
+        if due_day < 0:  # the opening backlog: its wait began before the horizon
+            return
+        acc, r, wait = self.acc, self.r, self.t - due_day
+        done = take.sum()
+        acc.served_by_wait[r, wait] += done
+        contact = row >= 0 and acc.contact_row[row]
+        if contact:
+            acc.contacts_by_wait[r, wait] += done / self.minutes[row]
+        if self.paths is not None:
+            self.paths.served_minutes_by_wait[r, self.lo : self.hi, wait] += take
+            if contact:
+                self.paths.first_contacts_by_wait[r, self.lo : self.hi, wait] += (
+                    take / self.minutes[row]
+                )
+
+    def first_contacts_waiting(self, queues: list[list]) -> None:
+        """Days past the target, and (with paths) the oldest referral still waiting."""
+        acc, r, t = self.acc, self.r, self.t
+        offsets = acc.spec.step_offset_days
+        rows = [
+            (due_day - offsets[row], waiting)
+            for items in queues
+            for due_day, row, waiting in items
+            if row >= 0 and acc.contact_row[row]
+        ]
+        if not rows:
+            return
+        if acc.days_over_target is not None and acc.working[r, t]:
+            counted = acc.working_days_to[r]
+            late = [w for referred, w in rows if counted[t] - counted[referred] >= acc.target]
+            if late:
+                over = np.zeros(self.hi - self.lo, dtype=bool)
+                for waiting in late:
+                    over |= waiting > WAITING_EPS
+                acc.days_over_target[r, self.lo : self.hi] += over
+        if self.paths is not None:
+            oldest = np.full(self.hi - self.lo, np.iinfo(np.int64).max)
+            for referred, waiting in rows:
+                np.minimum(oldest, np.where(waiting > WAITING_EPS, referred, oldest), out=oldest)
+            oldest[oldest == np.iinfo(np.int64).max] = -1
+            self.paths.oldest_first_contact_referral[r, self.lo : self.hi, t] = oldest
+
+
+def _serve_fifo(
+    items: list, left: np.ndarray, take: np.ndarray, log: _WaitLog | None = None
+) -> np.ndarray:
     """Work through the buckets oldest first with ``left`` minutes; returns what still waits."""
-    for _, _, waiting in items:
+    for due_day, row, waiting in items:
         np.minimum(left, waiting, out=take)
         waiting -= take
         left -= take
+        if log is not None:
+            log.served(due_day, row, take)
     while items and not items[0][2].any():
         items.pop(0)
     remaining = np.zeros_like(left)

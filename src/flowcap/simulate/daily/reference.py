@@ -18,6 +18,10 @@ Each day at an IDVA service, in this order:
 5. **Work.** Capacity goes to priority 1 first, then 2, …; oldest first within a priority.
    Work done = min(capacity, waiting work), so the backlog follows the Lindley recursion
    ``B_t = max(0, B_{t-1} + D_t - C_t)`` per resource (methods.md §4.1).
+6. **Waits.** Minutes done today of work that fell due on day ``a`` (in the horizon) waited
+   ``t - a`` days; minutes of a first contact count as cases (minutes / step minutes). At the
+   end of the day the longest-waiting case still waiting for first contact is noted (by its
+   referral day). See :class:`DailyPaths` for what is and is not counted.
 
 Random numbers come from one ``numpy.random.Generator`` per source and index —
 ``SeedSequence(seed, spawn_key=(source, index))`` with source 0 = arrivals (per case type),
@@ -33,6 +37,8 @@ import numpy as np
 from .spec import DailyPaths, DailySpec, Draws
 
 ARRIVALS, ABSENCE, PATIENCE = 0, 1, 2
+#: Minutes below which a first contact no longer counts as waiting (rounding after reneging).
+WAITING_EPS = 1e-9
 
 
 def stream(seed: int, source: int, index: int, *chunk: int) -> np.random.Generator:
@@ -73,6 +79,7 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
         spec.step_minutes,
     )
     last_offset = [int(offsets[types == k].max(initial=0)) for k in range(n_types)]
+    contact_row = first_contact_rows(spec)
 
     cases = np.zeros((n_types, n_days), dtype=np.int64)  # cases referred, less those who gave up
     # queue[r][p]: list of [due_day, step_row, minutes_waiting]; step_row -1 = existing work
@@ -84,6 +91,9 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
     shape = (n_res, n_days)
     backlog_by_priority = np.zeros((n_res, n_pri, n_days))
     demand, capacity, activity, reneged = (np.zeros(shape) for _ in range(4))
+    served_by_wait = np.zeros((n_res, n_days))
+    contacts_by_wait = np.zeros((n_res, n_days))
+    oldest_contact = np.full(shape, -1, dtype=np.int64)
 
     for t in range(n_days):
         # 1. referrals
@@ -133,7 +143,7 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
             else:
                 present = spec.staff[r, t]
             capacity[r, t] = present * spec.minutes_per_staff[r, t]
-        # 5. work: most urgent first, oldest first
+        # 5. work: most urgent first, oldest first; 6. waits
         for r in range(n_res):
             left = capacity[r, t]
             for p in range(n_pri):
@@ -141,9 +151,21 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
                     take = min(left, item[2])
                     item[2] -= take
                     left -= take
+                    due_day, s = item[0], item[1]
+                    if due_day >= 0:
+                        served_by_wait[r, t - due_day] += take
+                        if s >= 0 and contact_row[s]:
+                            contacts_by_wait[r, t - due_day] += take / minutes[s]
                 queue[r][p] = [item for item in queue[r][p] if item[2] > 0]
                 backlog_by_priority[r, p, t] = sum(item[2] for item in queue[r][p])
             activity[r, t] = capacity[r, t] - left
+            waiting_since = [
+                due_day - offsets[s]
+                for p in range(n_pri)
+                for due_day, s, waiting in queue[r][p]
+                if s >= 0 and contact_row[s] and waiting > WAITING_EPS
+            ]
+            oldest_contact[r, t] = min(waiting_since, default=-1)
 
     def one_rep(a):
         return a[:, None, :]
@@ -155,4 +177,18 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
         capacity_minutes=one_rep(capacity),
         activity_minutes=one_rep(activity),
         reneged_cases=one_rep(reneged),
+        served_minutes_by_wait=served_by_wait[:, None, :],
+        first_contacts_by_wait=contacts_by_wait[:, None, :],
+        oldest_first_contact_referral=one_rep(oldest_contact),
     )
+
+
+def first_contact_rows(spec: DailySpec) -> np.ndarray:
+    """Whether each row of ``spec.steps`` is a first contact, shape (S,): its case type's first
+    step (:meth:`DailySpec.first_step`), with minutes to do."""
+    flags = np.zeros(len(spec.steps), dtype=bool)
+    for k in range(len(spec.case_types)):
+        row = spec.first_step(k)
+        if row is not None and spec.step_minutes[row] > 0:
+            flags[row] = True
+    return flags

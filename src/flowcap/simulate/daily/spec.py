@@ -291,6 +291,24 @@ class DailyPaths:
         shape (R_n, n_reps, H) — end-of-day backlog; work falling due; minutes available;
         minutes worked; cases that gave up waiting for first contact at this resource
     backlog_minutes_by_priority : shape (R_n, P_n, n_reps, H)
+    served_minutes_by_wait : shape (R_n, n_reps, H) — minutes of work that fell due in the
+        horizon and were done ``w`` days after falling due (see *Waits* below)
+    first_contacts_by_wait : shape (R_n, n_reps, H) — first contacts (cases) made ``w``
+        days after falling due
+    oldest_first_contact_referral : int, shape (R_n, n_reps, H) — referral day of the case
+        that has waited longest among those still waiting for first contact here at the end of
+        the day; -1 when none is
+
+    The wait fields are ``None`` from :func:`.numpy.run` without ``waits=True``.
+
+    **Waits.** A piece of work that falls due on day ``a`` and is done on day ``s`` waited
+    ``s - a`` days: the number of nights it spent in the end-of-day backlog (0 = done the day it
+    fell due). A piece done over several days counts each day's minutes at that day's wait. A
+    *first contact* is a case type's first step (:meth:`DailySpec.first_step`) for a case
+    referred in the horizon; its minutes are counted as cases (minutes / step minutes), so a
+    first contact made half one day and half the next counts half at each wait. Work waiting
+    before day 0 (the opening backlog) is not counted (its wait began before the horizon),
+    nor is work still waiting at the end (its wait is not over) or cases that gave up.
     """
 
     backlog_minutes: np.ndarray
@@ -299,6 +317,9 @@ class DailyPaths:
     capacity_minutes: np.ndarray
     activity_minutes: np.ndarray
     reneged_cases: np.ndarray
+    served_minutes_by_wait: np.ndarray | None = None
+    first_contacts_by_wait: np.ndarray | None = None
+    oldest_first_contact_referral: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -313,8 +334,20 @@ class DailyResult:
     activity_mean, capacity_mean, demand_mean : (R_n, H) — minutes per day
     days_over_threshold : (R_n, n_reps) — days each replication ended above the threshold
     reneged_cases : (R_n, n_reps) — cases that gave up waiting for first contact here
-    mean_wait_days : (R_n,) — Little's law: mean backlog minutes / mean daily demand minutes
+    mean_wait_days : (R_n,) — measured mean wait of a minute of work done in the horizon
+        (``served_minutes_by_wait``'s mean); NaN unless run with ``waits=True``
     paths : :class:`DailyPaths` or None — with ``record="paths"``
+    little_wait_days : (R_n,) — Little's law, ``L / λ``: mean end-of-day backlog minutes over
+        mean minutes falling due a day (always computed; checks ``mean_wait_days``, which it
+        equals when nothing waits at the start or the end of the horizon and nobody gives up)
+    served_minutes_by_wait, first_contacts_by_wait : (R_n, H) — :class:`DailyPaths`'
+        fields summed over replications (see *waits* there); ``None`` without ``waits=True``
+    days_over_target : (R_n, n_reps) — working days of the resource (``minutes_per_staff >
+        0``) that ended with a case still waiting here for first contact ``target_working_days``
+        or more working days after its referral, so already past the target (a case referred
+        on Monday and not contacted by the end of Wednesday is past a 2-working-day target);
+        ``None`` without a target
+    target_working_days : the first-contact target those were counted against, or ``None``
     """
 
     resources: tuple[str, ...]
@@ -333,14 +366,47 @@ class DailyResult:
     mean_wait_days: np.ndarray
     paths: DailyPaths | None = field(default=None, repr=False)
     percentile_levels: tuple[int, ...] = PERCENTILES
+    little_wait_days: np.ndarray | None = None
+    served_minutes_by_wait: np.ndarray | None = field(default=None, repr=False)
+    first_contacts_by_wait: np.ndarray | None = field(default=None, repr=False)
+    days_over_target: np.ndarray | None = None
+    target_working_days: float | None = None
+
+    def _index(self, resource: str | int) -> int:
+        return resource if isinstance(resource, int) else self.resources.index(resource)
+
+    def wait_days(self, resource: str | int, *, first_contact: bool = False) -> dict[str, float]:
+        """Mean and 90th percentile of the measured wait in days (NaN when nothing was done).
+
+        Over every minute of work done at the resource, or with ``first_contact`` over the
+        first contacts made there (cases). The percentile is the smallest whole number of
+        days that at least 90% waited no longer than.
+        """
+        counts = self.first_contacts_by_wait if first_contact else self.served_minutes_by_wait
+        if counts is None:
+            return {"mean": math.nan, "p90": math.nan}
+        row = counts[self._index(resource)]
+        return {"mean": histogram_mean(row), "p90": histogram_quantile(row, 0.9)}
 
     def summary(self, resource: str | int) -> dict[str, float]:
-        """Headline numbers for one resource (minutes, probabilities, days, cases)."""
-        i = resource if isinstance(resource, int) else self.resources.index(resource)
+        """Headline numbers for one resource (minutes, probabilities, days, cases).
+
+        ``mean_wait_days`` and ``p90_wait_days`` are over every minute of work done there,
+        ``..._first_contact_...`` over first contacts (NaN where no case type's first step is
+        at this resource, or without ``waits=True``); ``days_over_target`` is the mean over
+        replications (NaN without a target or where no first contact is made here).
+        """
+        i = self._index(resource)
         final = self.final_backlog[i]
         over = np.nan
         if self.threshold_minutes is not None:
             over = float(np.mean(final > self.threshold_minutes))
+        overall = self.wait_days(i)
+        contact = self.wait_days(i, first_contact=True)
+        little = np.nan if self.little_wait_days is None else float(self.little_wait_days[i])
+        late = np.nan
+        if self.days_over_target is not None and not math.isnan(contact["mean"]):
+            late = float(self.days_over_target[i].mean())
         return {
             "final_backlog_mean": float(final.mean()),
             "final_backlog_p50": float(np.percentile(final, 50)),
@@ -348,4 +414,28 @@ class DailyResult:
             "p_final_backlog_over_threshold": over,
             "mean_wait_days": float(self.mean_wait_days[i]),
             "cases_reneged": float(self.reneged_cases[i].mean()),
+            "little_wait_days": little,
+            "p90_wait_days": overall["p90"],
+            "mean_first_contact_wait_days": contact["mean"],
+            "p90_first_contact_wait_days": contact["p90"],
+            "days_over_target": late,
         }
+
+
+def histogram_mean(counts: np.ndarray) -> float:
+    """Mean of ``w`` weighted by ``counts[..., w]`` over the last axis (NaN when all zero)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (counts * np.arange(counts.shape[-1])).sum(axis=-1) / total
+    return float(mean) if np.ndim(mean) == 0 else mean
+
+
+def histogram_quantile(counts: np.ndarray, q: float) -> float:
+    """Smallest ``w`` with ``sum(counts[:w + 1]) >= q × sum(counts)`` (NaN when all zero)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    if not total > 0:
+        return math.nan
+    cumulative = np.cumsum(counts)
+    return float(np.searchsorted(cumulative, q * total * (1 - 1e-12), side="left"))
