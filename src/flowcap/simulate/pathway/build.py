@@ -173,4 +173,3 @@ def on_duty(
     times, servers = times[inside], servers[inside]
     same = np.append(True, servers[1:] != servers[:-1])
     return times[same], servers[same].astype(np.int64)
-

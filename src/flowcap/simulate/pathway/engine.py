@@ -1,0 +1,734 @@
+"""The case-level pathway simulation: one referral at a time, through triage, advocacy and
+follow-up, with the people on duty that the rota says (compiled with Numba).
+
+A referral arrives, joins the queue of the step's resource, waits until someone on duty is
+free and no more urgent or earlier case is waiting, is served, then moves on or leaves; a
+first contact not made within the referral's patience is lost (reneged). The model is
+:class:`~flowcap.simulate.pathway.spec.PathwaySpec`'s; minutes throughout.
+
+One replication is one call of :func:`_replication`, a discrete-event loop over plain arrays:
+
+- the future event list is a binary heap ordered by (minute, sequence number), so events at
+  the same minute happen in the order they were scheduled and runs repeat exactly; an event
+  is (kind, slot, tag): an arrival of case type ``slot``, the end of the service of the case
+  in ``slot``, a renege of the case in ``slot`` if it still has serial number ``tag``, or the
+  ``tag``-th rota change of resource ``slot``;
+- each case in the system has a slot in the case table (recycled through a free list); a
+  waiting case is a node of a doubly linked FIFO list per (resource, priority rank), so joining,
+  starting service and reneging are O(1);
+- a renege event is not removed when the case's service starts: it is skipped when it comes
+  off the heap (lazy deletion), which the case's serial number and state make safe;
+- arrivals of each case type are an exact non-homogeneous Poisson process: an Exp(1) draw is
+  spent against the integral of the hourly rate (whole weeks skipped at once);
+- time integrals (people busy and on duty, cases waiting) are brought up to date only when
+  the quantity changes, clipped to the observed window;
+- tables grow by doubling: :func:`_events` stops before an event that might not fit, and
+  :func:`_replication` grows the table and calls it again. So no array is replaced inside
+  the loop, and helpers that take arrays draw no random numbers: either would make Numba
+  count references on every use (atomic operations, which took half the run time).
+
+:func:`simulate_pathway` flattens the spec into arrays once, runs the replications (on
+``threads`` threads: the kernel releases the GIL, and each replication seeds Numba's generator
+itself, so results do not depend on the thread count) and gathers a
+:class:`~flowcap.simulate.pathway.result.PathwayResult`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numba import njit
+
+from .result import PathwayResult
+from .spec import DISTRIBUTIONS, HOURS_PER_WEEK, PathwaySpec
+
+MINUTES_PER_HOUR = 60.0
+MINUTES_PER_WEEK = HOURS_PER_WEEK * MINUTES_PER_HOUR
+
+# Event kinds.
+_ARRIVAL, _SERVICE_END, _RENEGE, _ROTA = 0, 1, 2, 3
+# Heap integer columns (the minute is in its own float array).
+_H_SEQ, _H_KIND, _H_SLOT, _H_TAG = 0, 1, 2, 3
+# Case table: integer columns, float columns, states.
+_C_TYPE, _C_STEP, _C_SERIAL, _C_PREV, _C_NEXT, _C_STATE = 0, 1, 2, 3, 4, 5
+_C_ARRIVED, _C_JOINED = 0, 1
+_FREE, _WAITING, _SERVING, _FIRST_WAIT = 0, 1, 2, 3  # _FIRST_WAIT: at step 0, may renege
+# Per resource: integer and float columns.
+_R_ON_DUTY, _R_BUSY, _R_WAITING = 0, 1, 2
+_R_BUSY_AREA, _R_DUTY_AREA, _R_OVER_AREA, _R_LAST = 0, 1, 2, 3
+# Per step: integer and float columns.
+_S_WAITING, _S_JOINED = 0, 1
+_S_AREA, _S_LAST = 0, 1
+# Per (step, case type) counts; per case type counts and sums.
+_SERVED, _WAITED = 0, 1
+_T_RENEGED, _T_DONE = 0, 1
+_T_RENEGE_WAIT, _T_DONE_MINUTES = 0, 1
+# Duration kinds are indices into DISTRIBUTIONS; no duration (nobody gives up) is -1.
+_EXPONENTIAL, _LOGNORMAL, _GAMMA, _FIXED, _EMPIRICAL = range(5)
+assert DISTRIBUTIONS == ("exponential", "lognormal", "gamma", "fixed", "empirical")
+
+
+# ------------------------------------------------------------------ compiled helpers
+@njit(cache=True, nogil=True)
+def _heap_push(ht, hi, counts, minute, kind, slot, tag):
+    """Add an event; ``counts[0]`` is the heap size, ``counts[1]`` the next sequence number."""
+    i = counts[0]
+    seq = counts[1]
+    counts[0] = i + 1
+    counts[1] = seq + 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        pm = ht[parent]
+        if pm < minute or (pm == minute and hi[parent, _H_SEQ] < seq):
+            break
+        ht[i] = pm
+        for k in range(4):
+            hi[i, k] = hi[parent, k]
+        i = parent
+    ht[i] = minute
+    hi[i, _H_SEQ] = seq
+    hi[i, _H_KIND] = kind
+    hi[i, _H_SLOT] = slot
+    hi[i, _H_TAG] = tag
+
+
+@njit(cache=True, nogil=True)
+def _heap_pop(ht, hi, counts):
+    """Remove the earliest event (read it from row 0 first): the last row sifts down from the
+    root (with one event left, it is the root and stays)."""
+    n = counts[0] - 1
+    counts[0] = n
+    minute = ht[n]
+    seq, kind, slot, tag = hi[n, 0], hi[n, 1], hi[n, 2], hi[n, 3]
+    i = 0
+    child = 1
+    while child < n:
+        right = child + 1
+        if right < n and (
+            ht[right] < ht[child] or (ht[right] == ht[child] and hi[right, 0] < hi[child, 0])
+        ):
+            child = right
+        cm = ht[child]
+        if not (cm < minute or (cm == minute and hi[child, 0] < seq)):
+            break
+        ht[i] = cm
+        for k in range(4):
+            hi[i, k] = hi[child, k]
+        i = child
+        child = 2 * i + 1
+    ht[i] = minute
+    hi[i, 0] = seq
+    hi[i, 1] = kind
+    hi[i, 2] = slot
+    hi[i, 3] = tag
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sample(d, a, b, n_values):
+    """A duration in minutes of kind ``d`` with parameters ``a, b`` (see :func:`_durations`);
+    for an empirical one, the index of the value picked among ``n_values``.
+
+    Random numbers are drawn in scalar code and in :func:`_events` only: a helper holding
+    arrays across a random call makes Numba count references to them on every call (atomic
+    operations that took half the run time)."""
+    if d == _EXPONENTIAL:
+        x = np.random.exponential(a)
+    elif d == _LOGNORMAL:
+        x = np.random.lognormal(a, b)
+    elif d == _GAMMA:
+        x = np.random.gamma(a, b)
+    elif d == _FIXED:
+        x = a
+    else:
+        x = float(np.random.randint(0, n_values))
+    return x
+
+
+@njit(cache=True, nogil=True)
+def _next_arrival(now, e, rate, t, week_total):
+    """The first arrival after ``now`` of case type ``t``, whose rate per minute is
+    ``rate[t, h % 168]`` in simulated hour ``h``; ``week_total`` (> 0) is arrivals per week.
+
+    Inversion of the cumulative rate: ``e``, an Exp(1) draw, is used up hour by hour (exact
+    for piecewise-constant rates, zero-rate hours included)."""
+    h = int(now / MINUTES_PER_HOUR)
+    pos = now
+    r = rate[t, h % HOURS_PER_WEEK]
+    expected = r * ((h + 1) * MINUTES_PER_HOUR - pos)  # arrivals expected in the hour's rest
+    while e >= expected:
+        e -= expected
+        h += 1
+        pos = h * MINUTES_PER_HOUR
+        if e > week_total and h % HOURS_PER_WEEK == 0:  # skip whole quiet weeks at once
+            weeks = math.floor(e / week_total)
+            e = max(e - weeks * week_total, 0.0)
+            h += weeks * HOURS_PER_WEEK
+            pos = h * MINUTES_PER_HOUR
+        r = rate[t, h % HOURS_PER_WEEK]
+        expected = r * MINUTES_PER_HOUR
+    return pos + e / r
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _overlap(start, end, w0, w1):
+    """Minutes of [start, end) inside the observed window [w0, w1]."""
+    lo = max(start, w0)
+    hi = min(end, w1)
+    return hi - lo if hi > lo else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _resource_minutes(busy, on_duty, last, now, w0, w1):
+    """Person-minutes (serving while on duty, on duty, overtime) in the window since ``last``.
+
+    Busy time counts only up to the number on duty, so utilisation stays <= 1; people who
+    finish a case after their shift has ended are overtime."""
+    d = _overlap(last, now, w0, w1)
+    return min(busy, on_duty) * d, on_duty * d, max(busy - on_duty, 0) * d
+
+
+@njit(cache=True, nogil=True)
+def _grow_heap(ht, hi):
+    n = ht.shape[0]
+    ht2 = np.empty(2 * n)
+    hi2 = np.empty((2 * n, 4), np.int64)
+    ht2[:n] = ht
+    hi2[:n] = hi
+    return ht2, hi2
+
+
+@njit(cache=True, nogil=True)
+def _grow_cases(ci, cf):
+    """Double the case table; the new slots form the free list (returned head)."""
+    n = ci.shape[0]
+    size = max(2 * n, 256)
+    ci2 = np.empty((size, ci.shape[1]), np.int64)
+    cf2 = np.empty((size, cf.shape[1]))
+    ci2[:n] = ci
+    cf2[:n] = cf
+    for k in range(n, size):
+        ci2[k, _C_STATE] = _FREE
+        ci2[k, _C_NEXT] = k + 1 if k + 1 < size else -1
+    return ci2, cf2, n
+
+
+@njit(cache=True, nogil=True)
+def _grow_waits(w_step, w_type, w_wait):
+    n = w_wait.shape[0]
+    s2 = np.empty(2 * n, np.int32)
+    t2 = np.empty(2 * n, np.int32)
+    m2 = np.empty(2 * n)
+    s2[:n] = w_step
+    t2[:n] = w_type
+    m2[:n] = w_wait
+    return s2, t2, m2
+
+
+# ------------------------------------------------------------------ the event loop
+# What _events returns: done (the window's end or no more events), or which table is full.
+_DONE, _FULL_HEAP, _FULL_CASES, _FULL_WAITS = 0, 1, 2, 3
+# Loop state kept between calls of _events (the heap's first two are _heap_push's counts).
+_HEAP_SIZE, _NEXT_SEQ, _FREE_HEAD, _SERIAL, _N_WAITS, _N_SAMPLES = 0, 1, 2, 3, 4, 5
+
+
+@njit(cache=True, nogil=True)
+def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f, step_i, step_f,
+            tallies, w_step, w_type, w_wait):  # fmt: skip
+    """Run events until the window ends, or until a table may be too small for the next event
+    (the caller grows it and calls again). No array is replaced inside the loop, so Numba
+    keeps no reference counts there."""
+    (resource, rank, rate, week_total, dur_kind, dur_par, dur_ptr, dur_values, route_cum,
+     sched_ptr, sched_minutes, sched_servers) = model  # fmt: skip
+    st_i, st_f, ty_i, ty_f, samples = tallies
+    n_s = resource.shape[0]
+    n_t = rank.shape[0]
+    n_ranks = queues.shape[0] // res_i.shape[0]
+    n_samples = samples.shape[1]
+    free_head, serial = state[_FREE_HEAD], state[_SERIAL]
+    n_w, k_sample = state[_N_WAITS], state[_N_SAMPLES]
+    status = _DONE
+    while state[_HEAP_SIZE] > 0:
+        now = ht[0]
+        if now > w1:
+            break
+        if state[_HEAP_SIZE] + headroom > ht.shape[0]:
+            status = _FULL_HEAP
+            break
+        if free_head < 0:
+            status = _FULL_CASES
+            break
+        if n_w + headroom > w_wait.shape[0]:
+            status = _FULL_WAITS
+            break
+        kind, slot, tag = hi[0, _H_KIND], hi[0, _H_SLOT], hi[0, _H_TAG]
+        _heap_pop(ht, hi, state)
+        # Hourly queue lengths: the state is constant since the last event.
+        while k_sample < n_samples and w0 + MINUTES_PER_HOUR * k_sample < now:
+            for s in range(n_s):
+                samples[s, k_sample] = step_i[s, _S_WAITING]
+            k_sample += 1
+
+        # Time integrals are brought up to date (in the window) just before a count changes.
+        # Array helpers are written out here: Numba would count references on every call.
+        n_dispatch = 0
+        first = second = 0  # resources where free people may now take waiting cases
+        c = join_step = -1  # a case that now joins the queue of join_step
+        if kind == _ARRIVAL:
+            t = slot
+            after = _next_arrival(now, np.random.exponential(1.0), rate, t, week_total[t])
+            _heap_push(ht, hi, state, after, _ARRIVAL, t, 0)
+            c = free_head
+            free_head = ci[c, _C_NEXT]
+            serial += 1
+            ci[c, _C_TYPE] = t
+            ci[c, _C_SERIAL] = serial
+            cf[c, _C_ARRIVED] = now
+            join_step = 0
+        elif kind == _SERVICE_END:
+            s = ci[slot, _C_STEP]
+            r = resource[s]
+            busy, duty, over = _resource_minutes(
+                res_i[r, _R_BUSY], res_i[r, _R_ON_DUTY], res_f[r, _R_LAST], now, w0, w1
+            )
+            res_f[r, _R_BUSY_AREA] += busy
+            res_f[r, _R_DUTY_AREA] += duty
+            res_f[r, _R_OVER_AREA] += over
+            res_f[r, _R_LAST] = now
+            res_i[r, _R_BUSY] -= 1
+            first = r
+            n_dispatch = 1
+            u = np.random.random()
+            for j in range(n_s):
+                if u < route_cum[s, j]:
+                    c = slot
+                    join_step = j
+                    if resource[j] != r:
+                        second = resource[j]
+                        n_dispatch = 2
+                    break
+            if join_step < 0:  # leaves the pathway
+                if cf[slot, _C_ARRIVED] >= w0:
+                    t = ci[slot, _C_TYPE]
+                    ty_i[t, _T_DONE] += 1
+                    ty_f[t, _T_DONE_MINUTES] += now - cf[slot, _C_ARRIVED]
+                ci[slot, _C_STATE] = _FREE
+                ci[slot, _C_NEXT] = free_head
+                free_head = slot
+        elif kind == _RENEGE:
+            if ci[slot, _C_SERIAL] == tag and ci[slot, _C_STATE] == _FIRST_WAIT:
+                r = resource[0]
+                q = r * n_ranks + rank[ci[slot, _C_TYPE]]
+                prev, nxt = ci[slot, _C_PREV], ci[slot, _C_NEXT]
+                if prev >= 0:
+                    ci[prev, _C_NEXT] = nxt
+                else:
+                    queues[q, 0] = nxt
+                if nxt >= 0:
+                    ci[nxt, _C_PREV] = prev
+                else:
+                    queues[q, 1] = prev
+                res_i[r, _R_WAITING] -= 1
+                step_f[0, _S_AREA] += step_i[0, _S_WAITING] * _overlap(
+                    step_f[0, _S_LAST], now, w0, w1
+                )
+                step_f[0, _S_LAST] = now
+                step_i[0, _S_WAITING] -= 1
+                if cf[slot, _C_JOINED] >= w0:
+                    t = ci[slot, _C_TYPE]
+                    ty_i[t, _T_RENEGED] += 1
+                    ty_f[t, _T_RENEGE_WAIT] += now - cf[slot, _C_JOINED]
+                ci[slot, _C_STATE] = _FREE
+                ci[slot, _C_NEXT] = free_head
+                free_head = slot
+        else:  # _ROTA
+            r = slot
+            busy, duty, over = _resource_minutes(
+                res_i[r, _R_BUSY], res_i[r, _R_ON_DUTY], res_f[r, _R_LAST], now, w0, w1
+            )
+            res_f[r, _R_BUSY_AREA] += busy
+            res_f[r, _R_DUTY_AREA] += duty
+            res_f[r, _R_OVER_AREA] += over
+            res_f[r, _R_LAST] = now
+            res_i[r, _R_ON_DUTY] = sched_servers[tag]
+            if tag + 1 < sched_ptr[r + 1]:
+                _heap_push(ht, hi, state, sched_minutes[tag + 1], _ROTA, r, tag + 1)
+            first = r
+            n_dispatch = 1
+
+        if join_step >= 0:
+            # Case c joins the tail of its priority's list at the step's resource
+            # (queues[r * n_ranks + rank] = (head, tail) case slots, -1 for none).
+            s = join_step
+            step_f[s, _S_AREA] += step_i[s, _S_WAITING] * _overlap(step_f[s, _S_LAST], now, w0, w1)
+            step_f[s, _S_LAST] = now
+            step_i[s, _S_WAITING] += 1
+            if now >= w0:
+                step_i[s, _S_JOINED] += 1
+            ci[c, _C_STEP] = s
+            ci[c, _C_STATE] = _WAITING
+            cf[c, _C_JOINED] = now
+            r = resource[s]
+            q = r * n_ranks + rank[ci[c, _C_TYPE]]
+            tail = queues[q, 1]
+            ci[c, _C_PREV] = tail
+            ci[c, _C_NEXT] = -1
+            if tail >= 0:
+                ci[tail, _C_NEXT] = c
+            else:
+                queues[q, 0] = c
+            queues[q, 1] = c
+            res_i[r, _R_WAITING] += 1
+            if kind == _ARRIVAL:
+                first = r
+                n_dispatch = 1
+                k = n_s * n_t + ci[c, _C_TYPE]  # patience row
+                if dur_kind[k] >= 0:
+                    ci[c, _C_STATE] = _FIRST_WAIT
+                    lo = dur_ptr[k]
+                    patience = _sample(
+                        dur_kind[k], dur_par[k, 0], dur_par[k, 1], dur_ptr[k + 1] - lo
+                    )
+                    if dur_kind[k] == _EMPIRICAL:
+                        patience = dur_values[lo + int(patience)]
+                    _heap_push(ht, hi, state, now + patience, _RENEGE, c, serial)
+
+        # Free people take waiting cases: most urgent first, then first come first served.
+        for d in range(n_dispatch):
+            r = first if d == 0 else second
+            while res_i[r, _R_BUSY] < res_i[r, _R_ON_DUTY] and res_i[r, _R_WAITING] > 0:
+                q = r * n_ranks
+                while queues[q, 0] < 0:
+                    q += 1
+                c = queues[q, 0]
+                nxt = ci[c, _C_NEXT]
+                queues[q, 0] = nxt
+                if nxt >= 0:
+                    ci[nxt, _C_PREV] = -1
+                else:
+                    queues[q, 1] = -1
+                res_i[r, _R_WAITING] -= 1
+                s = ci[c, _C_STEP]
+                step_f[s, _S_AREA] += step_i[s, _S_WAITING] * _overlap(
+                    step_f[s, _S_LAST], now, w0, w1
+                )
+                step_f[s, _S_LAST] = now
+                step_i[s, _S_WAITING] -= 1
+                busy, duty, over = _resource_minutes(
+                    res_i[r, _R_BUSY], res_i[r, _R_ON_DUTY], res_f[r, _R_LAST], now, w0, w1
+                )
+                res_f[r, _R_BUSY_AREA] += busy
+                res_f[r, _R_DUTY_AREA] += duty
+                res_f[r, _R_OVER_AREA] += over
+                res_f[r, _R_LAST] = now
+                res_i[r, _R_BUSY] += 1
+                t = ci[c, _C_TYPE]
+                joined = cf[c, _C_JOINED]
+                if joined >= w0:
+                    wait = now - joined
+                    st_i[s, t, _SERVED] += 1
+                    st_f[s, t] += wait
+                    if wait > 0:
+                        st_i[s, t, _WAITED] += 1
+                    w_step[n_w] = s
+                    w_type[n_w] = t
+                    w_wait[n_w] = wait
+                    n_w += 1
+                ci[c, _C_STATE] = _SERVING
+                k = s * n_t + t  # service row
+                lo = dur_ptr[k]
+                minutes = _sample(dur_kind[k], dur_par[k, 0], dur_par[k, 1], dur_ptr[k + 1] - lo)
+                if dur_kind[k] == _EMPIRICAL:
+                    minutes = dur_values[lo + int(minutes)]
+                _heap_push(ht, hi, state, now + minutes, _SERVICE_END, c, 0)
+
+    state[_FREE_HEAD], state[_SERIAL] = free_head, serial
+    state[_N_WAITS], state[_N_SAMPLES] = n_w, k_sample
+    return status
+
+
+@njit(cache=True, nogil=True)
+def _replication(seed, w0, w1, n_samples, model, n_ranks):
+    """One replication from minute 0 to ``w1``; statistics cover the window [w0, w1].
+
+    ``model`` and ``n_ranks`` are :func:`_flatten`'s. Returns the tuple that
+    :func:`_gather` unpacks (shapes in :class:`PathwayResult`)."""
+    np.random.seed(seed)
+    resource, rank, rate, week_total = model[0], model[1], model[2], model[3]
+    sched_ptr, sched_minutes, sched_servers = model[9], model[10], model[11]
+    n_s = resource.shape[0]
+    n_t = rank.shape[0]
+    n_res = sched_ptr.shape[0] - 1
+    max_servers = 0
+    for k in range(sched_servers.shape[0]):
+        max_servers = max(max_servers, sched_servers[k])
+    # Pushes and counted waits one event can add: services started at two resources, the
+    # next arrival or rota change, a renege.
+    headroom = 2 * max_servers + 4
+
+    state = np.zeros(6, np.int64)
+    ht = np.empty(64 + n_t + n_res + 2 * headroom)
+    hi = np.empty((ht.shape[0], 4), np.int64)
+    ci = np.empty((0, 6), np.int64)
+    cf = np.empty((0, 2))
+    ci, cf, state[_FREE_HEAD] = _grow_cases(ci, cf)
+    queues = np.full((n_res * n_ranks, 2), -1, np.int64)
+    res_i = np.zeros((n_res, 3), np.int64)
+    res_f = np.zeros((n_res, 4))
+    step_i = np.zeros((n_s, 2), np.int64)
+    step_f = np.zeros((n_s, 2))
+    tallies = (
+        np.zeros((n_s, n_t, 2), np.int64),
+        np.zeros((n_s, n_t)),
+        np.zeros((n_t, 2), np.int64),
+        np.zeros((n_t, 2)),
+        np.zeros((n_s, n_samples), np.int32),
+    )
+    w_step = np.empty(1024, np.int32)
+    w_type = np.empty(1024, np.int32)
+    w_wait = np.empty(1024)
+
+    for r in range(n_res):
+        k = sched_ptr[r]
+        res_i[r, _R_ON_DUTY] = sched_servers[k]
+        if k + 1 < sched_ptr[r + 1]:
+            _heap_push(ht, hi, state, sched_minutes[k + 1], _ROTA, r, k + 1)
+    for t in range(n_t):
+        if week_total[t] > 0:
+            _heap_push(
+                ht,
+                hi,
+                state,
+                _next_arrival(0.0, np.random.exponential(1.0), rate, t, week_total[t]),
+                _ARRIVAL,
+                t,
+                0,
+            )
+
+    while True:
+        status = _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f,
+                         step_i, step_f, tallies, w_step, w_type, w_wait)  # fmt: skip
+        if status == _DONE:
+            break
+        if status == _FULL_HEAP:
+            ht, hi = _grow_heap(ht, hi)
+        elif status == _FULL_CASES:
+            ci, cf, state[_FREE_HEAD] = _grow_cases(ci, cf)
+        else:
+            w_step, w_type, w_wait = _grow_waits(w_step, w_type, w_wait)
+
+    samples = tallies[4]
+    for k in range(state[_N_SAMPLES], n_samples):  # no event since: the state holds
+        for s in range(n_s):
+            samples[s, k] = step_i[s, _S_WAITING]
+    for s in range(n_s):
+        step_f[s, _S_AREA] += step_i[s, _S_WAITING] * _overlap(step_f[s, _S_LAST], w1, w0, w1)
+    for r in range(n_res):
+        busy, duty, over = _resource_minutes(
+            res_i[r, _R_BUSY], res_i[r, _R_ON_DUTY], res_f[r, _R_LAST], w1, w0, w1
+        )
+        res_f[r, _R_BUSY_AREA] += busy
+        res_f[r, _R_DUTY_AREA] += duty
+        res_f[r, _R_OVER_AREA] += over
+    n_w = state[_N_WAITS]
+    return (
+        tallies[0],
+        tallies[1],
+        w_step[:n_w].copy(),
+        w_type[:n_w].copy(),
+        w_wait[:n_w].copy(),
+        res_f[:, :3].copy(),
+        step_f[:, _S_AREA].copy(),
+        step_i[:, _S_JOINED].copy(),
+        step_i[:, _S_WAITING].copy(),
+        samples,
+        tallies[2],
+        tallies[3],
+    )
+
+
+# ------------------------------------------------------------------ Python side
+def _durations(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Duration table for the kernel: kind (-1: none), parameters, empirical values as CSR.
+
+    Parameters (minutes): exponential (mean,); lognormal (mu, sigma) of the log, from
+    sigma^2 = ln(1 + sd^2 / mean^2) and mu = ln(mean) - sigma^2 / 2; gamma (shape, scale) =
+    ((mean / sd)^2, sd^2 / mean); fixed (value,)."""
+    kind = np.full(len(rows), -1, np.int64)
+    par = np.zeros((len(rows), 2))
+    ptr = np.zeros(len(rows) + 1, np.int64)
+    values = []
+    for k, d in enumerate(rows):
+        n_values = 0
+        if d is not None:
+            kind[k] = DISTRIBUTIONS.index(d.dist)
+            if d.dist == "lognormal":
+                sigma2 = math.log1p((d.sd / d.mean) ** 2)
+                par[k] = (math.log(d.mean) - sigma2 / 2, math.sqrt(sigma2))
+            elif d.dist == "gamma":
+                par[k] = ((d.mean / d.sd) ** 2, d.sd**2 / d.mean)
+            elif d.dist == "empirical":
+                values.append(d.values)
+                n_values = d.values.size
+            else:
+                par[k, 0] = d.mean
+        ptr[k + 1] = ptr[k] + n_values
+    flat = np.concatenate(values) if values else np.zeros(1)
+    return kind, par, ptr, flat
+
+
+def _route_cumulative(routing: np.ndarray) -> np.ndarray:
+    """Cumulative routing rows; a row that adds up to 1 (within rounding) ends at exactly 1,
+    so no case leaves through the rounding gap."""
+    cum = np.cumsum(routing, axis=1)
+    for i, row in enumerate(routing):
+        positive = np.flatnonzero(row > 0)
+        if positive.size and abs(cum[i, -1] - 1.0) <= 1e-9:
+            cum[i, positive[-1] :] = 1.0
+    return cum
+
+
+def _flatten(spec: PathwaySpec) -> tuple[tuple, int]:
+    """The spec as the kernel's arrays, and the number of priority ranks.
+
+    The model tuple: step resources (S,); case types' priority ranks (T,), 0 most urgent;
+    arrival rates per minute (T, 168), column 0 the hour of minute 0; arrivals per week (T,);
+    durations (service row ``s * T + t``, patience row ``S * T + t``, see :func:`_durations`);
+    cumulative routing (S, S); schedules as CSR (pointers (R + 1,), minutes, people)."""
+    _, rank = np.unique(spec.case_priority, return_inverse=True)
+    hours = (spec.start_hour_of_week + np.arange(HOURS_PER_WEEK)) % HOURS_PER_WEEK
+    rate = np.ascontiguousarray(spec.arrival_rate_per_hour[:, hours] / MINUTES_PER_HOUR)
+    week_total = spec.arrival_rate_per_hour.sum(axis=1)
+    rows = [d for row in spec.service for d in row] + list(spec.patience)
+    kind, par, ptr, values = _durations(rows)
+    sched_ptr = np.concatenate([[0], np.cumsum([t.size for t, _ in spec.schedule])])
+    sched_minutes = np.concatenate([t for t, _ in spec.schedule])
+    sched_servers = np.concatenate([s for _, s in spec.schedule]).astype(np.int64)
+    model = (
+        spec.step_resource.astype(np.int64),
+        rank.astype(np.int64).ravel(),
+        rate,
+        week_total,
+        kind,
+        par,
+        ptr,
+        values,
+        _route_cumulative(spec.routing),
+        sched_ptr.astype(np.int64),
+        sched_minutes.astype(np.float64),
+        sched_servers,
+    )
+    return model, int(rank.max()) + 1
+
+
+def replication_seeds(seed: int, replications: int) -> np.ndarray:
+    """One 32-bit seed per replication, from independent ``SeedSequence(seed)`` children (so
+    the first k replications are the same whatever the total)."""
+    children = np.random.SeedSequence(seed).spawn(replications)
+    return np.array([c.generate_state(1, np.uint32)[0] for c in children], dtype=np.int64)
+
+
+def simulate_pathway(
+    spec: PathwaySpec,
+    hours: float,
+    warmup_hours: float = 0.0,
+    replications: int = 10,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+    *,
+    threads: int | None = None,
+) -> PathwayResult:
+    """Simulate the pathway ``replications`` times for ``warmup_hours + hours`` hours each.
+
+    Minute 0 is hour ``spec.start_hour_of_week`` of the week; statistics cover the observed
+    window [warm-up, warm-up + hours]. A case counts at a step if it joined the step's queue
+    in the window and its service started by the end (those still waiting at the end are not
+    counted, as in Ciw's records).
+
+    Parameters
+    ----------
+    spec : PathwaySpec
+    hours, warmup_hours : float — observed hours, and hours simulated first and left out
+    replications : int — independent runs; seeds from :func:`replication_seeds`
+    seed : int — the same seed gives the same result, whatever ``threads``
+    progress : callable or None — called with the number of replications finished so far
+    threads : int or None — replications run at once (None: one per CPU, at most
+        ``replications``); 1 runs them one after another in this thread
+
+    Returns
+    -------
+    PathwayResult
+    """
+    if not (math.isfinite(hours) and hours > 0):
+        raise ValueError(f"hours must be > 0, not {hours}")
+    if not (math.isfinite(warmup_hours) and warmup_hours >= 0):
+        raise ValueError(f"warmup_hours must be >= 0, not {warmup_hours}")
+    if int(replications) != replications or replications < 1:
+        raise ValueError(f"replications must be a whole number >= 1, not {replications}")
+    replications = int(replications)
+    if threads is None:
+        threads = min(replications, os.cpu_count() or 1)
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, not {threads}")
+    model, n_ranks = _flatten(spec)
+    w0 = warmup_hours * MINUTES_PER_HOUR
+    w1 = (warmup_hours + hours) * MINUTES_PER_HOUR
+    n_samples = math.ceil(hours)
+    seeds = replication_seeds(seed, replications)
+
+    def one(k: int):
+        return _replication(int(seeds[k]), w0, w1, n_samples, model, n_ranks)
+
+    outputs: list = [None] * replications
+    if threads == 1:
+        for k in range(replications):
+            outputs[k] = one(k)
+            if progress is not None:
+                progress(k + 1)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(one, k) for k in range(replications)]
+            for k, future in enumerate(futures):  # in order: progress counts a finished prefix
+                outputs[k] = future.result()
+                if progress is not None:
+                    progress(k + 1)
+    return _gather(spec, outputs, hours, warmup_hours, seeds)
+
+
+def _gather(spec, outputs, hours, warmup_hours, seeds) -> PathwayResult:
+    """Stack the per-replication tuples of :func:`_replication` into a result."""
+    (st_i, st_f, w_step, w_type, w_wait, res_f, area, joined, left_waiting, samples, ty_i, ty_f) = (
+        zip(*outputs, strict=True)
+    )
+    st_i, res_f, ty_i, ty_f = (np.stack(a) for a in (st_i, res_f, ty_i, ty_f))
+    n_waits = [w.size for w in w_wait]
+    return PathwayResult(
+        steps=spec.steps,
+        resources=spec.resources,
+        case_types=spec.case_types,
+        step_resource=spec.step_resource.copy(),
+        hours=float(hours),
+        warmup_hours=float(warmup_hours),
+        seeds=seeds,
+        served=st_i[..., _SERVED],
+        waited=st_i[..., _WAITED],
+        wait_sum_minutes=np.stack(st_f),
+        wait_replication=np.repeat(np.arange(len(outputs), dtype=np.int32), n_waits),
+        wait_step=np.concatenate(w_step),
+        wait_case_type=np.concatenate(w_type),
+        wait_minutes=np.concatenate(w_wait),
+        busy_minutes=res_f[..., _R_BUSY_AREA],
+        on_duty_minutes=res_f[..., _R_DUTY_AREA],
+        overtime_minutes=res_f[..., _R_OVER_AREA],
+        queue_case_minutes=np.stack(area),
+        joined=np.stack(joined),
+        waiting_at_end=np.stack(left_waiting),
+        queue_length_hourly=np.stack(samples),
+        reneged=ty_i[..., _T_RENEGED],
+        reneged_wait_minutes=ty_f[..., _T_RENEGE_WAIT],
+        completed=ty_i[..., _T_DONE],
+        time_in_pathway_minutes=ty_f[..., _T_DONE_MINUTES],
+    )
