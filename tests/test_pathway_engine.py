@@ -326,7 +326,7 @@ def test_summary_is_plain_json_in_the_documented_shape():
     assert lo <= step["mean_wait_minutes"] <= hi
     assert step["customers"] == int(result.served[:, 1].sum())
     assert sum(t["customers"] for t in step["by_case_type"].values()) == step["customers"]
-    assert set(summary["end_to_end"]) == {"mean_time_minutes", "ci95"}
+    assert set(summary["end_to_end"]) == {"mean_time_minutes", "ci95", "p90_time_minutes"}
     assert summary["replications"] == 3 and summary["hours"] == 300.0
     assert summary["warmup_hours"] == 24.0
     assert result.queue_length_mean().shape == (3, 300)
@@ -362,3 +362,39 @@ def test_bad_specs_and_arguments_are_refused():
     for kwargs in refused:
         with pytest.raises(ValueError):
             simulate_pathway(good, **kwargs)
+
+
+# ------------------------------------------------------------ end to end, routing by type
+def test_end_to_end_percentile_matches_the_exponential():
+    # No queue (ample people): time end to end is the service time, Exp(mean 60 minutes),
+    # whose 90th percentile is 60 ln 10 = 138.16. With ~100,000 cases the sample quantile's
+    # standard error is sqrt(0.9 * 0.1 / n) / f(q) = 0.0009 / (0.1 / 60) ≈ 0.57 minutes; the
+    # histogram bin adds at most 0.4% (0.55 minutes). 3 standard errors + the bin: 2.3.
+    spec = PathwaySpec.network(60.0, [10_000], [60.0])
+    result = simulate_pathway(spec, hours=1_700, warmup_hours=10, replications=1, seed=3)
+    assert result.completed.sum() > 95_000
+    assert result.end_to_end_percentile(90) == pytest.approx(60 * np.log(10), abs=2.3)
+    assert result.summary()["end_to_end"]["p90_time_minutes"] == result.end_to_end_percentile(90)
+
+
+def test_routing_can_differ_by_case_type():
+    # Type 0 always goes on to step 1; type 1 never does.
+    base = PathwaySpec.network(6.0, [100, 100], [1.0, 1.0])
+    routing = np.zeros((2, 2, 2))
+    routing[0, 0, 1] = 1.0
+    spec = PathwaySpec(
+        steps=base.steps,
+        step_resource=base.step_resource,
+        resources=base.resources,
+        case_types=("onward", "done"),
+        case_priority=np.array([1, 1]),
+        arrival_rate_per_hour=np.vstack([base.arrival_rate_per_hour] * 2),
+        service=tuple(row * 2 for row in base.service),
+        routing=routing,
+        schedule=base.schedule,
+    )
+    result = simulate_pathway(spec, hours=200, replications=2, seed=1)
+    served = result.served.sum(axis=0)  # (S, T)
+    assert served[0, 0] > 1000 and served[0, 1] > 1000
+    assert abs(served[1, 0] - served[0, 0]) <= 2  # every onward case, bar the window's edge
+    assert served[1, 1] == 0

@@ -12,7 +12,9 @@ IDVA does both the risk assessment and the follow-up), so they share its people:
         triage:
           resource: triage
           service_minutes: {dist: lognormal, mean: 25, sd: 10}
-          next: {assessment: 0.4}     # 60% leave after triage
+          next:                       # per case type (or one map for all)
+            da_high_risk: {assessment: 1.0}
+            default: {assessment: 0.2}  # 80% of the others leave after triage
         assessment:
           resource: idva
           service_minutes:           # per case type, with a default
@@ -77,8 +79,9 @@ class PathwayStep(_Frozen):
     resource: str
     #: One distribution for every case type, or a map of case type (and ``default``) to one.
     service_minutes: Distribution | dict[str, Distribution]
-    #: Step name -> probability of going there next; the rest leave the pathway.
-    next: dict[str, float] = Field(default_factory=dict)
+    #: Step name -> probability of going there next; the rest leave the pathway. Or, per
+    #: case type, a map of case type (and ``default``) to such a map.
+    next: dict[str, float] | dict[str, dict[str, float]] = Field(default_factory=dict)
 
     @field_validator("service_minutes", mode="before")
     @classmethod
@@ -91,12 +94,29 @@ class PathwayStep(_Frozen):
 
     @field_validator("next")
     @classmethod
-    def _probabilities(cls, value: dict[str, float]) -> dict[str, float]:
-        if any(not (0 <= p <= 1) for p in value.values()):
-            raise ValueError("next: each probability must be between 0 and 1")
-        if sum(value.values()) > 1 + 1e-9:
-            raise ValueError(f"next: probabilities add up to {sum(value.values()):g}, over 1")
+    def _probabilities(cls, value: dict) -> dict:
+        per_type = value and all(isinstance(v, dict) for v in value.values())
+        for label, choices in value.items() if per_type else [("", value)]:
+            where = f"next{'.' + label if label else ''}"
+            if any(isinstance(p, dict) for p in choices.values()):
+                raise ValueError(f"{where}: give step probabilities, or a map per case type")
+            if any(not (0 <= p <= 1) for p in choices.values()):
+                raise ValueError(f"{where}: each probability must be between 0 and 1")
+            if sum(choices.values()) > 1 + 1e-9:
+                total = sum(choices.values())
+                raise ValueError(f"{where}: probabilities add up to {total:g}, over 1")
         return value
+
+    @property
+    def routes_by_case_type(self) -> bool:
+        """Whether ``next`` is given per case type."""
+        return bool(self.next) and all(isinstance(v, dict) for v in self.next.values())
+
+    def next_for(self, case_type: str) -> dict[str, float]:
+        """Where a case of ``case_type`` goes after this step: step name -> probability."""
+        if not self.routes_by_case_type:
+            return self.next  # type: ignore[return-value]
+        return self.next.get(case_type, self.next.get(DEFAULT_KEY, {}))  # type: ignore[return-value]
 
     def service_for(self, case_type: str) -> Distribution:
         """The service-time distribution (minutes) for a case of ``case_type``."""
@@ -116,7 +136,8 @@ class Pathway(_Frozen):
     @model_validator(mode="after")
     def _next_steps_exist(self) -> Pathway:
         for name, step in self.steps.items():
-            for target in step.next:
+            choices = step.next.values() if step.routes_by_case_type else [step.next]
+            for target in (t for choice in choices for t in choice):
                 if target not in self.steps:
                     raise ValueError(
                         f"step {name!r}: next names unknown step {target!r}; "

@@ -253,6 +253,13 @@ class Service(_Frozen):
                     f"pathway step {name!r} uses unknown resource {step.resource!r}; "
                     f"resources are: {', '.join(known)}"
                 )
+            if step.routes_by_case_type:
+                for key in step.next:
+                    if key != DEFAULT_KEY and key not in self.case_types:
+                        raise ValueError(
+                            f"pathway step {name!r}: next for unknown case type {key!r}; "
+                            f"case types are: {types}"
+                        )
             if isinstance(step.service_minutes, dict):
                 for key in step.service_minutes:
                     if key != DEFAULT_KEY and key not in self.case_types:

@@ -63,10 +63,11 @@ def build_pathway_spec(
     steps = list(pathway.steps)
     resources = list(service.resources)
     case_types = list(service.case_types)
-    routing = np.zeros((len(steps), len(steps)))
-    for i, step in enumerate(pathway.steps.values()):
-        for target, probability in step.next.items():
-            routing[i, steps.index(target)] = probability
+    routing = np.zeros((len(case_types), len(steps), len(steps)))
+    for k, case_type in enumerate(case_types):
+        for i, step in enumerate(pathway.steps.values()):
+            for target, probability in step.next_for(case_type).items():
+                routing[k, i, steps.index(target)] = probability
     return PathwaySpec(
         steps=tuple(steps),
         step_resource=np.array([resources.index(s.resource) for s in pathway.steps.values()]),
@@ -78,7 +79,7 @@ def build_pathway_spec(
             tuple(duration(step.service_for(t)) for t in case_types)
             for step in pathway.steps.values()
         ),
-        routing=routing,
+        routing=routing if (routing != routing[:1]).any() else routing[0],
         schedule=tuple(on_duty(service, r, start, days, roster) for r in resources),
         start_hour_of_week=start.weekday() * 24,
         patience=tuple(

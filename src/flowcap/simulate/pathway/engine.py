@@ -68,6 +68,10 @@ _SERVED, _WAITED = 0, 1
 _T_RENEGED, _T_DONE = 0, 1
 _T_RENEGE_WAIT, _T_DONE_MINUTES = 0, 1
 # Duration kinds are indices into DISTRIBUTIONS; no duration (nobody gives up) is -1.
+# Times end to end are counted in log-spaced bins (0.8% wide) up to ten years, for percentiles.
+E2E_BINS = 2000
+E2E_MAX_MINUTES = 10 * 365.25 * 1440.0
+_E2E_SCALE = E2E_BINS / math.log1p(E2E_MAX_MINUTES)
 _EXPONENTIAL, _LOGNORMAL, _GAMMA, _FIXED, _EMPIRICAL = range(5)
 assert DISTRIBUTIONS == ("exponential", "lognormal", "gamma", "fixed", "empirical")
 
@@ -243,7 +247,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
     keeps no reference counts there."""
     (resource, rank, rate, week_total, dur_kind, dur_par, dur_ptr, dur_values, route_cum,
      sched_ptr, sched_minutes, sched_servers) = model  # fmt: skip
-    st_i, st_f, ty_i, ty_f, samples = tallies
+    st_i, st_f, ty_i, ty_f, samples, e2e = tallies
     n_s = resource.shape[0]
     n_t = rank.shape[0]
     n_ranks = queues.shape[0] // res_i.shape[0]
@@ -303,7 +307,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
             n_dispatch = 1
             u = np.random.random()
             for j in range(n_s):
-                if u < route_cum[s, j]:
+                if u < route_cum[ci[slot, _C_TYPE] * n_s + s, j]:
                     c = slot
                     join_step = j
                     if resource[j] != r:
@@ -315,6 +319,8 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                     t = ci[slot, _C_TYPE]
                     ty_i[t, _T_DONE] += 1
                     ty_f[t, _T_DONE_MINUTES] += now - cf[slot, _C_ARRIVED]
+                    b = int(math.log1p(now - cf[slot, _C_ARRIVED]) * _E2E_SCALE)
+                    e2e[t, min(b, E2E_BINS - 1)] += 1
                 ci[slot, _C_STATE] = _FREE
                 ci[slot, _C_NEXT] = free_head
                 free_head = slot
@@ -486,6 +492,7 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks):
         np.zeros((n_t, 2), np.int64),
         np.zeros((n_t, 2)),
         np.zeros((n_s, n_samples), np.int32),
+        np.zeros((n_t, E2E_BINS), np.int64),
     )
     w_step = np.empty(1024, np.int32)
     w_type = np.empty(1024, np.int32)
@@ -547,6 +554,7 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks):
         samples,
         tallies[2],
         tallies[3],
+        tallies[5],
     )
 
 
@@ -597,7 +605,8 @@ def _flatten(spec: PathwaySpec) -> tuple[tuple, int]:
     The model tuple: step resources (S,); case types' priority ranks (T,), 0 most urgent;
     arrival rates per minute (T, 168), column 0 the hour of minute 0; arrivals per week (T,);
     durations (service row ``s * T + t``, patience row ``S * T + t``, see :func:`_durations`);
-    cumulative routing (S, S); schedules as CSR (pointers (R + 1,), minutes, people)."""
+    cumulative routing (T * S, S), row ``t * S + s``; schedules as CSR (pointers (R + 1,),
+    minutes, people)."""
     _, rank = np.unique(spec.case_priority, return_inverse=True)
     hours = (spec.start_hour_of_week + np.arange(HOURS_PER_WEEK)) % HOURS_PER_WEEK
     rate = np.ascontiguousarray(spec.arrival_rate_per_hour[:, hours] / MINUTES_PER_HOUR)
@@ -616,7 +625,7 @@ def _flatten(spec: PathwaySpec) -> tuple[tuple, int]:
         par,
         ptr,
         values,
-        _route_cumulative(spec.routing),
+        _route_cumulative(spec.routing_by_case_type.reshape(-1, len(spec.steps))),
         sched_ptr.astype(np.int64),
         sched_minutes.astype(np.float64),
         sched_servers,
@@ -700,9 +709,8 @@ def simulate_pathway(
 
 def _gather(spec, outputs, hours, warmup_hours, seeds) -> PathwayResult:
     """Stack the per-replication tuples of :func:`_replication` into a result."""
-    (st_i, st_f, w_step, w_type, w_wait, res_f, area, joined, left_waiting, samples, ty_i, ty_f) = (
-        zip(*outputs, strict=True)
-    )
+    (st_i, st_f, w_step, w_type, w_wait, res_f, area, joined, left_waiting, samples, ty_i, ty_f,
+     e2e) = zip(*outputs, strict=True)  # fmt: skip
     st_i, res_f, ty_i, ty_f = (np.stack(a) for a in (st_i, res_f, ty_i, ty_f))
     n_waits = [w.size for w in w_wait]
     return PathwayResult(
@@ -731,4 +739,6 @@ def _gather(spec, outputs, hours, warmup_hours, seeds) -> PathwayResult:
         reneged_wait_minutes=ty_f[..., _T_RENEGE_WAIT],
         completed=ty_i[..., _T_DONE],
         time_in_pathway_minutes=ty_f[..., _T_DONE_MINUTES],
+        time_in_pathway_histogram=np.stack(e2e),
+        histogram_scale=_E2E_SCALE,
     )

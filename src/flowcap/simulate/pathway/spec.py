@@ -71,7 +71,8 @@ class PathwaySpec:
     start_hour_of_week : int — the hour of the week at simulated minute 0
     service : S-tuple of T-tuples of :class:`Duration` (minutes)
     routing : float array (S, S) — ``routing[i, j]`` = P(next step j | finished step i);
-        rows add up to at most 1, the rest leave the pathway
+        rows add up to at most 1, the rest leave the pathway; or (T, S, S), one such matrix
+        per case type
     schedule : R-tuple of ``(times, servers)`` arrays (minutes, people on duty)
     patience : T-tuple of :class:`Duration` (minutes) or None — giving up while waiting at
         step 0; None: nobody gives up
@@ -126,9 +127,11 @@ class PathwaySpec:
             raise ValueError("service entries must be Duration objects")
         put("service", tuple(tuple(row) for row in self.service))
         routing = np.asarray(self.routing, dtype=np.float64)
-        if routing.shape != (n_s, n_s) or np.any(routing < 0):
-            raise ValueError(f"routing must be non-negative with shape ({n_s}, {n_s})")
-        if np.any(routing.sum(axis=1) > 1 + 1e-9):
+        if routing.shape not in ((n_s, n_s), (n_t, n_s, n_s)) or np.any(routing < 0):
+            raise ValueError(
+                f"routing must be non-negative with shape ({n_s}, {n_s}) or ({n_t}, {n_s}, {n_s})"
+            )
+        if np.any(routing.sum(axis=-1) > 1 + 1e-9):
             raise ValueError("a routing row adds up to more than 1")
         put("routing", routing)
         if len(self.schedule) != n_r:
@@ -146,7 +149,15 @@ class PathwaySpec:
         patience = self.patience if self.patience is not None else (None,) * n_t
         if len(patience) != n_t:
             raise ValueError(f"patience needs one entry per case type ({n_t})")
+        if not all(d is None or isinstance(d, Duration) for d in patience):
+            raise ValueError("patience entries must be Duration objects or None")
         put("patience", tuple(patience))
+
+    @property
+    def routing_by_case_type(self) -> np.ndarray:
+        """Routing as one (S, S) matrix per case type: shape (T, S, S)."""
+        n_t, n_s = len(self.case_types), len(self.steps)
+        return np.broadcast_to(self.routing, (n_t, n_s, n_s))
 
     @classmethod
     def network(
