@@ -398,3 +398,15 @@ def test_routing_can_differ_by_case_type():
     assert served[0, 0] > 1000 and served[0, 1] > 1000
     assert abs(served[1, 0] - served[0, 0]) <= 2  # every onward case, bar the window's edge
     assert served[1, 1] == 0
+
+
+def test_without_detail_the_counts_are_the_same():
+    spec = PathwaySpec.network(2.5, [2, 3, 1], [20.0, 60.0, 15.0],
+                               routing=np.array([[0, 1, 0], [0, 0, 0.7], [0, 0, 0.0]]))  # fmt: skip
+    full = simulate_pathway(spec, hours=500, warmup_hours=50, replications=2, seed=4)
+    lean = simulate_pathway(spec, hours=500, warmup_hours=50, replications=2, seed=4, detail=False)
+    assert np.array_equal(full.served, lean.served)
+    assert np.array_equal(full.wait_sum_minutes, lean.wait_sum_minutes)
+    assert full.end_to_end_percentile(90) == lean.end_to_end_percentile(90)
+    assert lean.wait_minutes.size == 0 and lean.queue_length_hourly.shape[-1] == 0
+    assert lean.summary()["steps"]["step0"]["p90_wait_minutes"] is None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.table import Table
 
 from flowcap import workflow
@@ -18,6 +20,7 @@ from flowcap.cli.app import (
     _parse_date,
     _progress,
     app,
+    err,
     out,
 )
 
@@ -113,3 +116,84 @@ def _number(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+@app.command()
+def calibrate(
+    log: Annotated[
+        Path,
+        typer.Argument(
+            help="Event log (.xes, .xes.gz, .csv, .xlsx) or a service folder with event_log:.",
+            show_default=False,
+        ),
+    ],
+    case_id: Annotated[str | None, typer.Option(help="CSV/XLSX column of the case id.")] = None,
+    activity: Annotated[str | None, typer.Option(help="CSV/XLSX column of the activity.")] = None,
+    timestamp: Annotated[str | None, typer.Option(help="CSV/XLSX column of the time.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="The log's time zone.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")] = None,
+    replications: Annotated[int, typer.Option(help="Independent simulated runs.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same results.")] = 0,
+    service_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write a service.yaml with the calibrated pathway here."),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Fit a pathway to an event log, simulate it and set it beside the log."""
+    with _errors_to_exit(), _key_notice(), _progress() as progress:
+        report = workflow.calibrate_log(
+            log,
+            replications=replications,
+            seed=seed,
+            progress=progress,
+            case_id=case_id,
+            activity=activity,
+            timestamp=timestamp,
+            timezone=timezone,
+            delimiter=delimiter,
+        )
+        if service_file is not None:
+            from flowcap.processmap.calibrate import calibrated_service
+
+            document = calibrated_service(report.calibration, report.log_name)
+            service_file.parent.mkdir(parents=True, exist_ok=True)
+            service_file.write_text(
+                f"# Calibrated from {report.log_name} by flowcap calibrate: see the README.\n"
+                + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+            )
+            err.print(f"service: {service_file}")
+    document = report.as_json()
+    if as_json:
+        sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
+        return
+    out.print(
+        f"{report.log_name}: {report.calibration.cases:,} cases over "
+        f"{report.calibration.weeks:,.0f} weeks; {len(report.calibration.steps)} steps. A log of "
+        "complete events cannot tell waiting from working, so each step's time is both, with "
+        "no queue in the model; what the simulation tests is the routing (visits per case) "
+        "and the time end to end.",
+        soft_wrap=True,
+    )
+    table = Table(title="Log against simulation, per step (hours)")
+    for column in ("step", "visits/case log", "sim", "mean log", "model", "p90 log", "model"):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    for row in document["steps"]:
+        table.add_row(
+            row["step"],
+            _number(row["observed_visits_per_case"]),
+            _number(row["simulated_visits_per_case"]),
+            _number(row["observed_mean_hours"]),
+            _number(row["model_mean_hours"]),
+            _number(row["observed_p90_hours"]),
+            _number(row["model_p90_hours"]),
+        )
+    out.print(table)
+    e2e = document["end_to_end"]
+    out.print(
+        f"End to end (hours): mean {_number(e2e['observed_mean_hours'])} in the log, "
+        f"{_number(e2e['simulated_mean_hours'])} simulated (95% CI "
+        f"{_number(e2e['simulated_ci95_low_hours'])}–{_number(e2e['simulated_ci95_high_hours'])}"
+        f"); 90th percentile {_number(e2e['observed_p90_hours'])} in the log, "
+        f"{_number(e2e['simulated_p90_hours'])} simulated."
+    )

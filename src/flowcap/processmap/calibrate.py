@@ -10,9 +10,11 @@ seen in the log, or leaves. So:
 - **holding times**: the empirical distribution of the time from each event of an activity to
   the case's next event (kept as the means of 200 equal shares of the sorted times, so the
   mean survives exactly);
-- **servers**: unlimited (:data:`UNLIMITED`), because a log of *complete* events cannot tell
-  waiting from working: the holding time is both. A log of start and complete events could
-  separate them; the three real logs have complete events only.
+- **servers**: in effect unlimited (:meth:`Calibration.servers`: ten standard deviations
+  above the cases Little's law puts at the step at the busiest hour's arrival rate), because
+  a log of *complete* events cannot tell waiting from working: the holding time is both. A
+  log of start and complete events could separate them; the three real logs have complete
+  events only.
 
 Two properties make the fit checkable. The fitted routing is the maximum-likelihood Markov
 chain, whose expected visits per case to each activity equal the log's; and the mean holding
@@ -33,8 +35,6 @@ import pandas as pd
 from flowcap.errors import FlowcapError
 from flowcap.simulate.pathway.spec import HOURS_PER_WEEK, Duration, PathwaySpec
 
-#: People "on duty" at every calibrated step: more than any log has cases at once.
-UNLIMITED = 1_000_000
 #: Values kept of each holding-time distribution.
 QUANTILES = 200
 #: The instant step added when cases start with different activities.
@@ -68,8 +68,17 @@ class Calibration:
     cases: int
     weeks: float
 
+    def servers(self) -> np.ndarray:
+        """People on duty per step so that nobody waits: the cases at a step at once are
+        about Poisson with mean m = busiest arrival rate x visits x mean holding time (an
+        infinite-server queue), so m + 10 sqrt(m) + 50 is practically never reached."""
+        visits = self.observed["visits_per_case"].to_numpy()
+        means = np.array([h.mean() for h in self.holding_minutes]) / 60
+        m = self.arrivals_per_hour.max() * visits * means
+        return np.ceil(m + 10 * np.sqrt(m) + 50).astype(np.int64)
+
     def spec(self, start_hour_of_week: int = 0) -> PathwaySpec:
-        """The calibrated pathway as an engine model: one resource per step, unlimited."""
+        """The calibrated pathway as an engine model: one resource per step, never short."""
         n = len(self.steps)
         return PathwaySpec(
             steps=self.steps,
@@ -80,7 +89,7 @@ class Calibration:
             arrival_rate_per_hour=self.arrivals_per_hour[None, :],
             service=tuple((Duration("empirical", values=v),) for v in self.holding_minutes),
             routing=self.routing,
-            schedule=tuple((np.array([0.0]), np.array([UNLIMITED])) for _ in range(n)),
+            schedule=tuple((np.array([0.0]), np.array([c])) for c in self.servers()),
             start_hour_of_week=start_hour_of_week,
         )
 
@@ -214,3 +223,34 @@ def _hour_of_week(timestamps: pd.Series) -> np.ndarray:
     """Hour of the week (Monday 00:00 = 0) in the timestamps' own (local) zone."""
     values = pd.to_datetime(timestamps)
     return (values.dt.dayofweek * 24 + values.dt.hour).to_numpy(dtype=np.int64)
+
+
+def calibrated_service(calibration: Calibration, name: str) -> dict:
+    """A whole service.yaml (as a mapping) whose ``pathway:`` is the calibrated one, so
+    ``flowcap des`` runs it: one resource per step, on duty around the clock with
+    :meth:`Calibration.servers` people, and one case type, ``case``, arriving as the log's
+    cases did (its daily-model ``minutes`` are a placeholder of 1 minute at the first step: a
+    log of complete events gives no work minutes).
+    """
+    first = calibration.steps[0]
+    per_day = round(float(calibration.arrivals_per_hour.sum()) / 7, 6)
+    return {
+        "name": f"{name} (calibrated)"[:200],
+        "region": "GB-ENG",
+        "timezone": "UTC",
+        "working_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "work_bank_holidays": True,
+        "resources": {
+            step: {"staff": int(c), "minutes_per_day": 1440, "day_starts": "00:00"}
+            for step, c in zip(calibration.steps, calibration.servers(), strict=True)
+        },
+        "case_types": {
+            "case": {
+                "priority": 1,
+                "resource": first,
+                "minutes": 1,
+                "demand": {"dist": "poisson", "per_day": per_day},
+            }
+        },
+        "pathway": calibration.pathway_yaml(),
+    }

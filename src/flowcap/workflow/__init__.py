@@ -25,16 +25,18 @@ from flowcap.workflow.data import (
     process_map_of,
     validate_folder,
 )
-from flowcap.workflow.pathway import PathwayReport, des_folder
+from flowcap.workflow.pathway import CalibrationReport, PathwayReport, calibrate_log, des_folder
 from flowcap.workflow.simulation import SimulationReport, plan_folder, simulate_folder
 
 __all__ = [
+    "CalibrationReport",
     "ForecastReport",
     "PathwayReport",
     "Progress",
     "RiskReport",
     "SimulationReport",
     "VariationReport",
+    "calibrate_log",
     "capacity_ahead",
     "des_folder",
     "erase_case",

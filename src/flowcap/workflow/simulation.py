@@ -23,7 +23,7 @@ from flowcap.plan.scenarios import (
 )
 from flowcap.report.fan_chart import backlog_fan_table
 from flowcap.simulate.build import build_spec
-from flowcap.simulate.daily import DailyResult, DailySpec
+from flowcap.simulate.daily import DailyResult, DailySpec, DeviceUnavailableError, check_device
 from flowcap.simulate.daily import run as run_daily
 from flowcap.workflow.data import Progress, _history, _quiet
 
@@ -93,6 +93,7 @@ def simulate_folder(
     scenarios: str | Path | None = None,
     risk_target: float = 0.05,
     optimise: bool = False,
+    device: str = "cpu",
     progress: Progress = _quiet,
 ) -> SimulationReport:
     """Simulate every resource's backlog ``horizon`` days ahead, ``replications`` times.
@@ -102,8 +103,10 @@ def simulate_folder(
     measured, and days over the service's first-contact target counted. With ``optimise``,
     the cheapest combination of the options that keeps every resource's final backlog at or
     under ``threshold_minutes`` in at least 1 − ``risk_target`` of the runs is searched for
-    (:func:`flowcap.plan.scenarios.cheapest_combination`).
+    (:func:`flowcap.plan.scenarios.cheapest_combination`). ``device``: ``"cpu"`` (NumPy) or
+    ``"cuda"`` (PyTorch on a GPU, ``pip install 'flowcap[gpu]'``).
     """
+    _check_device(device)
     if replications < 1:
         raise FlowcapError("--replications must be at least 1")
     if not 0 < risk_target < 1:
@@ -137,6 +140,7 @@ def simulate_folder(
             seed=seed,
             threshold_minutes=threshold_minutes,
             risk_target=risk_target,
+            device=device,
         )
         result = comparison.outcomes[BASELINE].result
     else:
@@ -148,6 +152,7 @@ def simulate_folder(
             threshold_minutes=threshold_minutes,
             waits=True,
             target_working_days=target,
+            device=device,
         )
     combination = None
     if optimise:
@@ -162,6 +167,7 @@ def simulate_folder(
             seed=seed,
             threshold_minutes=threshold_minutes,
             closest=True,
+            device=device,
         )
     costs = {name: r.cost_per_hour for name, r in service.resources.items()}
     return SimulationReport(
@@ -187,9 +193,14 @@ def plan_folder(
     replications: int = 2000,
     seed: int = 0,
     start: date | None = None,
+    device: str = "cpu",
     progress: Progress = _quiet,
 ) -> list[StaffPlan]:
-    """The fewest staff per resource that keep P(backlog at the horizon > B) ≤ risk, stably."""
+    """The fewest staff per resource that keep P(backlog at the horizon > B) ≤ risk, stably.
+
+    ``device``: ``"cpu"`` (NumPy) or ``"cuda"`` (PyTorch on a GPU).
+    """
+    _check_device(device)
     if not 0 < risk < 1:
         raise FlowcapError("--risk must be between 0 and 1")
     if target_backlog_minutes < 0:
@@ -207,6 +218,15 @@ def plan_folder(
                 risk=risk,
                 replications=replications,
                 seed=seed,
+                device=device,
             )
         )
     return plans
+
+
+def _check_device(device: str) -> None:
+    """A device this machine can run, or a :class:`FlowcapError` saying what to install."""
+    try:
+        check_device(device)
+    except (DeviceUnavailableError, ValueError) as exc:
+        raise FlowcapError(str(exc)) from None

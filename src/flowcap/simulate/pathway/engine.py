@@ -236,7 +236,7 @@ def _grow_waits(w_step, w_type, w_wait):
 # What _events returns: done (the window's end or no more events), or which table is full.
 _DONE, _FULL_HEAP, _FULL_CASES, _FULL_WAITS = 0, 1, 2, 3
 # Loop state kept between calls of _events (the heap's first two are _heap_push's counts).
-_HEAP_SIZE, _NEXT_SEQ, _FREE_HEAD, _SERIAL, _N_WAITS, _N_SAMPLES = 0, 1, 2, 3, 4, 5
+_HEAP_SIZE, _NEXT_SEQ, _FREE_HEAD, _SERIAL, _N_WAITS, _N_SAMPLES, _KEEP_WAITS = 0, 1, 2, 3, 4, 5, 6
 
 
 @njit(cache=True, nogil=True)
@@ -265,7 +265,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
         if free_head < 0:
             status = _FULL_CASES
             break
-        if n_w + headroom > w_wait.shape[0]:
+        if state[_KEEP_WAITS] and n_w + headroom > w_wait.shape[0]:
             status = _FULL_WAITS
             break
         kind, slot, tag = hi[0, _H_KIND], hi[0, _H_SLOT], hi[0, _H_TAG]
@@ -439,10 +439,11 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                     st_f[s, t] += wait
                     if wait > 0:
                         st_i[s, t, _WAITED] += 1
-                    w_step[n_w] = s
-                    w_type[n_w] = t
-                    w_wait[n_w] = wait
-                    n_w += 1
+                    if state[_KEEP_WAITS]:
+                        w_step[n_w] = s
+                        w_type[n_w] = t
+                        w_wait[n_w] = wait
+                        n_w += 1
                 ci[c, _C_STATE] = _SERVING
                 k = s * n_t + t  # service row
                 lo = dur_ptr[k]
@@ -457,7 +458,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
 
 
 @njit(cache=True, nogil=True)
-def _replication(seed, w0, w1, n_samples, model, n_ranks):
+def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
     """One replication from minute 0 to ``w1``; statistics cover the window [w0, w1].
 
     ``model`` and ``n_ranks`` are :func:`_flatten`'s. Returns the tuple that
@@ -475,7 +476,8 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks):
     # next arrival or rota change, a renege.
     headroom = 2 * max_servers + 4
 
-    state = np.zeros(6, np.int64)
+    state = np.zeros(7, np.int64)
+    state[_KEEP_WAITS] = keep_waits
     ht = np.empty(64 + n_t + n_res + 2 * headroom)
     hi = np.empty((ht.shape[0], 4), np.int64)
     ci = np.empty((0, 6), np.int64)
@@ -649,6 +651,7 @@ def simulate_pathway(
     progress: Callable[[int], None] | None = None,
     *,
     threads: int | None = None,
+    detail: bool = True,
 ) -> PathwayResult:
     """Simulate the pathway ``replications`` times for ``warmup_hours + hours`` hours each.
 
@@ -666,6 +669,8 @@ def simulate_pathway(
     progress : callable or None — called with the number of replications finished so far
     threads : int or None — replications run at once (None: one per CPU, at most
         ``replications``); 1 runs them one after another in this thread
+    detail : bool — keep every wait (for percentiles by step) and the hourly queue lengths;
+        False keeps only counts and sums, for very long runs (percentiles are then None)
 
     Returns
     -------
@@ -685,11 +690,11 @@ def simulate_pathway(
     model, n_ranks = _flatten(spec)
     w0 = warmup_hours * MINUTES_PER_HOUR
     w1 = (warmup_hours + hours) * MINUTES_PER_HOUR
-    n_samples = math.ceil(hours)
+    n_samples = math.ceil(hours) if detail else 0
     seeds = replication_seeds(seed, replications)
 
     def one(k: int):
-        return _replication(int(seeds[k]), w0, w1, n_samples, model, n_ranks)
+        return _replication(int(seeds[k]), w0, w1, n_samples, model, n_ranks, int(detail))
 
     outputs: list = [None] * replications
     if threads == 1:
