@@ -87,22 +87,20 @@ def des(
             f"{step['reneged']:,}",
         )
     out.print(table)
-    by_type = Table(title="Mean wait (minutes) by case type: mean / 90th percentile")
-    by_type.add_column("step")
-    types = report.spec.case_types
-    for case_type in types:
-        by_type.add_column(case_type, justify="right")
-    for name, step in document["steps"].items():
+    by_type = Table(title="Wait (minutes) by case type: mean / 90th percentile")
+    by_type.add_column("case type")
+    for name in document["steps"]:
+        by_type.add_column(name, justify="right")
+    for case_type in report.spec.case_types:
         cells = []
-        for case_type in types:
+        for step in document["steps"].values():
             entry = step["by_case_type"].get(case_type)
             if not entry or not entry["customers"]:
                 cells.append("-")
             else:
-                cells.append(
-                    f"{_number(entry['mean_wait_minutes'])} / {_number(entry['p90_wait_minutes'])}"
-                )
-        by_type.add_row(name, *cells)
+                mean, p90 = entry["mean_wait_minutes"], entry["p90_wait_minutes"]
+                cells.append(f"{_number(mean)} / {_number(p90)}")
+        by_type.add_row(case_type, *cells)
     out.print(by_type)
     end = document["end_to_end"]
     interval = end["ci95"]

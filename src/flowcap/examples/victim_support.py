@@ -167,6 +167,43 @@ case_types:
   fraud: {priority: 4, description: Fraud and scams (one call), resource: triage, minutes: 25}
   asb_other: {priority: 4, description: Anti-social behaviour and other crime (one call),
               resource: triage, minutes: 20}
+
+# The case-level pathway (flowcap des): a referral's first call and its first piece of
+# support, minute by minute, with the people on duty (each from day_starts for
+# minutes_per_day on working days, as roster.csv says). Arrivals follow referrals.csv by
+# weekday, spread over the day. Times scatter around the steps' minutes above (lognormal,
+# sd about 40% of the mean) (L). The weekly sessions of open cases are not in it: they are
+# the daily model's (flowcap simulate), so utilisation here is of the new work alone.
+pathway:
+  steps:
+    first_call:
+      resource: triage
+      service_minutes:
+        default: {dist: lognormal, mean: 22, sd: 9}
+        da_high_risk: {dist: lognormal, mean: 30, sd: 12}
+        sexual_violence: {dist: lognormal, mean: 30, sd: 12}
+        da_standard: {dist: lognormal, mean: 30, sd: 12}
+        serious_violence: {dist: lognormal, mean: 30, sd: 12}
+        hate_crime: {dist: lognormal, mean: 30, sd: 12}
+      next:
+        da_high_risk: {risk_assessment: 1.0}
+        sexual_violence: {first_meeting: 1.0}
+        da_standard: {needs_assessment: 1.0}
+        serious_violence: {needs_assessment: 1.0}
+        hate_crime: {needs_assessment: 1.0}
+        burglary: {needs_assessment: 1.0}
+        default: {}                       # one call, then closed
+    risk_assessment:                      # IDVA risk assessment and safety plan
+      resource: idva
+      service_minutes: {dist: lognormal, mean: 120, sd: 45}
+    first_meeting:                        # ISVA-style first meeting
+      resource: caseworker
+      service_minutes: {dist: lognormal, mean: 90, sd: 35}
+    needs_assessment:
+      resource: caseworker
+      service_minutes:
+        default: {dist: lognormal, mean: 60, sd: 25}
+        burglary: {dist: lognormal, mean: 45, sd: 18}
 """
 FILES = "service.yaml referrals.csv waiting.csv roster.csv sessions.csv school_holidays.csv".split()
 

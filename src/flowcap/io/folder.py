@@ -176,13 +176,17 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
                 )
             continue
         if path is None:
-            modelled = all(ct.demand is not None for ct in service.case_types.values())
+            # Without history a folder can still be simulated: the daily model from every
+            # case type's demand model, the pathway from its declared arrivals.
+            modelled = all(ct.demand is not None for ct in service.case_types.values()) or (
+                service.pathway is not None and service.pathway.arrivals is not None
+            )
             if table == "referrals" and not found_problems and not modelled:
                 problems.append(
                     Problem(
                         "referrals.csv",
                         f"file not found in {folder} (without history, give every case type a "
-                        "demand model to simulate)",
+                        "demand model to simulate, or pathway.arrivals for flowcap des)",
                     )
                 )
             frames[table] = _empty("referrals") if table == "referrals" and modelled else None

@@ -54,7 +54,7 @@ class Calibration:
     holding_minutes : per step, its holding times (minutes), compressed to 200 values
     observed : DataFrame, one row per step: ``step``, ``visits_per_case``,
         ``mean_hours`` and ``p90_hours`` (holding time)
-    observed_end_to_end : ``{"mean_hours", "p90_hours"}`` first to last event of a case
+    observed_end_to_end : ``{"mean_hours", "p90_hours", "sd_hours"}`` first to last event
     cases, weeks : the log's cases and the weeks its first events span
     start_hour_of_week : the hour of the week of the log's first event
     """
@@ -103,11 +103,7 @@ class Calibration:
                     "dist": "empirical",
                     "values": [round(float(v), 3) for v in self.holding_minutes[i]],
                 },
-                "next": {
-                    self.steps[j]: round(float(p), 6)
-                    for j, p in enumerate(self.routing[i])
-                    if p > 0
-                },
+                "next": _rounded_choices(self.steps, self.routing[i]),
             }
         per_hour = float(self.arrivals_per_hour.mean())
         weekday = self.arrivals_per_hour.reshape(7, 24).sum(axis=1)
@@ -117,6 +113,17 @@ class Calibration:
             arrivals["weekday"] = [round(float(v), 4) for v in weekday / weekday.mean()]
             arrivals["hour"] = [round(float(v), 4) for v in hour / hour.mean()]
         return {"arrivals": {"case": arrivals}, "steps": steps}
+
+
+def _rounded_choices(steps: tuple[str, ...], row: np.ndarray) -> dict[str, float]:
+    """A routing row as ``{step: probability}`` to 6 decimals, never adding up to more than
+    the row did (rounding up could push a row that adds up to 1 over it)."""
+    choices = {steps[j]: round(float(p), 6) for j, p in enumerate(row) if p > 0}
+    excess = sum(choices.values()) - round(float(row.sum()), 6)
+    if choices and excess > 0:
+        largest = max(choices, key=choices.__getitem__)
+        choices[largest] = round(choices[largest] - excess, 6)
+    return choices
 
 
 def calibrate(events: pd.DataFrame) -> Calibration:
@@ -189,6 +196,7 @@ def calibrate(events: pd.DataFrame) -> Calibration:
         observed_end_to_end={
             "mean_hours": float(span.mean()),
             "p90_hours": float(np.quantile(span, 0.9)),
+            "sd_hours": float(span.std(ddof=1)) if span.size > 1 else 0.0,
         },
         cases=n_cases,
         weeks=float(weeks),

@@ -209,7 +209,8 @@ class PathwayResult:
                 }
             steps[name] = {
                 "mean_wait_minutes": _number(mean),
-                "ci95": None if ci is None else [float(v) for v in ci],
+                # Waits are never negative: a t-interval reaching below 0 is cut there.
+                "ci95": None if ci is None else [max(0.0, float(ci[0])), float(ci[1])],
                 "p_wait": _number(self.waited[:, s].sum() / customers) if customers else None,
                 "utilisation": _number(utilisation[self.step_resource[s]]),
                 "customers": customers,

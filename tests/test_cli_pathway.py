@@ -1,0 +1,193 @@
+"""flowcap des and flowcap calibrate through the CLI: JSON shapes, routing, theory, real logs."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+from typer.testing import CliRunner
+
+from flowcap.cli.main import app
+from flowcap.workflow import calibrate_log
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "victim-support"
+REAL = ROOT.parent / "shared" / "data" / "real"
+
+
+def run_json(*args) -> dict:
+    result = runner.invoke(app, list(map(str, args)))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def erlang_c(lam: float, mu: float, c: int) -> tuple[float, float]:
+    """(P(wait), Wq) of M/M/c, in the time unit of 1/mu."""
+    a = lam / mu
+    tail = a**c / math.factorial(c) / (1 - a / c)
+    p_wait = tail / (sum(a**k / math.factorial(k) for k in range(c)) + tail)
+    return p_wait, p_wait / (c * mu - lam)
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("vs") / "victim-support"
+    shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".flowcap"))
+    return folder
+
+
+def test_des_on_the_example_has_the_documented_shape_and_routes_by_case_type(example):
+    args = ("des", example, "--hours", 24 * 7 * 8, "--warmup-hours", 24 * 7, "--json")
+    document = run_json(*args, "--replications", 3, "--seed", 5)
+    assert set(document) >= {"steps", "end_to_end"}
+    assert list(document["steps"]) == [
+        "first_call",
+        "risk_assessment",
+        "first_meeting",
+        "needs_assessment",
+    ]
+    for step in document["steps"].values():
+        assert set(step) >= {
+            "mean_wait_minutes",
+            "ci95",
+            "p_wait",
+            "utilisation",
+            "customers",
+            "by_case_type",
+        }
+        assert len(step["ci95"]) == 2 and step["ci95"][0] <= step["mean_wait_minutes"]
+        assert 0 <= step["utilisation"] <= 1 and 0 <= step["p_wait"] <= 1
+        for entry in step["by_case_type"].values():
+            assert set(entry) >= {"mean_wait_minutes", "p90_wait_minutes"}
+    assert set(document["end_to_end"]) >= {"mean_time_minutes", "ci95"}
+    by_type = {name: step["by_case_type"] for name, step in document["steps"].items()}
+    # High-risk domestic abuse goes on to the IDVA, nothing else does; one-call types stop.
+    assert by_type["risk_assessment"]["da_high_risk"]["customers"] > 0
+    assert all(
+        entry["customers"] == 0
+        for name, entry in by_type["risk_assessment"].items()
+        if name != "da_high_risk"
+    )
+    for one_call in ("violence", "theft_damage", "fraud", "asb_other"):
+        assert by_type["needs_assessment"][one_call]["customers"] == 0
+        assert by_type["first_call"][one_call]["customers"] > 0
+    # Referrals arrive around the clock and the triage team starts at 9: most wait.
+    assert document["steps"]["first_call"]["p_wait"] > 0.5
+    assert document == run_json(*args, "--replications", 3, "--seed", 5)
+    assert document != run_json(*args, "--replications", 3, "--seed", 6)
+
+
+def test_des_human_output_names_every_step(example):
+    result = runner.invoke(app, ["des", str(example), "--hours", "200", "--replications", "2"])
+    assert result.exit_code == 0, result.output
+    for name in ("first_call", "risk_assessment", "End to end", "da_high_risk"):
+        assert name in result.output
+
+
+def test_des_without_a_pathway_says_what_to_add(tmp_path):
+    folder = tmp_path / "anchor"
+    shutil.copytree(ROOT / "examples" / "anchor-lindley", folder)
+    result = runner.invoke(app, ["des", str(folder), "--start", "2026-01-05"])
+    assert result.exit_code == 1
+    assert "no pathway" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_des_around_the_clock_is_erlang_c(tmp_path):
+    # M/M/3 at rho = 0.8 written as a service: 3 people on duty 24 hours a day, 7 days a
+    # week, mean service 20 minutes, 7.2 arrivals an hour. Over 8 replications of 20,000
+    # hours (~144,000 cases each) the spread between replications gives the standard error;
+    # the check is the exact value within 3 of them (t with 7 degrees of freedom).
+    service = {
+        "name": "M/M/3",
+        "working_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "work_bank_holidays": True,
+        "resources": {"advocate": {"staff": 3, "minutes_per_day": 1440, "day_starts": "00:00"}},
+        "case_types": {"case": {"priority": 1, "resource": "advocate", "minutes": 20}},
+        "pathway": {
+            "arrivals": {"case": {"per_hour": 7.2}},
+            "steps": {"advice": {"resource": "advocate", "service_minutes": {"mean": 20}}},
+        },
+    }
+    folder = tmp_path / "mmc"
+    folder.mkdir()
+    (folder / "service.yaml").write_text(yaml.safe_dump(service))
+    document = run_json(
+        "des", folder, "--start", "2026-01-05", "--hours", 20_000, "--warmup-hours", 500,
+        "--replications", 8, "--json",
+    )  # fmt: skip
+    step = document["steps"]["advice"]
+    p_wait, wq_hours = erlang_c(7.2, 3.0, 3)
+    lo, hi = step["ci95"]
+    standard_error = (hi - lo) / 2 / stats.t.ppf(0.975, 7)
+    assert abs(step["mean_wait_minutes"] - 60 * wq_hours) <= 3 * standard_error
+    assert standard_error < 0.02 * 60 * wq_hours  # the check has teeth: 3 SE < 6%
+    # P(wait) pooled over ~1.15 million cases: its standard error is below 0.001 even with
+    # the cases' correlation (batches of a replication differ by ~0.003); 0.01 is generous.
+    assert step["p_wait"] == pytest.approx(p_wait, abs=0.01)
+    assert step["utilisation"] == pytest.approx(0.8, abs=0.005)
+
+
+@pytest.fixture(scope="module")
+def sepsis_report():
+    log = REAL / "sepsis.csv"
+    if not log.exists():
+        pytest.fail(f"real log missing: {log}")
+    return calibrate_log(log, replications=4, seed=1, timezone="Europe/Amsterdam")
+
+
+def test_calibrated_sepsis_pathway_reproduces_visits_and_mean_time(sepsis_report):
+    report = sepsis_report
+    served = report.result.served.sum(axis=(0, 2)).astype(float)
+    steps = report.steps
+    # Visits per case: the simulated count at a step is about Poisson around visits x cases
+    # simulated, so its share has standard error sqrt(visits / cases); 4 of them.
+    tolerance = 4 * np.sqrt(steps["observed_visits_per_case"] / served[0]) + 1e-9
+    gap = (steps["simulated_visits_per_case"] - steps["observed_visits_per_case"]).abs()
+    assert (gap <= tolerance).all(), steps[gap > tolerance]
+    # Mean time from first to last event: the log's own mean has standard error
+    # sd / sqrt(1,050); the simulation's comes from its interval; 3 combined, plus the 1.5%
+    # the window's end can cut off long cases (see workflow.pathway.calibrate_log).
+    e2e = report.end_to_end
+    events = report.calibration
+    log_se = events.observed_end_to_end["sd_hours"] / math.sqrt(events.cases)
+    sim_se = (e2e["simulated_ci95_high_hours"] - e2e["simulated_ci95_low_hours"]) / 2 / 3.18
+    allowed = 3 * math.hypot(log_se, sim_se) + 0.015 * e2e["observed_mean_hours"]
+    assert abs(e2e["simulated_mean_hours"] - e2e["observed_mean_hours"]) <= allowed
+
+
+def test_calibrate_cli_writes_a_service_that_des_runs(tmp_path):
+    log = REAL / "receipt.xes.gz"
+    out = tmp_path / "receipt" / "service.yaml"
+    document = run_json("calibrate", log, "--replications", 3, "--out", out, "--json")
+    assert document["cases"] == 1434
+    assert document["steps"][0]["step"] == "Confirmation of receipt"
+    assert set(document["steps"][0]) == {
+        "step",
+        "observed_visits_per_case",
+        "simulated_visits_per_case",
+        "observed_mean_hours",
+        "observed_p90_hours",
+        "model_mean_hours",
+        "model_p90_hours",
+    }
+    assert set(document["end_to_end"]) == {
+        "observed_mean_hours",
+        "simulated_mean_hours",
+        "simulated_ci95_low_hours",
+        "simulated_ci95_high_hours",
+        "observed_p90_hours",
+        "simulated_p90_hours",
+    }
+    again = run_json(
+        "des", out.parent, "--start", "2026-01-05", "--hours", 2000, "--replications", 2, "--json"
+    )
+    assert again["steps"]["Confirmation of receipt"]["customers"] > 0
+    assert again["steps"]["T02 Check confirmation of receipt"]["mean_wait_minutes"] == 0
