@@ -102,11 +102,11 @@ def test_real_logs_keep_visits_and_mean_time_end_to_end(real_log):
     observed_visits = fitted.observed["visits_per_case"].to_numpy()
     assert np.allclose(expected_visits(fitted.routing), observed_visits, rtol=1e-9)
     # Visits x mean holding time adds up to the mean time from first to last event; the
-    # compression to 200 values keeps each mean exactly (up to rounding).
+    # compression to 1,000 values keeps each mean exactly (up to rounding).
     means = np.array([h.mean() for h in fitted.holding_minutes]) / 60
     total = float(observed_visits @ means)
     assert total == pytest.approx(fitted.observed_end_to_end["mean_hours"], rel=1e-9)
     assert fitted.arrivals_per_hour.sum() * fitted.weeks == pytest.approx(fitted.cases)
     for held in fitted.holding_minutes:  # sorted, up to rounding in the cumulative sums
-        assert len(held) <= 200 and np.all(np.diff(held) >= -1e-6 * held.max())
+        assert len(held) <= 1000 and np.all(np.diff(held) >= -1e-6 * held.max())
     assert np.all(fitted.routing.sum(axis=1) <= 1 + 1e-12)

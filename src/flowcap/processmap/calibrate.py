@@ -8,7 +8,7 @@ seen in the log, or leaves. So:
 - **arrivals**: cases' first events counted by hour of the week, over the log's weeks;
 - **routing**: the directly-follows counts out of each activity, as shares (ends leave);
 - **holding times**: the empirical distribution of the time from each event of an activity to
-  the case's next event (kept as the means of 200 equal shares of the sorted times, so the
+  the case's next event (kept as the means of 1,000 equal shares of the sorted times, so the
   mean survives exactly);
 - **servers**: in effect unlimited (:meth:`Calibration.servers`: ten standard deviations
   above the cases Little's law puts at the step at the busiest hour's arrival rate), because
@@ -36,7 +36,7 @@ from flowcap.errors import FlowcapError
 from flowcap.simulate.pathway.spec import HOURS_PER_WEEK, Duration, PathwaySpec
 
 #: Values kept of each holding-time distribution.
-QUANTILES = 200
+QUANTILES = 1000
 #: The instant step added when cases start with different activities.
 ARRIVAL_STEP = "arrival"
 _MINUTE = np.timedelta64(60, "s")
@@ -51,7 +51,7 @@ class Calibration:
     steps : activity names; the first is where cases arrive
     arrivals_per_hour : (168,) cases per hour in each hour of the week, Monday 00:00 first
     routing : (S, S) probability of going from step i to step j next
-    holding_minutes : per step, its holding times (minutes), compressed to 200 values
+    holding_minutes : per step, its holding times (minutes), compressed to 1,000 values
     observed : DataFrame, one row per step: ``step``, ``visits_per_case``,
         ``mean_hours`` and ``p90_hours`` (holding time)
     observed_end_to_end : ``{"mean_hours", "p90_hours", "sd_hours"}`` first to last event
