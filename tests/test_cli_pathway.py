@@ -84,11 +84,17 @@ def test_des_on_the_example_has_the_documented_shape_and_routes_by_case_type(exa
     assert document != run_json(*args, "--replications", 3, "--seed", 6)
 
 
-def test_des_human_output_names_every_step(example):
-    result = runner.invoke(app, ["des", str(example), "--hours", "200", "--replications", "2"])
+def test_des_human_output_names_every_step_and_charts_the_queues(example, tmp_path):
+    args = ["des", str(example), "--hours", "200", "--replications", "2"]
+    result = runner.invoke(app, [*args, "--chart", str(tmp_path / "queues.html")])
     assert result.exit_code == 0, result.output
     for name in ("first_call", "risk_assessment", "End to end", "da_high_risk"):
         assert name in result.output
+    html = (tmp_path / "queues.html").read_text()
+    assert "first_call" in html and "cases waiting" in html
+    result = runner.invoke(app, [*args, "--chart", str(tmp_path / "queues.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "queues.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_des_without_a_pathway_says_what_to_add(tmp_path):

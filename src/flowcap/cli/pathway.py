@@ -14,6 +14,7 @@ from rich.table import Table
 from flowcap import workflow
 from flowcap.cli.app import (
     AsJson,
+    Chart,
     ServiceDir,
     _errors_to_exit,
     _key_notice,
@@ -41,6 +42,7 @@ def des(
         typer.Option(help="First day (YYYY-MM-DD); default the day after the last referral."),
     ] = None,
     as_json: AsJson = False,
+    chart: Chart = None,
 ) -> None:
     """Case-level simulation of the pathway: waits per step and case type, utilisation."""
     with _errors_to_exit(), _key_notice(), _progress() as progress:
@@ -53,6 +55,15 @@ def des(
             start=_parse_date(start, "--start"),
             progress=progress,
         )
+        if chart is not None:
+            from flowcap.report.queue_chart import queue_table, write_queue_chart
+
+            result = report.result
+            queues = queue_table(
+                result.steps, result.queue_length_hourly, report.start, result.warmup_hours
+            )
+            title = f"{report.service_name}: cases waiting, hour by hour"
+            err.print(f"chart: {write_queue_chart(queues, chart, title)}")
     document = report.as_json()
     if as_json:
         sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
