@@ -13,7 +13,12 @@ import yaml
 from flowcap.errors import InputError
 from flowcap.io.service_yaml import read_service_yaml
 from flowcap.model.service import Service
-from flowcap.simulate.pathway.build import arrival_rates, build_pathway_spec, on_duty
+from flowcap.simulate.pathway.build import (
+    arrival_rates,
+    build_pathway_spec,
+    hour_shares_of,
+    on_duty,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -195,3 +200,20 @@ def test_bad_pathways_are_refused_with_the_line(tmp_path, change, message):
     text = str(caught.value)
     assert message in text
     assert "row " in text
+
+
+def test_hour_shares_spread_each_weekday_as_the_times_did():
+    times = pd.Series(
+        pd.to_datetime(
+            ["2026-01-05 09:10", "2026-01-05 09:50", "2026-01-05 14:00", "2026-01-12 09:30"]
+        )  # fmt: skip
+    )
+    shares = hour_shares_of(times)
+    assert shares.shape == (7, 24)
+    assert shares[0, 9] == pytest.approx(0.75) and shares[0, 14] == pytest.approx(0.25)
+    assert np.allclose(shares[1:], 1 / 24)  # no Tuesday-to-Sunday times: even
+    mondays = pd.DataFrame(
+        {"referral_date": pd.to_datetime(["2026-01-05", "2026-01-12"]), "case_type": "high"}
+    )
+    rates = arrival_rates(service(), mondays, date(2026, 1, 13), hour_shares=shares)
+    assert rates[0, 9] == pytest.approx(0.75) and rates[0, :24].sum() == pytest.approx(1.0)

@@ -17,7 +17,7 @@ from flowcap.errors import FlowcapError
 from flowcap.io.eventlog import read_event_log
 from flowcap.io.pseudonym import load_key
 from flowcap.processmap.calibrate import Calibration, calibrate
-from flowcap.simulate.pathway.build import build_pathway_spec
+from flowcap.simulate.pathway.build import build_pathway_spec, hour_shares_of
 from flowcap.simulate.pathway.result import mean_ci95
 from flowcap.simulate.pathway.spec import PathwaySpec
 from flowcap.workflow.data import Progress, _history, _quiet, event_log_source
@@ -75,8 +75,20 @@ def des_folder(
         else:
             start = date.today()
     days = math.ceil((warmup_hours + hours) / 24) + 1
+    shares = None
+    if referrals is not None and service.event_log is not None and not service.pathway.arrivals:
+        # The log has times of day, which the referrals it became have lost.
+        progress("Reading the event log's arrival times")
+        path, config, zone = event_log_source(folder)
+        events = read_event_log(path, config, service_timezone=zone, key=load_key()).events
+        shares = hour_shares_of(events.groupby("case", observed=True)["timestamp"].min())
     spec = build_pathway_spec(
-        service, start=start, days=days, referrals=referrals, roster=data.roster
+        service,
+        start=start,
+        days=days,
+        referrals=referrals,
+        roster=data.roster,
+        hour_shares=shares,
     )
 
     def tick(done: int) -> None:

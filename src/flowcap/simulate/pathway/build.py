@@ -7,7 +7,8 @@
   past midnight; ``minutes_per_day: 1440`` on all seven days is around the clock.
 - **Arrivals**: ``pathway.arrivals`` when given (case types it leaves out do not arrive);
   otherwise each case type's referrals per weekday over the last ``history_weeks`` weeks of
-  the referrals history, spread evenly over the day (referrals carry a date, not a time);
+  the referrals history, spread over the day as the event log's cases arrived by weekday and
+  hour when the folder has an ``event_log:``, else evenly (referrals carry a date, not a time);
   otherwise, with no history, the case type's ``demand.per_day``.
 - **Patience**: a case type's ``patience_days``, in minutes.
 """
@@ -46,11 +47,13 @@ def build_pathway_spec(
     referrals: pd.DataFrame | None = None,
     roster: pd.DataFrame | None = None,
     history_weeks: int = HISTORY_WEEKS,
+    hour_shares: np.ndarray | None = None,
 ) -> PathwaySpec:
     """The pathway of ``service`` simulated from midnight on ``start`` for ``days`` days.
 
     ``referrals`` (columns ``referral_date``, ``case_type``) and ``roster`` (``date``,
-    ``resource``, ``staff``, ``minutes_per_staff``) are the stored history, or None.
+    ``resource``, ``staff``, ``minutes_per_staff``) are the stored history, or None;
+    ``hour_shares`` spreads referrals over the hours of their day (see :func:`arrival_rates`).
     """
     pathway = service.pathway
     if pathway is None:
@@ -74,7 +77,7 @@ def build_pathway_spec(
         resources=tuple(resources),
         case_types=tuple(case_types),
         case_priority=np.array([service.case_types[t].priority for t in case_types]),
-        arrival_rate_per_hour=arrival_rates(service, referrals, start, history_weeks),
+        arrival_rate_per_hour=arrival_rates(service, referrals, start, history_weeks, hour_shares),
         service=tuple(
             tuple(duration(step.service_for(t)) for t in case_types)
             for step in pathway.steps.values()
@@ -94,8 +97,13 @@ def arrival_rates(
     referrals: pd.DataFrame | None,
     start: date,
     history_weeks: int = HISTORY_WEEKS,
+    hour_shares: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Arrivals per hour, shape (case types, 168), Monday 00:00 first (see the module doc)."""
+    """Arrivals per hour, shape (case types, 168), Monday 00:00 first (see the module doc).
+
+    ``hour_shares`` (7, 24), each row adding up to 1, spreads each weekday's referrals over
+    its hours (from an event log's times, :func:`hour_shares_of`); by default evenly."""
+    within_day = np.full((7, 24), 1 / 24) if hour_shares is None else np.asarray(hour_shares)
     case_types = list(service.case_types)
     rates = np.zeros((len(case_types), HOURS_PER_WEEK))
     arrivals = service.pathway.arrivals if service.pathway else None
@@ -114,7 +122,7 @@ def arrival_rates(
         for k, name in enumerate(case_types):
             mine = dates[window & (referrals["case_type"] == name).to_numpy()]
             per_weekday = np.bincount(mine.dt.day_of_week, minlength=7) / np.maximum(n_days, 1)
-            rates[k] = np.repeat(per_weekday / 24.0, 24)
+            rates[k] = (per_weekday[:, None] * within_day).ravel()
         return rates
     missing = [n for n, c in service.case_types.items() if c.demand is None]
     if missing:
@@ -126,6 +134,18 @@ def arrival_rates(
         assert case_type.demand is not None
         rates[k] = case_type.demand.per_day / 24.0
     return rates
+
+
+def hour_shares_of(arrivals: pd.Series, history_weeks: int = HISTORY_WEEKS) -> np.ndarray:
+    """How each weekday's arrivals spread over its hours, shape (7, 24), rows adding up to
+    1: the shares of ``arrivals`` (local timestamps of cases' first events) over the last
+    ``history_weeks`` weeks, evenly where a weekday has none."""
+    times = pd.to_datetime(arrivals)
+    times = times[times >= times.max() - pd.Timedelta(weeks=history_weeks)]
+    counts = np.zeros((7, 24))
+    np.add.at(counts, (times.dt.dayofweek.to_numpy(), times.dt.hour.to_numpy()), 1.0)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.where(totals > 0, counts / np.maximum(totals, 1), 1 / 24)
 
 
 def on_duty(
