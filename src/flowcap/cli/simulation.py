@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from flowcap import workflow
 from flowcap.cli.app import (
@@ -24,6 +25,25 @@ from flowcap.cli.app import (
     err,
     out,
 )
+from flowcap.simulate.daily import DeviceUnavailableError, check_device
+
+Device = Annotated[
+    str,
+    typer.Option(
+        help="Where to simulate: cpu (NumPy) or cuda (an NVIDIA GPU through PyTorch: "
+        "pip install 'flowcap[gpu]'). Same model; results agree in distribution."
+    ),
+]
+
+
+def _require_device(device: str) -> None:
+    """Stop with exit code 1 and what to install when ``device`` cannot run here."""
+    try:
+        check_device(device)
+    except (DeviceUnavailableError, ValueError) as exc:
+        # plain text: the install line's [gpu] must not be read as Rich markup
+        err.print(Text.assemble(("error:", "bold red"), " ", str(exc)))
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -57,6 +77,7 @@ def simulate(
             help="Also find the cheapest combination of the options that meets the --risk target.",
         ),
     ] = False,
+    device: Device = "cpu",
     as_json: AsJson = False,
     chart: Chart = None,
 ) -> None:
@@ -66,6 +87,7 @@ def simulate(
     waits (mean and 90th percentile, days from falling due to being done; first contacts
     apart) and the working days that end with a case past the first-contact target.
     """
+    _require_device(device)
     with _errors_to_exit(), _key_notice(), _progress() as progress:
         report = workflow.simulate_folder(
             service_dir,
@@ -77,6 +99,7 @@ def simulate(
             scenarios=scenarios,
             risk_target=risk,
             optimise=optimise,
+            device=device,
             progress=progress,
         )
         if chart is not None:
@@ -214,9 +237,11 @@ def plan(
     ] = None,
     replications: Annotated[int, typer.Option(help="Simulated futures per candidate.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same results.")] = 0,
+    device: Device = "cpu",
     as_json: AsJson = False,
 ) -> None:
     """The fewest staff per resource that keep the backlog stable and below the target."""
+    _require_device(device)
     with _errors_to_exit(), _key_notice(), _progress() as progress:
         plans = workflow.plan_folder(
             service_dir,
@@ -226,6 +251,7 @@ def plan(
             replications=replications,
             seed=seed,
             start=_parse_date(start, "--start"),
+            device=device,
             progress=progress,
         )
     if as_json:

@@ -44,7 +44,9 @@ Absence is drawn by inversion, so more people rostered never means fewer present
 reneging) in every replication the backlog can only fall as ``n`` or ``m`` rises: the estimated
 tail probability is monotone, and so are the loads (with reneging, monotone in expectation).
 So the search starts at the fewest that rule 2 allows (in closed form), gallops up (+1, +2, +4,
-...) until rule 1 holds, then bisects.
+...) until rule 1 holds, then bisects. On a GPU (``device="cuda"``) the same holds: PyTorch's
+streams are fixed by the seed and the model's shapes, not by the staffing
+(:mod:`flowcap.simulate.daily.torch`).
 
 Without reneging (no case type in service.yaml has a ``patience_days``) resources do not
 interact and the total backlog of a resource is the same whatever order work is taken in, so
@@ -150,6 +152,7 @@ def minimum_staff(
     replications: int = 2000,
     seed: int = 0,
     max_staff: int = 200,
+    device: str = "cpu",
 ) -> StaffPlan:
     """Fewest people rostered a working day so the backlog stays under the target, stably.
 
@@ -161,6 +164,7 @@ def minimum_staff(
     risk : largest acceptable P(backlog at the horizon > B), in [0, 1).
     replications, seed : Monte Carlo replications per candidate, and their seed (shared by all).
     max_staff : largest head count tried.
+    device : ``"cpu"`` (NumPy) or ``"cuda"`` (PyTorch on a GPU; :func:`flowcap.simulate.run`).
     """
     model, r, days = _prepare(spec, resource, target_backlog_minutes, risk, replications)
     per_person = model.minutes_per_staff[r] * days * (1 - model.absence_rate[r])
@@ -170,7 +174,7 @@ def minimum_staff(
         r,
         per_person,
         max_staff,
-        (target_backlog_minutes, risk, replications, seed),
+        (target_backlog_minutes, risk, replications, seed, device),
     )
     capacity = None
     if found is not None:
@@ -187,6 +191,7 @@ def minimum_minutes_per_day(
     replications: int = 2000,
     seed: int = 0,
     max_minutes: int = MAX_MINUTES_PER_DAY,
+    device: str = "cpu",
 ) -> MinutesPlan:
     """Fewest whole minutes per person per working day at the roster's head count.
 
@@ -201,7 +206,7 @@ def minimum_minutes_per_day(
         r,
         per_minute,
         max_minutes,
-        (target_backlog_minutes, risk, replications, seed),
+        (target_backlog_minutes, risk, replications, seed, device),
     )
     capacity = None if found is None else float(found * model.staff[r, days].mean())
     return MinutesPlan(
@@ -346,11 +351,11 @@ def _search(trial, model, r, capacity_per_unit, highest, settings):
     Returns (value or None, p there, stable there, ((value, p), ...)); "there" is the value
     found, else ``highest``.
     """
-    target, risk, replications, seed = settings
+    target, risk, replications, seed, device = settings
     p_of: dict[int, float] = {}
 
     def tail_ok(x: int) -> bool:
-        result = run(trial(x), replications, seed, fan_replications=1)
+        result = run(trial(x), replications, seed, fan_replications=1, device=device)
         p_of[x] = float(np.mean(result.final_backlog[r] > target))
         return p_of[x] <= risk
 

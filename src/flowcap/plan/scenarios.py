@@ -513,15 +513,18 @@ def compare_scenarios(
     seed: int,
     threshold_minutes: float,
     risk_target: float = 0.1,
-    chunk_size: int = 65_536,
+    chunk_size: int | None = None,
     waits: bool = True,
+    device: str = "cpu",
 ) -> ScenarioComparison:
     """Run the baseline and every option with the same seed, and cost and rank the options.
 
     ``risk_target`` is the accepted chance of missing the target (every resource's backlog at
     or under ``threshold_minutes`` at the end of the horizon), used by the recommendation.
     With ``waits`` each run also measures waits and days over the service's
-    ``first_contact_target_working_days`` (:func:`flowcap.simulate.daily.run`).
+    ``first_contact_target_working_days`` (:func:`flowcap.simulate.daily.run`). ``device``
+    and ``chunk_size`` go to that function (``"cuda"``: PyTorch on a GPU; ``None``: its default
+    chunk for the device).
     """
     if BASELINE in scenarios:
         raise ValueError(f"{BASELINE!r} is the unchanged service; name the option differently")
@@ -540,6 +543,7 @@ def compare_scenarios(
             chunk_size=chunk_size,
             waits=waits,
             target_working_days=service.first_contact_target_working_days if waits else None,
+            device=device,
         )
         avoided = 0.0
         if base is not None:
@@ -632,6 +636,7 @@ def cheapest_combination(
     seed: int,
     threshold_minutes: float,
     closest: bool = False,
+    device: str = "cpu",
 ) -> Combination | None:
     """The cheapest subset of the options that meets ``p_meet_target ≥ 1 − risk_target``.
 
@@ -641,7 +646,7 @@ def cheapest_combination(
     meets the target is returned, all on the same random numbers. When no subset does:
     ``None``, or with ``closest`` the subset meeting it in the largest share of runs (the
     cheapest of those), with ``meets_target`` false. At most :data:`MAX_COMBINED_OPTIONS`
-    options (``2**n`` subsets).
+    options (``2**n`` subsets). ``device``: as in :func:`compare_scenarios`.
     """
     names = list(scenarios)
     if len(names) > MAX_COMBINED_OPTIONS:
@@ -660,7 +665,9 @@ def cheapest_combination(
     best = None
     for cost, _, subset in candidates:
         changed, _ = apply_scenario(spec, start, service, combined(subset))
-        result = run(changed, replications, seed, threshold_minutes=threshold_minutes)
+        result = run(
+            changed, replications, seed, threshold_minutes=threshold_minutes, device=device
+        )
         p = _p_meet(result, threshold_minutes)
         exceed = {
             name: float(np.mean(result.final_backlog[r] > threshold_minutes))

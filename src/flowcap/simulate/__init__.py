@@ -4,8 +4,9 @@
 cases arrive, their steps' minutes fall due at resources, the staff who turn up work through the
 backlog by priority and oldest first, and people who wait too long may give up. Build a
 :class:`~flowcap.simulate.daily.DailySpec`, then :func:`~flowcap.simulate.daily.run` it (NumPy,
-vectorised over replications) or :func:`~flowcap.simulate.daily.run_reference` it (one
-replication, plain loops: the definition the fast path is tested against).
+vectorised over replications; with ``device="cuda"`` PyTorch on a GPU, ``pip install
+'flowcap[gpu]'``) or :func:`~flowcap.simulate.daily.run_reference` it (one replication, plain
+loops: the definition the fast path is tested against).
 """
 
 from .daily import DailyPaths, DailyResult, DailySpec, Draws, draw_inputs, run, run_reference

@@ -2,10 +2,13 @@
 
 ``spec`` holds the model (:class:`DailySpec`) and what comes out (:class:`DailyResult`);
 ``reference`` defines correct behaviour one replication at a time; ``numpy`` runs many
-replications at once. Only NumPy and the standard library are imported.
+replications at once; ``torch`` runs the same model on a CUDA GPU through PyTorch.
+:func:`run` picks the engine by ``device`` (``backends``). Only NumPy and the standard library
+are imported; PyTorch only when a GPU is asked for (``pip install 'flowcap[gpu]'``).
 """
 
-from .numpy import draw_inputs, run
+from .backends import GPU_INSTALL, DeviceUnavailableError, check_device, run
+from .numpy import draw_inputs
 from .reference import run_reference
 from .spec import (
     DailyPaths,
@@ -21,7 +24,10 @@ __all__ = [
     "DailyPaths",
     "DailyResult",
     "DailySpec",
+    "DeviceUnavailableError",
     "Draws",
+    "GPU_INSTALL",
+    "check_device",
     "draw_inputs",
     "histogram_mean",
     "histogram_quantile",

@@ -1,0 +1,94 @@
+"""Which engine runs the daily model: NumPy on the CPU, or PyTorch on a CUDA GPU.
+
+``device="cpu"`` (the default) is :func:`.numpy.run`; ``"cuda"`` (or ``"cuda:N"``) is
+:func:`.torch.run` on that GPU, the same model with the same result type, agreeing in
+distribution (not number for number: the random numbers differ). PyTorch is optional and
+imported only here, when a GPU is asked for; without it, or without a CUDA GPU,
+:class:`DeviceUnavailableError` says what to install.
+"""
+
+from __future__ import annotations
+
+from . import numpy as numpy_engine
+from .spec import DailyResult, DailySpec, Draws
+
+#: The install line for the GPU backend (PyTorch with CUDA).
+GPU_INSTALL = "pip install 'flowcap[gpu]'"
+DEVICES = ("cpu", "cuda")
+
+
+class DeviceUnavailableError(RuntimeError):
+    """The device asked for cannot run here (no PyTorch, or PyTorch sees no CUDA GPU)."""
+
+
+def check_device(device: str) -> None:
+    """Raise unless ``device`` can run here: ``"cpu"``, or ``"cuda"``/``"cuda:N"`` with a GPU.
+
+    ``ValueError`` for a name that is neither; :class:`DeviceUnavailableError` for a CUDA
+    device that this machine cannot give.
+    """
+    if device == "cpu":
+        return
+    if device != "cuda" and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise ValueError(f"device must be 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}")
+    try:
+        import torch
+    except ImportError:
+        raise DeviceUnavailableError(
+            f"--device {device} needs PyTorch, which is not installed: {GPU_INSTALL} "
+            "(on a machine with an NVIDIA GPU and its driver), or use --device cpu"
+        ) from None
+    if not torch.cuda.is_available():
+        raise DeviceUnavailableError(
+            f"--device {device}: PyTorch {torch.__version__} sees no CUDA GPU "
+            "(torch.cuda.is_available() is False; a CPU-only PyTorch build, or no NVIDIA "
+            f"driver). Install a CUDA build ({GPU_INSTALL}) on a machine with a GPU, or use "
+            "--device cpu"
+        )
+    index = int(device[5:]) if ":" in device else 0
+    if index >= torch.cuda.device_count():
+        raise DeviceUnavailableError(
+            f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+        )
+
+
+def _torch_engine(device: str):
+    """The PyTorch engine module, once ``device`` is known to work (loaded on demand)."""
+    check_device(device)
+    from . import torch as engine
+
+    return engine
+
+
+def run(
+    spec: DailySpec,
+    replications: int,
+    seed: int,
+    *,
+    threshold_minutes: float | None = None,
+    record: str = "summary",
+    draws: Draws | None = None,
+    chunk_size: int | None = None,
+    fan_replications: int = 10_000,
+    waits: bool = False,
+    target_working_days: float | None = None,
+    device: str = "cpu",
+) -> DailyResult:
+    """Simulate ``replications`` runs of ``spec`` on ``device``; see :func:`.numpy.run`.
+
+    ``device``: ``"cpu"`` (NumPy) or ``"cuda"``/``"cuda:N"`` (PyTorch on that GPU).
+    ``chunk_size`` ``None``: 65,536 on the CPU; on a GPU, as much as fits (see :mod:`.torch`).
+    """
+    options = dict(
+        threshold_minutes=threshold_minutes,
+        record=record,
+        draws=draws,
+        fan_replications=fan_replications,
+        waits=waits,
+        target_working_days=target_working_days,
+    )
+    if device == "cpu":
+        chunk = 65_536 if chunk_size is None else chunk_size
+        return numpy_engine.run(spec, replications, seed, chunk_size=chunk, **options)
+    engine = _torch_engine(device)
+    return engine.run(spec, replications, seed, chunk_size=chunk_size, device=device, **options)
