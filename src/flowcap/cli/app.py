@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -73,18 +74,20 @@ def _errors_to_exit() -> Iterator[None]:
             err.print(f"  {problem}", markup=False)
         raise typer.Exit(1) from None
     except FlowcapError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
     except SQLAlchemyError as exc:
-        err.print(f"[bold red]store error:[/] {type(exc).__name__}: {exc.__cause__ or exc}")
+        cause = escape(str(exc.__cause__ or exc))
+        err.print(f"[bold red]store error:[/] {type(exc).__name__}: {cause}")
         raise typer.Exit(1) from None
     except OSError as exc:
-        err.print(f"[bold red]error:[/] {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        err.print(f"[bold red]error:[/] {escape(message)}")
         raise typer.Exit(1) from None
     except ImportError as exc:
         err.print(
-            f"[bold red]error:[/] {exc}. For PostgreSQL use a postgresql+psycopg:// URL "
-            "(pip install 'flowcap[postgres]')"
+            f"[bold red]error:[/] {escape(str(exc))}. For PostgreSQL use a postgresql+psycopg:// "
+            "URL (pip install 'flowcap\\[postgres]')"
         )
         raise typer.Exit(1) from None
 
