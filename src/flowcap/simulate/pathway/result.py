@@ -224,7 +224,7 @@ class PathwayResult:
             "steps": steps,
             "end_to_end": {
                 "mean_time_minutes": _number(e2e_mean),
-                "ci95": None if e2e_ci is None else [float(v) for v in e2e_ci],
+                "ci95": None if e2e_ci is None else [max(0.0, float(e2e_ci[0])), float(e2e_ci[1])],
                 "p90_time_minutes": self.end_to_end_percentile(90),
             },
             "reneged": {t: int(self.reneged[:, k].sum()) for k, t in enumerate(self.case_types)},
