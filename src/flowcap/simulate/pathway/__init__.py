@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 from .spec import Duration, PathwaySpec
 
 if TYPE_CHECKING:
-    from .engine import simulate_pathway
     from .result import PathwayResult
+    from .run import simulate_pathway
 
 __all__ = ["Duration", "PathwayResult", "PathwaySpec", "simulate_pathway"]
 
 
 def __getattr__(name: str):
     if name == "simulate_pathway":
-        from .engine import simulate_pathway
+        from .run import simulate_pathway
 
         return simulate_pathway
     if name == "PathwayResult":
