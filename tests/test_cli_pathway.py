@@ -188,8 +188,8 @@ def test_calibrate_cli_writes_a_service_that_des_runs(tmp_path):
         "simulated_visits_per_case",
         "observed_mean_hours",
         "observed_p90_hours",
-        "model_mean_hours",
-        "model_p90_hours",
+        "simulated_mean_hours",
+        "simulated_p90_hours",
     }
     assert set(document["end_to_end"]) == {
         "observed_mean_hours",
@@ -199,11 +199,89 @@ def test_calibrate_cli_writes_a_service_that_des_runs(tmp_path):
         "observed_p90_hours",
         "simulated_p90_hours",
     }
-    again = run_json(
-        "des", out.parent, "--start", "2026-01-05", "--hours", 2000, "--replications", 2, "--json"
-    )
+    # The written service runs in des, with the window calibrate used (from its header), and
+    # gives the same time end to end within the two runs' errors (4 combined SEs).
+    header = out.read_text().splitlines()[2]
+    window = header.split("FOLDER ")[1].split()
+    start = ("--start", "2026-01-05")
+    again = run_json("des", out.parent, *start, *window, "--replications", 4, "--json")
     assert again["steps"]["Confirmation of receipt"]["customers"] > 0
     assert again["steps"]["T02 Check confirmation of receipt"]["mean_wait_minutes"] == 0
+    assert again["warnings"] == []
+    e2e, calibrated = again["end_to_end"], document["end_to_end"]
+    des_se = (e2e["ci95"][1] - e2e["ci95"][0]) / 2 / stats.t.ppf(0.975, 3) / 60
+    cal_se = (
+        (calibrated["simulated_ci95_high_hours"] - calibrated["simulated_ci95_low_hours"])
+        / 2 / stats.t.ppf(0.975, 2)
+    )  # fmt: skip
+    gap = abs(e2e["mean_time_minutes"] / 60 - calibrated["simulated_mean_hours"])
+    assert gap <= 4 * math.hypot(des_se, cal_se)
+    # A short window is flagged: most of these weeks-long cases are still open at its end.
+    short = run_json("des", out.parent, *start, "--hours", 200, "--replications", 2, "--json")
+    assert any("longer --hours" in w for w in short["warnings"])
+
+
+def test_calibrate_counts_returns_to_the_first_activity_per_case(tmp_path):
+    # c1 goes A, B, A, C; c2 and c3 go A, C: visits per case A 4/3, B 1/3, C 1.
+    rows = ["case_id,activity,timestamp"]
+    for case, path in {"c1": "ABAC", "c2": "AC", "c3": "AC"}.items():
+        rows += [f"{case},{a},2026-01-05 0{9 + 0}:{10 * i:02d}" for i, a in enumerate(path)]
+    log = tmp_path / "reentry.csv"
+    log.write_text("\n".join(rows) + "\n")
+    document = run_json("calibrate", log, "--replications", 4, "--json")
+    visits = {r["step"]: r for r in document["steps"]}
+    for step, expected in {"A": 4 / 3, "B": 1 / 3, "C": 1.0}.items():
+        assert visits[step]["observed_visits_per_case"] == pytest.approx(expected, abs=1e-5)
+        # Tens of thousands of simulated cases: a few hundredths is many standard errors.
+        assert visits[step]["simulated_visits_per_case"] == pytest.approx(expected, abs=0.03)
+
+
+def test_calibrate_refuses_an_activity_named_like_its_arrival_step(tmp_path):
+    log = tmp_path / "clash.csv"
+    log.write_text(
+        "case_id,activity,timestamp\nc1,A,2026-01-05 09:00\nc1,B,2026-01-05 10:00\n"
+        "c2,B,2026-01-05 11:00\nc2,__start__,2026-01-05 12:00\n"
+    )
+    result = runner.invoke(app, ["calibrate", str(log)])
+    assert result.exit_code == 1
+    assert "__start__" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("hours", ["1e9", "nan", "inf", "0"])
+def test_des_refuses_impossible_run_lengths(example, hours):
+    result = runner.invoke(app, ["des", str(example), "--hours", hours])
+    assert result.exit_code == 1
+    assert "--hours" in result.output and "Traceback" not in result.output
+
+
+def test_des_warns_when_nobody_is_ever_on_duty(tmp_path):
+    service = {
+        "name": "Nobody in",
+        "working_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "resources": {
+            "desk": {"staff": 2, "minutes_per_day": 1440, "day_starts": "00:00"},
+            "advice": {"staff": 0, "minutes_per_day": 480},
+        },
+        "case_types": {"case": {"priority": 1, "resource": "desk", "minutes": 20}},
+        "pathway": {
+            "arrivals": {"case": {"per_hour": 1.0}},
+            "steps": {
+                "intake": {
+                    "resource": "desk",
+                    "service_minutes": {"mean": 20},
+                    "next": {"help": 1},
+                },
+                "help": {"resource": "advice", "service_minutes": {"mean": 60}},
+            },
+        },
+    }
+    folder = tmp_path / "nobody"
+    folder.mkdir()
+    (folder / "service.yaml").write_text(yaml.safe_dump(service))
+    args = ["des", str(folder), "--start", "2026-01-05", "--hours", "200", "--replications", "2"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "nobody from advice is on duty" in result.output
 
 
 def test_des_on_a_log_folder_takes_arrival_hours_from_the_log(tmp_path):

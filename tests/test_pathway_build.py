@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from pathlib import Path
 
@@ -191,7 +192,7 @@ def test_demand_models_give_flat_rates_without_history():
     ],
 )
 def test_bad_pathways_are_refused_with_the_line(tmp_path, change, message):
-    document = yaml.safe_load(yaml.safe_dump(PATHWAY_SERVICE))
+    document = copy.deepcopy(PATHWAY_SERVICE)
     document["pathway"]["steps"]["triage"].update(change)
     path = tmp_path / "service.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -217,3 +218,30 @@ def test_hour_shares_spread_each_weekday_as_the_times_did():
     )
     rates = arrival_rates(service(), mondays, date(2026, 1, 13), hour_shares=shares)
     assert rates[0, 9] == pytest.approx(0.75) and rates[0, :24].sum() == pytest.approx(1.0)
+
+
+def test_a_loop_nobody_can_leave_is_refused(tmp_path):
+    document = copy.deepcopy(PATHWAY_SERVICE)
+    steps = document["pathway"]["steps"]
+    steps["assessment"]["next"] = {"follow_up": 1.0}
+    steps["follow_up"]["next"] = {"assessment": 1.0}
+    path = tmp_path / "service.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(InputError, match="can never leave once they reach assessment, follow_up"):
+        read_service_yaml(path)
+
+
+def test_routing_per_case_type_must_cover_every_type_or_give_a_default(tmp_path):
+    document = copy.deepcopy(PATHWAY_SERVICE)
+    document["pathway"]["steps"]["triage"]["next"] = {"high": {"assessment": 1.0}}
+    path = tmp_path / "service.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    with pytest.raises(InputError, match="next has no entry for standard and no default"):
+        read_service_yaml(path)
+    document["pathway"]["steps"]["triage"]["next"]["default"] = {}
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    document["pathway"]["arrivals"] = {"high": {"per_hour": 1}}
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    spec = build_pathway_spec(read_service_yaml(path), start=date(2026, 1, 5), days=2)
+    assert spec.routing.shape == (2, 3, 3)
+    assert spec.routing[0, 0, 1] == 1.0 and spec.routing[1, 0].sum() == 0

@@ -326,7 +326,12 @@ def test_summary_is_plain_json_in_the_documented_shape():
     assert lo <= step["mean_wait_minutes"] <= hi
     assert step["customers"] == int(result.served[:, 1].sum())
     assert sum(t["customers"] for t in step["by_case_type"].values()) == step["customers"]
-    assert set(summary["end_to_end"]) == {"mean_time_minutes", "ci95", "p90_time_minutes"}
+    assert set(summary["end_to_end"]) == {
+        "mean_time_minutes",
+        "ci95",
+        "p90_time_minutes",
+        "unfinished_share",
+    }
     assert summary["replications"] == 3 and summary["hours"] == 300.0
     assert summary["warmup_hours"] == 24.0
     assert result.queue_length_mean().shape == (3, 300)
@@ -410,3 +415,28 @@ def test_without_detail_the_counts_are_the_same():
     assert full.end_to_end_percentile(90) == lean.end_to_end_percentile(90)
     assert lean.wait_minutes.size == 0 and lean.queue_length_hourly.shape[-1] == 0
     assert lean.summary()["steps"]["step0"]["p90_wait_minutes"] is None
+
+
+def test_time_at_step_is_the_wait_and_the_service():
+    # M/M/1 at rho = 0.5 (mean service 30 minutes): time at the step (sojourn) is exponential
+    # with mean 1 / (mu - lambda) = 60 minutes, so its 90th percentile is 60 ln 10 = 138.2.
+    # ~40,000 cases: the mean's standard error is ~0.6 minutes (sojourns are correlated at
+    # rho 0.5; 3 SE plus the histogram bin's 0.4% gives the 2.5 and 3 minute tolerances).
+    spec = PathwaySpec.network(1.0, [1], [30.0])
+    result = simulate_pathway(spec, hours=40_000, warmup_hours=100, replications=1, seed=7)
+    assert result.arrived.sum() == pytest.approx(40_000, rel=4 * 200 / 40_000)  # Poisson: 4 SD
+    mean_time = result.time_at_step_minutes()[0, 0]
+    mean_wait = result.mean_wait_minutes()[0, 0]
+    assert mean_time == pytest.approx(60.0, abs=2.5)
+    assert mean_time - mean_wait == pytest.approx(30.0, abs=0.5)  # the mean service
+    assert result.time_at_step_percentile(0, 90) == pytest.approx(60 * np.log(10), abs=6)
+    assert result.unfinished_share() < 0.001
+
+
+def test_unfinished_share_shows_a_window_too_short_for_the_pathway():
+    # Cases take m = 10 hours (exponential); of those arriving uniformly in a window of
+    # L = 20 hours, the share still there at its end is (m / L)(1 - e^(-L/m)) = 0.43.
+    # ~2,400 arrivals: standard error ~0.01, so 0.03 is 3.
+    spec = PathwaySpec.network(30.0, [1_000], [600.0])
+    result = simulate_pathway(spec, hours=20, warmup_hours=0, replications=4, seed=2)
+    assert result.unfinished_share() == pytest.approx((1 - np.exp(-2)) / 2, abs=0.03)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import yaml
+from rich.markup import escape
 from rich.table import Table
 
 from flowcap import workflow
@@ -65,12 +67,14 @@ def des(
             title = f"{report.service_name}: cases waiting, hour by hour"
             err.print(f"chart: {write_queue_chart(queues, chart, title)}")
     document = report.as_json()
+    for warning in report.warnings():
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     if as_json:
         sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
         return
     table = Table(
-        title=f"{report.service_name}: pathway from {report.start:%d %b %Y}, {hours:,.0f} hours "
-        f"after {warmup_hours:,.0f} hours' warm-up, {replications} replications"
+        title=f"{report.service_name}: pathway from {report.start:%d %b %Y}, {hours:,.4g} hours "
+        f"after {warmup_hours:,.4g} hours' warm-up, {replications} replications"
     )
     for column in (
         "step",
@@ -121,6 +125,10 @@ def des(
     )
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _number(value: float | None) -> str:
     if value is None:
         return "-"
@@ -141,6 +149,12 @@ def calibrate(
     timestamp: Annotated[str | None, typer.Option(help="CSV/XLSX column of the time.")] = None,
     timezone: Annotated[str | None, typer.Option(help="The log's time zone.")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")] = None,
+    resource: Annotated[str | None, typer.Option(help="CSV/XLSX column of who did it.")] = None,
+    case_type: Annotated[str | None, typer.Option(help="CSV/XLSX column of the case type.")] = None,
+    lifecycle: Annotated[
+        str | None,
+        typer.Option(help="CSV/XLSX column of the lifecycle (only complete events are used)."),
+    ] = None,
     replications: Annotated[int, typer.Option(help="Independent simulated runs.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same results.")] = 0,
     service_file: Annotated[
@@ -161,6 +175,9 @@ def calibrate(
             timestamp=timestamp,
             timezone=timezone,
             delimiter=delimiter,
+            resource=resource,
+            case_type=case_type,
+            lifecycle=lifecycle,
         )
         if service_file is not None:
             from flowcap.processmap.calibrate import calibrated_service
@@ -169,6 +186,9 @@ def calibrate(
             service_file.parent.mkdir(parents=True, exist_ok=True)
             service_file.write_text(
                 f"# Calibrated from {report.log_name} by flowcap calibrate: see the README.\n"
+                f"# Its cases are long: simulate it as calibrate did, for times end to end\n"
+                f"#   flowcap des FOLDER --warmup-hours {math.ceil(report.warmup_hours)} "
+                f"--hours {math.ceil(report.hours)}\n"
                 + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
             )
             err.print(f"service: {service_file}")
@@ -185,17 +205,17 @@ def calibrate(
         soft_wrap=True,
     )
     table = Table(title="Log against simulation, per step (hours)")
-    for column in ("step", "visits/case log", "sim", "mean log", "model", "p90 log", "model"):
+    for column in ("step", "visits/case log", "sim", "mean log", "sim", "p90 log", "sim"):
         table.add_column(column, justify="left" if column == "step" else "right")
     for row in document["steps"]:
         table.add_row(
             row["step"],
-            _number(row["observed_visits_per_case"]),
-            _number(row["simulated_visits_per_case"]),
+            _share(row["observed_visits_per_case"]),
+            _share(row["simulated_visits_per_case"]),
             _number(row["observed_mean_hours"]),
-            _number(row["model_mean_hours"]),
+            _number(row["simulated_mean_hours"]),
             _number(row["observed_p90_hours"]),
-            _number(row["model_p90_hours"]),
+            _number(row["simulated_p90_hours"]),
         )
     out.print(table)
     e2e = document["end_to_end"]

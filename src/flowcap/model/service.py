@@ -220,7 +220,37 @@ class Service(_Frozen):
             self._check_event_log(self.event_log, known)
         if self.pathway is not None:
             self._check_pathway(self.pathway, known)
+            self._check_pathway_exits(self.pathway)
         return self
+
+    def _check_pathway_exits(self, pathway: Pathway) -> None:
+        """Every case type can leave the pathway from every step it can reach: routing that
+        sends cases round a loop for ever is refused rather than simulated."""
+        steps = list(pathway.steps)
+        for case_type in self.case_types:
+            # Steps from which a case of this type can leave: those whose choices add up to
+            # less than 1, then any step that can move to one of them.
+            can_leave = {
+                name
+                for name, step in pathway.steps.items()
+                if sum(step.next_for(case_type).values()) < 1 - 1e-9
+            }
+            grew = True
+            while grew:
+                grew = False
+                for name, step in pathway.steps.items():
+                    choices = step.next_for(case_type)
+                    if name not in can_leave and any(
+                        p > 0 and target in can_leave for target, p in choices.items()
+                    ):
+                        can_leave.add(name)
+                        grew = True
+            trapped = [name for name in steps if name not in can_leave]
+            if trapped:
+                raise ValueError(
+                    f"pathway: cases of type {case_type!r} can never leave once they reach "
+                    f"{', '.join(trapped)} (their next probabilities add up to 1 in a loop)"
+                )
 
     def _check_event_log(self, log: EventLogConfig, known: list[str]) -> None:
         for activity, work in log.activities.items():
@@ -260,6 +290,12 @@ class Service(_Frozen):
                             f"pathway step {name!r}: next for unknown case type {key!r}; "
                             f"case types are: {types}"
                         )
+                missing = [t for t in self.case_types if t not in step.next]
+                if missing and DEFAULT_KEY not in step.next:
+                    raise ValueError(
+                        f"pathway step {name!r}: next has no entry for {', '.join(missing)} "
+                        "and no default (give default: {} if they leave here)"
+                    )
             if isinstance(step.service_minutes, dict):
                 for key in step.service_minutes:
                     if key != DEFAULT_KEY and key not in self.case_types:

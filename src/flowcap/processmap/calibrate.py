@@ -33,12 +33,14 @@ import numpy as np
 import pandas as pd
 
 from flowcap.errors import FlowcapError
+from flowcap.processmap.dfg import START
 from flowcap.simulate.pathway.spec import HOURS_PER_WEEK, Duration, PathwaySpec
 
 #: Values kept of each holding-time distribution.
 QUANTILES = 1000
-#: The instant step added when cases start with different activities.
-ARRIVAL_STEP = "arrival"
+#: The instant step added when cases start with different activities (the process map's
+#: name for where cases come from, so no activity can share it).
+ARRIVAL_STEP = START
 _MINUTE = np.timedelta64(60, "s")
 
 
@@ -146,6 +148,11 @@ def calibrate(events: pd.DataFrame) -> Calibration:
     starts = activity[first]
 
     names = [str(n) for n in names]
+    if ARRIVAL_STEP in names:
+        raise FlowcapError(
+            f"the log has an activity called {ARRIVAL_STEP!r}, the name flowcap gives to where "
+            "cases come from; rename it in the log"
+        )
     n_act = len(names)
     entry_shares = np.bincount(starts, minlength=n_act) / n_cases
     needs_arrival = np.count_nonzero(entry_shares) > 1

@@ -26,6 +26,10 @@ if TYPE_CHECKING:  # the engine is imported when simulating: Numba compiles it t
     from flowcap.simulate.pathway import PathwayResult
 
 
+#: The longest run ``des`` takes (hours): 100 years of simulated time.
+MAX_HOURS = 876_600
+
+
 @dataclass(frozen=True)
 class PathwayReport:
     """A pathway simulation of one service: what was run, from when, and its result."""
@@ -38,7 +42,38 @@ class PathwayReport:
     def as_json(self) -> dict:
         document = self.result.summary()
         document["start"] = self.start.isoformat()
+        document["warnings"] = self.warnings()
         return document
+
+    def warnings(self) -> list[str]:
+        """What makes these numbers less than they seem: nobody on duty at a step cases
+        reach, a team busy all the time it is on duty, a window too short for the pathway."""
+        result, found = self.result, []
+        on_duty = result.on_duty_minutes.sum(axis=0)
+        utilisation = result.utilisation()
+        joined = result.joined.sum(axis=0)
+        for s, step in enumerate(result.steps):
+            r = int(result.step_resource[s])
+            if joined[s] and on_duty[r] == 0:
+                found.append(
+                    f"nobody from {result.resources[r]} is on duty at any time in the window, "
+                    f"so the {int(joined[s]):,} cases that reached {step} waited to the end"
+                )
+        for r, name in enumerate(result.resources):
+            if on_duty[r] and utilisation[r] >= 0.98:
+                found.append(
+                    f"{name} is busy {utilisation[r]:.0%} of the time it is on duty: the queue "
+                    "may be growing without limit, and then its waits depend on how long the "
+                    "run is rather than settling"
+                )
+        unfinished = result.unfinished_share()
+        if unfinished is not None and unfinished > 0.05:
+            found.append(
+                f"{unfinished:.0%} of the cases that arrived in the window were still in the "
+                "pathway at its end; the times end to end count only those that had left, so "
+                "they are understated: run with a longer --hours"
+            )
+        return found
 
 
 def des_folder(
@@ -54,10 +89,10 @@ def des_folder(
     """Simulate the folder's ``pathway:`` ``replications`` times over ``warmup_hours`` +
     ``hours`` from midnight on ``start`` (default: the day after the last referral, or today
     with no history); statistics cover the ``hours`` after the warm-up."""
-    if hours <= 0:
-        raise FlowcapError("--hours must be more than 0")
-    if warmup_hours < 0:
-        raise FlowcapError("--warmup-hours must not be negative")
+    if not (math.isfinite(hours) and 0 < hours <= MAX_HOURS):
+        raise FlowcapError(f"--hours must be more than 0 and at most {MAX_HOURS:,} (100 years)")
+    if not (math.isfinite(warmup_hours) and 0 <= warmup_hours <= MAX_HOURS):
+        raise FlowcapError(f"--warmup-hours must be between 0 and {MAX_HOURS:,} (100 years)")
     if replications < 1:
         raise FlowcapError("--replications must be at least 1")
     from flowcap.simulate.pathway import simulate_pathway
@@ -110,8 +145,8 @@ def des_folder(
 class CalibrationReport:
     """A pathway fitted to an event log, simulated, and set beside the log.
 
-    ``steps`` has one row per step: visits per case in the log and in the simulation, and the
-    time at the step (waiting plus doing it, hours) in the log and in the fitted model;
+    ``steps`` has one row per step: visits per case, and the mean and 90th-percentile time at
+    the step (waiting plus doing it, hours), in the log and in the simulation;
     ``end_to_end`` the time from a case's first to last event, logged and simulated.
     """
 
@@ -120,6 +155,10 @@ class CalibrationReport:
     result: PathwayResult
     steps: pd.DataFrame
     end_to_end: dict
+    #: The window simulated (hours): long enough for the log's cases; ``des`` on the
+    #: calibrated service needs as long a one for its times end to end.
+    warmup_hours: float = 0.0
+    hours: float = 0.0
 
     def as_json(self) -> dict:
         return {
@@ -181,9 +220,10 @@ def calibrate_log(
         progress=tick,
         detail=False,  # windows of decades: keep counts and sums, not every wait
     )  # fmt: skip
+    # Visits per case: visits counted in the window over the cases that arrived in it (in a
+    # steady state the visits of cases arriving before the window stand in for those after).
     served = result.served.sum(axis=(0, 2)).astype(float)
-    visits = served / served[0] if served[0] else np.full_like(served, np.nan)
-    model = fitted.spec()
+    arrived = float(result.arrived.sum())
     steps = fitted.observed.rename(
         columns={
             "visits_per_case": "observed_visits_per_case",
@@ -191,14 +231,15 @@ def calibrate_log(
             "p90_hours": "observed_p90_hours",
         }
     )
-    steps.insert(2, "simulated_visits_per_case", visits)
-    mean_wait = np.nan_to_num(np.nanmean(result.mean_wait_minutes(), axis=0))
-    steps["model_mean_hours"] = [
-        (mean_wait[s] + model.service[s][0].mean) / 60 for s in range(len(model.steps))
-    ]
-    steps["model_p90_hours"] = [
-        float(np.quantile(model.service[s][0].values, 0.9)) / 60 for s in range(len(model.steps))
-    ]
+    steps.insert(2, "simulated_visits_per_case", served / arrived if arrived else np.nan)
+    # Time at each step as simulated: the wait (none here) and the drawn service, per visit.
+    time_at_step = result.time_at_step_minutes()
+    with np.errstate(invalid="ignore"):
+        weights = result.served.sum(axis=2)
+        pooled = np.nansum(time_at_step * weights, axis=0) / np.maximum(weights.sum(axis=0), 1)
+    steps.insert(4, "simulated_mean_hours", pooled / 60)
+    p90 = [result.time_at_step_percentile(s, 90) for s in range(len(fitted.steps))]
+    steps["simulated_p90_hours"] = [np.nan if v is None else v / 60 for v in p90]
     e2e_mean, e2e_ci = mean_ci95(result.end_to_end_minutes())
     p90 = result.end_to_end_percentile(90)
     end_to_end = {
@@ -209,4 +250,4 @@ def calibrate_log(
         "observed_p90_hours": observed["p90_hours"],
         "simulated_p90_hours": None if p90 is None else p90 / 60,
     }
-    return CalibrationReport(path.name, fitted, result, steps, end_to_end)
+    return CalibrationReport(path.name, fitted, result, steps, end_to_end, warmup, hours)

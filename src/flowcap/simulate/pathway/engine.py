@@ -61,7 +61,7 @@ _S_WAITING, _S_JOINED = 0, 1
 _S_AREA, _S_LAST = 0, 1
 # Per (step, case type) counts; per case type counts and sums.
 _SERVED, _WAITED = 0, 1
-_T_RENEGED, _T_DONE = 0, 1
+_T_RENEGED, _T_DONE, _T_ARRIVED = 0, 1, 2
 _T_RENEGE_WAIT, _T_DONE_MINUTES = 0, 1
 # Duration kinds are indices into DISTRIBUTIONS; no duration (nobody gives up) is -1.
 # Times end to end are counted in log-spaced bins (0.8% wide) up to ten years, for percentiles.
@@ -243,7 +243,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
     keeps no reference counts there."""
     (resource, rank, rate, week_total, dur_kind, dur_par, dur_ptr, dur_values, route_cum,
      sched_ptr, sched_minutes, sched_servers) = model  # fmt: skip
-    st_i, st_f, ty_i, ty_f, samples, e2e = tallies
+    st_i, st_f, ty_i, ty_f, samples, e2e, at_step, service_f = tallies
     n_s = resource.shape[0]
     n_t = rank.shape[0]
     n_ranks = queues.shape[0] // res_i.shape[0]
@@ -287,6 +287,8 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
             ci[c, _C_TYPE] = t
             ci[c, _C_SERIAL] = serial
             cf[c, _C_ARRIVED] = now
+            if now >= w0:
+                ty_i[t, _T_ARRIVED] += 1
             join_step = 0
         elif kind == _SERVICE_END:
             s = ci[slot, _C_STEP]
@@ -446,6 +448,10 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 minutes = _sample(dur_kind[k], dur_par[k, 0], dur_par[k, 1], dur_ptr[k + 1] - lo)
                 if dur_kind[k] == _EMPIRICAL:
                     minutes = dur_values[lo + int(minutes)]
+                if joined >= w0:  # time at the step: the wait and the service
+                    service_f[s, t] += minutes
+                    b = int(math.log1p(now - joined + minutes) * _E2E_SCALE)
+                    at_step[s, min(b, E2E_BINS - 1)] += 1
                 _heap_push(ht, hi, state, now + minutes, _SERVICE_END, c, 0)
 
     state[_FREE_HEAD], state[_SERIAL] = free_head, serial
@@ -487,10 +493,12 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
     tallies = (
         np.zeros((n_s, n_t, 2), np.int64),
         np.zeros((n_s, n_t)),
-        np.zeros((n_t, 2), np.int64),
+        np.zeros((n_t, 3), np.int64),
         np.zeros((n_t, 2)),
         np.zeros((n_s, n_samples), np.int32),
         np.zeros((n_t, E2E_BINS), np.int64),
+        np.zeros((n_s, E2E_BINS), np.int64),
+        np.zeros((n_s, n_t)),
     )
     w_step = np.empty(1024, np.int32)
     w_type = np.empty(1024, np.int32)
@@ -553,4 +561,6 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
         tallies[2],
         tallies[3],
         tallies[5],
+        tallies[6],
+        tallies[7],
     )

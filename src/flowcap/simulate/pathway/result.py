@@ -71,6 +71,10 @@ class PathwayResult:
     time_in_pathway_histogram : int (n, T, B) — the same times counted in log-spaced bins:
         bin ``b`` holds times with ``floor(log1p(minutes) * histogram_scale) == b`` (the last
         bin also everything longer), for percentiles
+    arrived : int (n, T) — cases that arrived in the window
+    service_sum_minutes : (n, S, T) — the service times of the counted cases, added up
+    time_at_step_histogram : int (n, S, B) — each counted case's time at the step (its wait
+        and its service), in the same bins as ``time_in_pathway_histogram``
     seeds : int (n,) — the seed of each replication
     """
 
@@ -100,6 +104,9 @@ class PathwayResult:
     completed: np.ndarray = field(repr=False)
     time_in_pathway_minutes: np.ndarray = field(repr=False)
     time_in_pathway_histogram: np.ndarray = field(repr=False)
+    arrived: np.ndarray = field(repr=False)
+    service_sum_minutes: np.ndarray = field(repr=False)
+    time_at_step_histogram: np.ndarray = field(repr=False)
     histogram_scale: float = 1.0
 
     @property
@@ -132,6 +139,29 @@ class PathwayResult:
         counts = (
             counts.sum(axis=0) if case_type is None else counts[self.case_types.index(case_type)]
         )
+        return self._histogram_percentile(counts, q)
+
+    def time_at_step_minutes(self) -> np.ndarray:
+        """(n, S): each replication's mean time at each step, waiting and being served."""
+        total = self.wait_sum_minutes.sum(axis=2) + self.service_sum_minutes.sum(axis=2)
+        return _ratio(total, self.served.sum(axis=2))
+
+    def time_at_step_percentile(self, step: str | int, q: float) -> float | None:
+        """The ``q``-th percentile (0-100) of the time at a step (wait and service, minutes),
+        over all replications, from the histogram; None when nobody was counted there."""
+        s = step if isinstance(step, int) else self.steps.index(step)
+        return self._histogram_percentile(self.time_at_step_histogram[:, s].sum(axis=0), q)
+
+    def unfinished_share(self) -> float | None:
+        """Share of the cases that arrived in the window and had neither left nor given up by
+        its end: the times end to end leave them out, so a large share means they are
+        understated (run longer)."""
+        arrived = self.arrived.sum()
+        if arrived == 0:
+            return None
+        return float(max(arrived - self.completed.sum() - self.reneged.sum(), 0) / arrived)
+
+    def _histogram_percentile(self, counts: np.ndarray, q: float) -> float | None:
         total = counts.sum()
         if total == 0:
             return None
@@ -226,6 +256,7 @@ class PathwayResult:
                 "mean_time_minutes": _number(e2e_mean),
                 "ci95": None if e2e_ci is None else [max(0.0, float(e2e_ci[0])), float(e2e_ci[1])],
                 "p90_time_minutes": self.end_to_end_percentile(90),
+                "unfinished_share": self.unfinished_share(),
             },
             "reneged": {t: int(self.reneged[:, k].sum()) for k, t in enumerate(self.case_types)},
             "replications": self.replications,

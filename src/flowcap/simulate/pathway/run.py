@@ -19,6 +19,7 @@ from .engine import (
     _R_DUTY_AREA,
     _R_OVER_AREA,
     _SERVED,
+    _T_ARRIVED,
     _T_DONE,
     _T_DONE_MINUTES,
     _T_RENEGE_WAIT,
@@ -185,7 +186,7 @@ def simulate_pathway(
 def _gather(spec, outputs, hours, warmup_hours, seeds) -> PathwayResult:
     """Stack the per-replication tuples of :func:`_replication` into a result."""
     (st_i, st_f, w_step, w_type, w_wait, res_f, area, joined, left_waiting, samples, ty_i, ty_f,
-     e2e) = zip(*outputs, strict=True)  # fmt: skip
+     e2e, at_step, service) = zip(*outputs, strict=True)  # fmt: skip
     st_i, res_f, ty_i, ty_f = (np.stack(a) for a in (st_i, res_f, ty_i, ty_f))
     n_waits = [w.size for w in w_wait]
     return PathwayResult(
@@ -215,5 +216,8 @@ def _gather(spec, outputs, hours, warmup_hours, seeds) -> PathwayResult:
         completed=ty_i[..., _T_DONE],
         time_in_pathway_minutes=ty_f[..., _T_DONE_MINUTES],
         time_in_pathway_histogram=np.stack(e2e),
+        arrived=ty_i[..., _T_ARRIVED],
+        service_sum_minutes=np.stack(service),
+        time_at_step_histogram=np.stack(at_step),
         histogram_scale=_E2E_SCALE,
     )
