@@ -160,7 +160,16 @@ def test_processmap_json_of_the_sepsis_log(tmp_path):
         "--chart",
         tmp_path / "sepsis.svg",
     )
-    assert set(document) == {"activities", "edges", "bottlenecks"}
+    assert set(document) == {
+        "activities",
+        "edges",
+        "bottlenecks",
+        "longest_delays",
+        "rework",
+        "times",
+        "left_out_events",
+    }
+    assert document["left_out_events"] == {}  # the sepsis log has complete events only
     assert len(document["activities"]) == 16
     assert sum(a["events"] for a in document["activities"]) == 15_214
     starts = [e for e in document["edges"] if e["from"] == "__start__"]

@@ -325,7 +325,11 @@ def test_processmap_of_a_service_folder_uses_its_event_log(tmp_path):
     result = runner.invoke(app, ["processmap", str(folder), "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert sum(a["events"] for a in document["activities"]) == 9
+    # A's risk assessment started and completed: one visit, its start left out.
+    assert sum(a["events"] for a in document["activities"]) == 8
+    assert document["left_out_events"] == {"start": 1}
+    assert document["times"].startswith("Complete events only (1 start events left out)")
+    assert not [e for e in document["edges"] if e["from"] == e["to"]]
     starts = {e["to"]: e["count"] for e in document["edges"] if e["from"] == "__start__"}
     assert starts == {"Referral received": 3}  # A's first event by time, not by file order
     path, config, zone = event_log_source(folder, timezone="UTC")
@@ -335,6 +339,58 @@ def test_processmap_of_a_service_folder_uses_its_event_log(tmp_path):
         "UTC",
         "Europe/London",
     )
+
+
+def test_processmap_takes_every_column_from_the_command_line(tmp_path):
+    log = tmp_path / "events.csv"
+    log.write_text(LOG)
+    columns = ["--case-id", "Ref", "--activity", "Event", "--timestamp", "When"]
+    result = runner.invoke(app, ["processmap", str(log), *columns, "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)  # no lifecycle column named: every event mapped
+    assert document["left_out_events"] == {} and "no start events" in document["times"]
+    loops = {(e["from"], e["to"]): e["count"] for e in document["edges"] if e["from"] == e["to"]}
+    assert loops == {("Risk assessment", "Risk assessment"): 1}
+    lifecycle = ["--lifecycle", "Status", "--case-type", "Kind"]
+    result = runner.invoke(app, ["processmap", str(log), *columns, *lifecycle, "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["left_out_events"] == {"start": 1}
+    assert sum(a["events"] for a in document["activities"]) == 8
+    # The options reach the reader: a column the file lacks is named in the error.
+    for option in ("--resource", "--case-type", "--lifecycle"):
+        result = runner.invoke(app, ["processmap", str(log), *columns, option, "Nope"])
+        assert result.exit_code == 1
+        assert "missing column 'Nope'" in result.stderr, (option, result.stderr)
+    # A folder's event_log: settings are overridden by the options.
+    folder = log_folder(tmp_path / "folder", lifecycle=None)
+    result = runner.invoke(app, ["processmap", str(folder), "--lifecycle", "Status", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["left_out_events"] == {"start": 1}
+
+
+def test_processmap_prints_its_rankings_and_checks_its_filters(tmp_path):
+    folder = log_folder(tmp_path)
+    result = runner.invoke(app, ["processmap", str(folder)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "3 cases, 8 events" in text and "1 start events left out" in text
+    for title in ("Where the waiting accumulates", "Longest delays (90th percentile)"):
+        assert title in text
+    assert "No rework loops" in text
+    for option in ("--top-edges", "--top-variants"):
+        result = runner.invoke(app, ["processmap", str(folder), option, "0"])
+        assert result.exit_code == 1
+        assert f"{option} must be at least 1, not 0" in result.stderr
+
+
+def test_processmap_help_keeps_its_defaults():
+    result = runner.invoke(app, ["processmap", "--help"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    for text in ("(default: the folder's, or case_id)", "(default: the folder's, or timestamp)"):
+        assert text in result.stdout
+    assert "--top-variants" in result.stdout and "--lifecycle" in result.stdout
+    assert "case id ." not in result.stdout
 
 
 def test_processmap_of_a_folder_without_an_event_log_says_so(tmp_path):
@@ -479,4 +535,12 @@ def test_example_is_a_service_and_its_idva_backlog_builds_while_one_is_away(tmp_
     assert idva["2024-05-13":"2024-05-31"].mean() < 300
     result = runner.invoke(app, ["processmap", str(folder), "--json"])
     assert result.exit_code == 0, result.output
-    assert len(json.loads(result.stdout)["activities"]) == 7
+    document = json.loads(result.stdout)
+    assert len(document["activities"]) == 7
+    # A risk assessment's start and complete are one visit, not a hand-off to itself.
+    starts = sum(r["Status"] == "start" for r in rows)
+    assert document["left_out_events"] == {"start": starts} and starts > 100
+    assert sum(a["events"] for a in document["activities"]) == len(rows) - starts
+    assert {(e["from"], e["to"]) for e in document["rework"]} == {("IDVA contact", "IDVA contact")}
+    risk = [e for e in document["edges"] if e["to"] == "Risk assessment"]
+    assert risk and all(e["from"] != "Risk assessment" for e in risk)

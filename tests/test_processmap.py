@@ -1,4 +1,9 @@
-"""Process map: directly-follows counts against pm4py on real logs, times, bottlenecks, drawing."""
+"""Process map: directly-follows counts against pm4py on real logs, times, bottlenecks, drawing.
+
+pm4py (a dev dependency) and the real logs (../shared/data/real) are required: without them
+the comparison tests fail rather than skip. Drawing needs Graphviz's ``dot``; its tests skip
+without it, except under ``CI=true``, where scripts/test.sh installs it and they fail.
+"""
 
 from __future__ import annotations
 
@@ -13,35 +18,59 @@ import pandas as pd
 import pytest
 
 from flowcap.errors import FlowcapError
+from flowcap.io.eventlog import read_event_log
 from flowcap.io.xes import read_xes
-from flowcap.processmap import END, START, format_hours, process_map, to_dot, write_process_map
+from flowcap.model.eventlog import EventLogConfig
+from flowcap.processmap import (
+    END,
+    START,
+    complete_events,
+    format_hours,
+    process_map,
+    to_dot,
+    write_process_map,
+)
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 RECEIPT = REAL / "receipt.xes.gz"
 SEPSIS = REAL / "sepsis.csv"
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot not installed")
 
 
 def _pm4py():
     os.environ.setdefault("PM4PY_SILENT", "1")
     warnings.filterwarnings("ignore")
-    return pytest.importorskip("pm4py")
+    try:
+        import pm4py
+    except ImportError:
+        pytest.fail("pm4py is not installed: it is a dev dependency (pip install -e '.[dev]')")
+    return pm4py
+
+
+def _real(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"real log missing: {path} (../shared/data/real must sit beside the repo)")
+    return path
+
+
+@pytest.fixture
+def dot() -> None:
+    """Graphviz's dot: skip without it, but fail under CI=true (scripts/test.sh installs it)."""
+    if shutil.which("dot") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but Graphviz's dot is not installed: run scripts/test.sh")
+        pytest.skip("Graphviz dot not installed (Debian: apt-get install graphviz)")
 
 
 @pytest.fixture(scope="module")
 def receipt_events() -> pd.DataFrame:
-    if not RECEIPT.exists():
-        pytest.skip("real logs not present")
-    raw = read_xes(RECEIPT).rename(columns={"case_id": "case"})
+    raw = read_xes(_real(RECEIPT)).rename(columns={"case_id": "case"})
     raw["order"] = np.arange(len(raw))
     return raw[["case", "activity", "timestamp", "order"]]
 
 
 @pytest.fixture(scope="module")
 def sepsis_events() -> pd.DataFrame:
-    if not SEPSIS.exists():
-        pytest.skip("real logs not present")
-    raw = pd.read_csv(SEPSIS, sep=";", dtype=str, keep_default_na=False)
+    raw = pd.read_csv(_real(SEPSIS), sep=";", dtype=str, keep_default_na=False)
     events = pd.DataFrame(
         {
             "case": raw["case_id"],
@@ -230,7 +259,16 @@ def test_as_json_is_json_safe_and_filtered_keeps_it_full(receipt_events):
     pmap = process_map(receipt_events)
     data = pmap.as_json()
     text = json.dumps(data, allow_nan=False)  # raises on NaN
-    assert set(data) == {"activities", "edges", "bottlenecks"}
+    assert list(data) == [
+        "activities",
+        "edges",
+        "bottlenecks",  # the issue's keys, then the rest of the ranking and the note
+        "longest_delays",
+        "rework",
+        "times",
+        "left_out_events",
+    ]
+    assert data["left_out_events"] == {} and "waiting plus service" in data["times"]
     assert set(data["edges"][0]) == {
         "from",
         "to",
@@ -295,11 +333,11 @@ def test_dot_escapes_labels():
     assert "&lt;title&gt;" in text
 
 
-@needs_dot
-def test_write_svg_png_html(tmp_path, sepsis_events):
+def test_write_svg_png_html(tmp_path, sepsis_events, dot):
     pmap = process_map(sepsis_events)
     svg = write_process_map(pmap, tmp_path / "map.svg", "Sepsis")
     assert "<svg" in svg.read_text() and "waiting plus service" in svg.read_text()
+    assert "the log has no start events" in svg.read_text()
     png = write_process_map(pmap, tmp_path / "map.png", "Sepsis")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = write_process_map(pmap, tmp_path / "map.html", "Sepsis <pathway>").read_text()
@@ -314,3 +352,163 @@ def test_missing_dot_gives_an_install_hint(tmp_path, monkeypatch, receipt_events
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(FlowcapError, match="apt-get install graphviz"):
         write_process_map(process_map(receipt_events), tmp_path / "map.svg", "Receipt")
+
+
+# --- lifecycle: complete events only ---------------------------------------------------------
+
+
+def _lifecycle_log(rows: list[tuple[str, str, str, object]]) -> pd.DataFrame:
+    events = _log([row[:3] for row in rows])
+    events["lifecycle"] = pd.Series([row[3] for row in rows], dtype=object)
+    return events
+
+
+def test_start_events_are_left_out_and_the_note_says_so():
+    # c1 does a two-hour risk assessment (start, complete); c2's has no start event.
+    rows = [
+        ("c1", "Triage", "2024-01-01 09:00", "complete"),
+        ("c1", "Risk", "2024-01-02 09:00", "start"),
+        ("c1", "Risk", "2024-01-02 11:00", "complete"),
+        ("c1", "Close", "2024-01-03 09:00", "COMPLETE"),
+        ("c2", "Triage", "2024-01-01 10:00", " Complete "),
+        ("c2", "Risk", "2024-01-01 16:00", ""),
+        ("c2", "Close", "2024-01-02 10:00", None),
+        ("c2", "Close", "2024-01-02 10:30", "schedule"),
+    ]
+    events = _lifecycle_log(rows)
+    pmap = process_map(events)
+    categorical = events.astype({"lifecycle": "category"})
+    assert process_map(categorical).as_json() == pmap.as_json()
+    assert _counts(pmap) == {
+        (START, "Triage"): 2,
+        ("Triage", "Risk"): 2,
+        ("Risk", "Close"): 2,
+        ("Close", END): 2,
+    }  # no Risk -> Risk self-loop, and no rework
+    assert pmap.n_events == 6 and pmap.n_cases == 2 and pmap.rework.empty
+    assert dict(pmap.left_out) == {"schedule": 1, "start": 1}
+    edge = pmap.edges.set_index(["from", "to"]).loc[("Triage", "Risk")]
+    assert edge["median_wait_hours"] == pytest.approx((26 + 6) / 2)  # completion to completion
+    note = pmap.times_note
+    assert note.startswith("Complete events only (1 schedule, 1 start events left out)")
+    assert "waiting plus service" in note and "no start events" not in note
+    data = pmap.as_json()
+    assert data["times"] == note and data["left_out_events"] == {"schedule": 1, "start": 1}
+    assert pmap.filtered(top_edges=1).times_note == note
+    assert note in to_dot(pmap, "Risk")
+
+
+def test_a_complete_only_lifecycle_changes_nothing():
+    rows = [
+        ("c1", "A", "2024-01-01 09:00", "complete"),
+        ("c1", "B", "2024-01-01 10:00", "complete"),
+        ("c2", "A", "2024-01-01 09:30", "complete"),
+    ]
+    with_lifecycle = _lifecycle_log(rows)
+    kept, left_out = complete_events(with_lifecycle)
+    assert kept is with_lifecycle and left_out == {}  # not copied
+    pmap = process_map(with_lifecycle)
+    assert pmap.as_json() == process_map(with_lifecycle.drop(columns="lifecycle")).as_json()
+    assert pmap.times_note == (
+        "Times run from one event to the next: waiting plus service (the log has no start events)."
+    )
+
+
+def test_left_out_events_keep_the_file_order_of_ties():
+    rows = [
+        ("c1", "A", "2024-01-01 09:00", "complete"),
+        ("c1", "C", "2024-01-01 10:00", "start"),
+        ("c1", "C", "2024-01-01 10:00", "complete"),  # tie with B: file order says C then B
+        ("c1", "B", "2024-01-01 10:00", "complete"),
+    ]
+    events = _lifecycle_log(rows).drop(columns="order")  # row order is the file order
+    assert ("C", "B") in _counts(process_map(events))
+    shuffled = _lifecycle_log(rows).sample(frac=1.0, random_state=1)
+    assert _counts(process_map(shuffled)) == _counts(process_map(events))
+
+
+def test_a_log_of_start_events_only_is_refused():
+    events = _lifecycle_log([("c1", "A", "2024-01-01 09:00", "start")])
+    with pytest.raises(FlowcapError, match=r"no complete events.*'start' \(1\)"):
+        process_map(events)
+
+
+def test_real_logs_read_with_their_lifecycle_still_match_pm4py():
+    pm4py = _pm4py()
+    receipt = read_event_log(_real(RECEIPT), service_timezone="UTC").sorted_events()
+    assert set(receipt["lifecycle"]) == {"complete"}
+    pmap = process_map(receipt)
+    log = pm4py.read_xes(str(RECEIPT))
+    dfg, starts, ends = pm4py.discover_dfg(
+        log,
+        case_id_key="case:concept:name",
+        activity_key="concept:name",
+        timestamp_key="time:timestamp",
+    )
+    _assert_same_counts(_counts(pmap), _pm4py_counts(dfg, starts, ends))
+    assert pmap.left_out == {} and pmap.n_events == 8577
+    config = EventLogConfig(file=str(SEPSIS), lifecycle="lifecycle", resource="resource")
+    sepsis = read_event_log(_real(SEPSIS), config, service_timezone="UTC").sorted_events()
+    pmap = process_map(sepsis)
+    assert pmap.left_out == {} and pmap.n_events == 15214
+
+
+# --- filters, and what the picture says about them ------------------------------------------
+
+
+def test_filters_refuse_nonsense_and_say_what_they_keep(receipt_events):
+    pmap = process_map(receipt_events)
+    for bad in ({"top_edges": 0}, {"top_variants": 0}, {"top_edges": -3}):
+        with pytest.raises(FlowcapError, match="must be at least 1"):
+            pmap.filtered(**bad)
+    assert pmap.selection == ""
+    small = pmap.filtered(top_edges=2)
+    assert small.selection == "the 2 most frequent; plus the top 3 bottlenecks"
+    assert 2 < len(small.edges) <= 5
+    assert pmap.filtered(top_edges=2, keep_bottlenecks=0).selection == "the 2 most frequent"
+    share = pmap.variants["share"].head(2).sum()
+    both = pmap.filtered(top_variants=2, top_edges=3, keep_bottlenecks=0)
+    assert both.selection == (
+        f"those on the 2 most common variants, {share:.0%} of cases; the 3 most frequent of these"
+    )
+    assert len(both.edges) == 3
+    by_variant = pmap.filtered(top_variants=2)
+    walked = set()
+    for variant in pmap.variants["variant"].head(2):
+        path = (START, *variant, END)
+        walked |= set(zip(path[:-1], path[1:], strict=False))
+    top = set(zip(pmap.bottlenecks["from"][:3], pmap.bottlenecks["to"][:3], strict=True))
+    assert set(zip(by_variant.edges["from"], by_variant.edges["to"], strict=True)) == walked | top
+    text = to_dot(pmap, "Receipt", top_variants=1)
+    assert "those on the 1 most common variant, " in text
+    assert "Showing" not in to_dot(pmap, "Receipt", top_edges=len(pmap.edges))  # nothing cut
+    assert json.dumps(by_variant.as_json()) == json.dumps(pmap.as_json())
+
+
+def test_json_ranks_longest_delays_and_rework():
+    rows = [
+        ("c1", "A", "2024-01-01 09:00"),
+        ("c1", "B", "2024-01-01 10:00"),
+        ("c1", "A", "2024-01-01 11:00"),
+        ("c1", "B", "2024-01-03 11:00"),
+        ("c1", "B", "2024-01-03 12:00"),
+    ]
+    data = process_map(_log(rows)).as_json()
+    delays = [(d["from"], d["to"], d["count"], d["cases"]) for d in data["longest_delays"]]
+    assert delays == [("A", "B", 2, 1), ("B", "A", 1, 1), ("B", "B", 1, 1)]
+    first = data["longest_delays"][0]
+    assert first["median_wait_hours"] == pytest.approx(24.5)
+    assert first["p90_wait_hours"] == pytest.approx(1 + 0.9 * 47)
+    assert data["rework"] == [
+        {"kind": "ping-pong", "from": "A", "to": "B", "count": 1, "cases": 1},
+        {"kind": "ping-pong", "from": "B", "to": "A", "count": 1, "cases": 1},
+        {"kind": "self-loop", "from": "B", "to": "B", "count": 1, "cases": 1},
+    ]
+
+
+def test_write_with_top_variants(tmp_path, receipt_events, dot):
+    pmap = process_map(receipt_events)
+    svg = write_process_map(pmap, tmp_path / "map.svg", "Receipt", top_variants=1).read_text()
+    assert "most common variant" in svg
+    with pytest.raises(FlowcapError, match="top_variants must be at least 1"):
+        write_process_map(pmap, tmp_path / "map.svg", "Receipt", top_variants=0)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from flowcap import workflow
@@ -314,22 +315,44 @@ def processmap(
     ],
     case_id: Annotated[
         str | None,
-        typer.Option(help="CSV/XLSX column of the case id [default: the folder's, or case_id]."),
+        typer.Option(help="CSV/XLSX column of the case id (default: the folder's, or case_id)."),
     ] = None,
     activity: Annotated[
         str | None,
-        typer.Option(help="CSV/XLSX column of the activity [default: the folder's, or activity]."),
+        typer.Option(help="CSV/XLSX column of the activity (default: the folder's, or activity)."),
     ] = None,
     timestamp: Annotated[
         str | None,
-        typer.Option(help="CSV/XLSX column of the time [default: the folder's, or timestamp]."),
+        typer.Option(help="CSV/XLSX column of the time (default: the folder's, or timestamp)."),
+    ] = None,
+    resource: Annotated[
+        str | None,
+        typer.Option(help="CSV/XLSX column of who did it (default: the folder's, or none)."),
+    ] = None,
+    case_type: Annotated[
+        str | None,
+        typer.Option(help="CSV/XLSX column of the case type (default: the folder's, or none)."),
+    ] = None,
+    lifecycle: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV/XLSX column of the lifecycle transition; only complete events are mapped "
+            "(default: the folder's, or none; XES logs have lifecycle:transition)."
+        ),
     ] = None,
     timezone: Annotated[
         str | None,
         typer.Option(help="The log's time zone (default: the folder's, else Europe/London)."),
     ] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: sniffed).")] = None,
-    top_edges: Annotated[int, typer.Option(help="Hand-offs drawn (the JSON has all).")] = 30,
+    top_edges: Annotated[
+        int,
+        typer.Option(help="Hand-offs drawn: the most frequent, plus the top 3 bottlenecks."),
+    ] = 30,
+    top_variants: Annotated[
+        int | None,
+        typer.Option(help="Draw only the hand-offs of the N most common variants (default: all)."),
+    ] = None,
     as_json: AsJson = False,
     chart: Annotated[
         Path | None, typer.Option("--chart", help="Write the map to FILE.svg, .png or .html.")
@@ -337,43 +360,72 @@ def processmap(
 ) -> None:
     """The directly-follows process map of an event log, with its bottlenecks.
 
-    Given a service folder, the log and its columns come from service.yaml's event_log:
-    (options given here override them).
+    Given a service folder, service.yaml's event_log: names the log and its columns; options
+    given here override them. --top-edges and --top-variants change only the chart: the
+    tables and --json cover the whole log.
     """
-    from flowcap.processmap import format_hours, write_process_map
+    from flowcap.processmap import write_process_map
     from flowcap.workflow.data import event_log_source
 
     with _errors_to_exit(), _key_notice(), _progress() as progress:
+        for option, value in (("--top-edges", top_edges), ("--top-variants", top_variants)):
+            if value is not None and value < 1:
+                raise FlowcapError(f"{option} must be at least 1, not {value}")
         log, config, zone = event_log_source(
             log,
             case_id=case_id,
             activity=activity,
             timestamp=timestamp,
+            resource=resource,
+            case_type=case_type,
+            lifecycle=lifecycle,
             timezone=timezone,
             delimiter=delimiter,
         )
         pmap = workflow.process_map_of(log, config, service_timezone=zone, progress=progress)
         if chart is not None:
-            path = write_process_map(pmap, chart, f"Process map: {log.name}", top_edges=top_edges)
+            path = write_process_map(
+                pmap,
+                chart,
+                f"Process map: {log.name}",
+                top_edges=top_edges,
+                top_variants=top_variants,
+            )
             err.print(f"chart: {path}")
     if as_json:
         sys.stdout.write(json.dumps(pmap.as_json(), allow_nan=False) + "\n")
         return
+    _print_process_map(log.name, pmap)
+
+
+#: Rows in each table that ``flowcap processmap`` prints.
+_MAP_ROWS = 10
+
+
+def _print_process_map(name: str, pmap) -> None:
+    from flowcap.processmap import format_hours
+
+    variants = pmap.variants
+    common = ""
+    if len(variants) > _MAP_ROWS:
+        share = float(variants["share"].head(_MAP_ROWS).sum())
+        common = f" (the {_MAP_ROWS} most common: {share:.0%} of cases)"
     out.print(
-        f"{log.name}: {pmap.n_cases:,} cases, {pmap.n_events:,} events, "
-        f"{len(pmap.activities):,} activities, {len(pmap.edges):,} hand-offs. Times between "
-        "complete events are waiting plus service.",
+        f"{name}: {pmap.n_cases:,} cases, {pmap.n_events:,} events, "
+        f"{len(pmap.activities):,} activities, {len(pmap.edges):,} hand-offs, "
+        f"{len(variants):,} variants{common}. {pmap.times_note}",
         soft_wrap=True,
+        markup=False,
     )
     table = Table(title="Where the waiting accumulates")
     for column in ("from", "to", "times", "cases", "median wait", "90th pct", "share of waiting"):
         table.add_column(column, justify="left" if column in ("from", "to") else "right")
     edges = pmap.edges.set_index(["from", "to"])
-    for _, row in pmap.bottlenecks.head(10).iterrows():
+    for _, row in pmap.bottlenecks.head(_MAP_ROWS).iterrows():
         edge = edges.loc[(row["from"], row["to"])]
         table.add_row(
-            str(row["from"]),
-            str(row["to"]),
+            escape(str(row["from"])),
+            escape(str(row["to"])),
             f"{int(edge['count']):,}",
             f"{int(edge['cases']):,}",
             format_hours(edge["median_wait_hours"]),
@@ -381,3 +433,27 @@ def processmap(
             f"{row['share']:.0%}",
         )
     out.print(table)
+    delays = Table(title="Longest delays (90th percentile)")
+    for column in ("from", "to", "times", "cases", "median wait", "90th pct"):
+        delays.add_column(column, justify="left" if column in ("from", "to") else "right")
+    for row in pmap.longest_delays.head(_MAP_ROWS).itertuples(index=False):
+        delays.add_row(
+            escape(str(row[0])),
+            escape(str(row.to)),
+            f"{int(row.count):,}",
+            f"{int(row.cases):,}",
+            format_hours(row.median_wait_hours),
+            format_hours(row.p90_wait_hours),
+        )
+    out.print(delays)
+    if pmap.rework.empty:
+        out.print("No rework loops: no case repeats a step.")
+        return
+    rework = Table(title="Rework loops")
+    for column in ("kind", "loop", "times", "cases"):
+        rework.add_column(column, justify="left" if column in ("kind", "loop") else "right")
+    for row in pmap.rework.head(_MAP_ROWS).itertuples(index=False):
+        source, target = str(row[1]), str(row.to)
+        loop = f"{source} ↺" if row.kind == "self-loop" else f"{source} → {target} → {source}"
+        rework.add_row(row.kind, escape(loop), f"{int(row.count):,}", f"{int(row.cases):,}")
+    out.print(rework)

@@ -31,7 +31,7 @@ Device = Annotated[
     str,
     typer.Option(
         help="Where to simulate: cpu (NumPy) or cuda (an NVIDIA GPU through PyTorch: "
-        "pip install 'flowcap[gpu]'). Same model; results agree in distribution."
+        "pip install 'flowcap\\[gpu]'). Same model; results agree in distribution."
     ),
 ]
 

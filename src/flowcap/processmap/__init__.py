@@ -2,16 +2,18 @@
 
 :func:`process_map` builds a :class:`ProcessMap` from the events of a log (as
 :func:`flowcap.io.eventlog.read_event_log` returns them); :func:`write_process_map` draws it
-with Graphviz to SVG or PNG, or as an interactive HTML page.
+with Graphviz to SVG or PNG, or as an interactive HTML page. Where a log records lifecycle
+transitions, only its complete events are mapped (:func:`complete_events`).
 """
 
-from flowcap.processmap.dfg import END, START, ProcessMap, process_map
+from flowcap.processmap.dfg import END, START, ProcessMap, complete_events, process_map
 from flowcap.processmap.render import format_hours, to_dot, write_process_map
 
 __all__ = [
     "END",
     "START",
     "ProcessMap",
+    "complete_events",
     "format_hours",
     "process_map",
     "to_dot",

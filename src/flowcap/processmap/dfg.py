@@ -7,10 +7,18 @@ events of a case make one *hand-off* (an edge ``from`` → ``to``). The artifici
 counts out of ``__start__`` are pm4py's start activities and those into ``__end__`` its end
 activities.
 
-**The time on an edge** is the time from the ``from`` event to the ``to`` event. When a log
-records only *complete* events (all three real logs do), that time is the waiting for the
-``to`` step *plus* doing it: service time cannot be told apart. The edges out of
-``__start__`` and into ``__end__`` carry no time: their wait columns are NaN (``null`` in
+**Complete events only.** When the events have a ``lifecycle`` column (an XES log's
+``lifecycle:transition``, or the column named by ``lifecycle`` for a CSV/XLSX log), only the
+events whose transition is ``complete`` or blank (case-insensitive) are mapped, as
+``flowcap calibrate`` and the demand measures do: a step recorded as a start and a completion
+is one visit to it, not a hand-off to itself. The events left out are counted by transition
+(:attr:`ProcessMap.left_out`). On a complete-only log nothing is left out, so the counts are
+pm4py's.
+
+**The time on an edge** is the time from the ``from`` event to the ``to`` event: between two
+completions, that is the waiting for the ``to`` step *plus* doing it, since service time
+cannot be told apart (:attr:`ProcessMap.times_note` says which case applies). The edges out
+of ``__start__`` and into ``__end__`` carry no time: their wait columns are NaN (``null`` in
 JSON) and their ``total_wait_hours`` is 0.
 
 Everything is computed with numpy on integer codes (no Python loop over events), so the
@@ -20,6 +28,7 @@ Everything is computed with numpy on integer codes (no Python loop over events),
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +50,8 @@ EDGE_COLUMNS = (
     "total_wait_hours",
 )
 _HOUR = np.timedelta64(1, "h")
+#: Lifecycle transitions that are mapped (compared lower-cased and stripped; blank = none given).
+COMPLETE = ("", "complete")
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,12 @@ class ProcessMap:
         ``variant`` (tuple of activity names in order), ``length``, ``cases``, ``share`` (of
         all cases); most common first.
     n_cases, n_events : int
-        Size of the log.
+        Size of the log (the events mapped: complete events where the log has lifecycles).
+    left_out : Mapping[str, int]
+        Events left out because their lifecycle transition is not ``complete``, by transition
+        as written in the log (e.g. ``{"start": 126}``); empty when nothing was left out.
+    selection : str
+        For a map cut by :meth:`filtered`, which hand-offs it keeps, in words; else ``""``.
     """
 
     activities: pd.DataFrame
@@ -87,14 +103,42 @@ class ProcessMap:
     n_events: int
     #: The unfiltered map this one was cut from by :meth:`filtered` (None: this is the full map).
     full: ProcessMap | None = field(default=None, repr=False, compare=False)
+    left_out: Mapping[str, int] = field(default_factory=dict)
+    selection: str = field(default="", compare=False)
 
     @property
     def is_filtered(self) -> bool:
         return self.full is not None
 
+    @property
+    def times_note(self) -> str:
+        """What the times on the edges are, in one sentence (the map, console and JSON say it).
+
+        Between two completions a time is the waiting for the next step plus doing it. When
+        the log had start (or other non-complete) events, they were left out, and the note
+        says how many.
+        """
+        if not self.left_out:
+            return (
+                "Times run from one event to the next: waiting plus service "
+                "(the log has no start events)."
+            )
+        detail = ", ".join(f"{n:,} {kind}" for kind, n in self.left_out.items())
+        return (
+            f"Complete events only ({detail} events left out): times run from one completion "
+            "to the next, waiting plus service."
+        )
+
     def as_json(self) -> dict:
-        """The full graph (never the filtered picture) as JSON-safe lists; NaN becomes null."""
+        """The full graph (never the filtered picture) as JSON-safe lists; NaN becomes null.
+
+        The keys ``activities``, ``edges`` and ``bottlenecks`` are the documented graph;
+        ``longest_delays`` (hand-offs by 90th-percentile time, longest first) and ``rework``
+        (self-loops and ping-pongs, most frequent first) complete the ranking; ``times`` is
+        :attr:`times_note` and ``left_out_events`` is :attr:`left_out`.
+        """
         source = self.full if self.full is not None else self
+        delays = source.longest_delays
         return {
             "activities": [
                 {"name": str(r.name), "cases": int(r.cases), "events": int(r.events)}
@@ -134,6 +178,37 @@ class ProcessMap:
                     strict=True,
                 )
             ],
+            "longest_delays": [
+                {
+                    "from": str(f),
+                    "to": str(t),
+                    "p90_wait_hours": _json_float(p),
+                    "median_wait_hours": _json_float(m),
+                    "count": int(n),
+                    "cases": int(c),
+                }
+                for f, t, p, m, n, c in zip(
+                    delays["from"],
+                    delays["to"],
+                    delays["p90_wait_hours"],
+                    delays["median_wait_hours"],
+                    delays["count"],
+                    delays["cases"],
+                    strict=True,
+                )
+            ],
+            "rework": [
+                {
+                    "kind": str(r.kind),
+                    "from": str(r[1]),
+                    "to": str(r.to),
+                    "count": int(r.count),
+                    "cases": int(r.cases),
+                }
+                for r in source.rework.itertuples(index=False)
+            ],
+            "times": source.times_note,
+            "left_out_events": {str(k): int(n) for k, n in source.left_out.items()},
         }
 
     def filtered(
@@ -149,7 +224,8 @@ class ProcessMap:
         Parameters
         ----------
         top_edges : int, optional
-            Keep the this many most frequent edges (start and end edges included).
+            Keep the this many most frequent edges (start and end edges included), of those
+            the other filters keep.
         top_variants : int, optional
             Keep only the edges that the most common this many variants walk along.
         min_count : int
@@ -160,27 +236,48 @@ class ProcessMap:
 
         The numbers on the kept edges and activities are those of the whole log. Activities
         left with no kept edge are dropped; the other tables keep only rows on kept edges.
+        :attr:`selection` says in words what was kept.
+
+        Raises
+        ------
+        FlowcapError
+            When ``top_edges`` or ``top_variants`` is below 1.
         """
+        for name, value in (("top_edges", top_edges), ("top_variants", top_variants)):
+            if value is not None and value < 1:
+                raise FlowcapError(f"{name} must be at least 1, not {value}")
         full = self.full if self.full is not None else self
         edges = full.edges
         keep = edges["count"].to_numpy() >= min_count
+        said = []
         if top_variants is not None:
+            common = full.variants.head(top_variants)
             walked: set[tuple[str, str]] = set()
-            for variant in full.variants["variant"].head(max(top_variants, 0)):
+            for variant in common["variant"]:
                 path = (START, *variant, END)
                 walked.update(zip(path[:-1], path[1:], strict=False))
             pairs = zip(edges["from"], edges["to"], strict=True)
             keep &= np.fromiter((p in walked for p in pairs), dtype=bool, count=len(edges))
-        if top_edges is not None:
+            said.append(
+                f"those on the {len(common):,} most common variant{_s(len(common))}, "
+                f"{float(common['share'].sum()):.0%} of cases"
+            )
+        if min_count > 1:
+            said.append(f"those happening at least {min_count:,} times")
+        if top_edges is not None and int(keep.sum()) > top_edges:
             # edges are sorted by count already: keep the first top_edges still standing
             rank = np.cumsum(keep)
-            keep &= rank <= max(top_edges, 0)
+            keep &= rank <= top_edges
+            said.append(f"the {top_edges:,} most frequent" + (" of these" if said else ""))
         if keep_bottlenecks > 0:
             top = full.bottlenecks.head(keep_bottlenecks)
             top = top[top["total_wait_hours"] > 0]
             wanted = set(zip(top["from"], top["to"], strict=True))
             pairs = zip(edges["from"], edges["to"], strict=True)
-            keep |= np.fromiter((p in wanted for p in pairs), dtype=bool, count=len(edges))
+            is_top = np.fromiter((p in wanted for p in pairs), dtype=bool, count=len(edges))
+            if (is_top & ~keep).any():
+                said.append(f"plus the top {len(top)} bottleneck{_s(len(top))}")
+            keep |= is_top
         kept = edges[keep].reset_index(drop=True)
         pairs = set(zip(kept["from"], kept["to"], strict=True))
         names = set(kept["from"]) | set(kept["to"])
@@ -191,7 +288,7 @@ class ProcessMap:
 
         variants = full.variants
         if top_variants is not None:
-            variants = variants.head(max(top_variants, 0)).reset_index(drop=True)
+            variants = variants.head(top_variants).reset_index(drop=True)
         return ProcessMap(
             activities=full.activities[full.activities["name"].isin(names)].reset_index(drop=True),
             edges=kept,
@@ -202,7 +299,13 @@ class ProcessMap:
             n_cases=full.n_cases,
             n_events=full.n_events,
             full=full,
+            left_out=full.left_out,
+            selection="; ".join(said) if said else "all",
         )
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
 
 
 def _json_float(value) -> float | None:
@@ -392,6 +495,45 @@ def _bottlenecks(edges: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def complete_events(events: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The events to map, and how many were left out by lifecycle transition.
+
+    Without a ``lifecycle`` column every event is kept. With one, only events whose
+    transition is ``complete`` or blank (ignoring case and surrounding spaces; missing counts
+    as blank) are kept; the others are counted under their transition as written, most first.
+    The kept rows keep their ``order`` (added from the row position when absent), so ties
+    still break by position in the file.
+    """
+    if "lifecycle" not in events.columns or len(events) == 0:
+        return events, {}
+    column = events["lifecycle"]
+    if isinstance(column.dtype, pd.CategoricalDtype):  # classify the categories, not the rows
+        keep = np.zeros(len(column), dtype=bool)
+        rest = np.arange(len(column))
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        kinds = column.cat.categories.to_numpy(dtype=object)
+    else:
+        values = column.to_numpy(dtype=object)
+        keep = values == "complete"  # the usual case, without hashing half a million strings
+        if keep.all():
+            return events, {}
+        rest = np.flatnonzero(~keep)
+        codes, kinds = pd.factorize(pd.Series(values[rest], dtype=object), sort=False)
+    mapped = np.array(
+        [str(kind).strip().lower() in COMPLETE for kind in kinds] + [True], dtype=bool
+    )  # the last entry is code -1: a missing transition, which counts as blank
+    keep[rest] = mapped[codes]
+    if keep.all():
+        return events, {}
+    dropped = codes[~mapped[codes]]
+    counts = np.bincount(dropped, minlength=len(kinds))
+    order = sorted(np.flatnonzero(counts), key=lambda i: (-counts[i], str(kinds[i])))
+    left_out = {str(kinds[i]): int(counts[i]) for i in order}
+    if "order" not in events.columns:
+        events = events.assign(order=np.arange(len(events), dtype=np.int64))
+    return events[keep], left_out
+
+
 def process_map(events: pd.DataFrame) -> ProcessMap:
     """Build the process map of an event log.
 
@@ -400,7 +542,9 @@ def process_map(events: pd.DataFrame) -> ProcessMap:
     events : DataFrame
         One row per event with ``case``, ``activity``, ``timestamp`` (datetime, tz-aware or
         naive) and, optionally, ``order`` (position in the file; without it the row order is
-        used). This is what :func:`flowcap.io.eventlog.read_event_log` returns.
+        used) and ``lifecycle`` (the transition: only ``complete`` or blank events are
+        mapped, see :func:`complete_events`). This is what
+        :func:`flowcap.io.eventlog.read_event_log` returns.
 
     Returns
     -------
@@ -409,7 +553,8 @@ def process_map(events: pd.DataFrame) -> ProcessMap:
     Raises
     ------
     FlowcapError
-        When a column is missing, or an event has no case, activity or timestamp.
+        When a column is missing, an event has no case, activity or timestamp, or the log
+        has lifecycle transitions but no complete event.
     """
     missing = [c for c in ("case", "activity", "timestamp") if c not in events.columns]
     if missing:
@@ -417,7 +562,14 @@ def process_map(events: pd.DataFrame) -> ProcessMap:
             f"the event log has no {', '.join(missing)} column; it has: "
             f"{', '.join(map(str, events.columns))}"
         )
+    events, left_out = complete_events(events)
     if len(events) == 0:
+        if left_out:
+            found = ", ".join(f"{kind!r} ({n:,})" for kind, n in left_out.items())
+            raise FlowcapError(
+                f"the event log has no complete events: its lifecycle transitions are {found}; "
+                "a process map is drawn from the complete events (or events without one)"
+            )
         return _empty_map()
     times = _timestamps(events["timestamp"])
     order = (
@@ -554,6 +706,7 @@ def process_map(events: pd.DataFrame) -> ProcessMap:
         rework=_rework(edges, case_of, code_of, n_cases, act_names),
         n_cases=n_cases,
         n_events=n_events,
+        left_out=left_out,
     )
 
 

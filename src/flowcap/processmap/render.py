@@ -4,12 +4,13 @@ The map is written as DOT text and laid out by Graphviz's ``dot`` program (Debia
 ``graphviz``), called as a subprocess; no Python binding is needed. Boxes are activities with
 their event counts; arrows are hand-offs labelled with how often they happen and the median
 time between the two events, thicker the more frequent. The three hand-offs where most
-waiting accumulates are drawn in vermillion. With complete-only events (all the real logs),
-the time between two events is the waiting for the second step plus doing it, and the map
-says so.
+waiting accumulates are drawn in vermillion. Only complete events are mapped; the time
+between two of them is the waiting for the second step plus doing it, and the map says so,
+and how many start events were left out (:attr:`ProcessMap.times_note`).
 
 Unless told otherwise the picture shows the 30 most frequent edges (plus the top bottlenecks);
-the JSON of a map is always the full graph.
+``top_variants`` keeps only the edges of the most common variants. The JSON of a map is
+always the full graph.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ SUFFIXES = (".svg", ".png", ".html")
 DEFAULT_TOP_EDGES = 30
 #: Bottleneck edges highlighted (most total waiting).
 HIGHLIGHTED_BOTTLENECKS = 3
-WAIT_NOTE = "Times are between complete events: waiting plus service (the log has no start events)."
 _FONT = "Helvetica,Arial,DejaVu Sans,sans-serif"
 _BOTTLENECK = OKABE_ITO["vermillion"]
 _EDGE_GREY = "#8A8A8A"
@@ -67,15 +67,24 @@ def _blend(low: str, high: str, t: float) -> str:
     return "#" + "".join(f"{round(x + (y - x) * t):02X}" for x, y in zip(a, b, strict=True))
 
 
-def _picture(pmap: ProcessMap, top_edges: int | None) -> ProcessMap:
-    if pmap.is_filtered or top_edges is None:
+def _picture(pmap: ProcessMap, top_edges: int | None, top_variants: int | None) -> ProcessMap:
+    if pmap.is_filtered or (top_edges is None and top_variants is None):
         return pmap
-    return pmap.filtered(top_edges=top_edges, keep_bottlenecks=HIGHLIGHTED_BOTTLENECKS)
+    return pmap.filtered(
+        top_edges=top_edges, top_variants=top_variants, keep_bottlenecks=HIGHLIGHTED_BOTTLENECKS
+    )
 
 
-def to_dot(pmap: ProcessMap, title: str = "Process map", *, top_edges: int | None = None) -> str:
-    """The DOT text of the map (``pmap`` as given, or cut to ``top_edges`` edges)."""
-    shown = _picture(pmap, top_edges)
+def to_dot(
+    pmap: ProcessMap,
+    title: str = "Process map",
+    *,
+    top_edges: int | None = None,
+    top_variants: int | None = None,
+) -> str:
+    """The DOT text of the map (``pmap`` as given, or cut to ``top_edges`` edges of those on
+    the ``top_variants`` most common variants; see :meth:`ProcessMap.filtered`)."""
+    shown = _picture(pmap, top_edges, top_variants)
     full = shown.full if shown.full is not None else shown
     top = full.bottlenecks.head(HIGHLIGHTED_BOTTLENECKS)
     top = top[top["total_wait_hours"] > 0]
@@ -90,16 +99,15 @@ def to_dot(pmap: ProcessMap, title: str = "Process map", *, top_edges: int | Non
         f"{full.n_cases:,} cases, {full.n_events:,} events, {n_acts_full} activities, "
         f"{n_edges_full} hand-offs.",
     ]
-    if shown.is_filtered:
+    if shown.is_filtered and len(shown.edges) < n_edges_full:
         subtitle.append(
-            f"Showing {len(shown.edges)} of the {n_edges_full} hand-offs (the most frequent, "
-            f"and the top bottlenecks) and {len(shown.activities)} of the "
-            f"{n_acts_full} activities."
+            f"Showing {len(shown.edges)} of the {n_edges_full} hand-offs ({shown.selection}) "
+            f"and {len(shown.activities)} of the {n_acts_full} activities."
         )
     subtitle.append(
         "Arrows: times the hand-off happens, median time to the next step; thicker = more frequent."
     )
-    subtitle.append(WAIT_NOTE)
+    subtitle.append(full.times_note)
     if bottleneck_rank:
         subtitle.append(
             f"Vermillion: the {len(bottleneck_rank)} hand-offs where most waiting accumulates."
@@ -301,7 +309,7 @@ td:nth-child(n+3) {{ text-align: right; }}
 def _html_page(pmap: ProcessMap, shown: ProcessMap, title: str, svg: bytes) -> str:
     full = pmap.full if pmap.full is not None else pmap
     notes = [
-        f"{full.n_cases:,} cases, {full.n_events:,} events. {WAIT_NOTE}",
+        f"{full.n_cases:,} cases, {full.n_events:,} events. {full.times_note}",
         "Hover over a box or an arrow for its numbers; scroll to zoom, drag to pan. "
         "The tables below cover the whole log.",
     ]
@@ -369,6 +377,7 @@ def write_process_map(
     title: str = "Process map",
     *,
     top_edges: int | None = DEFAULT_TOP_EDGES,
+    top_variants: int | None = None,
 ) -> Path:
     """Draw the map to ``path``: ``.svg`` or ``.png`` (Graphviz), or ``.html`` (interactive).
 
@@ -384,11 +393,15 @@ def write_process_map(
     top_edges : int or None
         How many of the most frequent edges to draw (default 30; the top three bottlenecks
         are always drawn); None draws every edge.
+    top_variants : int or None
+        Draw only the edges of the this many most common variants (then at most
+        ``top_edges`` of them, plus the top three bottlenecks); None: every variant.
 
     Raises
     ------
     FlowcapError
-        For an unsupported suffix, or when Graphviz's ``dot`` is missing or fails.
+        For an unsupported suffix, a ``top_edges`` or ``top_variants`` below 1, or when
+        Graphviz's ``dot`` is missing or fails.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -397,7 +410,7 @@ def write_process_map(
             f"cannot write a process map to {path.name}: the file name must end in "
             f"{', '.join(SUFFIXES[:-1])} or {SUFFIXES[-1]} (got {suffix or 'no suffix'})"
         )
-    shown = _picture(pmap, top_edges)
+    shown = _picture(pmap, top_edges, top_variants)
     dot_text = to_dot(shown, title)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".png":

@@ -205,7 +205,11 @@ def process_map_of(
     service_timezone: str = "Europe/London",
     progress: Progress = _quiet,
 ) -> ProcessMap:
-    """The process map of an event log (XES, CSV or XLSX), case ids pseudonymised on reading."""
+    """The process map of an event log (XES, CSV or XLSX), case ids pseudonymised on reading.
+
+    Where the log records lifecycle transitions (XES, or ``config.lifecycle``), only complete
+    events are mapped; :attr:`ProcessMap.left_out` counts the others.
+    """
     progress("Reading the event log")
     events = read_event_log(
         Path(log), config, service_timezone=service_timezone, key=load_key()
