@@ -73,6 +73,20 @@ def test_simulate_agrees_with_the_anchor_model(tmp_path):
     assert abs(result["p_final_backlog_over_threshold"] - ANCHOR_P) <= 3 * binomial_se
     assert result["cost"] is None  # no cost_per_hour in this folder
     assert document["ranking"] == [] and "scenarios.yaml" in document["recommendation"]
+    # Day by day: the chance of being over the threshold ends at the final figure, and the
+    # backlog starts empty, so it begins at 0 and the median starts below the 95th percentile.
+    by_day = document["baseline_by_day"]["advocate"]
+    assert len(by_day["dates"]) == 365 and by_day["dates"][0] == "2026-01-01"
+    assert by_day["p_over_threshold"][-1] == result["p_final_backlog_over_threshold"]
+    assert by_day["p_over_threshold"][0] == 0
+    assert all(0 <= p <= 1 for p in by_day["p_over_threshold"])
+    assert all(a <= b for a, b in zip(by_day["backlog_p50"], by_day["backlog_p95"], strict=True))
+    # Where even the 95th percentile is under the threshold, at most 5% can be over it.
+    assert all(
+        p <= 0.05
+        for p, p95 in zip(by_day["p_over_threshold"], by_day["backlog_p95"], strict=True)
+        if p95 < 2400
+    )
 
 
 def test_plan_finds_the_three_staff_theory_implies(tmp_path):
@@ -115,7 +129,7 @@ def test_simulate_on_the_bundled_example_starts_after_the_data(tmp_path):
         "--chart",
         tmp_path / "fan.html",
     )
-    assert set(document) == {"scenarios", "ranking", "recommendation"}
+    assert set(document) == {"scenarios", "ranking", "recommendation", "baseline_by_day"}
     options = set(document["scenarios"]) - {"baseline"}
     assert len(options) == 4  # from the example's scenarios.yaml
     assert {row["scenario"] for row in document["ranking"]} == options

@@ -30,7 +30,8 @@ SUBTITLE = "Backlog in minutes at the end of each day: median, middle 50% and 90
 
 
 def backlog_fan_table(dates: pd.DatetimeIndex, resources, percentiles: np.ndarray) -> pd.DataFrame:
-    """Long table: date, resource, p5, p25, p50, p75, p95 from an (R, 5, H) array."""
+    """Long table: date, resource, p5, p25, p50, p75, p95 from an (R, 5, H) array. A
+    ``p_over`` column (probability over the threshold that day), when present, shows on hover."""
     rows = []
     for r, resource in enumerate(resources):
         frame = pd.DataFrame(percentiles[r].T, columns=["p5", "p25", "p50", "p75", "p95"])
@@ -105,7 +106,9 @@ def _figure(fan: pd.DataFrame, title: str, threshold: float | None) -> go.Figure
                 line={"color": BLUE, "width": 2},
                 legendgroup="median",
                 showlegend=i == 1,
-                hovertemplate="%{x|%a %d %b %Y}: median %{y:,.0f} min",
+                customdata=rows["p_over"] if "p_over" in rows else None,
+                hovertemplate="%{x|%a %d %b %Y}: median %{y:,.0f} min"
+                + (", P(over threshold) %{customdata:.1%}" if "p_over" in rows else ""),
             ),
             row=i,
             col=1,

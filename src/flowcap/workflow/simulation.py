@@ -25,6 +25,7 @@ from flowcap.report.fan_chart import backlog_fan_table
 from flowcap.simulate.build import build_spec
 from flowcap.simulate.daily import DailyResult, DailySpec, DeviceUnavailableError, check_device
 from flowcap.simulate.daily import run as run_daily
+from flowcap.simulate.daily.spec import PERCENTILES
 from flowcap.workflow.data import Progress, _history, _quiet
 
 
@@ -58,7 +59,29 @@ class SimulationReport:
 
     def fan(self) -> pd.DataFrame:
         days = pd.date_range(self.start, periods=self.spec.horizon_days, freq="D")
-        return backlog_fan_table(days, self.spec.resources, self.result.backlog_percentiles)
+        fan = backlog_fan_table(days, self.spec.resources, self.result.backlog_percentiles)
+        fan["p_over"] = self.result.p_backlog_over_threshold.ravel()
+        return fan
+
+    def by_day(self) -> dict:
+        """Per resource, day by day: the median and 95th-percentile backlog (minutes) and the
+        probability that the backlog is over the threshold at the end of the day."""
+        days = [
+            d.date().isoformat() for d in pd.date_range(self.start, periods=self.spec.horizon_days)
+        ]
+        percentiles = list(PERCENTILES)
+        document = {}
+        for r, resource in enumerate(self.spec.resources):
+            fan = self.result.backlog_percentiles[r]
+            document[resource] = {
+                "dates": days,
+                "backlog_p50": [json_number(v) for v in fan[percentiles.index(50)]],
+                "backlog_p95": [json_number(v) for v in fan[percentiles.index(95)]],
+                "p_over_threshold": [
+                    json_number(v) for v in self.result.p_backlog_over_threshold[r]
+                ],
+            }
+        return document
 
     def as_json(self) -> dict:
         """The ``flowcap simulate --json`` document (see the command's help and the README)."""
@@ -79,6 +102,7 @@ class SimulationReport:
             }
         if self.combination is not None:
             document["cheapest_combination"] = self.combination.as_json()
+        document["baseline_by_day"] = self.by_day()
         return document
 
 
