@@ -129,7 +129,13 @@ def test_simulate_on_the_bundled_example_starts_after_the_data(tmp_path):
         "--chart",
         tmp_path / "fan.html",
     )
-    assert set(document) == {"scenarios", "ranking", "recommendation", "baseline_by_day"}
+    assert set(document) == {
+        "scenarios",
+        "ranking",
+        "recommendation",
+        "baseline_by_day",
+        "waiting_list_check",
+    }
     options = set(document["scenarios"]) - {"baseline"}
     assert len(options) == 4  # from the example's scenarios.yaml
     assert {row["scenario"] for row in document["ranking"]} == options
@@ -290,3 +296,48 @@ def test_optimise_needs_options(tmp_path):
     )
     assert result.exit_code == 1
     assert "--optimise combines contingency options" in result.stderr
+
+
+def test_a_horizon_ending_on_a_closed_day_runs_on_to_the_next_working_day(tmp_path):
+    # From 1 Jan 2026, 96 days end on Easter Monday (6 April): the backlog would be judged
+    # after four closed days (Good Friday to Easter Monday), so the run goes on to Tuesday.
+    folder = example_folder(tmp_path)
+    args = ["plan", str(folder), "--replications", "200", "--horizon"]
+    result = runner.invoke(app, [*args, "96", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "Mon 06 Apr 2026, is not a working day" in result.stderr
+    assert "end of Tue 07 Apr 2026" in result.stderr
+    # 95 days (ending on Easter Sunday) go on to the same Tuesday: the same answer.
+    same = runner.invoke(app, [*args, "95", "--json"])
+    assert json.loads(same.stdout) == json.loads(result.stdout)
+    document = run_json("simulate", folder, "--replications", 200, "--horizon", 96, "--json")
+    assert document["baseline_by_day"]["idva"]["dates"][-1] == "2026-04-07"
+
+
+@pytest.mark.parametrize("command", ["simulate", "plan"])
+def test_a_negative_seed_is_a_clear_error(tmp_path, command):
+    folder = anchor_folder(tmp_path)
+    result = runner.invoke(app, [command, str(folder), "--start", "2026-01-01", "--seed", "-1"])
+    assert result.exit_code == 1
+    assert "--seed must be 0 or more" in result.output and "Traceback" not in result.output
+
+
+def test_waiting_list_formulas_are_reported_beside_the_simulation(tmp_path):
+    # The anchor model: 600 minutes of work a day against 3 x 240 x 0.9 = 648 of capacity,
+    # every day a working day, a 2-working-day first-contact target = 2 calendar days.
+    n = 4_000
+    document = run_json(
+        "simulate", anchor_folder(tmp_path), "--start", "2026-01-01", "--horizon", 365,
+        "--replications", n, "--json",
+    )  # fmt: skip
+    check = document["waiting_list_check"]["advocate"]
+    # Mean daily demand over 365 x 4,000 days of 60 x Poisson(10): standard error
+    # 60 sqrt(10 / 1.46e6) = 0.16 minutes; capacity 240 sqrt(3 x 0.09 / 1.46e6) = 0.1.
+    assert check["queue_load"] == pytest.approx(600 / 648, abs=0.002)
+    assert check["target_queue_size_minutes"] == pytest.approx(600 * 2 / 4, abs=0.5)
+    assert check["queue_size_minutes"] == 0
+    # No list to clear: the relief capacity is demand less the target list spread over the
+    # horizon (the list is below target).
+    assert check["relief_capacity_minutes_per_day"] == pytest.approx(600 - 300 / 365, abs=0.5)
+    baseline = document["scenarios"]["baseline"]["advocate"]
+    assert check["pressure"] == pytest.approx(2 * baseline["mean_first_contact_wait_days"] / 2)

@@ -46,6 +46,10 @@ def _require_device(device: str) -> None:
         raise typer.Exit(1) from None
 
 
+def _note(message: str) -> None:
+    err.print(Text.assemble(("note:", "yellow"), " ", message))
+
+
 @app.command()
 def simulate(
     service_dir: ServiceDir,
@@ -101,6 +105,7 @@ def simulate(
             optimise=optimise,
             device=device,
             progress=progress,
+            warn=_note,
         )
         if chart is not None:
             for path in _simulation_charts(report, chart):
@@ -147,6 +152,7 @@ def simulate(
         "end with a case already past the first-contact target (mean over the futures).",
         soft_wrap=True,
     )
+    _print_waiting_list_check(report)
     if report.comparison is not None:
         _print_ranking(report)
     if report.combination is not None:
@@ -196,6 +202,38 @@ def _simulation_charts(report: workflow.SimulationReport, chart: Path) -> list[P
             )
         )
     return paths
+
+
+def _print_waiting_list_check(report: workflow.SimulationReport) -> None:
+    """The waiting-list formulas beside the simulation: the check a manager can follow."""
+    check = report.waiting_list_check()
+    table = Table(title="Quick check: waiting-list formulas (Fong et al. 2022), minutes of work")
+    for column in (
+        "resource",
+        "load",
+        "list now",
+        "target list",
+        "relief capacity a day",
+        "pressure",
+    ):
+        table.add_column(column, justify="left" if column == "resource" else "right")
+    for resource, row in check.items():
+        table.add_row(
+            resource,
+            _number(row["queue_load"], "{:.2f}"),
+            _number(row["queue_size_minutes"], "{:,.0f}"),
+            _number(row["target_queue_size_minutes"], "{:,.0f}"),
+            _number(row["relief_capacity_minutes_per_day"], "{:,.0f}"),
+            _number(row["pressure"], "{:.2f}"),
+        )
+    out.print(table)
+    out.print(
+        "Load: work falling due / capacity (over 1, the list grows). Target list: the work "
+        "that keeps most first contacts within the target (demand x target / 4). Relief "
+        "capacity: what clears the list to its target by the horizon. Pressure: 2 x mean wait "
+        "for first contact / target (under 1, on course). The simulation above is the reference.",
+        soft_wrap=True,
+    )
 
 
 def _print_ranking(report: workflow.SimulationReport) -> None:
@@ -253,6 +291,7 @@ def plan(
             start=_parse_date(start, "--start"),
             device=device,
             progress=progress,
+            warn=_note,
         )
     if as_json:
         sys.stdout.write(json.dumps([p.as_json() for p in plans], allow_nan=False) + "\n")

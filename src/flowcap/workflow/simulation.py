@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from flowcap._json import json_number
 from flowcap.errors import FlowcapError
 from flowcap.io.scenarios_yaml import read_scenarios
+from flowcap.model.calendar import working_calendar
 from flowcap.plan.capacity import StaffPlan, minimum_staff
 from flowcap.plan.scenarios import (
     BASELINE,
@@ -26,6 +29,7 @@ from flowcap.simulate.build import build_spec
 from flowcap.simulate.daily import DailyResult, DailySpec, DeviceUnavailableError, check_device
 from flowcap.simulate.daily import run as run_daily
 from flowcap.simulate.daily.spec import PERCENTILES
+from flowcap.waitinglist import pressure, queue_load, relief_capacity, target_queue_size
 from flowcap.workflow.data import Progress, _history, _quiet
 
 
@@ -47,6 +51,7 @@ class SimulationReport:
     combination: Combination | None = None
     risk_target: float = 0.05
     target_working_days: int | None = None
+    working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
 
     def baseline_cost(self, resource: str) -> float | None:
         """Rostered cost over the horizon: staff × minutes/60 × cost per hour, summed (pounds)."""
@@ -103,6 +108,48 @@ class SimulationReport:
         if self.combination is not None:
             document["cheapest_combination"] = self.combination.as_json()
         document["baseline_by_day"] = self.by_day()
+        document["waiting_list_check"] = self.waiting_list_check()
+        return document
+
+    def waiting_list_check(self) -> dict:
+        """The waiting-list formulas beside the simulation, per resource, in minutes of work
+        (the simulation is the reference; these are the quick check a manager can follow).
+
+        ``queue_load`` = mean work falling due a day / mean capacity a day over the horizon
+        (above 1 the list grows); ``target_queue_size_minutes`` = demand × target wait / 4,
+        the list that keeps most first contacts within the target (target wait: the service's
+        first-contact target in working days, as calendar days); ``queue_size_minutes`` the
+        backlog at the start; ``relief_capacity_minutes_per_day`` the capacity a day that
+        brings the list to its target size by the horizon; ``pressure`` = 2 × the simulated
+        mean wait for first contact / target wait (below 1: on course). Fong et al. 2022,
+        :mod:`flowcap.waitinglist`."""
+        days = self.spec.horizon_days
+        target_days = None
+        if self.target_working_days:
+            target_days = self.target_working_days * 7 / max(len(self.working_days), 1)
+        opening = self.spec.opening_backlog_minutes
+        document = {}
+        for r, resource in enumerate(self.spec.resources):
+            demand = float(self.result.demand_mean[r].mean())
+            capacity = float(self.result.capacity_mean[r].mean())
+            queue = 0.0 if opening is None else float(np.asarray(opening)[r].sum())
+            entry = {
+                "queue_load": json_number(queue_load(demand, capacity)) if capacity > 0 else None,
+                "queue_size_minutes": json_number(queue),
+                "target_queue_size_minutes": None,
+                "relief_capacity_minutes_per_day": None,
+                "pressure": None,
+            }
+            if target_days:
+                target_size = float(target_queue_size(demand, target_days))
+                entry["target_queue_size_minutes"] = json_number(target_size)
+                entry["relief_capacity_minutes_per_day"] = json_number(
+                    relief_capacity(demand, queue, target_size, time_to_target=days)
+                )
+                wait = self.result.summary(resource).get("mean_first_contact_wait_days")
+                if wait is not None and math.isfinite(wait):
+                    entry["pressure"] = json_number(pressure(wait, target_days))
+            document[resource] = entry
         return document
 
 
@@ -119,6 +166,7 @@ def simulate_folder(
     optimise: bool = False,
     device: str = "cpu",
     progress: Progress = _quiet,
+    warn: Progress = _quiet,
 ) -> SimulationReport:
     """Simulate every resource's backlog ``horizon`` days ahead, ``replications`` times.
 
@@ -135,8 +183,11 @@ def simulate_folder(
         raise FlowcapError("--replications must be at least 1")
     if not 0 < risk_target < 1:
         raise FlowcapError("--risk must be between 0 and 1")
+    _check_seed(seed)
+    if not math.isfinite(threshold_minutes) or threshold_minutes < 0:
+        raise FlowcapError("--threshold-minutes must be a number of minutes, 0 or more")
     service, data, measures = _history(folder, progress)
-    spec, first = build_spec(service, data, measures, horizon_days=horizon, start=start)
+    spec, first = _spec_to_a_working_day(service, data, measures, horizon, start, warn)
     options_file = Path(scenarios) if scenarios else Path(folder) / "scenarios.yaml"
     if scenarios and not options_file.is_file():
         raise FlowcapError(f"no scenarios file at {options_file}")
@@ -205,6 +256,7 @@ def simulate_folder(
         combination,
         risk_target,
         target,
+        service.working_days,
     )
 
 
@@ -219,6 +271,7 @@ def plan_folder(
     start: date | None = None,
     device: str = "cpu",
     progress: Progress = _quiet,
+    warn: Progress = _quiet,
 ) -> list[StaffPlan]:
     """The fewest staff per resource that keep P(backlog at the horizon > B) ≤ risk, stably.
 
@@ -227,10 +280,11 @@ def plan_folder(
     _check_device(device)
     if not 0 < risk < 1:
         raise FlowcapError("--risk must be between 0 and 1")
-    if target_backlog_minutes < 0:
+    if not math.isfinite(target_backlog_minutes) or target_backlog_minutes < 0:
         raise FlowcapError("--target-backlog-minutes must not be negative")
+    _check_seed(seed)
     service, data, measures = _history(folder, progress)
-    spec, _ = build_spec(service, data, measures, horizon_days=horizon, start=start)
+    spec, _ = _spec_to_a_working_day(service, data, measures, horizon, start, warn)
     plans = []
     for resource in spec.resources:
         progress(f"Planning {resource}")
@@ -246,6 +300,37 @@ def plan_folder(
             )
         )
     return plans
+
+
+def _check_seed(seed: int) -> None:
+    if seed < 0:
+        raise FlowcapError(f"--seed must be 0 or more, not {seed}")
+
+
+def _spec_to_a_working_day(service, data, measures, horizon, start, warn):
+    """The spec over ``horizon`` days, stretched to end on a working day of the service.
+
+    The backlog is judged at the end of the last day: on a Sunday or a bank holiday that is
+    the work that has fallen due since the last working day with nobody there to do it, so
+    the verdict (and the fewest staff) would swing with the weekday the horizon ends on.
+    """
+    spec, first = build_spec(service, data, measures, horizon_days=horizon, start=start)
+    if horizon < 1:
+        return spec, first
+    last = first + timedelta(days=horizon - 1)
+    ahead = working_calendar(service, last, last + timedelta(days=14))
+    working = ahead.loc[ahead["is_working_day"], "date"]
+    if working.empty or working.iloc[0].date() == last:
+        return spec, first
+    end = working.iloc[0].date()
+    extra = (end - last).days
+    warn(
+        f"the horizon's last day, {last:%a %d %b %Y}, is not a working day: simulating "
+        f"{extra} more day{'s' if extra > 1 else ''} to the end of {end:%a %d %b %Y}, so the "
+        "backlog is judged after a working day"
+    )
+    spec, first = build_spec(service, data, measures, horizon_days=horizon + extra, start=start)
+    return spec, first
 
 
 def _check_device(device: str) -> None:
