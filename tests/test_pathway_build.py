@@ -13,7 +13,8 @@ import yaml
 
 from flowcap.errors import InputError
 from flowcap.io.service_yaml import read_service_yaml
-from flowcap.model.service import Service
+from flowcap.model.distribution import Distribution
+from flowcap.model.service import DemandModel, Service
 from flowcap.simulate.pathway.build import (
     arrival_rates,
     build_pathway_spec,
@@ -245,3 +246,21 @@ def test_routing_per_case_type_must_cover_every_type_or_give_a_default(tmp_path)
     spec = build_pathway_spec(read_service_yaml(path), start=date(2026, 1, 5), days=2)
     assert spec.routing.shape == (2, 3, 3)
     assert spec.routing[0, 0, 1] == 1.0 and spec.routing[1, 0].sum() == 0
+
+
+@pytest.mark.parametrize(
+    "dist, message",
+    [
+        ({"dist": "exponential", "mean": 20, "sd": 5}, "sd is not used by a exponential"),
+        ({"dist": "fixed", "mean": 20, "sd": 5}, "sd is not used by a fixed"),
+        ({"dist": "empirical", "values": [1, 2], "mean": 3}, "takes values only"),
+    ],
+)
+def test_settings_a_distribution_would_ignore_are_refused(dist, message):
+    with pytest.raises(ValueError, match=message):
+        Distribution.model_validate(dist)
+
+
+def test_a_poisson_demand_model_refuses_a_dispersion():
+    with pytest.raises(ValueError, match="dispersion is not used by a poisson"):
+        DemandModel.model_validate({"dist": "poisson", "per_day": 10, "dispersion": 3})

@@ -10,6 +10,7 @@ errors.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from datetime import date, timedelta
@@ -26,6 +27,7 @@ from flowcap.plan.scenarios import (
     baseline_cost,
     cheapest_combination,
     compare_scenarios,
+    inert_options,
     minutes_per_case,
 )
 from flowcap.report.scenario_chart import write_pareto_chart
@@ -254,6 +256,79 @@ def test_apply_changes_exactly_the_right_cells_and_costs_them():
     np.testing.assert_array_equal(new.steps, steps)
     for name in ("absence_rate", "dispersion", "opening_backlog_minutes", "due_ahead_minutes"):
         np.testing.assert_array_equal(getattr(new, name), getattr(spec, name))
+
+
+def transfer(staff: int, start: date, end: date, handover_days: int = 0, **names) -> Transfer:
+    fields = {"from": "caseworker", "to": "idva", **names}
+    return Transfer.model_validate(
+        {**fields, "staff": staff, "start": start, "end": end, "handover_days": handover_days}
+    )
+
+
+def rostered(spec, resource: int, people: int, days):
+    """``spec`` with ``people`` rostered at ``resource`` on ``days`` (as roster rows would)."""
+    staff, minutes = spec.staff.copy(), spec.minutes_per_staff.copy()
+    staff[resource, days] = people
+    minutes[resource, days] = np.where(people > 0, 240.0, 0.0)
+    return dataclasses.replace(spec, staff=staff, minutes_per_staff=minutes)
+
+
+JAN = date(2026, 1, 5)  # a Monday; four weeks to Sunday 1 February
+JAN_DAYS = 28
+WEEKDAYS = [t for t in range(JAN_DAYS) if (JAN + timedelta(days=t)).weekday() < 5]
+
+
+def test_a_transfer_moves_only_the_people_the_sending_team_has():
+    # the review's reproduction: caseworkers rostered 2 a weekday, a transfer of 3 to the IDVAs
+    # took the 2 but gave the IDVAs 3 (2 -> 0 at caseworker, 2 -> 5 at IDVA on 7 Jan)
+    service = hub()
+    idva, cw = 1, 2
+    spec = rostered(spec_for(service, JAN, JAN_DAYS), cw, 2, WEEKDAYS)
+    change = transfer(3, date(2026, 1, 5), date(2026, 1, 30))
+    new, extra = apply_scenario(spec, JAN, service, [change])
+    jan7 = (date(2026, 1, 7) - JAN).days
+    assert (spec.staff[cw, jan7], spec.staff[idva, jan7]) == (2, 2)
+    assert (new.staff[cw, jan7], new.staff[idva, jan7]) == (0, 4)
+    # people are conserved day by day, and so is capacity (both teams give 240 minutes each)
+    np.testing.assert_array_equal(new.staff.sum(axis=0), spec.staff.sum(axis=0))
+    capacity = lambda s: s.staff * s.minutes_per_staff  # noqa: E731
+    np.testing.assert_allclose(capacity(new).sum(axis=0), capacity(spec).sum(axis=0))
+    moved = spec.staff[cw] - new.staff[cw]
+    np.testing.assert_array_equal(new.staff[idva] - spec.staff[idva], moved)
+    assert moved[WEEKDAYS].tolist() == [2] * 20 and moved.sum() == 40  # every weekday 5-30 Jan
+    np.testing.assert_allclose(new.minutes_per_staff[idva, WEEKDAYS], 240)
+    assert not extra.any()
+
+
+def test_nobody_moves_on_a_day_the_receiving_team_does_not_work():
+    service = hub()
+    idva, cw = 1, 2
+    saturdays = [t for t in range(JAN_DAYS) if (JAN + timedelta(days=t)).weekday() == 5]
+    spec = rostered(spec_for(service, JAN, JAN_DAYS), cw, 3, saturdays)  # caseworkers' Saturdays
+    spec = rostered(spec, idva, 1, [6])  # and one IDVA on Sunday 11 Jan, with no caseworkers
+    change = transfer(1, JAN, JAN + timedelta(days=JAN_DAYS - 1))
+    new, _ = apply_scenario(spec, JAN, service, [change])
+    np.testing.assert_array_equal(new.staff.sum(axis=0), spec.staff.sum(axis=0))
+    np.testing.assert_array_equal(new.staff[cw, saturdays], 3)  # they stay and work at home
+    np.testing.assert_array_equal(new.staff[idva, saturdays], 0)
+    assert new.staff[idva, 6] == 1  # nobody to move on a day the caseworkers do not work
+    np.testing.assert_array_equal(new.staff[cw, WEEKDAYS], 3)
+    np.testing.assert_array_equal(new.staff[idva, WEEKDAYS], 3)
+
+
+def test_transfers_share_the_people_left_and_handover_days_are_lost_to_both():
+    service = hub()
+    idva, cw = 1, 2
+    spec = rostered(spec_for(service, JAN, JAN_DAYS), cw, 2, WEEKDAYS)
+    end = date(2026, 1, 30)
+    changes = [transfer(2, JAN, end, handover_days=2), transfer(2, JAN, end)]
+    new, _ = apply_scenario(spec, JAN, service, changes)
+    np.testing.assert_array_equal(new.staff[cw, WEEKDAYS], 0)  # 2 rostered, 2 gone
+    # the first transfer takes both; they hand over on Mon 5 and Tue 6 Jan, so the second
+    # finds nobody left and the IDVAs gain no one until Wednesday
+    assert new.staff[idva, :3].tolist() == [2, 2, 4]
+    lost = spec.staff.sum(axis=0) - new.staff.sum(axis=0)
+    assert lost.tolist() == [2, 2] + [0] * (JAN_DAYS - 2)
 
 
 def test_people_of_different_hours_average_so_capacity_is_exact():
@@ -499,3 +574,99 @@ def test_cheapest_combination_finds_the_pair_that_only_works_together():
     )
     assert not closest.meets_target and closest.p_meet_target >= best.p_meet_target
     assert json.loads(json.dumps(closest.as_json()))["meets_target"] is False
+
+
+# --- options dated outside the horizon ------------------------------------------------------
+
+
+def out_of_horizon_changes(offset: timedelta):
+    """One dated change of each kind, four weeks long, from ``START + offset``."""
+    a, b = START + offset, START + offset + timedelta(days=27)
+    return {
+        "transfer": transfer(1, a, b),
+        "agency": Agency(resource="idva", staff=1, day_rate=100, start=a, end=b),
+        "overtime": Overtime(resource="triage", minutes_per_day=30, start=a, end=b),
+        "demand": Demand(case_type="high", factor=1.5, start=a, end=b),
+    }
+
+
+@pytest.mark.parametrize("kind", ["transfer", "agency", "overtime", "demand"])
+def test_a_change_after_or_before_the_horizon_is_inert_and_says_why(kind):
+    after = out_of_horizon_changes(timedelta(days=HORIZON + 5))[kind]
+    before = out_of_horizon_changes(timedelta(days=-40))[kind]
+    found = inert_options({"later": (after,), "earlier": (before,)}, START, END)
+    assert found == {
+        "later": "'later' starts on 1 May 2025, after the horizon ends on 25 Apr 2025.",
+        "earlier": "'earlier' ends on 18 Feb 2025, before the horizon starts on 3 Mar 2025.",
+    }
+    # and indeed they change nothing and cost nothing
+    service = hub()
+    spec = spec_for(service)
+    for change in (after, before):
+        new, extra = apply_scenario(spec, START, service, [change])
+        assert not extra.any()
+        for name in ("staff", "minutes_per_staff", "mean_cases_per_day", "steps"):
+            np.testing.assert_array_equal(getattr(new, name), getattr(spec, name))
+
+
+@pytest.mark.parametrize("kind", ["transfer", "agency", "overtime", "demand"])
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        (START - timedelta(days=10), START),  # ends on the horizon's first day
+        (END, END + timedelta(days=10)),  # starts on its last day
+        (START - timedelta(days=10), START + timedelta(days=3)),  # over its start
+        (END - timedelta(days=3), END + timedelta(days=30)),  # over its end
+        (START - timedelta(days=10), END + timedelta(days=10)),  # all of it and more
+    ],
+)
+def test_a_change_overlapping_the_horizon_is_not_inert(kind, start, end):
+    change = out_of_horizon_changes(timedelta(0))[kind].model_copy(
+        update={"start": start, "end": end}
+    )
+    later = out_of_horizon_changes(timedelta(days=HORIZON + 5))[kind]
+    assert inert_options({"x": (change,), "x and later": (change, later)}, START, END) == {}
+
+
+def test_an_agency_acts_from_when_its_staff_arrive():
+    def agency(start: date, end: date | None, lead_days: int = 14) -> Agency:
+        return Agency(
+            resource="idva", staff=1, day_rate=100, lead_days=lead_days, start=start, end=end
+        )
+
+    options = {
+        "booked late": (agency(END - timedelta(days=7), None),),  # arrives 2 May, after the end
+        "booked in time": (agency(END - timedelta(days=14), None),),  # arrives on the last day
+        "booked early, no end": (agency(date(2024, 1, 1), None),),
+        "over before": (agency(date(2025, 1, 6), START - timedelta(days=1)),),
+    }
+    found = inert_options(options, START, END)
+    assert found == {
+        "booked late": "'booked late' starts to act on 2 May 2025, when its agency staff arrive "
+        "(14 days after its start on 18 Apr 2025), after the horizon ends on 25 Apr 2025.",
+        "over before": "'over before' ends on 2 Mar 2025, before the horizon starts on 3 Mar 2025.",
+    }
+    service = hub()
+    spec = spec_for(service)
+    for name, changes in options.items():
+        new, extra = apply_scenario(spec, START, service, changes)
+        changed = extra.any() or (new.staff != spec.staff).any()
+        assert changed == (name not in found), name
+
+
+def test_triage_always_acts_and_mixed_options_name_both_sides():
+    later = out_of_horizon_changes(timedelta(days=HORIZON + 5))
+    earlier = out_of_horizon_changes(timedelta(days=-40))
+    triage = Triage(case_type="low", step=1, minutes=20)
+    options = {
+        "triage": (triage,),
+        "triage and summer": (later["agency"], triage),
+        "winter and summer": (later["demand"], earlier["overtime"], later["transfer"]),
+    }
+    assert inert_options(options, START, END) == {
+        "winter and summer": "'winter and summer' has no change inside the horizon (3 Mar 2025 "
+        "to 25 Apr 2025): its earlier changes end by 18 Feb 2025 and its later ones start on "
+        "1 May 2025.",
+    }
+    with pytest.raises(ValueError, match="before it starts"):
+        inert_options(options, END, START)

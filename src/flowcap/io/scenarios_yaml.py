@@ -72,8 +72,10 @@ def _end_not_before(start: date, end: date | None, what: str = "start") -> None:
 class Transfer(_Change):
     """Move ``staff`` people from a less critical resource to another from ``start`` to ``end``.
 
-    The sending resource loses them on each of its working days; they work the receiving
-    resource's days and hours from ``start + handover_days`` (days of handover, lost to both).
+    On each day both resources work, the sending resource loses up to ``staff`` people (no
+    more than it has rostered that day) and the receiving resource gains exactly those, at its
+    hours, from ``start + handover_days`` (days of handover, lost to both). Nobody moves on a
+    day the receiving resource does not work. See :func:`flowcap.plan.scenarios.apply_scenario`.
     """
 
     from_: str = Field(alias="from")

@@ -31,6 +31,8 @@ class Distribution(BaseModel):
         if self.dist == "empirical":
             if self.values is None:
                 raise ValueError("an empirical distribution needs values")
+            if self.mean is not None or self.sd is not None:
+                raise ValueError("an empirical distribution takes values only (no mean or sd)")
             if any(not (v >= 0) for v in self.values):
                 raise ValueError("empirical values must be numbers >= 0")
             return self
@@ -40,6 +42,11 @@ class Distribution(BaseModel):
             raise ValueError(f"a {self.dist} distribution needs mean")
         if self.dist in ("lognormal", "gamma") and self.sd is None:
             raise ValueError(f"a {self.dist} distribution needs sd")
+        if self.dist in ("exponential", "fixed") and self.sd is not None:
+            # An exponential's sd is its mean and a fixed time has none: a given sd would be
+            # silently ignored, so it is more likely a mistake (lognormal or gamma meant).
+            raise ValueError(f"sd is not used by a {self.dist} distribution: remove it, or use "
+                             "lognormal or gamma")  # fmt: skip
         return self
 
     @property

@@ -118,6 +118,11 @@ class DemandModel(_Frozen):
     def _size_for_negative_binomial(self) -> DemandModel:
         if self.dist == "negative_binomial" and self.dispersion is None:
             raise ValueError("a negative_binomial demand model needs dispersion")
+        if self.dist == "poisson" and self.dispersion is not None:
+            raise ValueError(
+                "dispersion is not used by a poisson demand model: remove it, or use "
+                "dist: negative_binomial"
+            )
         return self
 
 

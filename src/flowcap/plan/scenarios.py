@@ -15,9 +15,15 @@ Cost rules (pounds; all costs are what falls inside the horizon)
   working day, with the roster where it differs). A resource without ``cost_per_hour`` costs
   0, and the comparison says so in ``notes``.
 - **Transfer**: no extra cost. The same people are paid the same, and their pay stays with
-  their home team. The sending resource loses up to ``staff`` people on each of its working
-  days from ``start`` to ``end``. Those people work the receiving resource's working days and
-  minutes per person from ``start + handover_days``. Handover days are lost to both teams.
+  their home team. On each day from ``start`` to ``end`` that both resources work, the
+  sending resource loses up to ``staff`` people (no more than it still has rostered that
+  day), and from ``start + handover_days`` the receiving resource gains exactly those people,
+  at its minutes per person. People are never created: a transfer of 3 from a team with 2
+  rostered moves 2. On a day the sending resource works and the receiving one does not,
+  nobody moves (they stay and work at home); on a day the sending resource does not work,
+  there is nobody to move. Handover days (the first ``handover_days`` calendar days) are lost
+  to both teams: the sending resource loses the people on each of its working days, and the
+  receiving one does not gain them yet.
 - **Agency**: ``staff × day_rate`` on each working day of the resource from availability
   (``start + lead_days``) to ``end`` (or the end of the horizon), including induction days
   (``induction_days`` after arriving, paid but not yet doing casework). Absent days are still
@@ -99,6 +105,7 @@ __all__ = [
     "baseline_cost",
     "cheapest_combination",
     "compare_scenarios",
+    "inert_options",
     "minutes_per_case",
     "read_scenarios",
 ]
@@ -158,7 +165,10 @@ def apply_scenario(
     start : the date of the spec's day 0.
     service : gives the costs per hour, the steps a triage change refers to, and bank holidays.
     changes : the option's changes (:func:`read_scenarios`), applied transfers first, then the
-        rest in order. Changes outside the horizon have no effect there.
+        rest in order. Changes outside the horizon have no effect there
+        (:func:`inert_options` names the options with none at all). A transfer moves people,
+        never creates them: each day the receiving resource gains exactly the people the
+        sending one loses, and nobody moves on a day the receiving resource does not work.
 
     Returns
     -------
@@ -189,11 +199,20 @@ def apply_scenario(
         if isinstance(change, Transfer):
             src, dst = _resource(spec, change.from_), _resource(spec, change.to)
             w = days(change.start, change.end)
-            own[src, w] -= np.minimum(change.staff, own[src, w])
-            w = days(change.start + timedelta(days=change.handover_days), change.end)
-            on = working[dst, w]
-            added_people[dst, w] += change.staff * on
-            added_minutes[dst, w] += change.staff * spec.minutes_per_staff[dst, w] * on
+            helping = np.zeros(n_days, dtype=bool)  # days they work at the receiving team
+            helping[days(change.start + timedelta(days=change.handover_days), change.end)] = True
+            handover = np.zeros(n_days, dtype=bool)
+            handover[w] = ~helping[w]
+            # the people who move each day: up to ``staff`` of those still rostered at the
+            # sending team, on its working days; after the handover, only on days the
+            # receiving team works too (nobody is moved to sit idle), so the receiving team
+            # gains exactly the people the sending team loses
+            moves = (handover | (helping & working[dst])) & working[src]
+            moved = np.where(moves, np.minimum(change.staff, own[src]), 0.0)
+            own[src] -= moved
+            gained = np.where(helping, moved, 0.0)
+            added_people[dst] += gained
+            added_minutes[dst] += gained * spec.minutes_per_staff[dst]
         elif isinstance(change, Agency):
             r = _resource(spec, change.resource)
             arrive = change.start + timedelta(days=change.lead_days)
@@ -242,6 +261,78 @@ def apply_scenario(
         steps=steps,
     )
     return new, extra
+
+
+def inert_options(
+    options: Mapping[str, Sequence[Change]], first: date, last: date
+) -> dict[str, str]:
+    """The options that would change nothing between ``first`` and ``last`` (inclusive), each
+    with a one-sentence reason, in the order given; options that act are left out.
+
+    A change acts on the days from when it takes effect to its ``end`` (inclusive): a
+    transfer, overtime or demand change from its ``start`` (a transfer's handover days count:
+    the sending team loses people), an agency booking from ``start + lead_days`` (when its
+    staff arrive and are paid) to ``end`` or for good. A triage change has no dates and always
+    acts. An option is inert when every one of its changes starts after ``last`` or ends
+    before ``first``; one that overlaps the horizon by even a day is not. For example::
+
+        {"agency IDVA for the summer":
+            "'agency IDVA for the summer' starts on 1 Jun 2026, after the horizon ends on "
+            "31 Mar 2026."}
+    """
+    if last < first:
+        raise ValueError(f"the horizon ends ({last}) before it starts ({first})")
+    found = {}
+    for name, changes in options.items():
+        later: list[tuple[date, Change]] = []  # (when it takes effect, change)
+        earlier: list[date] = []  # when it ends
+        acts = False
+        for change in changes:
+            if isinstance(change, Triage):
+                acts = True
+                break
+            begins = change.start
+            if isinstance(change, Agency):
+                begins += timedelta(days=change.lead_days)
+            if begins > last:
+                later.append((begins, change))
+            elif change.end is not None and change.end < first:
+                earlier.append(change.end)
+            else:
+                acts = True
+                break
+        if acts:
+            continue
+        horizon = f"the horizon ({_day(first)} to {_day(last)})"
+        if not later and not earlier:
+            found[name] = f"'{name}' has no changes, so it changes nothing in {horizon}."
+        elif not earlier:
+            begins, change = min(later, key=lambda pair: pair[0])
+            if isinstance(change, Agency) and change.lead_days > 0:
+                when = (
+                    f"starts to act on {_day(begins)}, when its agency staff arrive "
+                    f"({change.lead_days} days after its start on {_day(change.start)})"
+                )
+            else:
+                when = f"starts on {_day(begins)}"
+            found[name] = f"'{name}' {when}, after the horizon ends on {_day(last)}."
+        elif not later:
+            found[name] = (
+                f"'{name}' ends on {_day(max(earlier))}, before the horizon starts on "
+                f"{_day(first)}."
+            )
+        else:
+            found[name] = (
+                f"'{name}' has no change inside {horizon}: its earlier changes end by "
+                f"{_day(max(earlier))} and its later ones start on "
+                f"{_day(min(b for b, _ in later))}."
+            )
+    return found
+
+
+def _day(d: date) -> str:
+    """``1 Jun 2026``."""
+    return f"{d.day} {d:%b %Y}"
 
 
 def _resource(spec: DailySpec, name: str) -> int:
