@@ -341,3 +341,16 @@ def test_waiting_list_formulas_are_reported_beside_the_simulation(tmp_path):
     assert check["relief_capacity_minutes_per_day"] == pytest.approx(600 - 300 / 365, abs=0.5)
     baseline = document["scenarios"]["baseline"]["advocate"]
     assert check["pressure"] == pytest.approx(2 * baseline["mean_first_contact_wait_days"] / 2)
+
+
+def test_options_acting_outside_the_horizon_are_named(tmp_path):
+    # The example's summer options start after a 90-day horizon from 1 January.
+    folder = example_folder(tmp_path)
+    result = runner.invoke(app, ["simulate", str(folder), "--replications", "100", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "'transfer a caseworker to IDVA in August' starts on 3 Aug 2026" in result.stderr
+    assert result.stderr.count("It changes nothing in this run.") == 2
+    long = runner.invoke(
+        app, ["simulate", str(folder), "--replications", "100", "--horizon", "243", "--json"]
+    )
+    assert long.exit_code == 0 and "changes nothing" not in long.stderr

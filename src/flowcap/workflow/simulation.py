@@ -23,6 +23,7 @@ from flowcap.plan.scenarios import (
     ScenarioComparison,
     cheapest_combination,
     compare_scenarios,
+    inert_options,
 )
 from flowcap.report.fan_chart import backlog_fan_table
 from flowcap.simulate.build import build_spec
@@ -192,6 +193,10 @@ def simulate_folder(
     if scenarios and not options_file.is_file():
         raise FlowcapError(f"no scenarios file at {options_file}")
     options = read_scenarios(options_file, service) if options_file.is_file() else {}
+    if options:
+        last = first + timedelta(days=spec.horizon_days - 1)
+        for reason in inert_options(options, first, last).values():
+            warn(f"{reason} It changes nothing in this run.")
     if optimise and not options:
         raise FlowcapError(
             "--optimise combines contingency options: give them in scenarios.yaml in the folder "
