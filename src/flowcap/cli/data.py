@@ -165,7 +165,8 @@ def demo(
     out.print(_summary_table(result))
     out.print(_story(result))
     out.print(
-        f"Simulated {DEMO_HORIZON_DAYS} days ahead from {ahead.start:%d %b %Y}, 2,000 futures: "
+        f"Simulated {ahead.spec.horizon_days} days ahead from {ahead.start:%d %b %Y}, "
+        "2,000 futures: "
         "final backlog by resource (minutes) "
         + ", ".join(
             f"{r} {ahead.result.summary(r)['final_backlog_mean']:,.0f}"
