@@ -111,8 +111,14 @@ def test_plan_finds_the_three_staff_theory_implies(tmp_path):
         "min_capacity_minutes": 720.0,
         "p_exceed_at_min": item["p_exceed_at_min"],
         "stable": True,
+        "min_minutes_per_staff": item["min_minutes_per_staff"],
+        "fewest_capacity_minutes": item["fewest_capacity_minutes"],
     }
     assert item["p_exceed_at_min"] <= 0.05
+    # The minutes search at three people: stable needs 3 x m x 0.9 > 600, so m > 222; the
+    # tail target asks a little more, and never more than the 240 that three people give.
+    assert 222 < item["min_minutes_per_staff"] <= 240
+    assert item["fewest_capacity_minutes"] == 3 * item["min_minutes_per_staff"]
 
 
 def test_simulate_on_the_bundled_example_starts_after_the_data(tmp_path):

@@ -300,14 +300,32 @@ def plan(
         title=f"Minimum staff: P(backlog after {horizon} days > {target_backlog_minutes:,.0f} "
         f"minutes) ≤ {risk:.0%}, backlog not growing"
     )
-    for column in ("resource", "min staff", "minutes/working day", "P(exceed) at min", "stable"):
+    for column in (
+        "resource",
+        "min staff",
+        "minutes/working day",
+        "P(exceed) at min",
+        "stable",
+        "or: minutes each",
+        "minutes/working day",
+    ):
         table.add_column(column, justify="left" if column == "resource" else "right")
     for item in plans:
+        minutes = item.minutes
         table.add_row(
             item.resource,
             "not found" if item.min_staff is None else str(item.min_staff),
             "-" if item.min_capacity_minutes is None else f"{item.min_capacity_minutes:,.0f}",
             f"{item.p_exceed_at_min:.1%}",
             "yes" if item.stable else "no",
+            "-"
+            if minutes.min_minutes_per_staff is None
+            else f"{minutes.min_minutes_per_staff:,.0f}",
+            "-" if minutes.min_capacity_minutes is None else f"{minutes.min_capacity_minutes:,.0f}",
         )
     out.print(table)
+    out.print(
+        "Two ways to the target: the fewest people at their usual minutes, or the usual head "
+        "count giving the fewest minutes each (to the minute).",
+        soft_wrap=True,
+    )

@@ -14,7 +14,7 @@ from flowcap._json import json_number
 from flowcap.errors import FlowcapError
 from flowcap.io.scenarios_yaml import read_scenarios
 from flowcap.model.calendar import working_calendar
-from flowcap.plan.capacity import StaffPlan, minimum_staff
+from flowcap.plan.capacity import MinutesPlan, StaffPlan, minimum_minutes_per_day, minimum_staff
 from flowcap.plan.scenarios import (
     BASELINE,
     MAX_COMBINED_OPTIONS,
@@ -265,6 +265,25 @@ def simulate_folder(
     )
 
 
+@dataclass(frozen=True)
+class ResourcePlan:
+    """Minimum capacity of one resource two ways: the fewest people at their usual minutes
+    (``staff``), and the fewest minutes each at the usual head count (``minutes``)."""
+
+    staff: StaffPlan
+    minutes: MinutesPlan
+
+    def __getattr__(self, name: str):
+        return getattr(self.staff, name)  # resource, min_staff, p_exceed_at_min, stable...
+
+    def as_json(self) -> dict:
+        """The ``flowcap plan --json`` record: the issue's keys, then the minutes search's."""
+        document = self.staff.as_json()
+        document["min_minutes_per_staff"] = json_number(self.minutes.min_minutes_per_staff)
+        document["fewest_capacity_minutes"] = json_number(self.minutes.min_capacity_minutes)
+        return document
+
+
 def plan_folder(
     folder: str | Path,
     *,
@@ -277,8 +296,10 @@ def plan_folder(
     device: str = "cpu",
     progress: Progress = _quiet,
     warn: Progress = _quiet,
-) -> list[StaffPlan]:
-    """The fewest staff per resource that keep P(backlog at the horizon > B) ≤ risk, stably.
+) -> list[ResourcePlan]:
+    """The fewest staff per resource that keep P(backlog at the horizon > B) ≤ risk, stably,
+    and the fewest minutes each at the usual head count (both searches reuse one set of
+    random numbers).
 
     ``device``: ``"cpu"`` (NumPy) or ``"cuda"`` (PyTorch on a GPU).
     """
@@ -291,19 +312,18 @@ def plan_folder(
     service, data, measures = _history(folder, progress)
     spec, _ = _spec_to_a_working_day(service, data, measures, horizon, start, warn)
     plans = []
-    for resource in spec.resources:
-        progress(f"Planning {resource}")
-        plans.append(
-            minimum_staff(
-                spec,
-                resource,
-                target_backlog_minutes=target_backlog_minutes,
-                risk=risk,
-                replications=replications,
-                seed=seed,
-                device=device,
-            )
-        )
+    search = dict(
+        target_backlog_minutes=target_backlog_minutes,
+        risk=risk,
+        replications=replications,
+        seed=seed,
+        device=device,
+    )
+    for k, resource in enumerate(spec.resources, start=1):
+        progress(f"Planning {resource} ({k} of {len(spec.resources)}): head count")
+        staff = minimum_staff(spec, resource, **search)
+        progress(f"Planning {resource} ({k} of {len(spec.resources)}): minutes each")
+        plans.append(ResourcePlan(staff, minimum_minutes_per_day(spec, resource, **search)))
     return plans
 
 
