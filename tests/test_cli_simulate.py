@@ -360,3 +360,25 @@ def test_options_acting_outside_the_horizon_are_named(tmp_path):
         app, ["simulate", str(folder), "--replications", "100", "--horizon", "243", "--json"]
     )
     assert long.exit_code == 0 and "changes nothing" not in long.stderr
+
+
+def test_long_runs_report_how_far_along_they_are(tmp_path):
+    from flowcap.cli import app as cli_app
+    from flowcap.workflow import plan_folder, simulate_folder
+
+    calls = []
+
+    def record(step, done=None, total=None):
+        calls.append((step, done, total))
+
+    folder = example_folder(tmp_path)
+    simulate_folder(folder, replications=50, progress=record)
+    counted = [(done, total) for _, done, total in calls if total is not None]
+    assert counted == [(k, 5) for k in range(5)]  # the baseline, then the four options
+    calls.clear()
+    plan_folder(folder, target_backlog_minutes=2400, risk=0.05, replications=50, progress=record)
+    assert [(d, t) for _, d, t in calls if t is not None] == [(k, 6) for k in range(6)]
+    # The CLI's bar takes both forms of the call.
+    with cli_app._progress() as progress:
+        progress("a step")
+        progress("counted", 2, 6)

@@ -109,9 +109,18 @@ def _key_notice() -> Iterator[None]:
 def _progress(enabled: bool = True) -> Iterator[workflow.Progress]:
     """A progress bar on stderr that names the step a long command is on."""
     if not enabled or not err.is_terminal:
-        yield lambda step: None
+        yield lambda *_: None
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("Starting", total=None)
-        yield lambda step: bar.update(task, description=step, advance=1)
+
+        def update(step: str, done: int | None = None, total: int | None = None) -> None:
+            # With a count the bar fills (replications, options, resources); without, it
+            # names the step and pulses.
+            if total is None:
+                bar.update(task, description=step, total=None, advance=1)
+            else:
+                bar.update(task, description=step, total=total, completed=done)
+
+        yield update

@@ -76,7 +76,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -607,6 +607,7 @@ def compare_scenarios(
     chunk_size: int | None = None,
     waits: bool = True,
     device: str = "cpu",
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ScenarioComparison:
     """Run the baseline and every option with the same seed, and cost and rank the options.
 
@@ -615,7 +616,7 @@ def compare_scenarios(
     With ``waits`` each run also measures waits and days over the service's
     ``first_contact_target_working_days`` (:func:`flowcap.simulate.daily.run`). ``device``
     and ``chunk_size`` go to that function (``"cuda"``: PyTorch on a GPU; ``None``: its default
-    chunk for the device).
+    chunk for the device). ``progress(step, done, total)`` is told each run as it starts.
     """
     if BASELINE in scenarios:
         raise ValueError(f"{BASELINE!r} is the unchanged service; name the option differently")
@@ -645,9 +646,14 @@ def compare_scenarios(
             name, result, base_cost + extra, extra, _p_meet(result, threshold_minutes), avoided
         )
 
+    total = len(scenarios) + 1
+    if progress is not None:
+        progress("Simulating the baseline", 0, total)
     baseline = simulate(BASELINE, spec, np.zeros_like(base_cost), None)
     outcomes = {BASELINE: baseline}
-    for name, changes in scenarios.items():
+    for k, (name, changes) in enumerate(scenarios.items(), start=1):
+        if progress is not None:
+            progress(f"Simulating option {k} of {total - 1}: {name}", k, total)
         changed, extra = apply_scenario(spec, start, service, changes)
         outcomes[name] = simulate(name, changed, extra, baseline.result)
     return ScenarioComparison(

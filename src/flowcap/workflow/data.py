@@ -24,10 +24,12 @@ from flowcap.store import ImportReport, Store, StoredData
 TEMPLATE = Path(__file__).parent.parent / "io" / "template"
 
 
-Progress = Callable[[str], None]
+#: Told each step of a long run: ``progress(step)``, or ``progress(step, done, total)`` when
+#: the run knows how far along it is (the CLI then fills its bar).
+Progress = Callable[..., None]
 
 
-def _quiet(_: str) -> None:
+def _quiet(*_: object) -> None:
     pass
 
 

@@ -127,9 +127,13 @@ def des_folder(
     )
 
     def tick(done: int) -> None:
-        progress(f"Simulated {done} of {replications} replications")
+        progress(f"Simulated {done} of {replications} replications", done, replications)
 
-    progress(f"Simulating {replications} replications of {hours + warmup_hours:,.0f} hours")
+    progress(
+        f"Simulating {replications} replications of {hours + warmup_hours:,.0f} hours",
+        0,
+        replications,
+    )
     result = simulate_pathway(
         spec,
         hours=hours,
@@ -208,9 +212,10 @@ def calibrate_log(
     hours = max(40 * p99_hours, 24.0 * 7 * 52)
 
     def tick(done: int) -> None:
-        progress(f"Simulated {done} of {replications} replications")
+        progress(f"Simulated {done} of {replications} replications", done, replications)
 
-    progress(f"Simulating {replications} replications of {hours / 24 / 7:,.0f} weeks")
+    weeks = hours / 24 / 7
+    progress(f"Simulating {replications} replications of {weeks:,.0f} weeks", 0, replications)
     result = simulate_pathway(
         fitted.spec(),
         hours=hours,

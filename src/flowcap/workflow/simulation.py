@@ -221,6 +221,7 @@ def simulate_folder(
             threshold_minutes=threshold_minutes,
             risk_target=risk_target,
             device=device,
+            progress=progress,
         )
         result = comparison.outcomes[BASELINE].result
     else:
@@ -320,9 +321,10 @@ def plan_folder(
         device=device,
     )
     for k, resource in enumerate(spec.resources, start=1):
-        progress(f"Planning {resource} ({k} of {len(spec.resources)}): head count")
+        n = len(spec.resources)
+        progress(f"Planning {resource} ({k} of {n}): head count", 2 * k - 2, 2 * n)
         staff = minimum_staff(spec, resource, **search)
-        progress(f"Planning {resource} ({k} of {len(spec.resources)}): minutes each")
+        progress(f"Planning {resource} ({k} of {n}): minutes each", 2 * k - 1, 2 * n)
         plans.append(ResourcePlan(staff, minimum_minutes_per_day(spec, resource, **search)))
     return plans
 
