@@ -264,3 +264,19 @@ def test_settings_a_distribution_would_ignore_are_refused(dist, message):
 def test_a_poisson_demand_model_refuses_a_dispersion():
     with pytest.raises(ValueError, match="dispersion is not used by a poisson"):
         DemandModel.model_validate({"dist": "poisson", "per_day": 10, "dispersion": 3})
+
+
+def test_roster_blanks_and_part_time_head_counts_follow_the_daily_models_rule():
+    roster = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-01-05", "2026-01-06"]),
+            "resource": ["idva", "idva"],
+            "staff": [2.0, 2.5],
+            "minutes_per_staff": [np.nan, 300.0],
+        }
+    )
+    times, servers = on_duty(service(), "idva", date(2026, 1, 5), 2, roster)
+    # Monday: 2 people for the usual 420 minutes from 08:30; Tuesday: 2.5 x 300 = 750
+    # minutes shared by 3 people, 250 each.
+    assert list(times) == [0, 510, 930, 1440 + 510, 1440 + 760]
+    assert list(servers) == [0, 2, 0, 3, 0]

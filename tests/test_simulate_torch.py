@@ -395,8 +395,7 @@ def cuda_on_cpu(engine, monkeypatch):
 
     monkeypatch.setattr(backends, "_torch_engine", lambda device: OnCpu)
     monkeypatch.setattr(backends, "check_device", lambda device: None)
-    for module in ("flowcap.workflow.simulation", "flowcap.cli.simulation"):
-        monkeypatch.setattr(f"{module}.check_device", lambda device: None)
+    monkeypatch.setattr("flowcap.workflow.simulation.check_device", lambda device: None)
 
 
 def test_plan_on_the_gpu_engine_finds_the_three_staff_theory_implies(tmp_path, cuda_on_cpu):

@@ -25,7 +25,6 @@ from flowcap.cli.app import (
     err,
     out,
 )
-from flowcap.simulate.daily import DeviceUnavailableError, check_device
 
 Device = Annotated[
     str,
@@ -34,16 +33,6 @@ Device = Annotated[
         "pip install 'flowcap\\[gpu]'). Same model; results agree in distribution."
     ),
 ]
-
-
-def _require_device(device: str) -> None:
-    """Stop with exit code 1 and what to install when ``device`` cannot run here."""
-    try:
-        check_device(device)
-    except (DeviceUnavailableError, ValueError) as exc:
-        # plain text: the install line's [gpu] must not be read as Rich markup
-        err.print(Text.assemble(("error:", "bold red"), " ", str(exc)))
-        raise typer.Exit(1) from None
 
 
 def _note(message: str) -> None:
@@ -91,7 +80,6 @@ def simulate(
     waits (mean and 90th percentile, days from falling due to being done; first contacts
     apart) and the working days that end with a case past the first-contact target.
     """
-    _require_device(device)
     with _errors_to_exit(), _key_notice(), _progress() as progress:
         report = workflow.simulate_folder(
             service_dir,
@@ -279,7 +267,6 @@ def plan(
     as_json: AsJson = False,
 ) -> None:
     """The fewest staff per resource that keep the backlog stable and below the target."""
-    _require_device(device)
     with _errors_to_exit(), _key_notice(), _progress() as progress:
         plans = workflow.plan_folder(
             service_dir,
@@ -310,8 +297,8 @@ def plan(
         "minutes/working day",
     ):
         table.add_column(column, justify="left" if column == "resource" else "right")
-    for item in plans:
-        minutes = item.minutes
+    for plan_of in plans:
+        item, minutes = plan_of.staff, plan_of.minutes
         table.add_row(
             item.resource,
             "not found" if item.min_staff is None else str(item.min_staff),

@@ -58,7 +58,6 @@ class Calibration:
         ``mean_hours`` and ``p90_hours`` (holding time)
     observed_end_to_end : ``{"mean_hours", "p90_hours", "sd_hours"}`` first to last event
     cases, weeks : the log's cases and the weeks its first events span
-    start_hour_of_week : the hour of the week of the log's first event
     """
 
     steps: tuple[str, ...]

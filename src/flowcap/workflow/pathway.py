@@ -17,6 +17,7 @@ from flowcap.errors import FlowcapError
 from flowcap.io.eventlog import read_event_log
 from flowcap.io.pseudonym import load_key
 from flowcap.processmap.calibrate import Calibration, calibrate
+from flowcap.processmap.dfg import complete_events
 from flowcap.simulate.pathway.build import build_pathway_spec, hour_shares_of
 from flowcap.simulate.pathway.result import mean_ci95
 from flowcap.simulate.pathway.spec import PathwaySpec
@@ -114,8 +115,10 @@ def des_folder(
     if referrals is not None and service.event_log is not None and not service.pathway.arrivals:
         # The log has times of day, which the referrals it became have lost.
         progress("Reading the event log's arrival times")
-        path, config, zone = event_log_source(folder)
-        events = read_event_log(path, config, service_timezone=zone, key=load_key()).events
+        config = service.event_log
+        events = read_event_log(
+            config.path_in(Path(folder)), config, service_timezone=service.timezone, key=load_key()
+        ).events
         shares = hour_shares_of(events.groupby("case", observed=True)["timestamp"].min())
     spec = build_pathway_spec(
         service,
@@ -198,8 +201,7 @@ def calibrate_log(
     log = read_event_log(path, config, service_timezone=zone, key=load_key())
     events = log.sorted_events()
     # A start/complete pair is one visit: the holding time runs from complete to complete.
-    lifecycle = events["lifecycle"].str.lower()
-    events = events[(lifecycle == "") | (lifecycle == "complete")]
+    events, _ = complete_events(events)
     progress("Fitting arrivals, routing and times at each step")
     fitted = calibrate(events)
     observed = fitted.observed_end_to_end

@@ -274,8 +274,9 @@ class ResourcePlan:
     staff: StaffPlan
     minutes: MinutesPlan
 
-    def __getattr__(self, name: str):
-        return getattr(self.staff, name)  # resource, min_staff, p_exceed_at_min, stable...
+    @property
+    def resource(self) -> str:
+        return self.staff.resource
 
     def as_json(self) -> dict:
         """The ``flowcap plan --json`` record: the issue's keys, then the minutes search's."""

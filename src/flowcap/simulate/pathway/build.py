@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
 import numpy as np
@@ -176,7 +177,14 @@ def on_duty(
         )
         for i, day in enumerate(calendar["date"]):
             if day in rostered:
-                staff[i], minutes[i] = rostered[day]
+                people, each = rostered[day]
+                # A blank minutes_per_staff means the resource's usual minutes; a part-time
+                # head count (2.5) is that many people's minutes shared by whole people (3),
+                # as the daily model does.
+                each = spec.minutes_per_day if pd.isna(each) else float(each)
+                whole = math.ceil(float(people))
+                staff[i] = whole
+                minutes[i] = each * float(people) / whole if whole else each
     begin = spec.start_time.hour * 60 + spec.start_time.minute
     offsets = (np.arange(len(calendar)) - 1) * MINUTES_PER_DAY + begin
     change = np.concatenate([offsets, offsets + minutes])

@@ -224,14 +224,16 @@ class PathwayResult:
         utilisation = self.utilisation()
         queue = self.mean_queue_length()
         steps = {}
+        means = self.mean_wait_minutes()
+        type_means = {t: self.mean_wait_minutes(t) for t in self.case_types}
         for s, name in enumerate(self.steps):
-            mean, ci = mean_ci95(self.mean_wait_minutes()[:, s])
+            mean, ci = mean_ci95(means[:, s])
             waits = self.waits(s)
             customers = int(self.served[:, s].sum())
             by_type = {}
             for t, case_type in enumerate(self.case_types):
-                type_waits = waits[self.wait_case_type[self.wait_step == s] == t]
-                type_mean, _ = mean_ci95(self.mean_wait_minutes(case_type)[:, s])
+                type_waits = self.waits(s, case_type)
+                type_mean, _ = mean_ci95(type_means[case_type][:, s])
                 by_type[case_type] = {
                     "mean_wait_minutes": _number(type_mean),
                     "p90_wait_minutes": _percentile(type_waits, 90),
