@@ -16,6 +16,7 @@ from flowcap.cli.app import (
     AsJson,
     Chart,
     ServiceDir,
+    _cell,
     _errors_to_exit,
     _key_notice,
     _parse_date,
@@ -163,16 +164,16 @@ def _print_variation(report: workflow.VariationReport) -> None:
         )
         spread.add_row(
             resource,
-            *(_number(minutes[name], ",.0f") for name in ("mean", "sd")),
-            _number(minutes["cv"], ".2f"),
-            *(_number(minutes[name], ",.0f") for name in ("p50", "p90", "p95", "p99")),
-            _number(cases["mean"], ".1f"),
+            *(_cell(minutes[name], ",.0f") for name in ("mean", "sd")),
+            _cell(minutes["cv"], ".2f"),
+            *(_cell(minutes[name], ",.0f") for name in ("p50", "p90", "p95", "p99")),
+            _cell(cases["mean"], ".1f"),
         )
         shape.add_row(
             resource,
             fit["best"].replace("_", " ") if fit else "-",
-            _number(fit["dispersion"], ".2f") if fit else "-",
-            _number(fit["p_value"], ".2g") if fit else "-",
+            _cell(fit["dispersion"], ".2f") if fit else "-",
+            _cell(fit["p_value"], ".2g") if fit else "-",
             _effect(stats.get("bank_holiday_effect")),
             _effect(stats.get("after_bank_holiday_effect")),
             _effect(stats.get("school_holiday_effect")),
@@ -217,11 +218,6 @@ def _effect(effect: dict | None) -> str:
     if not effect or any(effect.get(k) is None for k in ("ratio", "ci_low", "ci_high")):
         return "-"
     return f"×{effect['ratio']:.2f} ({effect['ci_low']:.2f}–{effect['ci_high']:.2f})"
-
-
-def _number(value, spec: str) -> str:
-    """A statistic for a table, or "-" where there is none (no demand, too few days)."""
-    return "-" if value is None or value != value else format(value, spec)
 
 
 def _trend(trend: dict | None, days: int) -> str:

@@ -124,3 +124,14 @@ def _progress(enabled: bool = True) -> Iterator[workflow.Progress]:
                 bar.update(task, description=step, total=total, completed=done)
 
         yield update
+
+
+def _note(note: str) -> None:
+    """Something the user should know that does not stop the command (stderr, in yellow)."""
+    err.print("[yellow]note:[/] ", end="")
+    err.print(note, markup=False, highlight=False)
+
+
+def _cell(value, spec: str) -> str:
+    """A statistic for a table cell, or "-" where there is none (None or NaN)."""
+    return "-" if value is None or value != value else format(value, spec)

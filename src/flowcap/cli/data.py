@@ -17,6 +17,7 @@ from flowcap.cli.app import (
     ServiceDir,
     _errors_to_exit,
     _key_notice,
+    _note,
     _parse_date,
     _progress,
     app,
@@ -195,12 +196,6 @@ def measures_json(result: DailyMeasures) -> str:
         for name in MEASURE_COLUMNS[2:7]:
             record[name] = round(float(record[name]), 3)
     return json.dumps(records)
-
-
-def _note(note: str) -> None:
-    """Something the user should know that does not stop the command (stderr, in yellow)."""
-    err.print("[yellow]note:[/] ", end="")
-    err.print(note, markup=False, highlight=False)
 
 
 def _write_chart(result: DailyMeasures, path: Path, service_dir: Path) -> Path:

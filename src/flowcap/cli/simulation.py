@@ -10,15 +10,16 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from flowcap import workflow
 from flowcap.cli.app import (
     AsJson,
     Chart,
     ServiceDir,
+    _cell,
     _errors_to_exit,
     _key_notice,
+    _note,
     _parse_date,
     _progress,
     app,
@@ -33,10 +34,6 @@ Device = Annotated[
         "pip install 'flowcap\\[gpu]'). Same model; results agree in distribution."
     ),
 ]
-
-
-def _note(message: str) -> None:
-    err.print(Text.assemble(("note:", "yellow"), " ", message))
 
 
 @app.command()
@@ -130,7 +127,7 @@ def simulate(
             _mean_and_p90(
                 summary["mean_first_contact_wait_days"], summary["p90_first_contact_wait_days"]
             ),
-            _number(summary["days_over_target"], "{:,.1f}"),
+            _cell(summary["days_over_target"], ",.1f"),
             "-" if cost is None else f"{cost:,.0f}",
         )
     out.print(table)
@@ -145,10 +142,6 @@ def simulate(
         _print_ranking(report)
     if report.combination is not None:
         _print_combination(report)
-
-
-def _number(value: float, form: str) -> str:
-    return "-" if value is None or math.isnan(value) else form.format(value)
 
 
 def _mean_and_p90(mean: float, p90: float) -> str:
@@ -208,11 +201,11 @@ def _print_waiting_list_check(report: workflow.SimulationReport) -> None:
     for resource, row in check.items():
         table.add_row(
             resource,
-            _number(row["queue_load"], "{:.2f}"),
-            _number(row["queue_size_minutes"], "{:,.0f}"),
-            _number(row["target_queue_size_minutes"], "{:,.0f}"),
-            _number(row["relief_capacity_minutes_per_day"], "{:,.0f}"),
-            _number(row["pressure"], "{:.2f}"),
+            _cell(row["queue_load"], ".2f"),
+            _cell(row["queue_size_minutes"], ",.0f"),
+            _cell(row["target_queue_size_minutes"], ",.0f"),
+            _cell(row["relief_capacity_minutes_per_day"], ",.0f"),
+            _cell(row["pressure"], ".2f"),
         )
     out.print(table)
     out.print(
