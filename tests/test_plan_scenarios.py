@@ -574,6 +574,20 @@ def test_cheapest_combination_finds_the_pair_that_only_works_together():
     )
     assert not closest.meets_target and closest.p_meet_target >= best.p_meet_target
     assert json.loads(json.dumps(closest.as_json()))["meets_target"] is False
+    # A comparison's runs (same seed and replications) stand in for the search's own: the
+    # answer is the same whether they are reused or simulated again.
+    known = {
+        (() if name == "baseline" else (name,)): outcome.result
+        for name, outcome in alone.outcomes.items()
+    }
+    for risk in (0.15, 0.0):
+        fresh = cheapest_combination(
+            spec, START, service, choices, risk_target=risk, closest=True, **kwargs
+        )
+        reused = cheapest_combination(
+            spec, START, service, choices, risk_target=risk, closest=True, known=known, **kwargs
+        )
+        assert reused == fresh
 
 
 # --- options dated outside the horizon ------------------------------------------------------

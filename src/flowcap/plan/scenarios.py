@@ -603,7 +603,7 @@ def compare_scenarios(
     replications: int,
     seed: int,
     threshold_minutes: float,
-    risk_target: float = 0.1,
+    risk_target: float = 0.05,
     chunk_size: int | None = None,
     waits: bool = True,
     device: str = "cpu",
@@ -734,6 +734,7 @@ def cheapest_combination(
     threshold_minutes: float,
     closest: bool = False,
     device: str = "cpu",
+    known: Mapping[tuple[str, ...], DailyResult] | None = None,
 ) -> Combination | None:
     """The cheapest subset of the options that meets ``p_meet_target ≥ 1 − risk_target``.
 
@@ -743,7 +744,9 @@ def cheapest_combination(
     meets the target is returned, all on the same random numbers. When no subset does:
     ``None``, or with ``closest`` the subset meeting it in the largest share of runs (the
     cheapest of those), with ``meets_target`` false. At most :data:`MAX_COMBINED_OPTIONS`
-    options (``2**n`` subsets). ``device``: as in :func:`compare_scenarios`.
+    options (``2**n`` subsets). ``device``: as in :func:`compare_scenarios`. ``known``: results
+    already simulated with the same seed and replications, by the names of the options in
+    them (``()`` for the baseline) — a comparison's — which are used instead of running again.
     """
     names = list(scenarios)
     if len(names) > MAX_COMBINED_OPTIONS:
@@ -753,18 +756,20 @@ def cheapest_combination(
     def combined(subset: tuple[int, ...]) -> list[Change]:
         return [c for i in subset for c in scenarios[names[i]]]
 
+    known = known or {}
     candidates = []
     for size in range(len(names) + 1):
         for subset in itertools.combinations(range(len(names)), size):
-            _, extra = apply_scenario(spec, start, service, combined(subset))
-            candidates.append((float(extra.sum()), size, subset))
-    candidates.sort()
+            changed, extra = apply_scenario(spec, start, service, combined(subset))
+            candidates.append((float(extra.sum()), size, subset, changed))
+    candidates.sort(key=lambda c: c[:3])
     best = None
-    for cost, _, subset in candidates:
-        changed, _ = apply_scenario(spec, start, service, combined(subset))
-        result = run(
-            changed, replications, seed, threshold_minutes=threshold_minutes, device=device
-        )
+    for cost, _, subset, changed in candidates:
+        result = known.get(tuple(names[i] for i in subset))
+        if result is None:
+            result = run(
+                changed, replications, seed, threshold_minutes=threshold_minutes, device=device
+            )
         p = _p_meet(result, threshold_minutes)
         exceed = {
             name: float(np.mean(result.final_backlog[r] > threshold_minutes))

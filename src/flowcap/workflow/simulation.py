@@ -249,6 +249,12 @@ def simulate_folder(
             threshold_minutes=threshold_minutes,
             closest=True,
             device=device,
+            known=None
+            if comparison is None
+            else {
+                (() if name == BASELINE else (name,)): outcome.result
+                for name, outcome in comparison.outcomes.items()
+            },
         )
     costs = {name: r.cost_per_hour for name, r in service.resources.items()}
     return SimulationReport(
