@@ -167,6 +167,33 @@ def draw_inputs(
     return Draws(arrivals, present)
 
 
+def check_run_arguments(
+    spec: DailySpec,
+    replications: int,
+    chunk_size: int | None,
+    record: str,
+    draws: Draws | None,
+    waits: bool,
+    target_working_days: int | None,
+) -> None:
+    """ValueError for arguments neither engine can run with (shared by the PyTorch engine;
+    ``chunk_size`` None means the engine picks it)."""
+    if record not in ("summary", "paths"):
+        raise ValueError(f"record must be 'summary' or 'paths', got {record!r}")
+    if target_working_days is not None and not waits:
+        raise ValueError("days over a first-contact target need waits=True")
+    if replications < 1 or (chunk_size is not None and chunk_size < 1):
+        raise ValueError("replications and chunk_size must be >= 1")
+    if draws is not None:
+        n_types, n_res, n_days = len(spec.case_types), len(spec.resources), spec.horizon_days
+        if draws.arrivals.shape != (replications, n_types, n_days) or (
+            draws.present_staff.shape != (replications, n_res, n_days)
+        ):
+            raise ValueError(
+                "draws must have shapes (replications, T_n, H), (replications, R_n, H)"
+            )
+
+
 def run(
     spec: DailySpec,
     replications: int,
@@ -198,21 +225,8 @@ def run(
     target_working_days : first-contact target in working days, for ``days_over_target``
         (needs ``waits``)
     """
-    if record not in ("summary", "paths"):
-        raise ValueError(f"record must be 'summary' or 'paths', got {record!r}")
-    if target_working_days is not None and not waits:
-        raise ValueError("days over a first-contact target need waits=True")
-    if replications < 1 or chunk_size < 1:
-        raise ValueError("replications and chunk_size must be >= 1")
-    n_days, n_res, n_pri = spec.horizon_days, len(spec.resources), len(spec.priorities)
-    if draws is not None:
-        n_types = len(spec.case_types)
-        if draws.arrivals.shape != (replications, n_types, n_days) or (
-            draws.present_staff.shape != (replications, n_res, n_days)
-        ):
-            raise ValueError(
-                "draws must have shapes (replications, T_n, H), (replications, R_n, H)"
-            )
+    check_run_arguments(spec, replications, chunk_size, record, draws, waits, target_working_days)
+    n_res, n_pri = len(spec.resources), len(spec.priorities)
     acc = _Accumulator(spec, replications, threshold_minutes, record, fan_replications)
     if waits:
         acc.measure_waits(target_working_days)

@@ -49,7 +49,7 @@ import math
 import numpy as np
 import torch
 
-from .numpy import _Accumulator, _binomial_table, _count_table, _Table
+from .numpy import _Accumulator, _binomial_table, _count_table, _Table, check_run_arguments
 from .reference import ABSENCE, ARRIVALS, PATIENCE, WAITING_EPS
 from .spec import DailyResult, DailySpec, Draws
 
@@ -81,24 +81,11 @@ def run(
     the device's free memory (it is part of the random streams: fix it to repeat a run exactly
     on another card). The result's arrays are NumPy arrays on the host.
     """
-    if record not in ("summary", "paths"):
-        raise ValueError(f"record must be 'summary' or 'paths', got {record!r}")
-    if target_working_days is not None and not waits:
-        raise ValueError("days over a first-contact target need waits=True")
-    if replications < 1 or (chunk_size is not None and chunk_size < 1):
-        raise ValueError("replications and chunk_size must be >= 1")
+    check_run_arguments(spec, replications, chunk_size, record, draws, waits, target_working_days)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("PyTorch sees no CUDA GPU (torch.cuda.is_available() is False)")
-    n_days, n_res, n_pri = spec.horizon_days, len(spec.resources), len(spec.priorities)
-    if draws is not None:
-        n_types = len(spec.case_types)
-        if draws.arrivals.shape != (replications, n_types, n_days) or (
-            draws.present_staff.shape != (replications, n_res, n_days)
-        ):
-            raise ValueError(
-                "draws must have shapes (replications, T_n, H), (replications, R_n, H)"
-            )
+    n_res, n_pri = len(spec.resources), len(spec.priorities)
     acc = _Accumulator(spec, replications, threshold_minutes, record, fan_replications)
     if waits:
         acc.measure_waits(target_working_days)
