@@ -23,14 +23,19 @@ from one seed, so a seed gives byte-identical files. Regenerate the bundled fold
 
 from __future__ import annotations
 
-import argparse
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from flowcap.io import read_service_yaml
+from flowcap.examples._common import (
+    command_line,
+    due_queues,
+    new_folder,
+    print_files,
+    work_items,
+)
 from flowcap.model import Service, bank_holidays, working_calendar
 
 DEFAULT_SEED = 20261126
@@ -224,13 +229,7 @@ def generate_victim_support(
     days : int
         Length of the data in calendar days (731 = 2024 and 2025).
     """
-    if days < 1:
-        raise ValueError("days must be at least 1")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "service.yaml").write_bytes(SERVICE_YAML.encode("utf-8"))
-    service = read_service_yaml(folder / "service.yaml")
-    assert set(service.case_types) == set(CASE_MIX), "CASE_MIX and service.yaml disagree"
+    folder, service = new_folder(folder, SERVICE_YAML, CASE_MIX, days)
     end = start + timedelta(days=days - 1)
     holidays = school_holidays(start - timedelta(days=366), end + timedelta(days=366))
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
@@ -464,16 +463,8 @@ def _sessions(rng, service: Service, cases, roster, start: date, days: int) -> p
     """
     origin = pd.Timestamp(start)
     names = list(service.resources)
-    items = []  # (resource, due day, priority, case, step number, planned minutes)
     case_day = (cases["date"] - origin).dt.days.to_numpy()
-    for case, (day, case_type) in enumerate(zip(case_day, cases["case_type"], strict=True)):
-        kind = service.case_types[case_type]
-        occurrences = [(step, offset) for step in kind.work for offset in step.due_offsets()]
-        items += [
-            (names.index(step.resource), day + offset, kind.priority, case, number, step.minutes)
-            for number, (step, offset) in enumerate(occurrences)
-            if day + offset < days
-        ]
+    items = work_items(service, case_day, cases["case_type"], days)
     planned = np.array([item[5] for item in items])
     spread = 1 + SESSION_SPREAD * (2 * rng.random(len(items)) - 1)
     actual = np.maximum(5, 5 * np.rint(planned * spread / 5)).astype(int)
@@ -482,31 +473,23 @@ def _sessions(rng, service: Service, cases, roster, start: date, days: int) -> p
     rostered = roster["staff"] * roster["minutes_per_staff"]
     capacity[roster["resource"].map(names.index), day_of] = rostered
 
-    due_order = sorted(range(len(items)), key=lambda i: (items[i][1], i))
-    queues: list[list[int]] = [[] for _ in names]
-    next_due = 0
     first_contact = np.full(len(cases), days)  # day each case's first step was done
     done = []  # (day, case, resource, minutes)
-    for day in range(days):
-        while next_due < len(due_order) and items[due_order[next_due]][1] <= day:
-            queues[items[due_order[next_due]][0]].append(due_order[next_due])
-            next_due += 1
-        for r, queue in enumerate(queues):
-            left, seen_today, still_due, full = capacity[r, day], set(), [], False
-            queue.sort(key=lambda i: (items[i][2], items[i][1], items[i][3], items[i][4]))
-            for i in queue:
-                case, first_step = items[i][3], items[i][4] == 0
-                if full or case in seen_today or not (first_step or first_contact[case] < day):
-                    still_due.append(i)
-                elif actual[i] > left:
-                    full = True
-                    still_due.append(i)
-                else:
-                    left -= actual[i]
-                    seen_today.add(case)
-                    first_contact[case] = day if first_step else first_contact[case]
-                    done.append((day, case, r, actual[i]))
-            queues[r] = still_due
+    for day, r, queue in due_queues(items, len(names), days):
+        left, seen_today, still_due, full = capacity[r, day], set(), [], False
+        for i in queue:
+            case, first_step = items[i][3], items[i][4] == 0
+            if full or case in seen_today or not (first_step or first_contact[case] < day):
+                still_due.append(i)
+            elif actual[i] > left:
+                full = True
+                still_due.append(i)
+            else:
+                left -= actual[i]
+                seen_today.add(case)
+                first_contact[case] = day if first_step else first_contact[case]
+                done.append((day, case, r, actual[i]))
+        queue[:] = still_due
     out = pd.DataFrame(done, columns=["day", "case", "resource", "minutes"], dtype=int)
     out["date"] = origin + pd.to_timedelta(out["day"], unit="D")
     out["case_id"] = cases["case_id"].to_numpy()[out["case"]]
@@ -521,16 +504,11 @@ def _write_csv(path: Path, frame: pd.DataFrame, columns: str | None = None) -> N
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m flowcap.examples.victim_support FOLDER [--seed N] [--start D] [--days N]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser = command_line(__doc__, DEFAULT_SEED)
     parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1))
     parser.add_argument("--days", type=int, default=731)
     args = parser.parse_args(argv)
-    folder = generate_victim_support(args.folder, args.seed, args.start, args.days)
-    for path in (folder / name for name in FILES):
-        lines = path.read_bytes().count(b"\n")
-        print(f"{path}: {path.stat().st_size:,} bytes, {lines:,} lines")
+    print_files(generate_victim_support(args.folder, args.seed, args.start, args.days), FILES)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ with::
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 from datetime import date, datetime, timedelta
@@ -33,7 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flowcap.io import read_service_yaml
+from flowcap.examples._common import (
+    command_line,
+    due_queues,
+    new_folder,
+    print_files,
+    work_items,
+)
 from flowcap.model import Service, working_calendar
 
 DEFAULT_SEED = 20261127
@@ -116,20 +121,13 @@ def generate_victim_support_log(
 
     Parameters
     ----------
-    folder : Path
-        Where to write; created if missing. Files of the same names are replaced.
-    seed : int
-        Seed of every random draw: the same seed gives byte-identical files.
+    folder, seed : Path, int
+        As for :func:`~flowcap.examples.victim_support.generate_victim_support`: where to
+        write (files of the same names are replaced), and the seed of every random draw.
     start, days : date, int
         First day of the log and its length in calendar days (200: 8 January to 25 July 2024).
     """
-    if days < 1:
-        raise ValueError("days must be at least 1")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "service.yaml").write_bytes(SERVICE_YAML.encode("utf-8"))
-    service = read_service_yaml(folder / "service.yaml")
-    assert set(service.case_types) == set(CASE_MIX), "CASE_MIX and service.yaml disagree"
+    folder, service = new_folder(folder, SERVICE_YAML, CASE_MIX, days)
     end = start + timedelta(days=days - 1)
     calendar = working_calendar(service, start, end)
     roster = _roster(calendar)
@@ -191,17 +189,14 @@ def _events(
     for day, resource, people in roster:
         staff[names.index(resource), (day - first).days] = people
 
-    items = []  # (resource, due day, priority, case, step number, minutes)
-    # Work of each case not yet done; the case is closed when none is left.
-    remaining = np.zeros(len(cases), dtype=int)
-    for case, (day, case_type) in enumerate(zip(cases["day"], cases["case_type"], strict=True)):
-        kind = service.case_types[case_type]
-        steps = [(step, offset) for step in kind.work for offset in step.due_offsets()]
-        remaining[case] = len(steps)  # work due after the log ends keeps a case open
-        for number, (step, offset) in enumerate(steps):
-            if day + offset < n_days:
-                r = names.index(step.resource)
-                items.append((r, day + offset, kind.priority, case, number, int(step.minutes)))
+    items = work_items(service, cases["day"], cases["case_type"], n_days)
+    # Work of each case not yet done; the case is closed when none is left (work due after
+    # the log ends keeps a case open).
+    pieces = {
+        name: sum(len(step.due_offsets()) for step in kind.work)
+        for name, kind in service.case_types.items()
+    }
+    remaining = np.array([pieces[case_type] for case_type in cases["case_type"]], dtype=int)
 
     dates = calendar["date"].dt.date.to_numpy()
     rows = []
@@ -209,48 +204,42 @@ def _events(
         received = _at(dates[cases["day"].iat[case]], int(cases["received"].iat[case]))
         rows.append((case, "Referral received", "complete", received))
     triaged = np.full(len(cases), n_days)  # day each case's triage call was done
-    due = sorted(range(len(items)), key=lambda i: (items[i][1], i))
-    queues: list[list[int]] = [[] for _ in names]
-    next_due = 0
-    for day in range(n_days):
-        while next_due < len(due) and items[due[next_due]][1] <= day:
-            queues[items[due[next_due]][0]].append(due[next_due])
-            next_due += 1
+    for day, r, queue in due_queues(items, len(names), n_days):
         if not working[day]:
             continue
-        for r, name in enumerate(names):
-            per_person = service.resources[name].minutes_per_day
-            # Each person's clock: minutes after the start of the day, and minutes used.
-            clock = [0] * staff[r, day]
-            used = [0] * staff[r, day]
-            day_start = service.resources[name].start_time
-            seen, still_due = set(), []
-            queues[r].sort(key=lambda i: (items[i][2], items[i][1], items[i][3], items[i][4]))
-            for i in queues[r]:
-                _, _, _, case, number, length = items[i]
-                person = int(np.argmin(used)) if used else -1
-                if (
-                    person < 0
-                    or case in seen
-                    or not (number == 0 or triaged[case] < day)
-                    or used[person] + length > per_person
-                ):
-                    still_due.append(i)
-                    continue
-                seen.add(case)
-                triaged[case] = day if number == 0 else triaged[case]
-                begin = clock[person] + int(rng.integers(0, GAP_MINUTES + 1))
-                clock[person], used[person] = begin + length, used[person] + length
-                at = datetime.combine(dates[day], day_start)
-                activity = activity_of[(name, float(length))]
-                if activity == "Risk assessment":
-                    rows.append((case, activity, "start", at + timedelta(minutes=begin)))
-                finish = at + timedelta(minutes=begin + length)
-                rows.append((case, activity, "complete", finish))
-                remaining[case] -= 1
-                if remaining[case] == 0:
-                    rows.append((case, "Case closed", "complete", finish + timedelta(minutes=15)))
-            queues[r] = still_due
+        name = names[r]
+        per_person = service.resources[name].minutes_per_day
+        # Each person's clock: minutes after the start of the day, and minutes used.
+        clock = [0] * staff[r, day]
+        used = [0] * staff[r, day]
+        day_start = service.resources[name].start_time
+        seen, still_due = set(), []
+        for i in queue:
+            _, _, _, case, number, minutes = items[i]
+            length = int(minutes)
+            person = int(np.argmin(used)) if used else -1
+            if (
+                person < 0
+                or case in seen
+                or not (number == 0 or triaged[case] < day)
+                or used[person] + length > per_person
+            ):
+                still_due.append(i)
+                continue
+            seen.add(case)
+            triaged[case] = day if number == 0 else triaged[case]
+            begin = clock[person] + int(rng.integers(0, GAP_MINUTES + 1))
+            clock[person], used[person] = begin + length, used[person] + length
+            at = datetime.combine(dates[day], day_start)
+            activity = activity_of[(name, float(length))]
+            if activity == "Risk assessment":
+                rows.append((case, activity, "start", at + timedelta(minutes=begin)))
+            finish = at + timedelta(minutes=begin + length)
+            rows.append((case, activity, "complete", finish))
+            remaining[case] -= 1
+            if remaining[case] == 0:
+                rows.append((case, "Case closed", "complete", finish + timedelta(minutes=15)))
+        queue[:] = still_due
     rows.sort(key=lambda row: (row[3], row[0]))
     ids, kinds = cases["case_id"].to_numpy(), cases["case_type"].to_numpy()
     return [(ids[case], event, status, at, kinds[case]) for case, event, status, at in rows]
@@ -272,14 +261,8 @@ def _csv(rows: list[tuple[str, str, str, datetime, str]]) -> bytes:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m flowcap.examples.victim_support_log FOLDER [--seed N]``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    args = parser.parse_args(argv)
-    folder = generate_victim_support_log(args.folder, args.seed)
-    for path in (folder / name for name in FILES):
-        lines = path.read_bytes().count(b"\n")
-        print(f"{path}: {path.stat().st_size:,} bytes, {lines:,} lines")
+    args = command_line(__doc__, DEFAULT_SEED).parse_args(argv)
+    print_files(generate_victim_support_log(args.folder, args.seed), FILES)
 
 
 if __name__ == "__main__":

@@ -29,15 +29,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from flowcap.model._frozen import _Frozen
 from flowcap.model.distribution import Distribution
 
 DEFAULT_KEY = "default"
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Arrivals(_Frozen):

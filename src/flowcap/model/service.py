@@ -17,8 +17,9 @@ from datetime import time
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from flowcap.model._frozen import _Frozen
 from flowcap.model.distribution import Distribution
 from flowcap.model.eventlog import EventLogConfig
 from flowcap.model.pathway import DEFAULT_KEY, Pathway
@@ -28,10 +29,6 @@ DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Region = Literal["GB-ENG", "GB-WLS", "GB-SCT", "GB-NIR"]
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Resource(_Frozen):

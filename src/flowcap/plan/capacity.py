@@ -61,6 +61,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -74,8 +75,25 @@ MAX_MINUTES_PER_DAY = 1440
 FINAL_WINDOW_MIN_DAYS = 28
 
 
+class _Plan:
+    """What :class:`StaffPlan` and :class:`MinutesPlan` share: the JSON record, which names
+    the field that was minimised (``minimised``) second."""
+
+    minimised: ClassVar[str]
+
+    def as_json(self) -> dict:
+        """The ``flowcap plan --json`` record."""
+        return {
+            "resource": self.resource,
+            self.minimised: getattr(self, self.minimised),
+            "min_capacity_minutes": json_number(self.min_capacity_minutes),
+            "p_exceed_at_min": json_number(self.p_exceed_at_min),
+            "stable": bool(self.stable),
+        }
+
+
 @dataclass(frozen=True)
-class StaffPlan:
+class StaffPlan(_Plan):
     """The fewest staff for one resource, and how the search got there.
 
     Attributes
@@ -92,6 +110,8 @@ class StaffPlan:
     candidates : ``(n, p)`` for every head count simulated, ``n`` ascending.
     """
 
+    minimised: ClassVar[str] = "min_staff"
+
     resource: str
     min_staff: int | None
     min_capacity_minutes: float | None
@@ -99,19 +119,9 @@ class StaffPlan:
     stable: bool
     candidates: tuple[tuple[int, float], ...]
 
-    def as_json(self) -> dict:
-        """The ``flowcap plan --json`` record."""
-        return {
-            "resource": self.resource,
-            "min_staff": self.min_staff,
-            "min_capacity_minutes": json_number(self.min_capacity_minutes),
-            "p_exceed_at_min": json_number(self.p_exceed_at_min),
-            "stable": bool(self.stable),
-        }
-
 
 @dataclass(frozen=True)
-class MinutesPlan:
+class MinutesPlan(_Plan):
     """The fewest minutes per person per working day, at the roster's head count.
 
     Attributes
@@ -126,21 +136,14 @@ class MinutesPlan:
     candidates : ``(minutes, p)`` for every value simulated, ascending.
     """
 
+    minimised: ClassVar[str] = "min_minutes_per_staff"
+
     resource: str
     min_minutes_per_staff: float | None
     min_capacity_minutes: float | None
     p_exceed_at_min: float
     stable: bool
     candidates: tuple[tuple[float, float], ...]
-
-    def as_json(self) -> dict:
-        return {
-            "resource": self.resource,
-            "min_minutes_per_staff": self.min_minutes_per_staff,
-            "min_capacity_minutes": json_number(self.min_capacity_minutes),
-            "p_exceed_at_min": json_number(self.p_exceed_at_min),
-            "stable": bool(self.stable),
-        }
 
 
 def minimum_staff(

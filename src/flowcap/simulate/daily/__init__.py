@@ -8,7 +8,7 @@ are imported; PyTorch only when a GPU is asked for (``pip install 'flowcap[gpu]'
 """
 
 from .backends import GPU_INSTALL, DeviceUnavailableError, check_device, run
-from .numpy import draw_inputs
+from .numpy import RunSettings, draw_inputs
 from .reference import run_reference
 from .spec import (
     DailyPaths,
@@ -27,6 +27,7 @@ __all__ = [
     "DeviceUnavailableError",
     "Draws",
     "GPU_INSTALL",
+    "RunSettings",
     "check_device",
     "draw_inputs",
     "histogram_mean",

@@ -9,8 +9,11 @@ imported only here, when a GPU is asked for; without it, or without a CUDA GPU,
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import numpy as numpy_engine
-from .spec import DailyResult, DailySpec, Draws
+from .numpy import RunSettings
+from .spec import DailyResult, DailySpec
 
 #: The install line for the GPU backend (PyTorch with CUDA).
 GPU_INSTALL = "pip install 'flowcap[gpu]'"
@@ -61,34 +64,15 @@ def _torch_engine(device: str):
 
 
 def run(
-    spec: DailySpec,
-    replications: int,
-    seed: int,
-    *,
-    threshold_minutes: float | None = None,
-    record: str = "summary",
-    draws: Draws | None = None,
-    chunk_size: int | None = None,
-    fan_replications: int = 10_000,
-    waits: bool = False,
-    target_working_days: float | None = None,
-    device: str = "cpu",
+    spec: DailySpec, replications: int, seed: int, *, device: str = "cpu", **keywords: Any
 ) -> DailyResult:
     """Simulate ``replications`` runs of ``spec`` on ``device``; see :func:`.numpy.run`.
 
-    ``device``: ``"cpu"`` (NumPy) or ``"cuda"``/``"cuda:N"`` (PyTorch on that GPU).
-    ``chunk_size`` ``None``: 65,536 on the CPU; on a GPU, as much as fits (see :mod:`.torch`).
+    ``device``: ``"cpu"`` (NumPy) or ``"cuda"``/``"cuda:N"`` (PyTorch on that GPU). The other
+    keywords are the fields of :class:`.numpy.RunSettings`; ``chunk_size`` ``None``: 65,536 on
+    the CPU; on a GPU, as much as fits (see :mod:`.torch`).
     """
-    options = dict(
-        threshold_minutes=threshold_minutes,
-        record=record,
-        draws=draws,
-        fan_replications=fan_replications,
-        waits=waits,
-        target_working_days=target_working_days,
-    )
+    settings = RunSettings(**keywords)
     if device == "cpu":
-        chunk = 65_536 if chunk_size is None else chunk_size
-        return numpy_engine.run(spec, replications, seed, chunk_size=chunk, **options)
-    engine = _torch_engine(device)
-    return engine.run(spec, replications, seed, chunk_size=chunk_size, device=device, **options)
+        return numpy_engine.run(spec, replications, seed, settings)
+    return _torch_engine(device).run(spec, replications, seed, settings, device=device)

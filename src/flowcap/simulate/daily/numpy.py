@@ -26,22 +26,25 @@ most ``fan_replications``), and with ``record="paths"`` ``8 * R_n * (P_n + 5) * 
 replication (``8 * R_n * (P_n + 8) * H`` with waits). Buckets add ``8`` bytes per replication
 per (day, step) still waiting somewhere.
 
-Speed (2-core CPU, anchor model, benchmarks/bench_simulate_daily.py): about 1e8
+Speed (2-core CPU, the one-resource model of benchmarks/bench_simulate_daily.py): about 1e8
 replication-days/s without reneging; a queue with reneging costs a few array passes per bucket
 still waiting in some replication, about 6-8 times slower (exponential patience, mean 30 days).
-Measuring waits keeps every queue in buckets: about 1.5 times slower on the anchor model.
+Measuring waits keeps every queue in buckets: about 1.5 times slower on that model.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 
 from .reference import ABSENCE, ARRIVALS, PATIENCE, WAITING_EPS, first_contact_rows, stream
 from .spec import PERCENTILES, DailyPaths, DailyResult, DailySpec, Draws, histogram_mean
 
+#: Replications simulated together by default (``chunk_size`` None).
+CPU_CHUNK = 65_536
 _GUIDE_BITS = 12
 _MAX_TABLE = 32_767  # beyond this many values, fall back to NumPy's own samplers
 
@@ -150,7 +153,7 @@ class _Randomness:
 
 
 def draw_inputs(
-    spec: DailySpec, replications: int, seed: int, *, chunk_size: int = 65_536
+    spec: DailySpec, replications: int, seed: int, *, chunk_size: int = CPU_CHUNK
 ) -> Draws:
     """The arrivals and staff present that :func:`run` draws for this seed (same chunking)."""
     n_days = spec.horizon_days
@@ -167,55 +170,19 @@ def draw_inputs(
     return Draws(arrivals, present)
 
 
-def check_run_arguments(
-    spec: DailySpec,
-    replications: int,
-    chunk_size: int | None,
-    record: str,
-    draws: Draws | None,
-    waits: bool,
-    target_working_days: int | None,
-) -> None:
-    """ValueError for arguments neither engine can run with (shared by the PyTorch engine;
-    ``chunk_size`` None means the engine picks it)."""
-    if record not in ("summary", "paths"):
-        raise ValueError(f"record must be 'summary' or 'paths', got {record!r}")
-    if target_working_days is not None and not waits:
-        raise ValueError("days over a first-contact target need waits=True")
-    if replications < 1 or (chunk_size is not None and chunk_size < 1):
-        raise ValueError("replications and chunk_size must be >= 1")
-    if draws is not None:
-        n_types, n_res, n_days = len(spec.case_types), len(spec.resources), spec.horizon_days
-        if draws.arrivals.shape != (replications, n_types, n_days) or (
-            draws.present_staff.shape != (replications, n_res, n_days)
-        ):
-            raise ValueError(
-                "draws must have shapes (replications, T_n, H), (replications, R_n, H)"
-            )
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """How a daily run is simulated and what it keeps, the same for every engine: the
+    keywords of :func:`flowcap.simulate.daily.run` (besides ``device``) and their defaults.
 
-
-def run(
-    spec: DailySpec,
-    replications: int,
-    seed: int,
-    *,
-    threshold_minutes: float | None = None,
-    record: str = "summary",
-    draws: Draws | None = None,
-    chunk_size: int = 65_536,
-    fan_replications: int = 10_000,
-    waits: bool = False,
-    target_working_days: float | None = None,
-) -> DailyResult:
-    """Simulate ``replications`` independent runs of ``spec``; see :class:`DailyResult`.
-
-    Parameters
+    Attributes
     ----------
     threshold_minutes : backlog level for ``p_backlog_over_threshold`` and days over threshold
     record : ``"summary"`` (means, percentiles, final backlogs) or ``"paths"`` (also every
         replication's daily record in ``result.paths``)
     draws : pre-drawn arrivals and staff present, shape (replications, ·, H), instead of random
-    chunk_size : replications simulated together (bounds memory; part of the random streams)
+    chunk_size : replications simulated together (bounds memory; part of the random streams);
+        ``None``: the engine picks it (:data:`CPU_CHUNK` here; on a GPU, as much as fits)
     fan_replications : the backlog percentiles by day come from the first this-many replications
         (exact when ``replications`` is not larger; with 10,000 the p95 is within about ±0.4
         percentage points of probability); everything else uses all replications
@@ -225,21 +192,70 @@ def run(
     target_working_days : first-contact target in working days, for ``days_over_target``
         (needs ``waits``)
     """
-    check_run_arguments(spec, replications, chunk_size, record, draws, waits, target_working_days)
+
+    threshold_minutes: float | None = None
+    record: str = "summary"
+    draws: Draws | None = None
+    chunk_size: int | None = None
+    fan_replications: int = 10_000
+    waits: bool = False
+    target_working_days: float | None = None
+
+    @classmethod
+    def of(cls, settings: RunSettings | None = None, **keywords: Any) -> RunSettings:
+        """``settings`` (``None``: the defaults) with the fields named in ``keywords``
+        replaced; an unknown keyword is a TypeError."""
+        if settings is None:
+            return cls(**keywords)
+        return dataclasses.replace(settings, **keywords)
+
+    def check(self, spec: DailySpec, replications: int) -> None:
+        """ValueError for settings neither engine can run ``replications`` of ``spec`` with."""
+        if self.record not in ("summary", "paths"):
+            raise ValueError(f"record must be 'summary' or 'paths', got {self.record!r}")
+        if self.target_working_days is not None and not self.waits:
+            raise ValueError("days over a first-contact target need waits=True")
+        if replications < 1 or (self.chunk_size is not None and self.chunk_size < 1):
+            raise ValueError("replications and chunk_size must be >= 1")
+        if self.draws is not None:
+            n_types, n_res, n_days = len(spec.case_types), len(spec.resources), spec.horizon_days
+            if self.draws.arrivals.shape != (replications, n_types, n_days) or (
+                self.draws.present_staff.shape != (replications, n_res, n_days)
+            ):
+                raise ValueError(
+                    "draws must have shapes (replications, T_n, H), (replications, R_n, H)"
+                )
+
+
+def run(
+    spec: DailySpec,
+    replications: int,
+    seed: int,
+    settings: RunSettings | None = None,
+    **keywords: Any,
+) -> DailyResult:
+    """Simulate ``replications`` independent runs of ``spec``; see :class:`DailyResult`.
+
+    ``settings`` (:class:`RunSettings`), or its fields as keywords (``record="paths"``,
+    ``waits=True``, …), which replace those of ``settings``.
+    """
+    settings = RunSettings.of(settings, **keywords)
+    settings.check(spec, replications)
+    chunk_size = CPU_CHUNK if settings.chunk_size is None else settings.chunk_size
     n_res, n_pri = len(spec.resources), len(spec.priorities)
-    acc = _Accumulator(spec, replications, threshold_minutes, record, fan_replications)
-    if waits:
-        acc.measure_waits(target_working_days)
+    acc = _Accumulator(spec, replications, settings)
     for chunk, start in enumerate(range(0, replications, chunk_size)):
         n = min(chunk_size, replications - start)
-        _run_chunk(spec, _Randomness(spec, seed, chunk, start, n, draws), acc)
+        _run_chunk(spec, _Randomness(spec, seed, chunk, start, n, settings.draws), acc)
     return acc.result(n_res, n_pri)
 
 
 class _Accumulator:
     """Sums over replications by day, and the per-replication numbers a result keeps."""
 
-    def __init__(self, spec, replications, threshold, record, fan_replications):
+    def __init__(self, spec: DailySpec, replications: int, settings: RunSettings):
+        threshold, record = settings.threshold_minutes, settings.record
+        fan_replications = settings.fan_replications
         n_days, n_res, n_pri = spec.horizon_days, len(spec.resources), len(spec.priorities)
         self.spec, self.n, self.threshold, self.record = spec, replications, threshold, record
         self.backlog, self.activity, self.capacity, self.demand, self.over = (
@@ -265,6 +281,8 @@ class _Accumulator:
 
         self.waits = False
         self.target = None
+        if settings.waits:
+            self.measure_waits(settings.target_working_days)
 
     def measure_waits(self, target: float | None) -> None:
         """Count minutes done by wait, and days past the first-contact ``target``."""

@@ -183,7 +183,7 @@ class DailySpec:
         opening_backlog_minutes: float = 0.0,
         patience_days: tuple[str, float, float] | None = None,
     ) -> DailySpec:
-        """One resource, one case type with one step, one priority: the anchor-model shape."""
+        """One resource, one case type with one step, one priority (the benchmark model's shape)."""
         return cls(
             resources=("resource",),
             priorities=(1,),

@@ -45,11 +45,12 @@ memory (at most 2**23 replications).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
 
-from .numpy import _Accumulator, _binomial_table, _count_table, _Table, check_run_arguments
+from .numpy import RunSettings, _Accumulator, _binomial_table, _count_table, _Table
 from .reference import ABSENCE, ARRIVALS, PATIENCE, WAITING_EPS
 from .spec import DailyResult, DailySpec, Draws
 
@@ -64,34 +65,29 @@ def run(
     spec: DailySpec,
     replications: int,
     seed: int,
+    settings: RunSettings | None = None,
     *,
-    threshold_minutes: float | None = None,
-    record: str = "summary",
-    draws: Draws | None = None,
-    chunk_size: int | None = None,
-    fan_replications: int = 10_000,
-    waits: bool = False,
-    target_working_days: float | None = None,
     device: str = "cuda",
+    **keywords: Any,
 ) -> DailyResult:
     """Simulate ``replications`` runs of ``spec`` on ``device``; see :func:`.numpy.run`.
 
-    The parameters are those of :func:`.numpy.run`, plus ``device`` (``"cuda"``,
-    ``"cuda:1"``, or ``"cpu"`` for PyTorch on the CPU). ``chunk_size`` ``None`` picks it from
-    the device's free memory (it is part of the random streams: fix it to repeat a run exactly
-    on another card). The result's arrays are NumPy arrays on the host.
+    The parameters are those of :func:`.numpy.run` (``settings``, or its fields as
+    keywords), plus ``device`` (``"cuda"``, ``"cuda:1"``, or ``"cpu"`` for PyTorch on the
+    CPU). ``chunk_size`` ``None`` picks it from the device's free memory (it is part of the
+    random streams: fix it to repeat a run exactly on another card). The result's arrays are
+    NumPy arrays on the host.
     """
-    check_run_arguments(spec, replications, chunk_size, record, draws, waits, target_working_days)
+    settings = RunSettings.of(settings, **keywords)
+    settings.check(spec, replications)
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("PyTorch sees no CUDA GPU (torch.cuda.is_available() is False)")
     n_res, n_pri = len(spec.resources), len(spec.priorities)
-    acc = _Accumulator(spec, replications, threshold_minutes, record, fan_replications)
-    if waits:
-        acc.measure_waits(target_working_days)
+    acc = _Accumulator(spec, replications, settings)
     with torch.inference_mode():
-        engine = _Engine(spec, dev, acc, draws, seed)
-        chunk = chunk_size or engine.default_chunk(replications)
+        engine = _Engine(spec, dev, acc, settings.draws, seed)
+        chunk = settings.chunk_size or engine.default_chunk(replications)
         for start in range(0, replications, chunk):
             engine.run_chunk(start, min(chunk, replications - start))
     return acc.result(n_res, n_pri)
@@ -106,9 +102,7 @@ def default_chunk(
     record: str = "summary",
 ) -> int:
     """The chunk :func:`run` picks for these options when ``chunk_size`` is ``None``."""
-    acc = _Accumulator(spec, 1, None, record, 1)
-    if waits:
-        acc.measure_waits(None)
+    acc = _Accumulator(spec, 1, RunSettings(record=record, fan_replications=1, waits=waits))
     with torch.inference_mode():
         return _Engine(spec, torch.device(device), acc, None, 0).default_chunk(replications)
 

@@ -191,6 +191,21 @@ def _resource_minutes(busy, on_duty, last, now, w0, w1):
     return min(busy, on_duty) * d, on_duty * d, max(busy - on_duty, 0) * d
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _resource_up_to_date(res_i, res_f, r, now, w0, w1):
+    """Add resource ``r``'s person-minutes since its last change to its time integrals (see
+    :func:`_resource_minutes`), just before its busy or on-duty count changes at ``now``.
+
+    Inlined (Numba IR), so the arrays it takes cost no reference counting in the loop."""
+    busy, duty, over = _resource_minutes(
+        res_i[r, _R_BUSY], res_i[r, _R_ON_DUTY], res_f[r, _R_LAST], now, w0, w1
+    )
+    res_f[r, _R_BUSY_AREA] += busy
+    res_f[r, _R_DUTY_AREA] += duty
+    res_f[r, _R_OVER_AREA] += over
+    res_f[r, _R_LAST] = now
+
+
 @njit(cache=True, nogil=True)
 def _grow_heap(ht, hi):
     n = ht.shape[0]
@@ -273,7 +288,8 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
             k_sample += 1
 
         # Time integrals are brought up to date (in the window) just before a count changes.
-        # Array helpers are written out here: Numba would count references on every call.
+        # Array helpers are inlined (inline="always") or written out here: Numba would count
+        # references on every call.
         n_dispatch = 0
         first = second = 0  # resources where free people may now take waiting cases
         c = join_step = -1  # a case that now joins the queue of join_step
@@ -293,13 +309,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
         elif kind == _SERVICE_END:
             s = ci[slot, _C_STEP]
             r = resource[s]
-            busy, duty, over = _resource_minutes(
-                res_i[r, _R_BUSY], res_i[r, _R_ON_DUTY], res_f[r, _R_LAST], now, w0, w1
-            )
-            res_f[r, _R_BUSY_AREA] += busy
-            res_f[r, _R_DUTY_AREA] += duty
-            res_f[r, _R_OVER_AREA] += over
-            res_f[r, _R_LAST] = now
+            _resource_up_to_date(res_i, res_f, r, now, w0, w1)
             res_i[r, _R_BUSY] -= 1
             first = r
             n_dispatch = 1
@@ -350,13 +360,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 free_head = slot
         else:  # _ROTA
             r = slot
-            busy, duty, over = _resource_minutes(
-                res_i[r, _R_BUSY], res_i[r, _R_ON_DUTY], res_f[r, _R_LAST], now, w0, w1
-            )
-            res_f[r, _R_BUSY_AREA] += busy
-            res_f[r, _R_DUTY_AREA] += duty
-            res_f[r, _R_OVER_AREA] += over
-            res_f[r, _R_LAST] = now
+            _resource_up_to_date(res_i, res_f, r, now, w0, w1)
             res_i[r, _R_ON_DUTY] = sched_servers[tag]
             if tag + 1 < sched_ptr[r + 1]:
                 _heap_push(ht, hi, state, sched_minutes[tag + 1], _ROTA, r, tag + 1)
@@ -421,13 +425,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 )
                 step_f[s, _S_LAST] = now
                 step_i[s, _S_WAITING] -= 1
-                busy, duty, over = _resource_minutes(
-                    res_i[r, _R_BUSY], res_i[r, _R_ON_DUTY], res_f[r, _R_LAST], now, w0, w1
-                )
-                res_f[r, _R_BUSY_AREA] += busy
-                res_f[r, _R_DUTY_AREA] += duty
-                res_f[r, _R_OVER_AREA] += over
-                res_f[r, _R_LAST] = now
+                _resource_up_to_date(res_i, res_f, r, now, w0, w1)
                 res_i[r, _R_BUSY] += 1
                 t = ci[c, _C_TYPE]
                 joined = cf[c, _C_JOINED]
@@ -540,12 +538,7 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
     for s in range(n_s):
         step_f[s, _S_AREA] += step_i[s, _S_WAITING] * _overlap(step_f[s, _S_LAST], w1, w0, w1)
     for r in range(n_res):
-        busy, duty, over = _resource_minutes(
-            res_i[r, _R_BUSY], res_i[r, _R_ON_DUTY], res_f[r, _R_LAST], w1, w0, w1
-        )
-        res_f[r, _R_BUSY_AREA] += busy
-        res_f[r, _R_DUTY_AREA] += duty
-        res_f[r, _R_OVER_AREA] += over
+        _resource_up_to_date(res_i, res_f, r, w1, w0, w1)
     n_w = state[_N_WAITS]
     return (
         tallies[0],
