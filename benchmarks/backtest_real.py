@@ -2,7 +2,7 @@
 
 Run: ``python benchmarks/backtest_real.py``. Prints one table per horizon: for each
 resource of ``examples/victim-support`` (daily demand minutes, measured by
-``flowcap.measure_folder`` on a temporary copy of the folder) and for the road-traffic-fines
+``flowcap.open(folder).measures`` on a temporary copy of the folder) and for the road-traffic-fines
 log in ``../shared/data/real/`` (new fines per day, by the local date in Europe/Rome of each
 case's first event, over the log's last three years, 2010-06-19 to 2013-06-18, where every
 month has fines), the rolling-origin MASE of the model and of the weekly seasonal naive, and
@@ -45,7 +45,7 @@ def example_series() -> tuple[pd.DataFrame, pd.DataFrame]:
         os.environ.pop("FLOWCAP_DATABASE_URL", None)
         folder = Path(scratch) / "victim-support"
         shutil.copytree(EXAMPLE, folder)
-        table = flowcap.measure_folder(folder).table
+        table = flowcap.open(folder).measures.table
         service = read_service_yaml(folder / "service.yaml")
         school = pd.read_csv(folder / "school_holidays.csv")
     y = table.rename(columns={"resource": "unique_id", "date": "ds", "demand_minutes": "y"})

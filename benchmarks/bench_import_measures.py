@@ -102,8 +102,9 @@ def main() -> None:
     parser.add_argument("--referrals", type=int, default=1_000_000)
     args = parser.parse_args()
 
+    from flowcap import import_folder
+    from flowcap import open as open_service
     from flowcap.io import read_service_folder
-    from flowcap.workflow import import_folder, measure_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "service"
@@ -123,7 +124,9 @@ def main() -> None:
         timed("check folder (validate)", lambda: read_service_folder(folder), results)
         timed("import (check + pseudonymise + insert)", lambda: import_folder(folder), results)
         measures = timed(
-            "measures (incl. re-import check)", lambda: measure_folder(folder), results
+            "measures (incl. re-import check)",
+            lambda: open_service(folder).measures,
+            results,
         )
         anchor, anchor_str = results[0][1], results[1][1]
         total = results[3][1] + results[4][1]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from flowcap.io.eventlog import EventLogConfig, read_event_log
-from flowcap.processmap.calibrate import ARRIVAL_STEP, calibrate
+from flowcap.simulate.pathway.calibrate import ARRIVAL_STEP, calibrate
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 LOGS = {

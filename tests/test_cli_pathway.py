@@ -14,8 +14,11 @@ import yaml
 from scipy import stats
 from typer.testing import CliRunner
 
+from flowcap import open as open_service
 from flowcap.cli.main import app
-from flowcap.workflow import calibrate_log, des_folder
+from flowcap.history import open_event_log
+from flowcap.simulate.pathway.calibrate import calibrate_log
+from flowcap.simulate.pathway.report import simulate_service_pathway
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +150,7 @@ def sepsis_report():
     log = REAL / "sepsis.csv"
     if not log.exists():
         pytest.fail(f"real log missing: {log}")
-    return calibrate_log(log, replications=4, seed=1, timezone="Europe/Amsterdam")
+    return calibrate_log(open_event_log(log, timezone="Europe/Amsterdam"), replications=4, seed=1)
 
 
 def test_calibrated_sepsis_pathway_reproduces_visits_and_mean_time(sepsis_report):
@@ -167,7 +170,7 @@ def test_calibrated_sepsis_pathway_reproduces_visits_and_mean_time(sepsis_report
     assert (gap <= tolerance).all(), steps[gap > tolerance]
     # Mean time from first to last event: the log's own mean has standard error
     # sd / sqrt(1,050); the simulation's comes from its interval; 3 combined, plus the 1.5%
-    # the window's end can cut off long cases (see workflow.pathway.calibrate_log).
+    # the window's end can cut off long cases (see simulate.pathway.calibrate.calibrate_log).
     e2e = report.end_to_end
     events = report.calibration
     log_se = events.observed_end_to_end["sd_hours"] / math.sqrt(events.cases)
@@ -294,7 +297,9 @@ def test_des_on_a_log_folder_takes_arrival_hours_from_the_log(tmp_path):
         "steps": {"call": {"resource": "triage", "service_minutes": {"mean": 30}}}
     }
     (folder / "service.yaml").write_text(yaml.safe_dump(service, sort_keys=False))
-    report = des_folder(folder, hours=24 * 7, warmup_hours=0, replications=2)
+    report = simulate_service_pathway(
+        open_service(folder), hours=24 * 7, warmup_hours=0, replications=2
+    )
     rates = report.spec.arrival_rate_per_hour.sum(axis=0).reshape(7, 24)
     # Arrivals fall only in the weekdays and hours in which the log's cases began.
     log = pd.read_csv(folder / "events.csv", dtype=str)

@@ -363,8 +363,9 @@ def test_options_acting_outside_the_horizon_are_named(tmp_path):
 
 
 def test_long_runs_report_how_far_along_they_are(tmp_path):
+    from flowcap import open as open_service
     from flowcap.cli import app as cli_app
-    from flowcap.workflow import plan_folder, simulate_folder
+    from flowcap.plan import plan_capacity, simulate_ahead
 
     calls = []
 
@@ -372,11 +373,17 @@ def test_long_runs_report_how_far_along_they_are(tmp_path):
         calls.append((step, done, total))
 
     folder = example_folder(tmp_path)
-    simulate_folder(folder, replications=50, progress=record)
+    simulate_ahead(open_service(folder), replications=50, progress=record)
     counted = [(done, total) for _, done, total in calls if total is not None]
     assert counted == [(k, 5) for k in range(5)]  # the baseline, then the four options
     calls.clear()
-    plan_folder(folder, target_backlog_minutes=2400, risk=0.05, replications=50, progress=record)
+    plan_capacity(
+        open_service(folder),
+        target_backlog_minutes=2400,
+        risk=0.05,
+        replications=50,
+        progress=record,
+    )
     assert [(d, t) for _, d, t in calls if t is not None] == [(k, 6) for k in range(6)]
     # The CLI's bar takes both forms of the call.
     with cli_app._progress() as progress:

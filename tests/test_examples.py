@@ -12,7 +12,7 @@ from flowcap.examples import generate_victim_support
 from flowcap.examples.victim_support import FILES
 from flowcap.io import read_service_folder
 from flowcap.measures import daily_measures
-from flowcap.store import StoredData
+from flowcap.model.tables import ServiceTables
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "examples" / "victim-support"
@@ -26,7 +26,7 @@ def folder():
 @pytest.fixture(scope="module")
 def measures(folder):
     keys = {"case_id": "case_key"}
-    data = StoredData(
+    data = ServiceTables(
         referrals=folder.referrals.rename(columns=keys),
         waiting=folder.waiting.rename(columns=keys),
         roster=folder.roster,

@@ -11,7 +11,7 @@ import pytest
 from flowcap.measures import MEASURE_COLUMNS, daily_measures, due_work
 from flowcap.measures.daily import measure_period
 from flowcap.model import Service, working_calendar
-from flowcap.store import StoredData
+from flowcap.model.tables import ServiceTables
 
 EMPTY_ROSTER = pd.DataFrame(
     {
@@ -93,7 +93,7 @@ def sessions(*rows) -> pd.DataFrame:
 
 
 def measure(svc, refs, waiting=EMPTY_WAITING, rost=EMPTY_ROSTER, sess=None, until=None):
-    return daily_measures(svc, StoredData(refs, waiting, rost, sess), until=until)
+    return daily_measures(svc, ServiceTables(refs, waiting, rost, sess), until=until)
 
 
 def rows_for(result, resource):
@@ -221,7 +221,7 @@ def test_a_long_session_does_not_pay_off_another_cases_work():
 # --- the vectorised engine against a plain loop -------------------------------------------
 
 
-def reference_measures(svc: Service, data: StoredData, until: date) -> pd.DataFrame:
+def reference_measures(svc: Service, data: ServiceTables, until: date) -> pd.DataFrame:
     """A deliberately naive per-day, per-item loop defining the expected measures."""
     start, end = measure_period(data, until)
     n_days = (end - start).days + 1
@@ -301,7 +301,7 @@ def reference_measures(svc: Service, data: StoredData, until: date) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def random_data(seed: int, with_sessions: bool) -> tuple[Service, StoredData, date]:
+def random_data(seed: int, with_sessions: bool) -> tuple[Service, ServiceTables, date]:
     rng = np.random.default_rng(seed)
     svc = service(
         case_types={
@@ -368,7 +368,7 @@ def random_data(seed: int, with_sessions: bool) -> tuple[Service, StoredData, da
                 "minutes": rng.choice([15.0, 30.0, 60.0, 90.0], 300),
             }
         )
-    return svc, StoredData(refs, waiting, rost, sess), date(2025, 4, 10)
+    return svc, ServiceTables(refs, waiting, rost, sess), date(2025, 4, 10)
 
 
 @pytest.mark.parametrize("with_sessions", [False, True], ids=["modelled", "recorded"])

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from flowcap import open as open_service
 from flowcap.errors import FlowcapError
 from flowcap.plan.capacity import (
     StaffPlan,
@@ -28,7 +29,6 @@ from flowcap.plan.capacity import (
 )
 from flowcap.simulate import DailySpec, draw_inputs, run
 from flowcap.simulate.build import build_spec
-from flowcap.workflow.data import _measure
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "victim-support"
 MU, SIGMA = 600.0, 60 * math.sqrt(10)  # demand 60 x Poisson(10) minutes a day
@@ -273,8 +273,9 @@ def test_bad_arguments_are_refused():
 def example_spec(tmp_path_factory):
     folder = tmp_path_factory.mktemp("plan") / "victim-support"
     shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".flowcap"))
-    service, data, measures = _measure(folder, None, lambda _: None)
-    spec, _ = build_spec(service, data, measures, horizon_days=365)
+    history = open_service(folder)
+    service = history.service
+    spec, _ = build_spec(service, history.tables, history.measures, horizon_days=365)
     return service, spec
 
 

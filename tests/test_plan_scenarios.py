@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from flowcap.errors import InputError
-from flowcap.io.scenarios_yaml import Agency, Demand, Overtime, Transfer, Triage, read_scenarios
+from flowcap.io.scenarios_yaml import read_scenarios
 from flowcap.model import Service
+from flowcap.model.scenario import BASELINE, Agency, Demand, Overtime, Transfer, Triage
 from flowcap.plan.scenarios import (
-    BASELINE,
     apply_scenario,
     baseline_cost,
     cheapest_combination,

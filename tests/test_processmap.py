@@ -21,15 +21,8 @@ from flowcap.errors import FlowcapError
 from flowcap.io.eventlog import read_event_log
 from flowcap.io.xes import read_xes
 from flowcap.model.eventlog import EventLogConfig
-from flowcap.processmap import (
-    END,
-    START,
-    complete_events,
-    format_hours,
-    process_map,
-    to_dot,
-    write_process_map,
-)
+from flowcap.processmap import END, START, complete_events, process_map
+from flowcap.report.process_map import format_hours, to_dot, write_process_map
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 RECEIPT = REAL / "receipt.xes.gz"

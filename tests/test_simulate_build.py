@@ -16,22 +16,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flowcap import workflow
+from flowcap import open as open_service
 from flowcap.errors import FlowcapError
 from flowcap.measures import daily_measures
 from flowcap.measures.daily import capacity_minutes
 from flowcap.measures.work import step_table
 from flowcap.model import Service, working_calendar
+from flowcap.model.roster import capacity_ahead, staffing_ahead
+from flowcap.model.tables import ServiceTables
+from flowcap.plan import risk as risk_step
 from flowcap.simulate import run
-from flowcap.simulate.build import (
-    MIN_DAYS_PER_MEAN,
-    build_spec,
-    capacity_ahead,
-    fit_daily_demand,
-    staffing_ahead,
-)
-from flowcap.store import StoredData
-from flowcap.workflow.data import _measure
+from flowcap.simulate.build import MIN_DAYS_PER_MEAN, build_spec, fit_daily_demand
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "victim-support"
 
@@ -113,7 +108,7 @@ def sessions(*rows) -> pd.DataFrame:
     )
 
 
-def two_day_history(recorded: bool) -> StoredData:
+def two_day_history(recorded: bool) -> ServiceTables:
     """Mon 3 and Tue 4 March 2025, with two cases already waiting before the period.
 
     Mon: H1 (high), S1, S2 (standard). Tue: H2, H3, H4 (high). Waiting: W1 (standard, since
@@ -137,7 +132,7 @@ def two_day_history(recorded: bool) -> StoredData:
             ("2025-03-04", "S1", "triage", 20),
             ("2025-03-04", "H1", "idva", 60),
         )
-    return StoredData(refs, wait, roster(), done)
+    return ServiceTables(refs, wait, roster(), done)
 
 
 # --- start, staff ----------------------------------------------------------------------------
@@ -210,7 +205,7 @@ def test_roster_rows_ahead_set_staff_and_other_days_follow_the_calendar():
         ("2025-03-08", "triage", 1, 90.0),
         ("2025-03-01", "idva", 7),  # in the past: ignored
     )
-    data = StoredData(referrals(), waiting(), rota, None)
+    data = ServiceTables(referrals(), waiting(), rota, None)
     overrides = {t: {"dist": "poisson", "per_day": 1.0} for t in service.case_types}
     start = date(2025, 3, 5)
     spec, _ = build_spec(
@@ -268,7 +263,7 @@ def test_weekday_and_month_means_of_the_history_become_the_days_ahead():
             "source": "",
         }
     )
-    data = StoredData(refs, waiting(), roster(), None)
+    data = ServiceTables(refs, waiting(), roster(), None)
     service = small_service()
     spec, start = build_spec(service, data, daily_measures(service, data), horizon_days=400)
     assert start == date(2026, 1, 1)
@@ -413,7 +408,8 @@ def test_existing_work_beyond_the_horizon_is_left_out_and_modelled_history_compl
 def example(tmp_path_factory):
     folder = tmp_path_factory.mktemp("build") / "victim-support"
     shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".flowcap"))
-    return _measure(folder, None, lambda _: None)
+    history = open_service(folder)
+    return history.service, history.tables, history.measures
 
 
 def test_bundled_example_starts_on_new_years_day_from_its_last_backlog(example):
@@ -477,13 +473,13 @@ def test_simulation_and_risk_share_one_capacity_rule(example):
             "minutes_per_staff": [np.nan, 180.0],
         }
     )
-    data = StoredData(data.referrals, data.waiting, pd.concat([data.roster, gap]), data.sessions)
+    data = ServiceTables(data.referrals, data.waiting, pd.concat([data.roster, gap]), data.sessions)
     horizon = 21
     spec, first = build_spec(service, data, measures, horizon_days=horizon)
     assert first == start
     calendar = working_calendar(service, start, start + timedelta(days=horizon - 1))
     risk = capacity_ahead(service, data.roster, calendar, measures.table)
-    assert workflow.capacity_ahead is capacity_ahead  # what flowcap risk calls: one function
+    assert risk_step.capacity_ahead is capacity_ahead  # what flowcap risk calls: one function
     staff, minutes = staffing_ahead(service, data.roster, calendar, measures.table)
     result = run(spec, 2_000, seed=1, record="paths")
     for r, (name, resource) in enumerate(service.resources.items()):

@@ -144,15 +144,16 @@ def test_cuda_without_torch_says_what_to_install_and_exits_1(tmp_path, no_torch,
 
 
 def test_cuda_without_torch_from_python(tmp_path, no_torch):
-    from flowcap.workflow import plan_folder, simulate_folder
+    from flowcap import open as open_service
+    from flowcap.plan import plan_capacity, simulate_ahead
 
     path = folder(tmp_path)
     with pytest.raises(DeviceUnavailableError, match=r"flowcap\[gpu\]"):
         run(anchor_spec(days=5), 10, 0, device="cuda")
     with pytest.raises(FlowcapError, match=r"pip install 'flowcap\[gpu\]'"):
-        simulate_folder(path, start=None, device="cuda")
+        simulate_ahead(open_service(path), start=None, device="cuda")
     with pytest.raises(FlowcapError, match="needs PyTorch"):
-        plan_folder(path, target_backlog_minutes=2400, risk=0.05, device="cuda")
+        plan_capacity(open_service(path), target_backlog_minutes=2400, risk=0.05, device="cuda")
 
 
 def test_cuda_with_a_cpu_only_torch_is_a_clear_error(engine, monkeypatch):
@@ -395,7 +396,7 @@ def cuda_on_cpu(engine, monkeypatch):
 
     monkeypatch.setattr(backends, "_torch_engine", lambda device: OnCpu)
     monkeypatch.setattr(backends, "check_device", lambda device: None)
-    monkeypatch.setattr("flowcap.workflow.simulation.check_device", lambda device: None)
+    monkeypatch.setattr("flowcap.plan.outlook.check_device", lambda device: None)
 
 
 def test_plan_on_the_gpu_engine_finds_the_three_staff_theory_implies(tmp_path, cuda_on_cpu):

@@ -38,7 +38,7 @@ def test_import_writes_every_table_and_migrates_to_head(tmp_path, backend):
     assert report.written == {"referrals": 12, "waiting": 20, "roster": None, "sessions": None}
     store = Store.for_folder(folder)
     with store.engine.connect() as connection:
-        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
     assert store.counts("Worked example") == {
         "referrals": 12,
         "waiting": 20,
@@ -159,7 +159,7 @@ def test_erasure_removes_every_record_and_survives_reimport(tmp_path, backend):
     import_folder(folder)
     store = Store.for_folder(folder)
     removed = store.erase("Worked example", "R05", load_key())
-    assert removed == {"referrals": 1, "waiting": 0, "sessions": 1}
+    assert removed == {"referrals": 1, "waiting": 0, "sessions": 1, "events": 0}
     # The export changes (another referral arrives) but still holds R05: it stays erased.
     with (folder / "referrals.csv").open("a") as handle:
         handle.write("R99,2025-03-05,advocacy\n")

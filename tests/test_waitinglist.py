@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from flowcap.waitinglist import (
+from flowcap.plan.waitinglist import (
     clearance_capacity,
     factor_for_share_within_target,
     pressure,

@@ -1,23 +1,38 @@
 """flowcap: demand, capacity, activity and backlog planning for public services.
 
-The verbs a user needs most, on a service folder::
+Open a service once, from its folder or from the store, then ask it questions::
 
     import flowcap
-    flowcap.import_folder("examples/victim-support")
-    measures = flowcap.measure_folder("examples/victim-support")
-    measures.table  # one row per resource and day, in minutes
+    history = flowcap.open("examples/victim-support")   # imports what changed, then loads
+    history.measures.table                              # one row per resource and day, minutes
 
-The verbs are imported on first use, so that ``flowcap.simulate.daily`` (NumPy only) can run
+    from flowcap.plan import simulate_ahead
+    simulate_ahead(history, horizon=90).as_json()
+
+The names are imported on first use, so that ``flowcap.simulate.daily`` (NumPy only) can run
 on a machine that has nothing else installed.
 """
 
 __version__ = "0.1.0"
-__all__ = ["erase_case", "import_folder", "init_folder", "measure_folder", "validate_folder"]
+_HISTORY = (
+    "ServiceHistory",
+    "erase_case",
+    "import_folder",
+    "init_folder",
+    "list_services",
+    "open_event_log",
+    "validate_folder",
+)
+__all__ = ["open", *_HISTORY]
 
 
 def __getattr__(name: str):
-    if name in __all__:
-        from flowcap import workflow
+    if name == "open":
+        from flowcap.history import open_service
 
-        return getattr(workflow, name)
+        return open_service
+    if name in _HISTORY:
+        from flowcap import history
+
+        return getattr(history, name)
     raise AttributeError(f"module 'flowcap' has no attribute {name!r}")

@@ -1,1 +1,1 @@
-"""The ``flowcap`` command line: parses arguments, calls :mod:`flowcap.workflow`, prints."""
+"""The ``flowcap`` command line: parses arguments, opens the service, calls the library, prints."""

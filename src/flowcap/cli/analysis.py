@@ -11,28 +11,32 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flowcap import workflow
+from flowcap.checks import check_at_least_one
 from flowcap.cli.app import (
     AsJson,
     Chart,
     ServiceDir,
+    ServiceName,
     _cell,
-    _errors_to_exit,
-    _key_notice,
+    _note,
     _parse_date,
-    _progress,
     app,
     err,
+    open_history,
     out,
+    running,
 )
 from flowcap.errors import FlowcapError
-from flowcap.plan.risk import DEFAULT_KS
+from flowcap.forecast import ForecastReport, forecast_demand
+from flowcap.plan.risk import DEFAULT_KS, RiskReport, assess_risk
+from flowcap.variation import VariationReport, describe_variation
 from flowcap.variation.spc import SPCSettings
 
 
 @app.command()
 def variation(
-    service_dir: ServiceDir,
+    service_dir: ServiceDir = None,
+    service: ServiceName = None,
     as_json: AsJson = False,
     chart: Chart = None,
     recalculate_from: Annotated[
@@ -47,7 +51,7 @@ def variation(
     ] = False,
 ) -> None:
     """Variation of daily demand per resource, and SPC (XmR) alerts on demand, activity, backlog."""
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
+    with running() as progress:
         settings = _spc_settings(
             shift_run=shift_run,
             trend_run=trend_run,
@@ -57,7 +61,8 @@ def variation(
                 _parse_date(d, "--recalculate-from") for d in (recalculate_from or [])
             ),
         )
-        report = workflow.variation_folder(service_dir, settings, progress=progress)
+        history = open_history(service_dir, service, progress)
+        report = describe_variation(history, settings, progress=progress)
         charts = []
         if chart is not None:
             from flowcap.report import write_spc_chart, write_variation_chart
@@ -80,7 +85,8 @@ def variation(
 
 @app.command()
 def forecast(
-    service_dir: ServiceDir,
+    service_dir: ServiceDir = None,
+    service: ServiceName = None,
     horizon: Annotated[int, typer.Option(help="Days to forecast past the data.")] = 90,
     backtest: Annotated[
         bool, typer.Option("--backtest", help="Also score a rolling-origin backtest.")
@@ -89,8 +95,9 @@ def forecast(
     chart: Chart = None,
 ) -> None:
     """Forecast daily demand minutes per resource, with 80% and 95% intervals."""
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
-        report = workflow.forecast_folder(service_dir, horizon, backtest, progress=progress)
+    with running() as progress:
+        history = open_history(service_dir, service, progress)
+        report = forecast_demand(history, horizon, backtest, progress=progress)
         if chart is not None:
             from flowcap.report import write_forecast_chart
 
@@ -106,7 +113,8 @@ def forecast(
 
 @app.command()
 def risk(
-    service_dir: ServiceDir,
+    service_dir: ServiceDir = None,
+    service: ServiceName = None,
     k: Annotated[
         list[float] | None,
         typer.Option("--k", help="Ratio of demand to capacity that makes a bad day (repeatable)."),
@@ -116,10 +124,9 @@ def risk(
     chart: Chart = None,
 ) -> None:
     """How often demand exceeds k × capacity: from history, and day by day ahead."""
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
-        report = workflow.risk_folder(
-            service_dir, tuple(k) if k else DEFAULT_KS, horizon, progress=progress
-        )
+    with running() as progress:
+        history = open_history(service_dir, service, progress)
+        report = assess_risk(history, tuple(k) if k else DEFAULT_KS, horizon, progress=progress)
         if chart is not None:
             from flowcap.report import write_risk_calendar
 
@@ -140,8 +147,8 @@ def _spc_settings(**options) -> SPCSettings:
         raise FlowcapError(str(exc)) from None
 
 
-def _print_variation(report: workflow.VariationReport) -> None:
-    spread = Table(title=f"{report.service_name}: daily demand on working days (minutes)")
+def _print_variation(report: VariationReport) -> None:
+    spread = Table(title=f"{escape(report.service_name)}: daily demand on working days (minutes)")
     for column in ("resource", "mean", "sd", "CV", "p50", "p90", "p95", "p99", "cases/day"):
         spread.add_column(column, justify="left" if column == "resource" else "right")
     shape = Table(title="Distribution of daily cases, and what moves demand")
@@ -193,15 +200,12 @@ def _print_variation(report: workflow.VariationReport) -> None:
     rules = ("outside_limits", "shift", "trend", "two_of_three")
     for column in ("resource", "measure", *rules, "latest"):
         counts.add_column(column, justify="left" if column in ("resource", "measure") else "right")
-    for (resource, measure), result in report.spc.items():
-        mine = [a for a in result.alerts]
-        if not mine:
-            continue
+    for row in report.alert_counts().to_dict("records"):
         counts.add_row(
-            resource,
-            measure,
-            *(str(sum(a.rule == rule for a in mine)) for rule in rules),
-            f"{max(a.date for a in mine):%d %b %Y}",
+            escape(row["resource"]),
+            row["measure"],
+            *(str(row[rule]) for rule in rules),
+            f"{row['latest']:%d %b %Y}",
         )
     out.print(counts)
     recent = Table(title="Most recent alerts")
@@ -227,20 +231,18 @@ def _trend(trend: dict | None, days: int) -> str:
     return f"{trend['relative_per_year']:+.0%}"
 
 
-def _print_forecast(report: workflow.ForecastReport) -> None:
-    forecast = report.forecast
-    table = Table(title=f"{report.service_name}: forecast demand, minutes per day")
+def _print_forecast(report: ForecastReport) -> None:
+    table = Table(title=f"{escape(report.service_name)}: forecast demand, minutes per day")
     for column in ("resource", "from", "to", "mean", "80% interval (mean)", "peak day"):
         table.add_column(column, justify="left" if column == "resource" else "right")
-    for resource, rows in forecast.groupby("resource", sort=False):
-        peak = rows.loc[rows["demand_minutes"].idxmax()]
+    for row in report.summary().to_dict("records"):
         table.add_row(
-            str(resource),
-            f"{rows['date'].min():%d %b %Y}",
-            f"{rows['date'].max():%d %b %Y}",
-            f"{rows['demand_minutes'].mean():,.0f}",
-            f"{rows['lo80'].mean():,.0f}–{rows['hi80'].mean():,.0f}",
-            f"{peak['demand_minutes']:,.0f} on {peak['date']:%a %d %b}",
+            escape(row["resource"]),
+            f"{row['from']:%d %b %Y}",
+            f"{row['to']:%d %b %Y}",
+            f"{row['mean']:,.0f}",
+            f"{row['lo80']:,.0f}–{row['hi80']:,.0f}",
+            f"{row['peak']:,.0f} on {row['peak_date']:%a %d %b}",
         )
     out.print(table)
     if report.backtest is not None:
@@ -258,9 +260,10 @@ def _print_forecast(report: workflow.ForecastReport) -> None:
         out.print(scores)
 
 
-def _print_risk(report: workflow.RiskReport) -> None:
+def _print_risk(report: RiskReport) -> None:
     table = Table(
-        title=f"{report.service_name}: how often a working day's demand exceeds k × capacity"
+        title=f"{escape(report.service_name)}: how often a working day's demand exceeds "
+        "k × capacity"
     )
     for column in (
         "resource",
@@ -275,10 +278,11 @@ def _print_risk(report: workflow.RiskReport) -> None:
         )
     for item in report.risks:
         every = item.once_every_working_days
-        ci = f"{_every(item.ci_high)}–{_every(item.ci_low)}"
+        shortest, longest = item.once_every_interval
+        ci = f"{_every_value(shortest)}–{_every_value(longest)}"
         ahead = ", ".join(f"{d:%d %b} ({p:.0%})" for d, p in item.riskiest_dates[:3])
         table.add_row(
-            item.resource,
+            escape(item.resource),
             f"{item.k:g}",
             f"{_every_value(every)} working days",
             ci,
@@ -290,10 +294,6 @@ def _print_risk(report: workflow.RiskReport) -> None:
         out.print(item.sentence(), markup=False, soft_wrap=True)
 
 
-def _every(p: float) -> str:
-    return _every_value(1 / p if p > 0 else None)
-
-
 def _every_value(every: float | None) -> str:
     if every is None:
         return "never"
@@ -303,12 +303,14 @@ def _every_value(every: float | None) -> str:
 @app.command()
 def processmap(
     log: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
             help="Event log (.xes, .xes.gz, .csv or .xlsx), or a service folder whose "
-            "service.yaml has event_log:."
+            "service.yaml has event_log:; leave out with --service.",
+            show_default=False,
         ),
-    ],
+    ] = None,
+    service: ServiceName = None,
     case_id: Annotated[
         str | None,
         typer.Option(help="CSV/XLSX column of the case id (default: the folder's, or case_id)."),
@@ -360,15 +362,18 @@ def processmap(
     given here override them. --top-edges and --top-variants change only the chart: the
     tables and --json cover the whole log.
     """
-    from flowcap.processmap import write_process_map
-    from flowcap.workflow.data import event_log_source
+    from flowcap.history import open_event_log
+    from flowcap.processmap import process_map
+    from flowcap.report.process_map import write_process_map
 
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
-        for option, value in (("--top-edges", top_edges), ("--top-variants", top_variants)):
-            if value is not None and value < 1:
-                raise FlowcapError(f"{option} must be at least 1, not {value}")
-        log, config, zone = event_log_source(
-            log,
+    with running() as progress:
+        check_at_least_one(top_edges, "top_edges")
+        check_at_least_one(top_variants, "top_variants")
+        events = open_event_log(
+            _log_source(log, service),
+            by_name=service is not None,
+            progress=progress,
+            warn=_note,
             case_id=case_id,
             activity=activity,
             timestamp=timestamp,
@@ -378,20 +383,31 @@ def processmap(
             timezone=timezone,
             delimiter=delimiter,
         )
-        pmap = workflow.process_map_of(log, config, service_timezone=zone, progress=progress)
+        progress("Mapping the process")
+        pmap = process_map(events.sorted_events())
         if chart is not None:
             path = write_process_map(
                 pmap,
                 chart,
-                f"Process map: {log.name}",
+                f"Process map: {events.source}",
                 top_edges=top_edges,
                 top_variants=top_variants,
             )
-            err.print(f"chart: {path}")
+            err.print(f"chart: {path}", markup=False)
     if as_json:
         sys.stdout.write(json.dumps(pmap.as_json(), allow_nan=False) + "\n")
         return
-    _print_process_map(log.name, pmap)
+    _print_process_map(events.source, pmap)
+
+
+def _log_source(log: Path | None, service: str | None) -> Path | str:
+    """The log file or folder, or the stored service's name; a usage error for both or neither."""
+    if (log is None) == (service is None):
+        raise FlowcapError(
+            "give an event log or a service folder, or --service NAME for a service in the "
+            "store (not both)"
+        )
+    return log if log is not None else service
 
 
 #: Rows in each table that ``flowcap processmap`` prints.
@@ -399,7 +415,7 @@ _MAP_ROWS = 10
 
 
 def _print_process_map(name: str, pmap) -> None:
-    from flowcap.processmap import format_hours
+    from flowcap.report.process_map import format_hours
 
     variants = pmap.variants
     common = ""

@@ -21,9 +21,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import SQLAlchemyError
 
-from flowcap import workflow
+from flowcap.checks import ArgumentError
 from flowcap.errors import FlowcapError, InputError
 from flowcap.io.pseudonym import key_file_path
+from flowcap.progress import Progress as ProgressFn
 
 app = typer.Typer(
     name="flowcap",
@@ -41,8 +42,22 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 ServiceDir = Annotated[
-    Path,
-    typer.Argument(help="The service folder (service.yaml and data files).", show_default=False),
+    Path | None,
+    typer.Argument(
+        help="The service folder (service.yaml and data files); leave out with --service.",
+        show_default=False,
+    ),
+]
+
+
+ServiceName = Annotated[
+    str | None,
+    typer.Option(
+        "--service",
+        help="A service in the store, by name, instead of a folder (the store: "
+        "FLOWCAP_DATABASE_URL, else the default store; see `flowcap services`).",
+        show_default=False,
+    ),
 ]
 
 
@@ -63,11 +78,30 @@ def _parse_date(value: str | None, option: str) -> date | None:
         raise FlowcapError(f"{option} {value!r} is not a date (use YYYY-MM-DD)") from None
 
 
+#: The flag of each library parameter whose name is not simply ``--`` + its name.
+FLAGS = {
+    "risk_target": "--risk",
+    "ks": "--k",
+    "end": "--to",
+    "columns": "the log's column options",
+    "optimise": "--optimise",
+}
+
+
 @contextmanager
-def _errors_to_exit() -> Iterator[None]:
-    """Turn flowcap's own errors into a message on stderr and exit code 1 (no traceback)."""
+def _errors_to_exit(flags: dict[str, str] | None = None) -> Iterator[None]:
+    """Turn flowcap's own errors into a message on stderr and exit code 1 (no traceback).
+
+    An :class:`~flowcap.checks.ArgumentError` names the library's parameter: it is printed
+    with the command's flag for it (``flags``, then :data:`FLAGS`, else ``--name-like-this``).
+    """
     try:
         yield
+    except ArgumentError as exc:
+        known = {**FLAGS, **(flags or {})}
+        flag = known.get(exc.parameter, "--" + exc.parameter.replace("_", "-"))
+        err.print(f"[bold red]error:[/] {escape(flag)} {escape(exc.rule)}")
+        raise typer.Exit(1) from None
     except InputError as exc:
         err.print(f"[bold red]{len(exc.problems)} problem(s) found:[/]")
         for problem in exc.problems:
@@ -106,7 +140,7 @@ def _key_notice() -> Iterator[None]:
 
 
 @contextmanager
-def _progress(enabled: bool = True) -> Iterator[workflow.Progress]:
+def _progress(enabled: bool = True) -> Iterator[ProgressFn]:
     """A progress bar on stderr that names the step a long command is on."""
     if not enabled or not err.is_terminal:
         yield lambda *_: None
@@ -124,6 +158,32 @@ def _progress(enabled: bool = True) -> Iterator[workflow.Progress]:
                 bar.update(task, description=step, total=total, completed=done)
 
         yield update
+
+
+@contextmanager
+def running(flags: dict[str, str] | None = None) -> Iterator[ProgressFn]:
+    """What every command on a service wraps its work in: errors to a message and exit code
+    1, the key notice, and a progress bar; yields the progress callback."""
+    with _errors_to_exit(flags), _key_notice(), _progress() as progress:
+        yield progress
+
+
+def open_history(service_dir: Path | None, service: str | None, progress: ProgressFn):
+    """The service a command works on: its folder, or ``--service NAME`` in the store."""
+    from flowcap.history import open_folder, open_stored
+
+    if _one_source(service_dir, service):
+        return open_folder(service_dir, progress=progress, warn=_note)
+    return open_stored(service, progress=progress)
+
+
+def _one_source(service_dir: Path | None, service: str | None) -> bool:
+    """True for a folder, False for a stored service; a usage error for both or neither."""
+    if (service_dir is None) == (service is None):
+        raise FlowcapError(
+            "give a service folder, or --service NAME for a service in the store (not both)"
+        )
+    return service_dir is not None
 
 
 def _note(note: str) -> None:

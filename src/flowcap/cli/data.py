@@ -1,4 +1,4 @@
-"""Commands on the data: init, validate, import, measures, erase, and the demo."""
+"""Commands on the data: init, validate, import, services, measures, erase, and the demo."""
 
 from __future__ import annotations
 
@@ -8,44 +8,54 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from flowcap import workflow
+from flowcap import history as service_history
 from flowcap.cli.app import (
     AsJson,
     Chart,
     ServiceDir,
+    ServiceName,
     _errors_to_exit,
-    _key_notice,
     _note,
     _parse_date,
-    _progress,
     app,
     err,
+    open_history,
     out,
+    running,
 )
+from flowcap.errors import FlowcapError
 from flowcap.io.folder import log_tables
-from flowcap.measures import MEASURE_COLUMNS, DailyMeasures
+from flowcap.measures import DailyMeasures, measure
 
 
 @app.command()
 def init(folder: Annotated[Path, typer.Argument(help="Folder to create.")]) -> None:
     """Write a commented template service folder to start from."""
     with _errors_to_exit():
-        written = workflow.init_folder(folder)
+        written = service_history.init_folder(folder)
     for path in written:
         out.print(f"wrote {path}")
     out.print(f"Edit the files, then run: flowcap validate {folder}")
 
 
 @app.command()
-def validate(service_dir: ServiceDir) -> None:
-    """Check a service folder and report every problem, without importing anything."""
+def validate(
+    service_dir: Annotated[
+        Path, typer.Argument(help="The service folder to check.", show_default=False)
+    ],
+) -> None:
+    """Check a service folder and report every problem, without importing anything.
+
+    scenarios.yaml and school_holidays.csv are checked too.
+    """
     with _errors_to_exit():
-        checked = workflow.validate_folder(service_dir)
+        checked = service_history.validate_folder(service_dir)
     for note in checked.notes:
         _note(note)
-    table = Table(title=f"{checked.service.name}: folder is valid")
+    table = Table(title=f"{escape(checked.service.name)}: folder is valid")
     table.add_column("file")
     table.add_column("rows", justify="right")
     table.add_column("dates")
@@ -55,6 +65,7 @@ def validate(service_dir: ServiceDir) -> None:
         ("waiting", checked.waiting, "waiting_since"),
         ("roster", checked.roster, "date"),
         ("sessions", checked.sessions, "date"),
+        ("school_holidays", checked.school_holidays, "start"),
     ):
         if name not in checked.files:
             continue
@@ -63,17 +74,24 @@ def validate(service_dir: ServiceDir) -> None:
             if len(frame)
             else ""
         )
-        file = checked.files[name][0]
+        file = escape(checked.files[name][0])
         table.add_row(f"{file} ({name})" if name in from_log else file, f"{len(frame):,}", span)
+    if "scenarios" in checked.files:
+        options = f"{len(checked.scenarios)} options"
+        table.add_row(escape(checked.files["scenarios"][0]), options, "")
     out.print(table)
 
 
 @app.command(name="import")
-def import_(service_dir: ServiceDir) -> None:
-    """Import the folder's data into the store (only files that changed; atomic)."""
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
-        report = workflow.import_folder(service_dir, progress=progress, warn=_note)
-    table = Table(title=f"{report.service}: import")
+def import_(
+    service_dir: Annotated[
+        Path, typer.Argument(help="The service folder to import.", show_default=False)
+    ],
+) -> None:
+    """Import the folder's data and settings into the store (only what changed; atomic)."""
+    with running() as progress:
+        report = service_history.import_folder(service_dir, progress=progress, warn=_note)
+    table = Table(title=f"{escape(report.service)}: import")
     table.add_column("table")
     table.add_column("rows written", justify="right")
     for name, rows in report.written.items():
@@ -82,8 +100,38 @@ def import_(service_dir: ServiceDir) -> None:
 
 
 @app.command()
+def services(as_json: AsJson = False) -> None:
+    """The services a store holds (FLOWCAP_DATABASE_URL, else the default store)."""
+    with _errors_to_exit():
+        listing = service_history.list_services()
+    if as_json:
+        for entry in listing:
+            stamp = entry["last_import"]
+            entry["last_import"] = None if stamp is None else stamp.isoformat(timespec="seconds")
+        sys.stdout.write(json.dumps(listing) + "\n")
+        return
+    if not listing:
+        out.print("The store holds no services yet: flowcap import FOLDER puts one there.")
+        return
+    table = Table(title="Services in the store")
+    for column in ("service", "last import (UTC)", "referrals", "waiting", "roster", "sessions"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+    table.add_column("settings version", justify="right")
+    for entry in listing:
+        stamp = entry["last_import"]
+        table.add_row(
+            escape(entry["name"]),
+            "-" if stamp is None else f"{stamp:%Y-%m-%d %H:%M}",
+            *(f"{entry[name]:,}" for name in ("referrals", "waiting", "roster", "sessions")),
+            "-" if entry["settings_version"] is None else str(entry["settings_version"]),
+        )
+    out.print(table)
+
+
+@app.command()
 def measures(
-    service_dir: ServiceDir,
+    service_dir: ServiceDir = None,
+    service: ServiceName = None,
     as_json: AsJson = False,
     chart: Chart = None,
     from_: Annotated[
@@ -92,19 +140,15 @@ def measures(
     to: Annotated[str | None, typer.Option("--to", help="Last day shown (YYYY-MM-DD).")] = None,
 ) -> None:
     """Daily demand, capacity, activity and backlog in minutes, per resource."""
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
-        result = workflow.measure_folder(
-            service_dir,
-            _parse_date(from_, "--from"),
-            _parse_date(to, "--to"),
-            progress=progress,
-            warn=_note,
-        )
+    with running({"start": "--from", "end": "--to"}) as progress:
+        start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
+        history = open_history(service_dir, service, progress)
+        result = measure(history, start, end, progress=progress)
         if chart is not None:
-            _write_chart(result, chart, service_dir)
+            _write_chart(result, chart)
     _warn_flags(result)
     if as_json:
-        sys.stdout.write(measures_json(result) + "\n")
+        sys.stdout.write(json.dumps(result.as_json()) + "\n")
         return
     out.print(_summary_table(result))
     out.print(_story(result))
@@ -112,12 +156,28 @@ def measures(
 
 @app.command()
 def erase(
-    service_dir: ServiceDir,
-    case_id: Annotated[str, typer.Argument(help="The case id as it appears in your files.")],
+    first: Annotated[
+        str,
+        typer.Argument(
+            metavar="SERVICE_DIR CASE_ID",
+            help="The service folder, then the case id as it appears in your files (with "
+            "--service NAME, the case id alone).",
+            show_default=False,
+        ),
+    ],
+    case_id: Annotated[str | None, typer.Argument(hidden=True, show_default=False)] = None,
+    service: ServiceName = None,
 ) -> None:
     """Erase one person's records from the store (right to erasure)."""
     with _errors_to_exit():
-        removed = workflow.erase_case(service_dir, case_id)
+        if service is None and case_id is None:
+            raise FlowcapError("give the service folder and the case id (or --service NAME)")
+        if service is not None and case_id is not None:
+            raise FlowcapError("with --service give the case id alone, not a folder")
+        if service is not None:
+            removed = service_history.erase_case(service, first, by_name=True)
+        else:
+            removed = service_history.erase_case(Path(first), case_id)
     total = sum(removed.values())
     detail = ", ".join(f"{rows} {name}" for name, rows in removed.items())
     if total:
@@ -147,20 +207,22 @@ def demo(
     """Run the main job on the bundled victim-support example: import, measure, chart."""
     from flowcap.cli.simulation import _print_ranking, _simulation_charts
     from flowcap.examples import generate_victim_support
+    from flowcap.plan import simulate_ahead
 
     if folder is None:
         bundled = Path("examples/victim-support")
         folder = bundled if (bundled / "service.yaml").is_file() else Path("flowcap-demo")
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
+    with running() as progress:
         if not (folder / "service.yaml").is_file():
             progress("Writing the example service")
             generate_victim_support(folder)
-        result = workflow.measure_folder(folder, progress=progress)
+        history = open_history(folder, None, progress)
+        result = measure(history, progress=progress)
         targets = chart or [output / f"measures{suffix}" for suffix in (".html", ".png")]
-        charts = [_write_chart(result, path, folder) for path in targets]
-        # The days ahead: to the end of next summer, with the folder's contingency options.
-        ahead = workflow.simulate_folder(
-            folder, horizon=DEMO_HORIZON_DAYS, replications=2000, progress=progress
+        charts = [_write_chart(result, path) for path in targets]
+        # The days ahead: to the end of next summer, with the service's contingency options.
+        ahead = simulate_ahead(
+            history, horizon=DEMO_HORIZON_DAYS, replications=2000, progress=progress
         )
         charts += _simulation_charts(ahead, output / "backlog-ahead.png")
     out.print(_summary_table(result))
@@ -175,30 +237,18 @@ def demo(
         )
         + ".",
         soft_wrap=True,
+        markup=False,
     )
     if ahead.comparison is not None:
         _print_ranking(ahead)
     for path in charts:
-        out.print(f"chart: {path}")
+        out.print(f"chart: {path}", markup=False)
 
 
 DEMO_HORIZON_DAYS = 243
 
 
-def measures_json(result: DailyMeasures) -> str:
-    """The ``--json`` document: an array of objects with :data:`MEASURE_COLUMNS` as keys."""
-    table = result.table[MEASURE_COLUMNS].copy()
-    table["date"] = table["date"].dt.strftime("%Y-%m-%d")
-    records = table.to_dict(orient="records")
-    for record in records:
-        for name in ("demand_cases", "activity_cases", "backlog_cases"):
-            record[name] = int(record[name])
-        for name in MEASURE_COLUMNS[2:7]:
-            record[name] = round(float(record[name]), 3)
-    return json.dumps(records)
-
-
-def _write_chart(result: DailyMeasures, path: Path, service_dir: Path) -> Path:
+def _write_chart(result: DailyMeasures, path: Path) -> Path:
     from flowcap.report import write_chart
 
     title = f"{result.service_name}: demand, capacity, activity and backlog"
@@ -211,7 +261,7 @@ def _warn_flags(result: DailyMeasures) -> None:
         first = flagged.iloc[0]
         err.print(
             f"[yellow]warning:[/] recorded activity exceeds capacity on {len(flagged)} "
-            f"resource-day(s), first {first['date']:%Y-%m-%d} ({first['resource']}): "
+            f"resource-day(s), first {first['date']:%Y-%m-%d} ({escape(str(first['resource']))}): "
             "the roster or the sessions file is wrong"
         )
 
@@ -221,7 +271,8 @@ def _summary_table(result: DailyMeasures) -> Table:
     first, last = table["date"].min(), table["date"].max()
     source = "recorded sessions" if result.recorded else "modelled from capacity"
     summary = Table(
-        title=f"{result.service_name}: {first:%d %b %Y} to {last:%d %b %Y} (activity: {source})",
+        title=f"{escape(result.service_name)}: {first:%d %b %Y} to {last:%d %b %Y} "
+        f"(activity: {source})",
         caption="demand, capacity and activity: mean minutes per working day; backlog: minutes",
     )
     for column, justify in (
@@ -234,37 +285,29 @@ def _summary_table(result: DailyMeasures) -> Table:
         ("peak backlog", "right"),
     ):
         summary.add_column(column, justify=justify)
-    for resource, rows in table.groupby("resource", sort=False):
-        working = rows[rows["is_working_day"]]
-        if working.empty:
-            working = rows
-        demand = rows["demand_minutes"].sum() / max(len(working), 1)
-        capacity = working["capacity_minutes"].mean()
-        activity = rows["activity_minutes"].sum() / max(len(working), 1)
-        peak = rows.loc[rows["backlog_minutes"].idxmax()]
-        now = rows.iloc[-1]
+    for row in result.summary().itertuples(index=False):
         summary.add_row(
-            str(resource),
-            f"{demand:,.0f}",
-            f"{capacity:,.0f}",
-            f"{activity:,.0f}",
-            f"{activity / capacity:.0%}" if capacity else "-",
-            f"{now['backlog_minutes']:,.0f} ({now['backlog_cases']:,} cases)",
-            f"{peak['backlog_minutes']:,.0f} on {peak['date']:%d %b %Y}",
+            escape(row.resource),
+            f"{row.demand:,.0f}",
+            f"{row.capacity:,.0f}",
+            f"{row.activity:,.0f}",
+            "-" if row.utilisation != row.utilisation else f"{row.utilisation:.0%}",
+            f"{row.backlog_minutes:,.0f} ({row.backlog_cases:,} cases)",
+            f"{row.peak_backlog_minutes:,.0f} on {row.peak_date:%d %b %Y}",
         )
     return summary
 
 
 def _story(result: DailyMeasures) -> str:
     share = result.first_contact_share()
-    statuses = result.first_contacts["status"].value_counts()
+    counts = result.first_contact_counts()
     if share != share:  # nan: no referral has an outcome yet
         return (
             f"First contact within {result.target_working_days} working days: no outcome yet "
-            f"({statuses.get('pending', 0):,} referrals still inside the target)."
+            f"({counts['pending']:,} referrals still inside the target)."
         )
     return (
         f"First contact within {result.target_working_days} working days: {share:.0%} of "
-        f"{statuses.get('met', 0) + statuses.get('missed', 0):,} referrals "
-        f"({statuses.get('pending', 0):,} still inside the target)."
+        f"{counts['met'] + counts['missed']:,} referrals "
+        f"({counts['pending']:,} still inside the target)."
     )

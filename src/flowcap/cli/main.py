@@ -1,7 +1,9 @@
-"""``flowcap`` commands. Thin: each parses its arguments, calls one library function and prints.
+"""``flowcap`` commands. Thin: each parses its arguments, opens the service, calls one library
+function and prints.
 
-The commands live by subject in :mod:`flowcap.cli.data`, :mod:`flowcap.cli.analysis` and
-:mod:`flowcap.cli.simulation`; importing them registers them on the one Typer ``app``.
+The commands live by subject in :mod:`flowcap.cli.data`, :mod:`flowcap.cli.analysis`,
+:mod:`flowcap.cli.simulation` and :mod:`flowcap.cli.pathway`; importing them registers them
+on the one Typer ``app``.
 """
 
 # isort: off
@@ -13,9 +15,8 @@ from flowcap.cli import pathway  # noqa: F401
 
 # isort: on
 from flowcap.cli.app import app
-from flowcap.cli.data import measures_json
 
-__all__ = ["app", "measures_json"]
+__all__ = ["app"]
 
 if __name__ == "__main__":  # pragma: no cover
     app()

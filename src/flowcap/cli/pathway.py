@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from flowcap import workflow
 from flowcap.cli.app import (
     AsJson,
     Chart,
     ServiceDir,
-    _errors_to_exit,
-    _key_notice,
+    ServiceName,
+    _note,
     _parse_date,
-    _progress,
     app,
     err,
+    open_history,
     out,
+    running,
 )
 
 
 @app.command()
 def des(
-    service_dir: ServiceDir,
+    service_dir: ServiceDir = None,
+    service: ServiceName = None,
     hours: Annotated[float, typer.Option(help="Hours observed after the warm-up.")] = 2184.0,
     warmup_hours: Annotated[
         float, typer.Option(help="Hours simulated first and left out of the statistics.")
@@ -47,14 +46,18 @@ def des(
     chart: Chart = None,
 ) -> None:
     """Case-level simulation of the pathway: waits per step and case type, utilisation."""
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
-        report = workflow.des_folder(
-            service_dir,
+    from flowcap.simulate.pathway.report import simulate_service_pathway
+
+    with running() as progress:
+        first = _parse_date(start, "--start")
+        history = open_history(service_dir, service, progress)
+        report = simulate_service_pathway(
+            history,
             hours=hours,
             warmup_hours=warmup_hours,
             replications=replications,
             seed=seed,
-            start=_parse_date(start, "--start"),
+            start=first,
             progress=progress,
         )
         if chart is not None:
@@ -65,7 +68,7 @@ def des(
                 result.steps, result.queue_length_hourly, report.start, result.warmup_hours
             )
             title = f"{report.service_name}: cases waiting, hour by hour"
-            err.print(f"chart: {write_queue_chart(queues, chart, title)}")
+            err.print(f"chart: {write_queue_chart(queues, chart, title)}", markup=False)
     document = report.as_json()
     for warning in report.warnings():
         err.print(f"[yellow]warning:[/] {escape(warning)}")
@@ -73,8 +76,8 @@ def des(
         sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
         return
     table = Table(
-        title=f"{report.service_name}: pathway from {report.start:%d %b %Y}, {hours:,.4g} hours "
-        f"after {warmup_hours:,.4g} hours' warm-up, {replications} replications"
+        title=f"{escape(report.service_name)}: pathway from {report.start:%d %b %Y}, "
+        f"{hours:,.4g} hours after {warmup_hours:,.4g} hours' warm-up, {replications} replications"
     )
     for column in (
         "step",
@@ -91,8 +94,8 @@ def des(
     for index, (name, step) in enumerate(document["steps"].items()):
         resource = report.spec.resources[report.spec.step_resource[index]]
         table.add_row(
-            name,
-            resource,
+            escape(name),
+            escape(resource),
             f"{step['customers']:,}",
             _number(step["mean_wait_minutes"]),
             "-" if step["ci95"] is None else "–".join(_number(v) for v in step["ci95"]),
@@ -105,7 +108,7 @@ def des(
     by_type = Table(title="Wait (minutes) by case type: mean / 90th percentile")
     by_type.add_column("case type")
     for name in document["steps"]:
-        by_type.add_column(name, justify="right")
+        by_type.add_column(escape(name), justify="right")
     for case_type in report.spec.case_types:
         cells = []
         for step in document["steps"].values():
@@ -115,7 +118,7 @@ def des(
             else:
                 mean, p90 = entry["mean_wait_minutes"], entry["p90_wait_minutes"]
                 cells.append(f"{_number(mean)} / {_number(p90)}")
-        by_type.add_row(case_type, *cells)
+        by_type.add_row(escape(case_type), *cells)
     out.print(by_type)
     end = document["end_to_end"]
     interval = end["ci95"]
@@ -138,12 +141,14 @@ def _number(value: float | None) -> str:
 @app.command()
 def calibrate(
     log: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            help="Event log (.xes, .xes.gz, .csv, .xlsx) or a service folder with event_log:.",
+            help="Event log (.xes, .xes.gz, .csv, .xlsx) or a service folder with event_log:; "
+            "leave out with --service.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    service: ServiceName = None,
     case_id: Annotated[str | None, typer.Option(help="CSV/XLSX column of the case id.")] = None,
     activity: Annotated[str | None, typer.Option(help="CSV/XLSX column of the activity.")] = None,
     timestamp: Annotated[str | None, typer.Option(help="CSV/XLSX column of the time.")] = None,
@@ -164,12 +169,16 @@ def calibrate(
     as_json: AsJson = False,
 ) -> None:
     """Fit a pathway to an event log, simulate it and set it beside the log."""
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
-        report = workflow.calibrate_log(
-            log,
-            replications=replications,
-            seed=seed,
+    from flowcap.cli.analysis import _log_source
+    from flowcap.history import open_event_log
+    from flowcap.simulate.pathway.calibrate import calibrate_log, calibrated_service_yaml
+
+    with running() as progress:
+        events = open_event_log(
+            _log_source(log, service),
+            by_name=service is not None,
             progress=progress,
+            warn=_note,
             case_id=case_id,
             activity=activity,
             timestamp=timestamp,
@@ -179,25 +188,17 @@ def calibrate(
             case_type=case_type,
             lifecycle=lifecycle,
         )
+        report = calibrate_log(events, replications=replications, seed=seed, progress=progress)
         if service_file is not None:
-            from flowcap.processmap.calibrate import calibrated_service
-
-            document = calibrated_service(report.calibration, report.log_name)
             service_file.parent.mkdir(parents=True, exist_ok=True)
-            service_file.write_text(
-                f"# Calibrated from {report.log_name} by flowcap calibrate: see the README.\n"
-                f"# Its cases are long: simulate it as calibrate did, for times end to end\n"
-                f"#   flowcap des FOLDER --warmup-hours {math.ceil(report.warmup_hours)} "
-                f"--hours {math.ceil(report.hours)}\n"
-                + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
-            )
-            err.print(f"service: {service_file}")
+            service_file.write_text(calibrated_service_yaml(report))
+            err.print(f"service: {service_file}", markup=False)
     document = report.as_json()
     if as_json:
         sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
         return
     out.print(
-        f"{report.log_name}: {report.calibration.cases:,} cases over "
+        f"{escape(report.log_name)}: {report.calibration.cases:,} cases over "
         f"{report.calibration.weeks:,.0f} weeks; {len(report.calibration.steps)} steps. A log of "
         "complete events cannot tell waiting from working, so each step's time is both, with "
         "no queue in the model; what the simulation tests is the routing (visits per case) "
@@ -209,7 +210,7 @@ def calibrate(
         table.add_column(column, justify="left" if column == "step" else "right")
     for row in document["steps"]:
         table.add_row(
-            row["step"],
+            escape(row["step"]),
             _share(row["observed_visits_per_case"]),
             _share(row["simulated_visits_per_case"]),
             _number(row["observed_mean_hours"]),

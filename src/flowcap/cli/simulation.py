@@ -9,23 +9,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from flowcap import workflow
 from flowcap.cli.app import (
     AsJson,
     Chart,
     ServiceDir,
+    ServiceName,
     _cell,
-    _errors_to_exit,
-    _key_notice,
     _note,
     _parse_date,
-    _progress,
     app,
     err,
+    open_history,
     out,
+    running,
 )
+from flowcap.plan import SimulationReport, plan_capacity, simulate_ahead
 
 Device = Annotated[
     str,
@@ -38,7 +39,8 @@ Device = Annotated[
 
 @app.command()
 def simulate(
-    service_dir: ServiceDir,
+    service_dir: ServiceDir = None,
+    service: ServiceName = None,
     replications: Annotated[int, typer.Option(help="Simulated futures.")] = 10_000,
     horizon: Annotated[int, typer.Option(help="Calendar days ahead.")] = 90,
     start: Annotated[
@@ -50,7 +52,7 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same results.")] = 0,
     scenarios: Annotated[
         Path | None,
-        typer.Option(help="Contingency options (default: scenarios.yaml in the folder)."),
+        typer.Option(help="Contingency options (default: the service's scenarios.yaml)."),
     ] = None,
     risk: Annotated[
         float,
@@ -77,14 +79,16 @@ def simulate(
     waits (mean and 90th percentile, days from falling due to being done; first contacts
     apart) and the working days that end with a case past the first-contact target.
     """
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
-        report = workflow.simulate_folder(
-            service_dir,
+    with running() as progress:
+        first = _parse_date(start, "--start")
+        history = open_history(service_dir, service, progress)
+        report = simulate_ahead(
+            history,
             horizon=horizon,
             replications=replications,
             seed=seed,
             threshold_minutes=threshold_minutes,
-            start=_parse_date(start, "--start"),
+            start=first,
             scenarios=scenarios,
             risk_target=risk,
             optimise=optimise,
@@ -99,7 +103,7 @@ def simulate(
         sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
         return
     table = Table(
-        title=f"{report.service_name}: {horizon} days from {report.start:%d %b %Y}, "
+        title=f"{escape(report.service_name)}: {horizon} days from {report.start:%d %b %Y}, "
         f"{replications:,} simulated futures"
     )
     for column in (
@@ -118,7 +122,7 @@ def simulate(
         summary = report.result.summary(resource)
         cost = report.baseline_cost(resource)
         table.add_row(
-            resource,
+            escape(resource),
             f"{summary['final_backlog_mean']:,.0f}",
             f"{summary['final_backlog_p50']:,.0f}",
             f"{summary['final_backlog_p90']:,.0f}",
@@ -148,7 +152,7 @@ def _mean_and_p90(mean: float, p90: float) -> str:
     return "-" if math.isnan(mean) else f"{mean:.1f} / {p90:.0f}"
 
 
-def _print_combination(report: workflow.SimulationReport) -> None:
+def _print_combination(report: SimulationReport) -> None:
     best = report.combination
     need = 1 - report.risk_target
     names = " + ".join(f"'{name}'" for name in best.names) or "no option (the baseline)"
@@ -162,10 +166,11 @@ def _print_combination(report: workflow.SimulationReport) -> None:
         f"{head}, {cost}; every backlog at or under {report.threshold_minutes:,.0f} minutes in "
         f"{best.p_meet_target:.1%} of runs (P(over) by resource: {exceed}).",
         soft_wrap=True,
+        markup=False,
     )
 
 
-def _simulation_charts(report: workflow.SimulationReport, chart: Path) -> list[Path]:
+def _simulation_charts(report: SimulationReport, chart: Path) -> list[Path]:
     """The backlog fan at ``chart``, and the options' cost against risk beside it."""
     from flowcap.report.fan_chart import write_backlog_fan
     from flowcap.report.scenario_chart import write_pareto_chart
@@ -185,7 +190,7 @@ def _simulation_charts(report: workflow.SimulationReport, chart: Path) -> list[P
     return paths
 
 
-def _print_waiting_list_check(report: workflow.SimulationReport) -> None:
+def _print_waiting_list_check(report: SimulationReport) -> None:
     """The waiting-list formulas beside the simulation: the check a manager can follow."""
     check = report.waiting_list_check()
     table = Table(title="Quick check: waiting-list formulas (Fong et al. 2022), minutes of work")
@@ -200,7 +205,7 @@ def _print_waiting_list_check(report: workflow.SimulationReport) -> None:
         table.add_column(column, justify="left" if column == "resource" else "right")
     for resource, row in check.items():
         table.add_row(
-            resource,
+            escape(resource),
             _cell(row["queue_load"], ".2f"),
             _cell(row["queue_size_minutes"], ",.0f"),
             _cell(row["target_queue_size_minutes"], ",.0f"),
@@ -217,7 +222,7 @@ def _print_waiting_list_check(report: workflow.SimulationReport) -> None:
     )
 
 
-def _print_ranking(report: workflow.SimulationReport) -> None:
+def _print_ranking(report: SimulationReport) -> None:
     document = report.comparison.as_json()
     table = Table(title="Contingency options, best value first")
     for column in (
@@ -233,19 +238,20 @@ def _print_ranking(report: workflow.SimulationReport) -> None:
     for row in document["ranking"]:
         per_day = row["cost_per_wait_day_avoided"]
         table.add_row(
-            row["scenario"],
+            escape(row["scenario"]),
             f"{row['extra_cost']:,.0f}",
             f"{row['wait_days_avoided']:,.0f}",
             "-" if per_day is None else f"{per_day:,.0f}",
             f"{row['p_meet_target']:.0%}",
         )
     out.print(table)
-    out.print(document["recommendation"], soft_wrap=True)
+    out.print(document["recommendation"], soft_wrap=True, markup=False)
 
 
 @app.command()
 def plan(
-    service_dir: ServiceDir,
+    service_dir: ServiceDir = None,
+    service: ServiceName = None,
     target_backlog_minutes: Annotated[
         float, typer.Option(help="Backlog (minutes) not to exceed at the horizon.")
     ] = 2400.0,
@@ -260,15 +266,17 @@ def plan(
     as_json: AsJson = False,
 ) -> None:
     """The fewest staff per resource that keep the backlog stable and below the target."""
-    with _errors_to_exit(), _key_notice(), _progress() as progress:
-        plans = workflow.plan_folder(
-            service_dir,
+    with running({"risk": "--risk"}) as progress:
+        first = _parse_date(start, "--start")
+        history = open_history(service_dir, service, progress)
+        plans = plan_capacity(
+            history,
             target_backlog_minutes=target_backlog_minutes,
             risk=risk,
             horizon=horizon,
             replications=replications,
             seed=seed,
-            start=_parse_date(start, "--start"),
+            start=first,
             device=device,
             progress=progress,
             warn=_note,
@@ -293,7 +301,7 @@ def plan(
     for plan_of in plans:
         item, minutes = plan_of.staff, plan_of.minutes
         table.add_row(
-            item.resource,
+            escape(item.resource),
             "not found" if item.min_staff is None else str(item.min_staff),
             "-" if item.min_capacity_minutes is None else f"{item.min_capacity_minutes:,.0f}",
             f"{item.p_exceed_at_min:.1%}",

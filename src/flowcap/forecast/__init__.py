@@ -6,5 +6,13 @@ and calendar day, ``y`` in minutes of demand.
 
 from flowcap.forecast.backtest import backtest
 from flowcap.forecast.model import DemandForecaster, fourier_terms, holiday_features
+from flowcap.forecast.report import ForecastReport, forecast_demand
 
-__all__ = ["DemandForecaster", "backtest", "fourier_terms", "holiday_features"]
+__all__ = [
+    "DemandForecaster",
+    "ForecastReport",
+    "backtest",
+    "forecast_demand",
+    "fourier_terms",
+    "holiday_features",
+]

@@ -33,8 +33,6 @@ measures and the pathway simulation:
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +41,15 @@ import pandas as pd
 
 from flowcap.errors import InputError, Problem, capped
 from flowcap.io.pseudonym import pseudonymise
-from flowcap.io.tables import UK_DATE_FORMATS, TableCheck, check_rows, max_file_bytes
+from flowcap.io.source import read_bytes
+from flowcap.io.tables import (
+    UK_DATE_FORMATS,
+    TableCheck,
+    check_rows,
+    max_file_bytes,
+    read_csv,
+    read_xlsx,
+)
 from flowcap.io.xes import read_xes
 from flowcap.model.eventlog import EventLogConfig, check_zone
 
@@ -242,7 +248,12 @@ def _read_table_events(
 ) -> pd.DataFrame:
     name = path.name
     check = TableCheck(name)
-    table = _read_xlsx(path, check) if xlsx else _read_csv(path, config.delimiter, check)
+    raw = read_bytes(path)
+    table = (
+        read_xlsx(raw, check)
+        if xlsx
+        else read_csv(raw, check, delimiter=config.delimiter, delimiters=SNIFFED_DELIMITERS)
+    )
     if table is None:
         raise InputError(capped(check.problems, name))
 
@@ -343,84 +354,3 @@ def _parse_timestamps(text: pd.Series, zone: str, check: TableCheck, column: str
         text,
     )
     return result
-
-
-def _sniff_delimiter(header: str) -> str:
-    counts = {d: header.count(d) for d in SNIFFED_DELIMITERS}
-    best = max(counts, key=counts.get)
-    return best if counts[best] > 0 else ","
-
-
-def _read_csv(path: Path, delimiter: str | None, check: TableCheck) -> pd.DataFrame | None:
-    raw = path.read_bytes()
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        check.add("file is UTF-16 text: save it as UTF-8 instead")
-        return None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        row = raw[: exc.start].count(b"\n") + 1
-        check.problems.append(
-            Problem(
-                check.file, f"byte 0x{raw[exc.start]:02x} is not UTF-8: save the file as UTF-8", row
-            )
-        )
-        return None
-    if not text.strip():
-        check.add("file is empty")
-        return None
-    delimiter = delimiter or _sniff_delimiter(text.lstrip("\r\n").split("\n", 1)[0])
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
-    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        if not _ragged_rows(text, delimiter, check):
-            check.add(f"not a readable delimited table ({delimiter!r}): {exc}")
-        return None
-    if not isinstance(frame.index, pd.RangeIndex):
-        if not _ragged_rows(text, delimiter, check):
-            check.add("rows have more fields than the header")
-        return None
-    return frame
-
-
-def _ragged_rows(text: str, delimiter: str, check: TableCheck) -> bool:
-    """Report every row with more fields than the header; True if any was found."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    width, found = None, False
-    for row in reader:
-        if width is None:
-            width = len(row)
-        elif len(row) > width:
-            found = True
-            if len(check.problems) < 100:
-                check.problems.append(
-                    Problem(
-                        check.file,
-                        f"{len(row)} fields where the header has {width} (a stray delimiter, "
-                        "or a value that needs quotes?)",
-                        reader.line_num,
-                    )
-                )
-    return found
-
-
-def _read_xlsx(path: Path, check: TableCheck) -> pd.DataFrame | None:
-    try:
-        frame = pd.read_excel(
-            path, dtype=str, keep_default_na=False, na_filter=False, engine="openpyxl"
-        )
-    except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        check.add(f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}")
-        return None
-    if frame.columns.empty:
-        check.add("the first sheet is empty")
-        return None
-    return frame

@@ -43,8 +43,10 @@ import pandas as pd
 from flowcap.errors import InputError, Problem, capped
 from flowcap.io.eventlog import EventLog, read_event_log
 from flowcap.io.service_yaml import check_service_yaml, read_service_yaml
+from flowcap.io.source import read_bytes, sha256_of
 from flowcap.io.tables import TableCheck, check_rows, parse_dates, parse_numbers, read_text_table
 from flowcap.model import Service
+from flowcap.model.tables import ServiceTables
 
 #: Table name -> (required columns, optional columns).
 TABLES: dict[str, tuple[list[str], list[str]]] = {
@@ -59,27 +61,42 @@ MAX_SOURCE_CHARS = 60
 
 
 @dataclass
-class ServiceFolder:
-    """A checked service folder. Case ids are still raw here; the store pseudonymises them.
+class ServiceFolder(ServiceTables):
+    """A checked service folder: its tables (case ids still raw here; the store pseudonymises
+    them, see :class:`~flowcap.model.tables.ServiceTables`) and its settings.
 
-    Frames (dates are datetime64 at midnight, minutes are floats):
-
-    - ``referrals``: case_id, referral_date, case_type, source
-    - ``waiting``: case_id, case_type, waiting_since (may be empty)
-    - ``roster``: date, resource, staff, minutes_per_staff (NaN = the resource's default)
-    - ``sessions``: date, case_id, resource, minutes (``None`` when no sessions file)
+    ``settings`` maps each settings kind the folder has (``service``, ``scenarios``,
+    ``school_holidays``; see :data:`flowcap.store.schema.SETTINGS`) to ``(file name, bytes)``,
+    as the store keeps them; ``scenarios`` and ``school_holidays`` are those files parsed
+    (empty when absent); ``event_log`` is the log read (raw case ids) when the service comes
+    from one.
     """
 
     path: Path
     service: Service
-    referrals: pd.DataFrame
-    waiting: pd.DataFrame
-    roster: pd.DataFrame
-    sessions: pd.DataFrame | None
-    #: ``{table: (file name, SHA-256)}`` for each data file present, and ``service`` for the YAML;
-    #: tables built from the event log have the log's name and :func:`event_log_hash`.
+    #: ``{table: (file name, SHA-256)}`` for each data file present, and ``service``,
+    #: ``scenarios``, ``school_holidays`` for the settings files present; tables built from
+    #: the event log have the log's name and :func:`event_log_hash`.
     files: dict[str, tuple[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    settings: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    scenarios: dict = field(default_factory=dict)
+    school_holidays: pd.DataFrame | None = None
+    event_log: EventLog | None = None
+
+
+#: Settings files of a folder besides service.yaml: kind -> table name for :func:`find_table`
+#: (school holidays may be CSV or XLSX) or file name.
+SETTINGS_FILES = {"scenarios": "scenarios.yaml", "school_holidays": "school_holidays"}
+
+
+def settings_file(folder: Path, kind: str) -> tuple[Path | None, list[Problem]]:
+    """The folder's file for a settings kind, or ``None`` when it has none."""
+    name = SETTINGS_FILES[kind]
+    if name.endswith(".yaml"):
+        path = folder / name
+        return (path if path.is_file() else None), []
+    return find_table(folder, name)
 
 
 def find_table(folder: Path, table: str) -> tuple[Path | None, list[Problem]]:
@@ -97,7 +114,7 @@ def find_table(folder: Path, table: str) -> tuple[Path | None, list[Problem]]:
 
 
 def file_hashes(folder: str | Path, service: Service | None = None) -> dict[str, tuple[str, str]]:
-    """The folder's data files by table: ``{table: (file name, SHA-256)}``; cheap to compute.
+    """The folder's files by table or settings kind: ``{name: (file name, SHA-256)}``.
 
     Tables that come from the event log get the log's name and :func:`event_log_hash`.
     ``service`` is the folder's checked service.yaml (read here when not given).
@@ -115,6 +132,10 @@ def file_hashes(folder: str | Path, service: Service | None = None) -> dict[str,
             found[table] = (path.name, _sha256(path))
         elif table in from_log:
             found[table] = event_log_hash(folder, service)
+    for kind in SETTINGS_FILES:
+        path, _ = settings_file(folder, kind)
+        if path is not None:
+            found[kind] = (path.name, _sha256(path))
     return found
 
 
@@ -142,8 +163,11 @@ def event_log_hash(folder: str | Path, service: Service) -> tuple[str, str]:
     return path.name[:200], digest.hexdigest()
 
 
-def read_service_folder(folder: str | Path) -> ServiceFolder:
-    """Check every file in a service folder and return the parsed tables.
+def read_service_folder(folder: str | Path, service: Service | None = None) -> ServiceFolder:
+    """Check every file in a service folder and return the parsed tables and settings.
+
+    ``service`` is the folder's service.yaml when the caller has already read it (so it is
+    not parsed twice). ``scenarios.yaml`` and ``school_holidays.csv`` are checked too.
 
     Raises
     ------
@@ -154,11 +178,14 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
     if not folder.is_dir():
         reason = "is a file, not a service folder" if folder.exists() else "no such folder"
         raise InputError([Problem(str(folder), reason)])
-    service, problems = check_service_yaml(folder / "service.yaml")
+    problems: list[Problem] = []
     if service is None:
-        raise InputError(problems)
+        service, problems = check_service_yaml(folder / "service.yaml")
+        if service is None:
+            raise InputError(problems)
     notes: list[str] = []
     files = {"service": ("service.yaml", _sha256(folder / "service.yaml"))}
+    settings = {"service": ("service.yaml", read_bytes(folder / "service.yaml"))}
     frames: dict[str, pd.DataFrame | None] = {}
     from_log = log_tables(service)
     for table in TABLES:
@@ -198,8 +225,9 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
         files[table] = (path.name, _sha256(path))
         problems += capped(check.problems, path.name)
         notes += check.notes
+    event_log = None
     if from_log:
-        tables, log_problems, log_notes = tables_from_event_log(folder, service)
+        tables, log_problems, log_notes, event_log = tables_from_event_log(folder, service)
         problems += log_problems
         notes += log_notes
         if tables is not None:
@@ -210,28 +238,59 @@ def read_service_folder(folder: str | Path) -> ServiceFolder:
     if frames["referrals"] is not None:
         # Run on whatever rows parsed, so every problem comes out in one pass.
         problems += _check_across_tables(frames, files)
+    parsed: dict = {}
+    for kind in SETTINGS_FILES:
+        path, found_problems = settings_file(folder, kind)
+        problems += found_problems
+        if path is None:
+            continue
+        raw = read_bytes(path)
+        settings[kind] = (path.name, raw)
+        files[kind] = (path.name, _sha256(path))
+        try:
+            parsed[kind] = parse_settings(kind, path.name, raw, service)
+        except InputError as error:
+            problems += error.problems
     if problems:
         raise InputError(problems)
     return ServiceFolder(
-        path=folder,
-        service=service,
         referrals=frames["referrals"],
         waiting=frames["waiting"] if frames["waiting"] is not None else _empty("waiting"),
         roster=frames["roster"] if frames["roster"] is not None else _empty("roster"),
         sessions=frames["sessions"],
+        path=folder,
+        service=service,
         files=files,
         notes=notes,
+        settings=settings,
+        scenarios=parsed.get("scenarios", {}),
+        school_holidays=parsed.get("school_holidays"),
+        event_log=event_log,
     )
+
+
+def parse_settings(kind: str, file_name: str, raw: bytes, service: Service):
+    """A settings file's content parsed: the options of ``scenarios`` (by name), or the
+    ``school_holidays`` frame; raises :class:`InputError` naming the file's problems."""
+    from flowcap.io.scenarios_yaml import parse_scenarios_bytes
+    from flowcap.io.school_holidays import parse_school_holidays
+
+    if kind == "scenarios":
+        return parse_scenarios_bytes(raw, service, file=file_name)
+    if kind == "school_holidays":
+        return parse_school_holidays(Path(file_name), service.timezone, raw)
+    raise ValueError(f"unknown settings kind {kind!r}")
 
 
 def tables_from_event_log(
     folder: str | Path, service: Service
-) -> tuple[dict[str, pd.DataFrame] | None, list[Problem], list[str]]:
+) -> tuple[dict[str, pd.DataFrame] | None, list[Problem], list[str], EventLog | None]:
     """Referrals and sessions from the service's event log (see the module docstring).
 
-    Returns ``(tables, problems, notes)``: ``tables`` maps ``referrals`` (and ``sessions``
-    when activities are mapped) to frames shaped as :class:`ServiceFolder`'s, with raw case
-    ids (the store pseudonymises them); ``None`` when the log cannot be read at all.
+    Returns ``(tables, problems, notes, log)``: ``tables`` maps ``referrals`` (and
+    ``sessions`` when activities are mapped) to frames shaped as :class:`ServiceFolder`'s,
+    with raw case ids (the store pseudonymises them); ``None`` when the log cannot be read at
+    all; ``log`` the log as read.
     """
     config = service.event_log
     try:
@@ -239,7 +298,7 @@ def tables_from_event_log(
             config.path_in(Path(folder)), config, service_timezone=service.timezone
         )
     except InputError as error:
-        return None, error.problems, []
+        return None, error.problems, [], None
     events = log.events
     codes = events["case"].cat.codes.to_numpy()
     case_ids = np.asarray(events["case"].cat.categories, dtype=object)
@@ -272,7 +331,7 @@ def tables_from_event_log(
             f"{log.source}: event_log maps no activities, so the log gives referrals only; "
             "activity is modelled from capacity unless sessions.csv records it"
         )
-    return tables, capped(problems, log.source), notes
+    return tables, capped(problems, log.source), notes, log
 
 
 def _midnights(dates: pd.Series) -> pd.Series:
@@ -438,11 +497,7 @@ def _log_sessions(log: EventLog, service: Service) -> tuple[pd.DataFrame, list[s
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_of(path)
 
 
 def _empty(table: str) -> pd.DataFrame:

@@ -10,7 +10,7 @@ pay the triage team overtime in January, or move a caseworker to the IDVA team i
       - transfer: {from: caseworker, to: idva, staff: 1, start: 2025-08-01, end: 2025-08-29}
 
 Each change is exactly one of ``transfer``, ``agency``, ``overtime``, ``demand`` or ``triage``
-(see the models below for their fields). Dates are ``YYYY-MM-DD`` and ``end`` is inclusive.
+(:mod:`flowcap.model.scenario` has their fields). Dates are ``YYYY-MM-DD``, ``end`` inclusive.
 Every problem in the file is reported at once, each with its line (row) and key path (column),
 as :class:`~flowcap.errors.InputError`. What the changes do to the simulation and what they
 cost is :func:`flowcap.plan.scenarios.apply_scenario`.
@@ -18,176 +18,16 @@ cost is :func:`flowcap.plan.scenarios.apply_scenario`.
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
+from pydantic import ValidationError
 
 from flowcap.errors import InputError, Problem, capped
 from flowcap.io.safe_yaml import MAX_YAML_BYTES, LineMap, load_yaml
+from flowcap.io.source import read_bytes
 from flowcap.model import Service
-
-#: The name the comparison gives the unchanged service; an option may not use it.
-BASELINE = "baseline"
-CHANGE_KINDS = ("transfer", "agency", "overtime", "demand", "triage")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _iso_date(value: Any) -> Any:
-    """Accept a date or a ``YYYY-MM-DD`` string only (not numbers or date-times)."""
-    if isinstance(value, datetime):
-        raise ValueError("give a date as YYYY-MM-DD, without a time")
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and _ISO_DATE.match(value.strip()):
-        return value.strip()
-    raise ValueError(f"give a date as YYYY-MM-DD, not {value!r}")
-
-
-Day = Annotated[date, BeforeValidator(_iso_date)]
-
-
-class _Change(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @property
-    def kind(self) -> str:
-        return type(self).__name__.lower()
-
-
-def _end_not_before(start: date, end: date | None, what: str = "start") -> None:
-    if end is not None and end < start:
-        raise ValueError(f"end ({end}) is before {what} ({start})")
-
-
-class Transfer(_Change):
-    """Move ``staff`` people from a less critical resource to another from ``start`` to ``end``.
-
-    On each day both resources work, the sending resource loses up to ``staff`` people (no
-    more than it has rostered that day) and the receiving resource gains exactly those, at its
-    hours, from ``start + handover_days`` (days of handover, lost to both). Nobody moves on a
-    day the receiving resource does not work. See :func:`flowcap.plan.scenarios.apply_scenario`.
-    """
-
-    from_: str = Field(alias="from")
-    to: str
-    staff: int = Field(gt=0, description="People moved.")
-    start: Day
-    end: Day
-    handover_days: int = Field(default=0, ge=0, description="Calendar days before they help.")
-
-    @model_validator(mode="after")
-    def _dates(self) -> Transfer:
-        _end_not_before(self.start, self.end)
-        if self.from_ == self.to:
-            raise ValueError("a transfer needs two different resources")
-        return self
-
-
-class Agency(_Change):
-    """Book ``staff`` agency people at ``resource`` for ``day_rate`` pounds a person a day.
-
-    They arrive ``lead_days`` calendar days after ``start`` and are paid from then on each of
-    the resource's working days until ``end`` (or the horizon), and for at least ``min_days``
-    working days; they do the work from ``induction_days`` days after arriving.
-    """
-
-    resource: str
-    staff: int = Field(gt=0)
-    day_rate: float = Field(ge=0, description="Pounds per agency person per working day.")
-    lead_days: int = Field(default=0, ge=0)
-    min_days: int = Field(default=0, ge=0)
-    induction_days: int = Field(default=0, ge=0)
-    start: Day
-    end: Day | None = None
-
-    @model_validator(mode="after")
-    def _dates(self) -> Agency:
-        _end_not_before(self.start, self.end)
-        if self.end is not None and (self.end - self.start).days < self.lead_days:
-            raise ValueError(
-                f"the agency staff arrive {self.lead_days} days after start, after end ({self.end})"
-            )
-        return self
-
-
-class Overtime(_Change):
-    """Each of the resource's own rostered people works ``minutes_per_day`` more on working days.
-
-    Paid at ``cost_per_hour × premium`` (``sunday_premium`` on Sundays and bank holidays).
-    """
-
-    resource: str
-    minutes_per_day: float = Field(gt=0, le=720)
-    premium: float = Field(default=1.5, ge=0)
-    sunday_premium: float = Field(default=2.0, ge=0)
-    start: Day
-    end: Day
-
-    @model_validator(mode="after")
-    def _dates(self) -> Overtime:
-        _end_not_before(self.start, self.end)
-        return self
-
-
-class Demand(_Change):
-    """Multiply a case type's expected new cases by ``factor`` from ``start`` to ``end``."""
-
-    case_type: str
-    factor: float = Field(ge=0)
-    start: Day
-    end: Day
-
-    @model_validator(mode="after")
-    def _dates(self) -> Demand:
-        _end_not_before(self.start, self.end)
-        return self
-
-
-class Triage(_Change):
-    """New cases of ``case_type`` need ``minutes`` (per occurrence) for step ``step`` (0-based)."""
-
-    case_type: str
-    step: int = Field(default=0, ge=0)
-    minutes: float = Field(ge=0)
-
-
-Change = Transfer | Agency | Overtime | Demand | Triage
-
-
-class _Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    transfer: Transfer | None = None
-    agency: Agency | None = None
-    overtime: Overtime | None = None
-    demand: Demand | None = None
-    triage: Triage | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_kind(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise ValueError(f"each change is a mapping with one of: {', '.join(CHANGE_KINDS)}")
-        kinds = [k for k in data if k in CHANGE_KINDS]
-        if len(kinds) > 1:
-            raise ValueError(f"give one change per list item, not {' and '.join(kinds)}")
-        if not data:
-            raise ValueError(f"an empty change: give one of {', '.join(CHANGE_KINDS)}")
-        return data
-
-    @property
-    def change(self) -> Change:
-        return next(getattr(self, k) for k in CHANGE_KINDS if getattr(self, k) is not None)
+from flowcap.model.scenario import BASELINE, CHANGE_KINDS, Change, _Item
 
 
 def read_scenarios(path: Path, service: Service) -> dict[str, tuple[Change, ...]]:
@@ -206,13 +46,21 @@ def read_scenarios(path: Path, service: Service) -> dict[str, tuple[Change, ...]
         raise InputError(
             [Problem(name, f"file is {size:,} bytes; the limit is {MAX_YAML_BYTES:,}")]
         )
-    raw = path.read_bytes()
+    return parse_scenarios_bytes(read_bytes(path), service, file=name)
+
+
+def parse_scenarios_bytes(raw: bytes, service: Service, *, file: str = "scenarios.yaml"):
+    """:func:`read_scenarios` on the bytes of a file (a folder's, or the store's copy)."""
+    if len(raw) > MAX_YAML_BYTES:
+        raise InputError(
+            [Problem(file, f"file is {len(raw):,} bytes; the limit is {MAX_YAML_BYTES:,}")]
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise InputError([Problem(name, "not UTF-8 text: save the file as UTF-8", line)]) from None
-    return parse_scenarios(text, service, file=name)
+        raise InputError([Problem(file, "not UTF-8 text: save the file as UTF-8", line)]) from None
+    return parse_scenarios(text, service, file=file)
 
 
 def parse_scenarios(text: str, service: Service, *, file: str = "scenarios.yaml"):

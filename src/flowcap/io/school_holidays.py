@@ -24,7 +24,8 @@ TABLE = "school_holidays"
 MAX_NAME_CHARS = 100
 
 
-def _empty() -> pd.DataFrame:
+def empty_school_holidays() -> pd.DataFrame:
+    """No school holidays: the frame :func:`read_school_holidays` gives without a file."""
     return pd.DataFrame(
         {
             "start": pd.Series(dtype="datetime64[ns]"),
@@ -52,9 +53,15 @@ def read_school_holidays(folder: Path, timezone: str) -> pd.DataFrame:
     if problems:
         raise InputError(problems)
     if path is None:
-        return _empty()
+        return empty_school_holidays()
+    return parse_school_holidays(path, timezone)
+
+
+def parse_school_holidays(path: Path, timezone: str, raw: bytes | None = None) -> pd.DataFrame:
+    """:func:`read_school_holidays` on one file; ``raw`` is its content when it came from the
+    store (``path`` then only names it)."""
     check = TableCheck(path.name)
-    text = read_text_table(path, ["start", "end"], ["name"], check)
+    text = read_text_table(path, ["start", "end"], ["name"], check, raw)
     if text is None:
         raise InputError(capped(check.problems, path.name))
     start = parse_dates(text, "start", check, timezone)

@@ -8,26 +8,36 @@ from pydantic import ValidationError
 
 from flowcap.errors import InputError, Problem, capped
 from flowcap.io.safe_yaml import MAX_YAML_BYTES, LineMap, load_yaml
+from flowcap.io.source import read_bytes
 from flowcap.model import Service
 
 
-def read_service_yaml(path: Path) -> Service:
-    """Load and validate a service definition; raise :class:`InputError` listing every problem."""
-    service, problems = check_service_yaml(path)
+def read_service_yaml(path: Path, raw: bytes | None = None) -> Service:
+    """Load and validate a service definition; raise :class:`InputError` listing every problem.
+
+    ``raw`` is the file's content when it came from elsewhere (the store); ``path`` then only
+    names it.
+    """
+    service, problems = check_service_yaml(path, raw)
     if problems or service is None:
         raise InputError(problems)
     return service
 
 
-def check_service_yaml(path: Path) -> tuple[Service | None, list[Problem]]:
+def check_service_yaml(
+    path: Path, raw: bytes | None = None
+) -> tuple[Service | None, list[Problem]]:
     """Like :func:`read_service_yaml` but returns the problems instead of raising."""
     name = path.name
-    if not path.is_file():
-        return None, [Problem(name, f"file not found in {path.parent}")]
-    size = path.stat().st_size
+    if raw is None:
+        if not path.is_file():
+            return None, [Problem(name, f"file not found in {path.parent}")]
+        size = path.stat().st_size
+    else:
+        size = len(raw)
     if size > MAX_YAML_BYTES:
         return None, [Problem(name, f"file is {size:,} bytes; the limit is {MAX_YAML_BYTES:,}")]
-    raw = path.read_bytes()
+    raw = read_bytes(path) if raw is None else raw
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from flowcap.errors import Problem
+from flowcap.io.source import read_bytes
 
 DEFAULT_MAX_FILE_MB = 512
 #: Day-first formats tried after ISO 8601, as UK spreadsheets export them.
@@ -49,9 +50,22 @@ class TableCheck:
             self.problems.append(Problem(self.file, message, int(row) + 2, column))
 
 
-def read_text_table(path: Path, required: list[str], optional: list[str], check: TableCheck):
-    """Read a CSV or XLSX file as strings; return the known columns or ``None`` when unusable."""
-    size = path.stat().st_size
+def read_text_table(
+    path: Path,
+    required: list[str],
+    optional: list[str],
+    check: TableCheck,
+    raw: bytes | None = None,
+):
+    """Read a CSV or XLSX file as strings; return the known columns or ``None`` when unusable.
+
+    ``raw`` is the file's content when it came from elsewhere (the store); ``path`` then only
+    names it (its suffix says CSV or XLSX).
+    """
+    if raw is None:
+        size = path.stat().st_size
+    else:
+        size = len(raw)
     limit = max_file_bytes()
     if size > limit:
         check.add(f"file is {size:,} bytes; the limit is {limit:,} (FLOWCAP_MAX_FILE_MB)")
@@ -59,10 +73,11 @@ def read_text_table(path: Path, required: list[str], optional: list[str], check:
     if size == 0:
         check.add("file is empty")
         return None
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        frame = _read_xlsx(path, check)
+    raw = read_bytes(path) if raw is None else raw
+    if path.suffix.lower() in XLSX_SUFFIXES:
+        frame = read_xlsx(raw, check)
     else:
-        frame = _read_csv(path, check)
+        frame = read_csv(raw, check, delimiters=TABLE_DELIMITERS, save_as="'CSV UTF-8'")
     if frame is None:
         return None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -92,10 +107,27 @@ def read_text_table(path: Path, required: list[str], optional: list[str], check:
     return frame
 
 
-def _read_csv(path: Path, check: TableCheck) -> pd.DataFrame | None:
-    raw = path.read_bytes()
+#: Delimiters told apart in a service table's header; an event log also allows ``|``.
+TABLE_DELIMITERS = (",", ";", "\t")
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def read_csv(
+    raw: bytes,
+    check: TableCheck,
+    *,
+    delimiter: str | None = None,
+    delimiters: tuple[str, ...] = TABLE_DELIMITERS,
+    save_as: str = "UTF-8",
+) -> pd.DataFrame | None:
+    """A delimited text file's cells as strings (nothing read as missing: ``NA`` is a value),
+    or ``None`` with the problems in ``check``.
+
+    ``delimiter`` is used when given, else the one of ``delimiters`` the header has most of;
+    ``save_as`` names the encoding a problem asks the user to save as.
+    """
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        check.add("file is UTF-16 text: save it as 'CSV UTF-8' instead")
+        check.add(f"file is UTF-16 text: save it as {save_as} instead")
         return None
     try:
         text = raw.decode("utf-8-sig")
@@ -103,14 +135,14 @@ def _read_csv(path: Path, check: TableCheck) -> pd.DataFrame | None:
         line_start = raw.rfind(b"\n", 0, exc.start) + 1
         row = raw[: exc.start].count(b"\n") + 1
         header = raw.split(b"\n", 1)[0].decode("utf-8", "replace")
-        delimiter = _delimiter(header)
-        index = raw[line_start : exc.start].count(delimiter.encode())
-        names = [h.strip().lower() for h in header.split(delimiter)]
+        sep = delimiter or _sniff(header, delimiters)
+        index = raw[line_start : exc.start].count(sep.encode())
+        names = [h.strip().lower() for h in header.split(sep)]
         column = names[index] if index < len(names) else None
         check.problems.append(
             Problem(
                 check.file,
-                f"byte 0x{raw[exc.start]:02x} is not UTF-8: save the file as 'CSV UTF-8'",
+                f"byte 0x{raw[exc.start]:02x} is not UTF-8: save the file as {save_as}",
                 row,
                 column,
             )
@@ -119,20 +151,20 @@ def _read_csv(path: Path, check: TableCheck) -> pd.DataFrame | None:
     if not text.strip():
         check.add("file is empty")
         return None
-    delimiter = _delimiter(text.split("\n", 1)[0])
+    delimiter = delimiter or _sniff(text.lstrip("\r\n").split("\n", 1)[0], delimiters)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
             dtype=str,
             keep_default_na=False,
+            na_filter=False,
             skip_blank_lines=False,
             engine="c",
         )
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        ragged = _ragged_rows(text, delimiter, check)
-        if not ragged:
-            check.add(f"not a readable CSV table: {exc}")
+        if not _ragged_rows(text, delimiter, check):
+            check.add(f"not a readable delimited table ({delimiter!r}): {exc}")
         return None
     # When every data row has one field more than the header, pandas quietly takes the first
     # column as the index instead of failing: treat that as the ragged rows it is.
@@ -144,36 +176,44 @@ def _read_csv(path: Path, check: TableCheck) -> pd.DataFrame | None:
 
 
 def _ragged_rows(text: str, delimiter: str, check: TableCheck) -> bool:
-    """Report every row with more fields than the header; True if any was found."""
+    """Report every row with more fields than the header (the first 100); True if any."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    width, found = None, False
-    for number, row in enumerate(reader, start=1):
+    width, found, reported = None, False, 0
+    for row in reader:
         if width is None:
             width = len(row)
         elif len(row) > width:
             found = True
-            check.problems.append(
-                Problem(
-                    check.file,
-                    f"{len(row)} fields where the header has {width} (a stray delimiter, "
-                    "or a value that needs quotes?)",
-                    reader.line_num if reader.line_num else number,
+            if reported < 100:
+                reported += 1
+                check.problems.append(
+                    Problem(
+                        check.file,
+                        f"{len(row)} fields where the header has {width} (a stray delimiter, "
+                        "or a value that needs quotes?)",
+                        reader.line_num,
+                    )
                 )
-            )
     return found
 
 
-def _read_xlsx(path: Path, check: TableCheck) -> pd.DataFrame | None:
+def read_xlsx(raw: bytes, check: TableCheck) -> pd.DataFrame | None:
+    """The first sheet's cells as strings, or ``None`` with the problem in ``check``."""
     try:
-        frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        frame = pd.read_excel(
+            io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False, engine="openpyxl"
+        )
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         check.add(f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}")
+        return None
+    if frame.columns.empty:
+        check.add("the first sheet is empty")
         return None
     return frame
 
 
-def _delimiter(header: str) -> str:
-    counts = {d: header.count(d) for d in (",", ";", "\t")}
+def _sniff(header: str, delimiters: tuple[str, ...]) -> str:
+    counts = {d: header.count(d) for d in delimiters}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 else ","
 

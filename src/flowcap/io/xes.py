@@ -27,6 +27,7 @@ import pandas as pd
 from lxml import etree
 
 from flowcap.errors import InputError, Problem
+from flowcap.io.source import open_binary
 
 _CASE = "concept:name"
 _ACTIVITY = "concept:name"
@@ -37,11 +38,12 @@ _KEYS = (_ACTIVITY, _TIMESTAMP, _RESOURCE, _LIFECYCLE)
 
 
 def _open(path: Path):
-    with path.open("rb") as probe:
-        magic = probe.read(2)
+    stream = open_binary(path)
+    magic = stream.read(2)
+    stream.seek(0)
     if magic == b"\x1f\x8b":  # gzip, whatever the file is called
-        return gzip.open(path, "rb")
-    return path.open("rb")
+        return gzip.GzipFile(fileobj=stream, mode="rb")
+    return stream
 
 
 def _refuse_dtd(element, path: Path) -> None:

@@ -35,7 +35,7 @@ import pandas as pd
 from flowcap.errors import FlowcapError
 from flowcap.measures.work import step_positions
 from flowcap.model import Service, working_calendar
-from flowcap.store import StoredData
+from flowcap.model.tables import ServiceTables
 
 #: The columns of the measures table (and the keys of ``flowcap measures --json``).
 MEASURE_COLUMNS = [
@@ -87,6 +87,55 @@ class DailyMeasures:
             return float("nan")
         return float((self.first_contacts.loc[decided, "status"] == "met").mean())
 
+    def first_contact_counts(self) -> dict[str, int]:
+        """Referrals by first-contact status: ``met``, ``missed`` and ``pending``."""
+        counts = self.first_contacts["status"].value_counts()
+        return {status: int(counts.get(status, 0)) for status in ("met", "missed", "pending")}
+
+    def summary(self) -> pd.DataFrame:
+        """One row per resource over the table's days: ``demand``, ``capacity`` and
+        ``activity`` as mean minutes per working day (demand and activity falling on other
+        days count towards the working days), ``utilisation`` (activity / capacity, NaN with
+        no capacity), ``backlog_minutes`` and ``backlog_cases`` on the last day, and the
+        ``peak_backlog_minutes`` with its ``peak_date`` (the first, on a tie)."""
+        rows = []
+        for resource, days in self.table.groupby("resource", sort=False):
+            working = days[days["is_working_day"]]
+            if working.empty:
+                working = days
+            demand = days["demand_minutes"].sum() / max(len(working), 1)
+            capacity = working["capacity_minutes"].mean()
+            activity = days["activity_minutes"].sum() / max(len(working), 1)
+            peak = days.loc[days["backlog_minutes"].idxmax()]
+            now = days.iloc[-1]
+            rows.append(
+                {
+                    "resource": str(resource),
+                    "demand": demand,
+                    "capacity": capacity,
+                    "activity": activity,
+                    "utilisation": activity / capacity if capacity else float("nan"),
+                    "backlog_minutes": now["backlog_minutes"],
+                    "backlog_cases": int(now["backlog_cases"]),
+                    "peak_backlog_minutes": peak["backlog_minutes"],
+                    "peak_date": peak["date"],
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def as_json(self) -> list[dict]:
+        """The ``flowcap measures --json`` document: one object per resource and day with
+        :data:`MEASURE_COLUMNS` as keys (dates ISO, minutes to 3 decimals, cases whole)."""
+        table = self.table[list(MEASURE_COLUMNS)].copy()
+        table["date"] = table["date"].dt.strftime("%Y-%m-%d")
+        records = table.to_dict(orient="records")
+        for record in records:
+            for name in ("demand_cases", "activity_cases", "backlog_cases"):
+                record[name] = int(record[name])
+            for name in MEASURE_COLUMNS[2:7]:
+                record[name] = round(float(record[name]), 3)
+        return records
+
     def between(self, start: date | None, end: date | None) -> pd.DataFrame:
         """The table's rows from ``start`` to ``end`` inclusive (either may be ``None``)."""
         table = self.table
@@ -98,7 +147,7 @@ class DailyMeasures:
 
 
 def measure_period(
-    data: StoredData, until: date | None = None
+    data: ServiceTables, until: date | None = None
 ) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First and last day measured: first referral to the last referral or session (or ``until``).
 
@@ -113,13 +162,15 @@ def measure_period(
     return start, max(ends)
 
 
-def daily_measures(service: Service, data: StoredData, until: date | None = None) -> DailyMeasures:
+def daily_measures(
+    service: Service, data: ServiceTables, until: date | None = None
+) -> DailyMeasures:
     """Compute the daily measures for every resource of ``service``.
 
     Parameters
     ----------
     service : the service definition.
-    data : the stored tables (pseudonymised); see :class:`flowcap.store.StoredData`.
+    data : the stored tables (pseudonymised); see :class:`flowcap.model.tables.ServiceTables`.
     until : measure up to this day even if the data stop earlier. With modelled activity the
         days after the data show the backlog being worked off; with recorded sessions they
         have no activity (nothing was recorded), so callers should not go past the last
@@ -183,7 +234,7 @@ def daily_measures(service: Service, data: StoredData, until: date | None = None
     )
 
 
-def _cases(data: StoredData, start: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
+def _cases(data: ServiceTables, start: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
     """Referrals then waiting cases, each in ``case_key`` order, numbered 0..n-1.
 
     Numbering in key order makes ties (same priority, due day and case date) break the same

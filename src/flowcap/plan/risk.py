@@ -21,12 +21,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from flowcap._json import json_number
+from flowcap.checks import check_horizon, check_ratios
+from flowcap.model import working_calendar
+from flowcap.model.roster import capacity_ahead
+from flowcap.progress import Progress, quiet
+from flowcap.variation.series import fold_to_working_days, working_day_series
+
+if TYPE_CHECKING:
+    from flowcap.history import ServiceHistory
 
 DEFAULT_KS = (1.0, 1.5, 2.0)
 
@@ -50,6 +59,15 @@ class BadDayRisk:
     def once_every_working_days(self) -> float | None:
         """1 / p, the return period in working days (``None`` when p is 0)."""
         return 1.0 / self.p_per_working_day if self.p_per_working_day > 0 else None
+
+    @property
+    def once_every_interval(self) -> tuple[float | None, float | None]:
+        """The 95% interval of the return period in working days, shortest first (``None``
+        for never: a bound of probability 0)."""
+        return (
+            1.0 / self.ci_high if self.ci_high > 0 else None,
+            1.0 / self.ci_low if self.ci_low > 0 else None,
+        )
 
     def sentence(self) -> str:
         """The finding in words a manager can repeat."""
@@ -222,3 +240,73 @@ def _round(value: float) -> str:
     if value >= 100:
         return f"{round(value, -1):,.0f}"
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+# --- the risk step of a service ------------------------------------------------------------
+
+
+@dataclass
+class RiskReport:
+    """Bad-day risks per resource and ratio, and each forecast day's probability."""
+
+    service_name: str
+    risks: list[BadDayRisk]
+    daily: pd.DataFrame  # date, resource, k, p over the horizon
+
+    def as_json(self) -> list[dict]:
+        return [risk.as_json() for risk in self.risks]
+
+
+def assess_risk(
+    history: ServiceHistory,
+    ks: tuple[float, ...] = DEFAULT_KS,
+    horizon: int = 90,
+    progress: Progress = quiet,
+) -> RiskReport:
+    """How often each resource's demand exceeds k × capacity, from history and ahead: the
+    forecast demand against the capacity the roster gives (:func:`capacity_ahead`)."""
+    check_ratios(ks)
+    check_horizon(horizon)
+    from flowcap.forecast.report import _forecast
+
+    service, data = history.service, history.tables
+    progress("Measuring")
+    measures_table = history.require_measures("the risk of bad days").table
+    report = _forecast(service, measures_table, history.school_holidays, horizon, False, progress)
+    future_days = pd.date_range(report.forecast["date"].min(), report.forecast["date"].max())
+    calendar = working_calendar(service, future_days[0].date(), future_days[-1].date())
+    capacity = capacity_ahead(service, data.roster, calendar, measures_table)
+    progress("Assessing the risk of bad days")
+    risks, daily = [], []
+    working = calendar["is_working_day"].to_numpy()
+    for resource in service.resources:
+        history = working_day_series(measures_table, resource)
+        predicted = report.forecast[report.forecast["resource"] == resource].sort_values("date")
+        ahead = pd.DataFrame(
+            {
+                "demand_minutes": fold_to_working_days(
+                    future_days, predicted["demand_minutes"].to_numpy(), working
+                ),
+            }
+        )
+        ahead["capacity_minutes"] = pd.Series(capacity[resource], index=future_days)[ahead.index]
+        found = bad_day_risk(history, ks, resource=resource, ahead=ahead)
+        risks += found
+        for risk in found:
+            if risk.ahead is not None:
+                daily.append(
+                    pd.DataFrame(
+                        {
+                            "date": risk.ahead.index,
+                            "resource": resource,
+                            "k": risk.k,
+                            "p": risk.ahead.to_numpy(),
+                        }
+                    )
+                )
+    daily_table = (
+        pd.concat(daily, ignore_index=True)
+        if daily
+        else pd.DataFrame(columns=["date", "resource", "k", "p"])
+    )
+    return RiskReport(service.name, risks, daily_table)

@@ -2,8 +2,8 @@
 
 The IDVA team is falling behind before the summer peak. The manager can book an agency IDVA,
 pay overtime, move a caseworker across, or triage harder. :func:`apply_scenario` turns an
-option (a list of dated changes from ``scenarios.yaml``, see
-:mod:`flowcap.io.scenarios_yaml`) into a changed :class:`~flowcap.simulate.daily.DailySpec` and
+option (a list of dated changes, :mod:`flowcap.model.scenario`, read from ``scenarios.yaml``
+by :mod:`flowcap.io.scenarios_yaml`) into a changed :class:`~flowcap.simulate.daily.DailySpec` and
 what it costs over the baseline; :func:`compare_scenarios` runs the baseline and every option
 on the same random numbers and ranks them by cost per day of waiting avoided;
 :func:`cheapest_combination` finds the cheapest set of options that meets a risk target.
@@ -11,8 +11,8 @@ on the same random numbers and ranks them by cost per day of waiting avoided;
 Cost rules (pounds; all costs are what falls inside the horizon)
 ----------------------------------------------------------------
 - **Baseline** per resource per day: ``staff × minutes_per_staff / 60 × cost_per_hour`` over
-  the spec's rostered people (the issue's ``staff × minutes_per_day / 60 × cost_per_hour`` per
-  working day, with the roster where it differs). A resource without ``cost_per_hour`` costs
+  the spec's rostered people (service.yaml's ``staff × minutes_per_day / 60 × cost_per_hour``
+  per working day, with the roster where it differs). A resource without ``cost_per_hour`` costs
   0, and the comparison says so in ``notes``.
 - **Transfer**: no extra cost. The same people are paid the same, and their pay stays with
   their home team. On each day from ``start`` to ``end`` that both resources work, the
@@ -83,7 +83,8 @@ from datetime import date, timedelta
 import numpy as np
 
 from flowcap._json import json_number
-from flowcap.io.scenarios_yaml import (
+from flowcap.model import Service, bank_holidays
+from flowcap.model.scenario import (
     BASELINE,
     Agency,
     Change,
@@ -91,9 +92,7 @@ from flowcap.io.scenarios_yaml import (
     Overtime,
     Transfer,
     Triage,
-    read_scenarios,
 )
-from flowcap.model import Service, bank_holidays
 from flowcap.simulate.daily import DailyResult, DailySpec, run
 
 __all__ = [
@@ -107,7 +106,6 @@ __all__ = [
     "compare_scenarios",
     "inert_options",
     "minutes_per_case",
-    "read_scenarios",
 ]
 
 #: Most options :func:`cheapest_combination` will combine (2**10 subsets).
@@ -164,8 +162,8 @@ def apply_scenario(
         service's (as :func:`flowcap.simulate.build.build_spec` makes it).
     start : the date of the spec's day 0.
     service : gives the costs per hour, the steps a triage change refers to, and bank holidays.
-    changes : the option's changes (:func:`read_scenarios`), applied transfers first, then the
-        rest in order. Changes outside the horizon have no effect there
+    changes : the option's changes (:func:`flowcap.io.scenarios_yaml.read_scenarios`), applied
+        transfers first, then the rest in order. Changes outside the horizon have no effect there
         (:func:`inert_options` names the options with none at all). A transfer moves people,
         never creates them: each day the receiving resource gains exactly the people the
         sending one loses, and nobody moves on a day the receiving resource does not work.

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from flowcap.plan.scenarios import BASELINE, ScenarioComparison
+from flowcap.model.scenario import BASELINE
+from flowcap.plan.scenarios import ScenarioComparison
 from flowcap.report._common import (
     OKABE_ITO,
     plotly_title,

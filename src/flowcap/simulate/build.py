@@ -22,14 +22,15 @@ The rules, in one place:
   person. Each person is absent with the resource's ``absence_rate`` (unplanned absence, on
   top of the leave the roster shows).
 - **Demand.** New referrals per case type per calendar day. A demand model given in
-  ``demand_overrides`` (or on the case type as ``demand``, once service.yaml carries one) wins:
-  ``{"dist": "poisson" | "negative_binomial", "per_day": mean referrals a calendar day,
-  "dispersion": negative-binomial size}``, constant over the horizon (per *calendar* day, as the
-  issue writes ``per_day`` and as the anchor model draws every day). Otherwise the history's
-  empirical mean, see :func:`fit_daily_demand`: the mean number of that type's referrals on the
-  same weekday in the same calendar month, falling back to the weekday's mean over all months,
-  then to the overall daily mean, where a cell has fewer than :data:`MIN_DAYS_PER_MEAN` days of
-  history; and one negative-binomial size per type, by the method of moments around those means.
+  ``demand_overrides`` (or on the case type as ``demand`` in service.yaml,
+  :class:`~flowcap.model.service.DemandModel`) wins: ``{"dist": "poisson" | "negative_binomial",
+  "per_day": mean referrals a calendar day, "dispersion": negative-binomial size}``, constant
+  over the horizon (per *calendar* day, as service.yaml's ``per_day`` is, and drawn every
+  day). Otherwise the history's empirical mean, see :func:`fit_daily_demand`: the mean number
+  of that type's referrals on the same weekday in the same calendar month, falling back to the
+  weekday's mean over all months, then to the overall daily mean, where a cell has fewer than
+  :data:`MIN_DAYS_PER_MEAN` days of history; and one negative-binomial size per type, by the
+  method of moments around those means.
 - **Work per case.** Each case type's steps, repeats expanded (one row per occurrence), at the
   step's resource, ``after_days`` (+ ``k × every_days``) calendar days after the referral, in the
   queue of the case type's priority.
@@ -55,12 +56,15 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from flowcap.checks import check_horizon
 from flowcap.errors import FlowcapError
 from flowcap.measures.daily import DailyMeasures, capacity_minutes
 from flowcap.measures.work import step_positions, step_table
-from flowcap.model import Service, working_calendar
+from flowcap.model import CaseType, Service, working_calendar
+from flowcap.model.roster import staffing_ahead
+from flowcap.model.service import DemandModel
+from flowcap.model.tables import ServiceTables
 from flowcap.simulate.daily import DailySpec
-from flowcap.store import StoredData
 
 #: Fewest days of history behind a weekday-and-month mean (about one month of that weekday);
 #: below it the weekday's mean over all months is used, and below that the overall mean.
@@ -70,7 +74,7 @@ DEMAND_DISTRIBUTIONS = ("poisson", "negative_binomial")
 
 def build_spec(
     service: Service,
-    data: StoredData | None,
+    data: ServiceTables | None,
     measures: DailyMeasures | None,
     *,
     horizon_days: int,
@@ -103,21 +107,13 @@ def build_spec(
         With no history, when a case type has no demand model; when ``start`` contradicts the
         data; when an override is malformed.
     """
-    if horizon_days < 1:
-        raise FlowcapError("the horizon must be at least 1 day")
+    check_horizon(horizon_days)
     last = None
     if measures is not None:
         if data is None:
             raise ValueError("measures need the stored data they were computed from")
         last = measures.table["date"].max().date()
-        if start is not None and start != last + timedelta(days=1):
-            raise FlowcapError(
-                f"the data end on {last}, so the simulation starts on {last + timedelta(days=1)}, "
-                f"not {start} (measure until the day before to start later)"
-            )
-        start = last + timedelta(days=1)
-    elif start is None:
-        start = date.today()
+    start = first_day_ahead(measures, start)
     end = start + timedelta(days=horizon_days - 1)
     calendar = working_calendar(service, start, end)
     staff, minutes_per_staff = _staffing(
@@ -158,98 +154,46 @@ def build_spec(
     return spec, start
 
 
+def first_day_ahead(measures: DailyMeasures | None, start: date | None = None) -> date:
+    """The first day simulated: the day after the data (``start`` must be that day or
+    ``None``), or with no history ``start``, by default today."""
+    if measures is None:
+        return date.today() if start is None else start
+    first = measures.table["date"].max().date() + timedelta(days=1)
+    if start is not None and start != first:
+        raise FlowcapError(
+            f"the data end on {first - timedelta(days=1)}, so the simulation starts on {first}, "
+            f"not {start} (measure until the day before to start later)"
+        )
+    return first
+
+
+def horizon_to_a_working_day(
+    service: Service, first: date, horizon_days: int
+) -> tuple[int, str | None]:
+    """``horizon_days`` stretched so the last day simulated is a working day of the service,
+    and a note saying so (``None`` when no stretch was needed).
+
+    The backlog is judged at the end of the last day: on a Sunday or a bank holiday that is
+    the work that has fallen due since the last working day with nobody there to do it, so
+    the verdict (and the fewest staff) would swing with the weekday the horizon ends on.
+    """
+    last = first + timedelta(days=horizon_days - 1)
+    ahead = working_calendar(service, last, last + timedelta(days=14))
+    working = ahead.loc[ahead["is_working_day"], "date"]
+    if working.empty or working.iloc[0].date() == last:
+        return horizon_days, None
+    end = working.iloc[0].date()
+    extra = (end - last).days
+    note = (
+        f"the horizon's last day, {last:%a %d %b %Y}, is not a working day: simulating "
+        f"{extra} more day{'s' if extra > 1 else ''} to the end of {end:%a %d %b %Y}, so the "
+        "backlog is judged after a working day"
+    )
+    return horizon_days + extra, note
+
+
 # --- staff --------------------------------------------------------------------------------
-
-
-def staffing_ahead(
-    service: Service,
-    roster: pd.DataFrame | None,
-    calendar: pd.DataFrame,
-    history: pd.DataFrame | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """People rostered and the minutes each gives, on each day ahead, per resource.
-
-    The one rule for capacity ahead, shared by the simulation (:func:`build_spec`) and the
-    bad-day risk (:func:`capacity_ahead`):
-
-    1. A roster row for the resource and day wins: its ``staff`` and ``minutes_per_staff``
-       (the resource's ``minutes_per_day`` where blank), so a planned gap shows.
-    2. Otherwise, on a working day, the mean ``capacity_minutes`` of the same weekday over the
-       working days of the last 52 weeks (364 days) of ``history``, leave in the roster
-       included, as the resource's ``staff`` people giving that mean / ``staff`` minutes each
-       (as ``mean / minutes_per_day`` people giving ``minutes_per_day`` when ``staff`` is 0).
-    3. Otherwise, on a working day, ``resource.staff`` people giving ``minutes_per_day``.
-    4. On other days, nobody.
-
-    Parameters
-    ----------
-    roster : roster rows (``date, resource, staff, minutes_per_staff``) or ``None``.
-    calendar : :func:`flowcap.model.working_calendar` of the days ahead, length H.
-    history : the measures table (``date, resource, capacity_minutes, is_working_day``), or
-        ``None`` for no history.
-
-    Returns
-    -------
-    staff : ndarray of float, shape (R_n, H) — people rostered (may be fractional: a roster
-        row's head count, or rule 2 with ``staff`` 0)
-    minutes_per_staff : ndarray of float, shape (R_n, H) — minutes each gives that day
-    """
-    start = calendar["date"].iat[0].to_datetime64().astype("datetime64[D]")
-    days = pd.DatetimeIndex(calendar["date"])
-    n_days = len(calendar)
-    working = calendar["is_working_day"].to_numpy()
-    staff = np.zeros((len(service.resources), n_days))
-    minutes = np.zeros_like(staff)
-    for r, (name, resource) in enumerate(service.resources.items()):
-        staff[r] = np.where(working, resource.staff, 0)
-        minutes[r] = np.where(working, resource.minutes_per_day, 0.0)
-        usual = _usual_capacity(history, name, days)
-        known = working & ~np.isnan(usual)
-        if resource.staff > 0:
-            minutes[r, known] = usual[known] / resource.staff
-        else:
-            staff[r, known] = usual[known] / resource.minutes_per_day
-        if roster is None or roster.empty:
-            continue
-        rows = roster[roster["resource"] == name]
-        day = (rows["date"].to_numpy("datetime64[D]") - start).astype(np.int64)
-        inside = (day >= 0) & (day < n_days)
-        staff[r, day[inside]] = rows["staff"].to_numpy(float)[inside]
-        each = rows["minutes_per_staff"].fillna(resource.minutes_per_day).to_numpy(float)
-        minutes[r, day[inside]] = each[inside]
-    return staff, minutes
-
-
-def _usual_capacity(
-    history: pd.DataFrame | None, resource: str, days: pd.DatetimeIndex
-) -> np.ndarray:
-    """Mean capacity minutes of each day's weekday over the history's last 52 weeks of
-    working days, shape (H,); NaN where there is none."""
-    if history is None or history.empty:
-        return np.full(len(days), np.nan)
-    past = history[(history["resource"] == resource) & history["is_working_day"]]
-    past = past[past["date"] > past["date"].max() - pd.Timedelta(days=364)]
-    by_weekday = past.groupby(past["date"].dt.dayofweek)["capacity_minutes"].mean()
-    return days.dayofweek.map(by_weekday).to_numpy(dtype=float)
-
-
-def capacity_ahead(
-    service: Service,
-    roster: pd.DataFrame | None,
-    calendar: pd.DataFrame,
-    history: pd.DataFrame | None = None,
-) -> dict[str, np.ndarray]:
-    """Expected minutes of capacity on each day ahead, per resource (shape (H,)).
-
-    :func:`staffing_ahead`'s people × minutes each × (1 − ``absence_rate``): the mean of the
-    capacity the simulation draws for those days (each person absent with the resource's
-    ``absence_rate``). Used by ``flowcap risk`` for the days it forecasts.
-    """
-    staff, minutes = staffing_ahead(service, roster, calendar, history)
-    return {
-        name: staff[r] * minutes[r] * (1 - resource.absence_rate)
-        for r, (name, resource) in enumerate(service.resources.items())
-    }
 
 
 def _staffing(
@@ -380,12 +324,14 @@ def _demand(service, data, last, future, overrides) -> tuple[np.ndarray, np.ndar
     return means, dispersion
 
 
-def _declared_demand(case_type) -> Mapping | None:
-    """A ``demand`` model on the case type, if service.yaml carries one (a later feature)."""
-    model = getattr(case_type, "demand", None)
-    if model is None or isinstance(model, Mapping):
-        return model
-    return model.model_dump() if hasattr(model, "model_dump") else dict(vars(model))
+def _declared_demand(case_type: CaseType) -> Mapping | None:
+    """The case type's ``demand`` model from service.yaml, as :func:`_parse_demand` reads it."""
+    model = case_type.demand
+    if model is None:
+        return None
+    if not isinstance(model, DemandModel):
+        raise TypeError(f"CaseType.demand must be a DemandModel, not {type(model).__name__}")
+    return model.model_dump()
 
 
 def _parse_demand(name: str, model: Mapping) -> tuple[float, float]:
@@ -439,7 +385,7 @@ def _steps(service: Service) -> np.ndarray:
 
 
 def _existing_work(
-    service: Service, data: StoredData, measures: DailyMeasures, start: date, horizon_days: int
+    service: Service, data: ServiceTables, measures: DailyMeasures, start: date, horizon_days: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Opening backlog (R_n, P_n) and due-ahead minutes (R_n, P_n, H) from existing cases."""
     names = list(service.resources)
@@ -483,7 +429,9 @@ def _existing_work(
     return opening, due_ahead
 
 
-def _work_items(service: Service, data: StoredData, last: np.datetime64) -> dict[str, np.ndarray]:
+def _work_items(
+    service: Service, data: ServiceTables, last: np.datetime64
+) -> dict[str, np.ndarray]:
     """Every step occurrence of every existing case, and whether a session has completed it.
 
     Arrays of shape (n_items,): ``due`` (datetime64[D]), ``resource`` (index), ``priority``,

@@ -1,5 +1,5 @@
 """The store: what has been imported, pseudonymised, in SQLite by default or any SQLAlchemy URL."""
 
-from flowcap.store.repository import ImportReport, Store, StoredData, database_url
+from flowcap.store.repository import ImportReport, Store, database_url, default_database_url
 
-__all__ = ["ImportReport", "Store", "StoredData", "database_url"]
+__all__ = ["ImportReport", "Store", "database_url", "default_database_url"]

@@ -10,6 +10,7 @@ out of later imports.
 
 from __future__ import annotations
 
+import getpass
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,10 +25,23 @@ from sqlalchemy import Engine, create_engine, delete, event, func, insert, selec
 from flowcap.errors import StoreError
 from flowcap.io.folder import ServiceFolder
 from flowcap.io.pseudonym import fingerprint, pseudonymise
+from flowcap.model.tables import ServiceTables
 from flowcap.store import schema
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 ABSENT = "absent"
+
+
+def default_database_url() -> str:
+    """The store a service is opened from by name: ``FLOWCAP_DATABASE_URL`` if set, else the
+    user's SQLite file ``$XDG_DATA_HOME/flowcap/flowcap.db`` (``~/.local/share/...``)."""
+    configured = os.environ.get("FLOWCAP_DATABASE_URL")
+    if configured:
+        return configured
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    path = base / "flowcap" / "flowcap.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
 
 
 def database_url(folder: str | Path) -> str:
@@ -50,19 +64,6 @@ class ImportReport:
     @property
     def changed(self) -> bool:
         return any(rows is not None for rows in self.written.values())
-
-
-@dataclass
-class StoredData:
-    """A service's data as stored. ``case_key`` is the pseudonym; dates are datetime64.
-
-    ``sessions`` is ``None`` when no sessions file has been imported (activity is then modelled).
-    """
-
-    referrals: pd.DataFrame
-    waiting: pd.DataFrame
-    roster: pd.DataFrame
-    sessions: pd.DataFrame | None
 
 
 class Store:
@@ -93,8 +94,14 @@ class Store:
 
     # --- import --------------------------------------------------------------------------
 
-    def import_folder(self, folder: ServiceFolder, key: bytes) -> ImportReport:
-        """Write the folder's changed tables in one transaction.
+    def import_folder(
+        self, folder: ServiceFolder, key: bytes, saved_by: str | None = None
+    ) -> ImportReport:
+        """Write the folder's changed tables, settings and event log in one transaction.
+
+        A settings file whose SHA-256 differs from its last stored version becomes a new
+        version (``saved_by``: who imported it, by default the system user), and so does a
+        removed one (a version with no content).
 
         Raises
         ------
@@ -130,7 +137,42 @@ class Store:
             name, sha = folder.files.get("service", ("service.yaml", ABSENT))
             if self._last_sha(connection, service_id, "service") != sha:
                 self._record_import(connection, service_id, "service", name, sha, 0)
+            who = saved_by or _user()
+            for kind in schema.SETTINGS:
+                file_name, content = folder.settings.get(kind, (schema.SETTINGS[kind], None))
+                sha = folder.files.get(kind, (file_name, ABSENT))[1]
+                self._save_setting(connection, service_id, kind, file_name, sha, content, who)
+            # The log's events are replaced whenever the referrals are (they come from it).
+            if report.written.get("referrals") is not None:
+                events = schema.events
+                connection.execute(delete(events).where(events.c.service_id == service_id))
+                if folder.event_log is not None:
+                    rows = _event_rows(folder.event_log, key, erased)
+                    _bulk_insert(connection, events, rows, service_id)
         return report
+
+    def _save_setting(self, connection, service_id, kind, file_name, sha, content, who) -> None:
+        """A new version of one settings kind when it differs from the last one stored."""
+        last = connection.execute(
+            select(schema.settings.c.version, schema.settings.c.sha256)
+            .where(schema.settings.c.service_id == service_id, schema.settings.c.kind == kind)
+            .order_by(schema.settings.c.version.desc())
+            .limit(1)
+        ).first()
+        if (last is None and content is None) or (last is not None and last.sha256 == sha):
+            return
+        connection.execute(
+            insert(schema.settings).values(
+                service_id=service_id,
+                kind=kind,
+                version=1 if last is None else last.version + 1,
+                file_name=file_name[:200],
+                sha256=sha,
+                content=content,
+                saved_at=_now(),
+                saved_by=who[:200],
+            )
+        )
 
     def _record_import(self, connection, service_id, table_name, file_name, sha, rows) -> None:
         connection.execute(
@@ -140,7 +182,7 @@ class Store:
                 file_name=file_name,
                 sha256=sha,
                 rows=rows,
-                imported_at=datetime.now(UTC).replace(tzinfo=None),
+                imported_at=_now(),
             )
         )
 
@@ -194,11 +236,17 @@ class Store:
                 last = self._last_sha(connection, service_id, table_name)
                 if last != sha and not (last is None and sha == ABSENT):
                     return False
+            stored = self._settings(connection, service_id)
+            for kind in schema.SETTINGS:
+                sha = files.get(kind, (ABSENT, ABSENT))[1]
+                last = stored[kind]["sha256"] if kind in stored else None
+                if last != sha and not (last is None and sha == ABSENT):
+                    return False
         return True
 
     # --- reading -------------------------------------------------------------------------
 
-    def load(self, service_name: str) -> StoredData:
+    def load(self, service_name: str) -> ServiceTables:
         """Everything stored for a service, as DataFrames (referrals ordered by ``case_key``).
 
         Rows are fetched through the driver's cursor and built into columns directly: going
@@ -212,12 +260,80 @@ class Store:
             }
             sessions_sha = self._last_sha(connection, service_id, "sessions")
         has_sessions = sessions_sha is not None and sessions_sha != ABSENT
-        return StoredData(
+        return ServiceTables(
             referrals=frames["referrals"],
             waiting=frames["waiting"],
             roster=frames["roster"],
             sessions=frames["sessions"] if has_sessions else None,
         )
+
+    def settings(self, service_name: str) -> dict[str, dict]:
+        """The newest version of each settings kind the service has (removed files left
+        out): ``{kind: {file_name, content (bytes), version, sha256, saved_at, saved_by}}``.
+
+        Raises
+        ------
+        StoreError
+            When the service is not in the store, or was imported before the store kept
+            settings (import its folder again).
+        """
+        with self.engine.connect() as connection:
+            service_id = self._service_id(connection, service_name)
+            found = self._settings(connection, service_id)
+        if "service" not in found:
+            raise StoreError(
+                f"the store holds data for {service_name!r} but not its settings (it was "
+                "imported by an older flowcap): import its folder again"
+            )
+        return {kind: row for kind, row in found.items() if row["content"] is not None}
+
+    def _settings(self, connection, service_id: int) -> dict[str, dict]:
+        table = schema.settings
+        rows = connection.execute(
+            select(table).where(table.c.service_id == service_id).order_by(table.c.version)
+        ).mappings()
+        return {row["kind"]: dict(row) for row in rows}
+
+    def events(self, service_name: str) -> pd.DataFrame:
+        """The service's stored event-log events in file order: ``case`` (pseudonym),
+        ``case_rank``, ``activity``, ``timestamp`` (UTC, naive), ``resource``,
+        ``case_type``, ``lifecycle``; empty when it has no event log."""
+        table = schema.events
+        with self.engine.connect() as connection:
+            service_id = self._service_id(connection, service_name)
+            frame = _fetch_frame(connection, table, service_id, order=[table.c.position])
+        return frame.rename(columns={"case_key": "case"})
+
+    def services(self) -> list[dict]:
+        """Every service in the store: ``name``, ``last_import`` (UTC), rows per data table
+        (``referrals``, ...) and ``settings_version`` (service.yaml's), by name."""
+        listing = []
+        with self.engine.connect() as connection:
+            for service_id, name in connection.execute(
+                select(schema.services.c.id, schema.services.c.name).order_by(
+                    schema.services.c.name
+                )
+            ):
+                entry: dict = {"name": name}
+                entry["last_import"] = connection.scalar(
+                    select(func.max(schema.imports.c.imported_at)).where(
+                        schema.imports.c.service_id == service_id
+                    )
+                )
+                for table_name, table in schema.DATA_TABLES.items():
+                    entry[table_name] = connection.scalar(
+                        select(func.count())
+                        .select_from(table)
+                        .where(table.c.service_id == service_id)
+                    )
+                entry["settings_version"] = connection.scalar(
+                    select(func.max(schema.settings.c.version)).where(
+                        schema.settings.c.service_id == service_id,
+                        schema.settings.c.kind == "service",
+                    )
+                )
+                listing.append(entry)
+        return listing
 
     def counts(self, service_name: str) -> dict[str, int]:
         """Rows stored per table for a service (0 for a service never imported)."""
@@ -248,8 +364,8 @@ class Store:
         with self.engine.begin() as connection:
             self._check_key(connection, key)
             self._service_id(connection, service_name)  # the folder's service must exist
-            for table_name in ("referrals", "waiting", "sessions"):
-                table = schema.DATA_TABLES[table_name]
+            for table_name in ("referrals", "waiting", "sessions", "events"):
+                table = getattr(schema, table_name)
                 result = connection.execute(delete(table).where(table.c.case_key == case_key))
                 removed[table_name] = result.rowcount
             if sum(removed.values()):
@@ -272,10 +388,13 @@ class Store:
         return removed
 
 
-def _fetch_frame(connection, table, service_id: int) -> pd.DataFrame:
-    """One table's rows for a service, with dates as datetime64 and text as object columns."""
-    columns = [c for c in table.c if c.name not in ("service_id", "id")]
-    order = [table.c.case_key] if "case_key" in table.c else []
+def _fetch_frame(connection, table, service_id: int, order=None) -> pd.DataFrame:
+    """One table's rows for a service, with dates as datetime64 and text as object columns
+    (ordered by ``order``, by default the case key where the table has one)."""
+    skip = ("service_id", "id", "position")
+    columns = [c for c in table.c if c.name not in skip]
+    if order is None:
+        order = [table.c.case_key] if "case_key" in table.c else []
     query = select(*columns).where(table.c.service_id == service_id).order_by(*order)
     compiled = query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     cursor = connection.connection.driver_connection.cursor()
@@ -287,15 +406,57 @@ def _fetch_frame(connection, table, service_id: int) -> pd.DataFrame:
     values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     frame = {}
     for column, data in zip(columns, values, strict=True):
-        if isinstance(column.type, schema.Date):
+        if isinstance(column.type, schema.DateTime):
             frame[column.name] = pd.to_datetime(pd.Series(data, dtype=object)).astype(
                 "datetime64[ns]"
             )
+        elif isinstance(column.type, schema.Date):
+            frame[column.name] = pd.to_datetime(pd.Series(data, dtype=object)).astype(
+                "datetime64[ns]"
+            )
+        elif isinstance(column.type, schema.Integer):
+            frame[column.name] = pd.Series(np.array(data, dtype=np.int64))
         elif isinstance(column.type, schema.Float):
             frame[column.name] = pd.Series(np.array(data, dtype=float))
         else:
             frame[column.name] = pd.Series(np.array(data, dtype=object), dtype=object)
     return pd.DataFrame(frame)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "unknown"
+
+
+STAMP = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _event_rows(log, key: bytes, erased: set[str]) -> pd.DataFrame:
+    """An event log's rows as stored: pseudonyms for case ids, timestamps in UTC, erased
+    cases left out."""
+    events = log.events
+    cases = events["case"]
+    pseudonyms = np.asarray(pseudonymise([str(c) for c in cases.cat.categories], key), dtype=object)
+    codes = cases.cat.codes.to_numpy()
+    rows = pd.DataFrame(
+        {
+            "position": events["order"].to_numpy(dtype=np.int64),
+            "case_key": pseudonyms[codes],
+            "case_rank": codes.astype(np.int64),
+            "activity": events["activity"].astype(str).to_numpy(dtype=object),
+            "timestamp": events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None),
+            "resource": events["resource"].astype(str).to_numpy(dtype=object),
+            "case_type": events["case_type"].astype(str).to_numpy(dtype=object),
+            "lifecycle": events["lifecycle"].astype(str).to_numpy(dtype=object),
+        }
+    )
+    return rows[~rows["case_key"].isin(erased)] if erased else rows
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -338,7 +499,10 @@ def _bulk_insert(connection, table, frame: pd.DataFrame, service_id: int) -> int
     for name in frame.columns:
         series = frame[name]
         if pd.api.types.is_datetime64_any_dtype(series):
-            data[name] = series.dt.strftime("%Y-%m-%d").tolist()
+            stamp = isinstance(table.c[name].type, schema.DateTime)
+            data[name] = series.dt.strftime(
+                "%Y-%m-%d %H:%M:%S.%f" if stamp else "%Y-%m-%d"
+            ).tolist()
         else:
             data[name] = series.tolist()
     rows = list(zip(*(data[c] for c in columns), strict=True))

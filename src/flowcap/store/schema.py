@@ -13,9 +13,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -94,6 +96,44 @@ erasures = Table(
     Column("case_key", String(32), primary_key=True),
     Column("erased_at", DateTime, nullable=False),
 )
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", Integer, ForeignKey("services.id"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("file_name", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=True),  # None: the file was removed
+    Column("saved_at", DateTime, nullable=False),
+    Column("saved_by", String(200), nullable=False),
+    UniqueConstraint("service_id", "kind", "version", name="uq_settings_version"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("service_id", Integer, ForeignKey("services.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),  # the event's place in the log file
+    Column("case_key", String(32), nullable=False),
+    Column("case_rank", Integer, nullable=False),  # the case's place among the log's case ids
+    Column("activity", String(500), nullable=False),
+    Column("timestamp", DateTime, nullable=False),  # UTC
+    Column("resource", String(200), nullable=False),
+    Column("case_type", String(100), nullable=False),
+    Column("lifecycle", String(50), nullable=False),
+    Index("ix_events_service_case", "service_id", "case_key"),
+)
+
+#: Settings kept per service, each with the file it comes from in a service folder. The
+#: pathway and the event-log mapping are sections of service.yaml.
+SETTINGS = {
+    "service": "service.yaml",
+    "scenarios": "scenarios.yaml",
+    "school_holidays": "school_holidays.csv",
+}
 
 #: The data tables an import fills, in the order they are written.
 DATA_TABLES = {"referrals": referrals, "waiting": waiting, "roster": roster, "sessions": sessions}

@@ -27,14 +27,24 @@ by how much on each real log.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from flowcap._json import json_number
+from flowcap.checks import check_replications, check_seed
 from flowcap.errors import FlowcapError
-from flowcap.processmap.dfg import START
+from flowcap.io.eventlog import EventLog
+from flowcap.processmap.dfg import START, complete_events
+from flowcap.progress import Progress, quiet
+from flowcap.simulate.pathway.result import mean_ci95
 from flowcap.simulate.pathway.spec import HOURS_PER_WEEK, Duration, PathwaySpec
+
+if TYPE_CHECKING:  # the engine is imported when simulating: Numba compiles it then
+    from flowcap.simulate.pathway import PathwayResult
 
 #: Values kept of each holding-time distribution.
 QUANTILES = 1000
@@ -268,3 +278,128 @@ def calibrated_service(calibration: Calibration, name: str) -> dict:
         },
         "pathway": calibration.pathway_yaml(),
     }
+
+
+# --- fitted, simulated and set beside the log ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    """A pathway fitted to an event log, simulated, and set beside the log.
+
+    ``steps`` has one row per step: visits per case, and the mean and 90th-percentile time at
+    the step (waiting plus doing it, hours), in the log and in the simulation;
+    ``end_to_end`` the time from a case's first to last event, logged and simulated.
+    """
+
+    log_name: str
+    calibration: Calibration
+    result: PathwayResult
+    steps: pd.DataFrame
+    end_to_end: dict
+    #: The window simulated (hours): long enough for the log's cases; ``des`` on the
+    #: calibrated service needs as long a one for its times end to end.
+    warmup_hours: float = 0.0
+    hours: float = 0.0
+
+    def as_json(self) -> dict:
+        return {
+            "log": self.log_name,
+            "cases": self.calibration.cases,
+            "weeks": round(self.calibration.weeks, 2),
+            "replications": self.result.replications,
+            "steps": [
+                {key: json_number(value) if key != "step" else value for key, value in row.items()}
+                for row in self.steps.to_dict("records")
+            ],
+            "end_to_end": {key: json_number(value) for key, value in self.end_to_end.items()},
+        }
+
+
+def calibrate_log(
+    log: EventLog,
+    *,
+    replications: int = 10,
+    seed: int = 0,
+    progress: Progress = quiet,
+) -> CalibrationReport:
+    """Fit a pathway to an event log (read from a file, or a service's stored log), simulate
+    it and set it beside the log (see the module docstring)."""
+    from flowcap.simulate.pathway import simulate_pathway
+
+    check_replications(replications, minimum=2)
+    check_seed(seed)
+    events = log.sorted_events()
+    # A start/complete pair is one visit: the holding time runs from complete to complete.
+    events, _ = complete_events(events)
+    progress("Fitting arrivals, routing and times at each step")
+    fitted = calibrate(events)
+    observed = fitted.observed_end_to_end
+    # Times end to end count cases that arrive in the window and finish inside it, so a
+    # long case arriving late is missed; a window 40 times the log's 99th-percentile case
+    # keeps that bias to about a percent of the mean even on heavy-tailed logs.
+    span = events.groupby("case", observed=True)["timestamp"].agg(["min", "max"])
+    p99_hours = float(np.quantile((span["max"] - span["min"]).dt.total_seconds() / 3600, 0.99))
+    warmup = max(p99_hours, 24.0 * 7)
+    hours = max(40 * p99_hours, 24.0 * 7 * 52)
+
+    def tick(done: int) -> None:
+        progress(f"Simulated {done} of {replications} replications", done, replications)
+
+    weeks = hours / 24 / 7
+    progress(f"Simulating {replications} replications of {weeks:,.0f} weeks", 0, replications)
+    result = simulate_pathway(
+        fitted.spec(),
+        hours=hours,
+        warmup_hours=warmup,
+        replications=replications,
+        seed=seed,
+        progress=tick,
+        detail=False,  # windows of decades: keep counts and sums, not every wait
+    )  # fmt: skip
+    # Visits per case: visits counted in the window over the cases that arrived in it (in a
+    # steady state the visits of cases arriving before the window stand in for those after).
+    served = result.served.sum(axis=(0, 2)).astype(float)
+    arrived = float(result.arrived.sum())
+    steps = fitted.observed.rename(
+        columns={
+            "visits_per_case": "observed_visits_per_case",
+            "mean_hours": "observed_mean_hours",
+            "p90_hours": "observed_p90_hours",
+        }
+    )
+    steps.insert(2, "simulated_visits_per_case", served / arrived if arrived else np.nan)
+    # Time at each step as simulated: the wait (none here) and the drawn service, per visit.
+    time_at_step = result.time_at_step_minutes()
+    with np.errstate(invalid="ignore"):
+        weights = result.served.sum(axis=2)
+        pooled = np.nansum(time_at_step * weights, axis=0) / np.maximum(weights.sum(axis=0), 1)
+    steps.insert(4, "simulated_mean_hours", pooled / 60)
+    p90 = [result.time_at_step_percentile(s, 90) for s in range(len(fitted.steps))]
+    steps["simulated_p90_hours"] = [np.nan if v is None else v / 60 for v in p90]
+    e2e_mean, e2e_ci = mean_ci95(result.end_to_end_minutes())
+    p90 = result.end_to_end_percentile(90)
+    end_to_end = {
+        "observed_mean_hours": observed["mean_hours"],
+        "simulated_mean_hours": e2e_mean / 60,
+        "simulated_ci95_low_hours": None if e2e_ci is None else e2e_ci[0] / 60,
+        "simulated_ci95_high_hours": None if e2e_ci is None else e2e_ci[1] / 60,
+        "observed_p90_hours": observed["p90_hours"],
+        "simulated_p90_hours": None if p90 is None else p90 / 60,
+    }
+    return CalibrationReport(log.source, fitted, result, steps, end_to_end, warmup, hours)
+
+
+def calibrated_service_yaml(report: CalibrationReport) -> str:
+    """A service.yaml with the calibrated pathway, headed by how to simulate it as calibrate
+    did (its window: cases of a long pathway need as long a one for times end to end)."""
+    import yaml
+
+    document = calibrated_service(report.calibration, report.log_name)
+    return (
+        f"# Calibrated from {report.log_name} by flowcap calibrate: see the README.\n"
+        f"# Its cases are long: simulate it as calibrate did, for times end to end\n"
+        f"#   flowcap des FOLDER --warmup-hours {math.ceil(report.warmup_hours)} "
+        f"--hours {math.ceil(report.hours)}\n"
+        + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    )

@@ -37,10 +37,19 @@ Caveats (differences from NHSRwaitinglist, on purpose):
 
 from __future__ import annotations
 
+import math
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import ArrayLike
 
+from flowcap._json import json_number
+
+if TYPE_CHECKING:
+    from flowcap.simulate.daily import DailyResult, DailySpec
+
 __all__ = [
+    "waiting_list_check",
     "clearance_capacity",
     "factor_for_share_within_target",
     "pressure",
@@ -423,3 +432,50 @@ def pressure(mean_wait: ArrayLike, target_wait: ArrayLike) -> float | np.ndarray
     """
     w = _as_float(mean_wait)
     return _out(2 * w / _positive("target_wait", target_wait))
+
+
+def waiting_list_check(
+    spec: DailySpec,
+    result: DailyResult,
+    target_working_days: int | None,
+    working_days: tuple[str, ...],
+) -> dict:
+    """The waiting-list formulas beside the simulation, per resource, in minutes of work
+    (the simulation is the reference; these are the quick check a manager can follow).
+
+    ``queue_load`` = mean work falling due a day / mean capacity a day over the horizon
+    (above 1 the list grows); ``target_queue_size_minutes`` = demand × target wait / 4,
+    the list that keeps most first contacts within the target (target wait: the service's
+    first-contact target in working days, as calendar days); ``queue_size_minutes`` the
+    backlog at the start; ``relief_capacity_minutes_per_day`` the capacity a day that
+    brings the list to its target size by the horizon; ``pressure`` = 2 × the simulated
+    mean wait for first contact / target wait (below 1: on course). Fong et al. 2022,
+    :mod:`flowcap.plan.waitinglist`."""
+    days = spec.horizon_days
+    target_days = None
+    if target_working_days:
+        target_days = target_working_days * 7 / max(len(working_days), 1)
+    opening = spec.opening_backlog_minutes
+    document = {}
+    for r, resource in enumerate(spec.resources):
+        demand = float(result.demand_mean[r].mean())
+        capacity = float(result.capacity_mean[r].mean())
+        queue = 0.0 if opening is None else float(np.asarray(opening)[r].sum())
+        entry = {
+            "queue_load": json_number(queue_load(demand, capacity)) if capacity > 0 else None,
+            "queue_size_minutes": json_number(queue),
+            "target_queue_size_minutes": None,
+            "relief_capacity_minutes_per_day": None,
+            "pressure": None,
+        }
+        if target_days:
+            target_size = float(target_queue_size(demand, target_days))
+            entry["target_queue_size_minutes"] = json_number(target_size)
+            entry["relief_capacity_minutes_per_day"] = json_number(
+                relief_capacity(demand, queue, target_size, time_to_target=days)
+            )
+            wait = result.summary(resource).get("mean_first_contact_wait_days")
+            if wait is not None and math.isfinite(wait):
+                entry["pressure"] = json_number(pressure(wait, target_days))
+        document[resource] = entry
+    return document

@@ -1,0 +1,469 @@
+"""One service with its whole history, loaded once: from a service folder or from the store.
+
+:func:`open_service` (``flowcap.open``) is the one way in for the CLI, the web app, a notebook
+and a sweep::
+
+    import flowcap
+    history = flowcap.open("examples/victim-support")          # a folder: imports what changed
+    history = flowcap.open("Northshire Victim Support Hub",    # the store alone, no folder
+                           database_url="postgresql+psycopg://...")
+    history.measures.table                                    # computed once, on first use
+
+Every analysis is then a function of the :class:`ServiceHistory` in the package that owns it
+(:func:`flowcap.measures.measure`, :func:`flowcap.variation.describe_variation`,
+:func:`flowcap.forecast.forecast_demand`, :func:`flowcap.plan.risk.assess_risk`,
+:func:`flowcap.plan.outlook.simulate_ahead`, :func:`flowcap.plan.outlook.plan_capacity`,
+:func:`flowcap.simulate.pathway.report.simulate_service_pathway`,
+:func:`flowcap.simulate.pathway.calibrate.calibrate_log`,
+:func:`flowcap.processmap.process_map`).
+
+Opening a folder reads each of its files once (:func:`flowcap.io.source.read_once`): the
+files are hashed; when the store already holds exactly these files nothing is parsed but the
+settings, else the folder is checked and imported in one transaction. The tables, and an
+event-log service's events, always come back from the store, pseudonymised.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+from pydantic import ValidationError
+
+from flowcap.checks import ArgumentError
+from flowcap.errors import FlowcapError, InputError, StoreError
+from flowcap.io.eventlog import COLUMNS as EVENT_COLUMNS
+from flowcap.io.eventlog import EventLog, read_event_log
+from flowcap.io.folder import (
+    ServiceFolder,
+    file_hashes,
+    parse_settings,
+    read_service_folder,
+    settings_file,
+)
+from flowcap.io.pseudonym import load_key
+from flowcap.io.service_yaml import read_service_yaml
+from flowcap.io.source import read_bytes, read_once
+from flowcap.model import Service
+from flowcap.model.eventlog import EventLogConfig
+from flowcap.model.tables import ServiceTables
+from flowcap.progress import Progress, quiet
+from flowcap.store import ImportReport, Store, default_database_url
+from flowcap.store import database_url as folder_database_url
+
+TEMPLATE = Path(__file__).parent / "io" / "template"
+
+
+@dataclass
+class ServiceHistory:
+    """A service's settings and pseudonymised history, as one object.
+
+    ``tables`` are the stored tables (``case_key`` pseudonyms); ``scenarios`` the contingency
+    options by name (empty when the service has none); ``school_holidays`` a frame of
+    ``start``, ``end`` (inclusive) and ``name``; ``folder`` the service folder it was opened
+    from (``None`` when opened from the store by name); ``notes`` what the import had to say
+    (ignored columns, unmapped log activities) when the folder had something new;
+    ``settings_version`` the stored version of each settings kind.
+    """
+
+    service: Service
+    tables: ServiceTables
+    scenarios: dict = field(default_factory=dict)
+    school_holidays: pd.DataFrame | None = None
+    folder: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    settings_version: dict[str, int] = field(default_factory=dict)
+    _events: Callable[[], EventLog | None] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    @property
+    def has_history(self) -> bool:
+        """True when at least one referral is stored (measures need one)."""
+        return self.tables.has_history
+
+    @cached_property
+    def measures(self):
+        """The daily measures from the first referral to the last day of data
+        (:class:`~flowcap.measures.DailyMeasures`), computed on first use; ``None`` without
+        history (a service whose case types all carry ``demand`` models)."""
+        if not self.has_history:
+            return None
+        from flowcap.measures import daily_measures
+
+        return daily_measures(self.service, self.tables)
+
+    def require_measures(self, purpose: str = "this analysis"):
+        """:attr:`measures`, or a clear error naming ``purpose`` for a service with no
+        referrals."""
+        if self.measures is None:
+            raise FlowcapError(
+                f"{self.where()}: no referrals stored (all erased, or none imported yet), and "
+                f"{purpose} needs history"
+            )
+        return self.measures
+
+    @cached_property
+    def event_log(self) -> EventLog | None:
+        """The service's event log as stored (case pseudonyms), or ``None`` without
+        ``event_log:``; read from the store on first use."""
+        return None if self._events is None else self._events()
+
+    def where(self) -> str:
+        """Where the service was opened from, for messages: its folder, or its name."""
+        return str(self.folder) if self.folder is not None else f"service {self.name!r}"
+
+
+def open_service(
+    source: str | Path,
+    *,
+    database_url: str | None = None,
+    progress: Progress = quiet,
+    warn: Progress = quiet,
+) -> ServiceHistory:
+    """Open a service: a folder (``source`` a directory; what changed is imported into its
+    store first) or, with ``database_url`` or the default store, a service by name.
+
+    ``database_url``: an SQLAlchemy URL; for a folder the default is ``FLOWCAP_DATABASE_URL``
+    or the folder's ``.flowcap/flowcap.db``, for a name ``FLOWCAP_DATABASE_URL`` or the user's
+    default store (:func:`flowcap.store.repository.default_database_url`). ``warn`` receives
+    the folder's notes when something new is imported.
+
+    Raises
+    ------
+    InputError
+        For a folder with problems (every one listed; nothing is imported).
+    StoreError
+        For a name the store does not hold.
+    """
+    path = Path(source)
+    if path.is_dir():
+        return open_folder(path, database_url, progress, warn)
+    if path.exists():
+        raise InputError([_not_a_folder(path)])
+    return open_stored(str(source), database_url, progress)
+
+
+def _not_a_folder(path: Path):
+    from flowcap.errors import Problem
+
+    reason = "is a file, not a service folder" if path.exists() else "no such folder"
+    return Problem(str(path), reason)
+
+
+def open_folder(
+    folder: Path,
+    database_url: str | None = None,
+    progress: Progress = quiet,
+    warn: Progress = quiet,
+) -> ServiceHistory:
+    """:func:`open_service` on a folder: import what changed, then load from the store."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError([_not_a_folder(folder)])
+    url = database_url
+    with read_once():
+        service = read_service_yaml(folder / "service.yaml")
+        files = file_hashes(folder, service)
+        store = _store(url or folder_database_url(folder))
+        try:
+            notes: list[str] = []
+            # Reading and checking a large export takes seconds; skip it when nothing changed.
+            if not store.is_current(service.name, files):
+                progress("Importing what is new")
+                checked = read_service_folder(folder, service)
+                notes = list(checked.notes)
+                for note in notes:
+                    warn(note)
+                store.import_folder(checked, load_key())
+                scenarios, school = checked.scenarios, checked.school_holidays
+            else:
+                scenarios, school = _folder_settings(folder, service)
+            progress("Reading the store")
+            tables = store.load(service.name)
+            versions = {k: v["version"] for k, v in store.settings(service.name).items()}
+        finally:
+            store.close()
+    return ServiceHistory(
+        service=service,
+        tables=tables,
+        scenarios=scenarios,
+        school_holidays=_holidays(school),
+        folder=folder,
+        notes=notes,
+        settings_version=versions,
+        _events=_event_loader(store.url, service),
+    )
+
+
+def _folder_settings(folder: Path, service: Service) -> tuple[dict, pd.DataFrame | None]:
+    """The folder's scenarios and school holidays, parsed (the store already has them)."""
+    parsed: dict = {}
+    for kind in ("scenarios", "school_holidays"):
+        path, problems = settings_file(folder, kind)
+        if problems:
+            raise InputError(problems)
+        if path is not None:
+            parsed[kind] = parse_settings(kind, path.name, read_bytes(path), service)
+    return parsed.get("scenarios", {}), parsed.get("school_holidays")
+
+
+def open_stored(
+    name: str, database_url: str | None = None, progress: Progress = quiet
+) -> ServiceHistory:
+    """:func:`open_service` on a service's name: everything from the store, no folder."""
+    url = database_url or default_database_url()
+    progress("Reading the store")
+    store = _store(url)
+    try:
+        try:
+            settings = store.settings(name)
+        except StoreError:
+            known = [entry["name"] for entry in store.services()]
+            if name in known:
+                raise
+            listing = ", ".join(repr(k) for k in known) or "none"
+            raise StoreError(f"the store holds no service {name!r} (it holds: {listing})") from None
+        row = settings["service"]
+        service = read_service_yaml(Path(row["file_name"]), row["content"])
+        parsed = {
+            kind: parse_settings(kind, row["file_name"], row["content"], service)
+            for kind, row in settings.items()
+            if kind != "service"
+        }
+        tables = store.load(name)
+    finally:
+        store.close()
+    return ServiceHistory(
+        service=service,
+        tables=tables,
+        scenarios=parsed.get("scenarios", {}),
+        school_holidays=_holidays(parsed.get("school_holidays")),
+        settings_version={kind: row["version"] for kind, row in settings.items()},
+        _events=_event_loader(url, service),
+    )
+
+
+def _store(url: str) -> Store:
+    store = Store(url)
+    store.migrate()
+    return store
+
+
+def _holidays(frame: pd.DataFrame | None) -> pd.DataFrame:
+    from flowcap.io.school_holidays import empty_school_holidays
+
+    return empty_school_holidays() if frame is None else frame
+
+
+def _event_loader(url: str, service: Service) -> Callable[[], EventLog | None] | None:
+    """Reads the service's events from the store when first asked for."""
+    if service.event_log is None:
+        return None
+
+    def load() -> EventLog:
+        store = Store(url)
+        try:
+            stored = store.events(service.name)
+        finally:
+            store.close()
+        return stored_event_log(stored, service)
+
+    return load
+
+
+def stored_event_log(stored: pd.DataFrame, service: Service) -> EventLog:
+    """An :class:`EventLog` from the store's rows, as :func:`read_event_log` gives it with
+    the key: case pseudonyms in the log's order of case ids, timestamps in the log's zone."""
+    config = service.event_log
+    zone = config.timezone or service.timezone
+    ranks = stored["case_rank"].to_numpy()
+    order = pd.Series(stored["case"].to_numpy(), index=ranks)
+    categories = order[~order.index.duplicated()].sort_index()
+    case = pd.Categorical.from_codes(
+        pd.Index(categories.index).get_indexer(ranks),
+        categories=pd.Index(categories.to_numpy(), dtype=object),
+    )
+    timestamp = stored["timestamp"].dt.tz_localize("UTC").dt.tz_convert(zone)
+    frame = pd.DataFrame(
+        {
+            "case": case,
+            "activity": pd.Categorical(stored["activity"].astype(str)),
+            "timestamp": timestamp,
+            "local_date": timestamp.dt.tz_localize(None).dt.normalize(),
+            "resource": stored["resource"].astype(str),
+            "case_type": stored["case_type"].astype(str),
+            "lifecycle": stored["lifecycle"].astype(str),
+            "order": pd.RangeIndex(len(stored)).to_numpy(dtype="int64"),
+        }
+    )
+    return EventLog(events=frame[list(EVENT_COLUMNS)], timezone=zone, source=Path(config.file).name)
+
+
+# --- an event log to map or calibrate ----------------------------------------------------------
+
+
+def open_event_log(
+    source: str | Path,
+    *,
+    database_url: str | None = None,
+    by_name: bool = False,
+    progress: Progress = quiet,
+    warn: Progress = quiet,
+    **columns: str | None,
+) -> EventLog:
+    """The event log to map or calibrate, case ids pseudonymised.
+
+    ``source`` is a log file (XES, CSV, XLSX; ``columns`` say how to read it: ``case_id``,
+    ``activity``, ``timestamp``, ``resource``, ``case_type``, ``lifecycle``, ``timezone``,
+    ``delimiter``, ``None`` meaning not given), a service folder whose service.yaml has
+    ``event_log:`` (its stored log, imported first if it changed; ``columns`` given read the
+    file again with them instead), or with ``by_name`` a service's name in the store.
+    """
+    path = Path(source)
+    given = {name: value for name, value in columns.items() if value is not None}
+    if by_name:
+        if given:
+            flags = ", ".join(sorted(given))
+            raise ArgumentError(
+                "columns", f"({flags}) say how to read a log file; a stored log is read already"
+            )
+        history = open_stored(str(source), database_url, progress)
+        _needs_event_log(history.service, f"{history.where()}: service.yaml")
+        progress("Reading the event log")
+        return history.event_log
+    if not path.is_dir():  # a log file (read_event_log says so if there is none)
+        config = _log_config({"file": str(path)}, given)
+        progress("Reading the event log")
+        return read_event_log(path, config, service_timezone="Europe/London", key=load_key())
+    with read_once():  # service.yaml is looked at here and again when the folder is opened
+        service = read_service_yaml(path / "service.yaml")
+        _needs_event_log(service, str(path / "service.yaml"))
+        if given:
+            config = _log_config(service.event_log.model_dump(), given)
+            progress("Reading the event log")
+            return read_event_log(
+                config.path_in(path), config, service_timezone=service.timezone, key=load_key()
+            )
+        history = open_folder(path, database_url, progress, warn)
+    progress("Reading the event log")
+    return history.event_log
+
+
+def _needs_event_log(service: Service, where: str) -> None:
+    if service.event_log is None:
+        raise FlowcapError(
+            f"{where} has no event_log: section; give the event log file itself, or add "
+            "event_log: {file: ...} to service.yaml"
+        )
+
+
+def _log_config(settings: dict, given: dict) -> EventLogConfig:
+    try:
+        return EventLogConfig(**{**settings, **given})
+    except ValidationError as error:
+        first = error.errors()[0]
+        reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
+        raise ArgumentError("_".join(map(str, first["loc"])), reasons) from None
+
+
+# --- the folder verbs: start, check, import, erase ------------------------------------------
+
+
+def init_folder(folder: str | Path) -> list[Path]:
+    """Write a commented template service folder; refuse to overwrite existing files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    targets = [
+        (source, folder / source.name)
+        for source in sorted(TEMPLATE.iterdir())
+        if source.suffix in (".yaml", ".csv")
+    ]
+    existing = [target.name for _, target in targets if target.exists()]
+    if existing:
+        raise FlowcapError(f"{folder} already has {', '.join(existing)}; not overwriting")
+    for source, target in targets:
+        shutil.copyfile(source, target)
+    return [target for _, target in targets]
+
+
+def validate_folder(folder: str | Path) -> ServiceFolder:
+    """Check a service folder, its scenarios.yaml and school holidays too, without importing
+    it; raises ``InputError`` listing every problem."""
+    with read_once():
+        return read_service_folder(folder)
+
+
+def import_folder(
+    folder: str | Path,
+    *,
+    database_url: str | None = None,
+    progress: Progress = quiet,
+    warn: Progress = quiet,
+) -> ImportReport:
+    """Check a folder and import what changed since the last import (its tables, settings
+    and event log), in one transaction; ``warn`` receives the folder's notes."""
+    progress("Checking files")
+    with read_once():
+        checked = read_service_folder(folder)
+    for note in checked.notes:
+        warn(note)
+    key = load_key()
+    progress("Importing")
+    store = _store(database_url or folder_database_url(folder))
+    try:
+        return store.import_folder(checked, key)
+    finally:
+        store.close()
+
+
+def erase_case(
+    source: str | Path,
+    case_id: str,
+    *,
+    database_url: str | None = None,
+    by_name: bool = False,
+) -> dict[str, int]:
+    """Remove one person's records from the store (right to erasure); rows removed per table.
+
+    ``source`` is the service folder or, with ``by_name`` (or when it is no folder), the
+    service's name in the store at ``database_url`` (by default the default store).
+    """
+    path = Path(source)
+    if not by_name and path.is_dir():
+        name = read_service_yaml(path / "service.yaml").name
+        url = database_url or folder_database_url(path)
+    else:
+        name, url = str(source), database_url or default_database_url()
+    key = load_key(create=False)
+    store = _store(url)
+    try:
+        return store.erase(name, case_id, key)
+    finally:
+        store.close()
+
+
+def list_services(database_url: str | None = None) -> list[dict]:
+    """What a store holds: per service its name, last import, rows per table and settings
+    version (:meth:`flowcap.store.Store.services`)."""
+    store = _store(database_url or default_database_url())
+    try:
+        return store.services()
+    finally:
+        store.close()
+
+
+def measure_until(history: ServiceHistory, until: date | None):
+    """The measures to ``until`` (past the data: the backlog worked off, when modelled)."""
+    from flowcap.measures import daily_measures
+
+    if until is None:
+        return history.measures
+    return daily_measures(history.service, history.tables, until=until)

@@ -1,0 +1,146 @@
+"""The roster, and the one rule for the capacity on days ahead.
+
+The rule is the simulation's (:func:`flowcap.simulate.build.build_spec`) and the risk step's
+(:func:`flowcap.plan.risk.assess_risk`), so it lives with the roster rather than with either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from flowcap.model.service import Service
+
+#: Columns of a roster: the date, the resource, people on duty and minutes each gives
+#: (NaN: the resource's ``minutes_per_day``).
+ROSTER_COLUMNS = ("date", "resource", "staff", "minutes_per_staff")
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Who is on duty where a day differs from service.yaml's head count: one row per date
+    and resource (:data:`ROSTER_COLUMNS`); rows after the last day of data are plans."""
+
+    rows: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> Roster:
+        return cls(
+            pd.DataFrame(
+                {
+                    "date": pd.Series(dtype="datetime64[ns]"),
+                    "resource": pd.Series(dtype=object),
+                    "staff": pd.Series(dtype=float),
+                    "minutes_per_staff": pd.Series(dtype=float),
+                }
+            )
+        )
+
+    def staffing_ahead(
+        self, service: Service, calendar: pd.DataFrame, history: pd.DataFrame | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """People and minutes each on the days ahead: :func:`staffing_ahead`."""
+        return staffing_ahead(service, self.rows, calendar, history)
+
+    def capacity_ahead(
+        self, service: Service, calendar: pd.DataFrame, history: pd.DataFrame | None = None
+    ) -> dict[str, np.ndarray]:
+        """Expected capacity minutes on the days ahead: :func:`capacity_ahead`."""
+        return capacity_ahead(service, self.rows, calendar, history)
+
+
+#: The history behind "what this weekday usually has": the last 52 weeks (364 days).
+USUAL_WEEKS = 52
+
+
+def staffing_ahead(
+    service: Service,
+    roster: pd.DataFrame | None,
+    calendar: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """People rostered and the minutes each gives, on each day ahead, per resource.
+
+    The one rule for capacity ahead, shared by the simulation
+    (:func:`flowcap.simulate.build.build_spec`) and the bad-day risk (:func:`capacity_ahead`):
+
+    1. A roster row for the resource and day wins: its ``staff`` and ``minutes_per_staff``
+       (the resource's ``minutes_per_day`` where blank), so a planned gap shows.
+    2. Otherwise, on a working day, the mean ``capacity_minutes`` of the same weekday over the
+       working days of the last 52 weeks (364 days) of ``history``, leave in the roster
+       included, as the resource's ``staff`` people giving that mean / ``staff`` minutes each
+       (as ``mean / minutes_per_day`` people giving ``minutes_per_day`` when ``staff`` is 0).
+    3. Otherwise, on a working day, ``resource.staff`` people giving ``minutes_per_day``.
+    4. On other days, nobody.
+
+    Parameters
+    ----------
+    roster : roster rows (``date, resource, staff, minutes_per_staff``) or ``None``.
+    calendar : :func:`flowcap.model.working_calendar` of the days ahead, length H.
+    history : the measures table (``date, resource, capacity_minutes, is_working_day``), or
+        ``None`` for no history.
+
+    Returns
+    -------
+    staff : ndarray of float, shape (R_n, H) — people rostered (may be fractional: a roster
+        row's head count, or rule 2 with ``staff`` 0)
+    minutes_per_staff : ndarray of float, shape (R_n, H) — minutes each gives that day
+    """
+    start = calendar["date"].iat[0].to_datetime64().astype("datetime64[D]")
+    days = pd.DatetimeIndex(calendar["date"])
+    n_days = len(calendar)
+    working = calendar["is_working_day"].to_numpy()
+    staff = np.zeros((len(service.resources), n_days))
+    minutes = np.zeros_like(staff)
+    for r, (name, resource) in enumerate(service.resources.items()):
+        staff[r] = np.where(working, resource.staff, 0)
+        minutes[r] = np.where(working, resource.minutes_per_day, 0.0)
+        usual = _usual_capacity(history, name, days)
+        known = working & ~np.isnan(usual)
+        if resource.staff > 0:
+            minutes[r, known] = usual[known] / resource.staff
+        else:
+            staff[r, known] = usual[known] / resource.minutes_per_day
+        if roster is None or roster.empty:
+            continue
+        rows = roster[roster["resource"] == name]
+        day = (rows["date"].to_numpy("datetime64[D]") - start).astype(np.int64)
+        inside = (day >= 0) & (day < n_days)
+        staff[r, day[inside]] = rows["staff"].to_numpy(float)[inside]
+        each = rows["minutes_per_staff"].fillna(resource.minutes_per_day).to_numpy(float)
+        minutes[r, day[inside]] = each[inside]
+    return staff, minutes
+
+
+def _usual_capacity(
+    history: pd.DataFrame | None, resource: str, days: pd.DatetimeIndex
+) -> np.ndarray:
+    """Mean capacity minutes of each day's weekday over the history's last 52 weeks of
+    working days, shape (H,); NaN where there is none."""
+    if history is None or history.empty:
+        return np.full(len(days), np.nan)
+    past = history[(history["resource"] == resource) & history["is_working_day"]]
+    past = past[past["date"] > past["date"].max() - pd.Timedelta(weeks=USUAL_WEEKS)]
+    by_weekday = past.groupby(past["date"].dt.dayofweek)["capacity_minutes"].mean()
+    return days.dayofweek.map(by_weekday).to_numpy(dtype=float)
+
+
+def capacity_ahead(
+    service: Service,
+    roster: pd.DataFrame | None,
+    calendar: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+) -> dict[str, np.ndarray]:
+    """Expected minutes of capacity on each day ahead, per resource (shape (H,)).
+
+    :func:`staffing_ahead`'s people × minutes each × (1 − ``absence_rate``): the mean of the
+    capacity the simulation draws for those days (each person absent with the resource's
+    ``absence_rate``). Used by ``flowcap risk`` for the days it forecasts.
+    """
+    staff, minutes = staffing_ahead(service, roster, calendar, history)
+    return {
+        name: staff[r] * minutes[r] * (1 - resource.absence_rate)
+        for r, (name, resource) in enumerate(service.resources.items())
+    }
