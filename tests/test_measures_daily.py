@@ -230,7 +230,7 @@ def reference_measures(svc: Service, data: ServiceTables, until: date) -> pd.Dat
     rows = []
     for resource, spec in svc.resources.items():
         capacity = [spec.capacity_minutes_per_day if w else 0.0 for w in calendar["is_working_day"]]
-        for _, r in data.roster[data.roster["resource"] == resource].iterrows():
+        for _, r in data.roster.of(resource).iterrows():
             day = (r["date"] - start).days
             if 0 <= day < n_days:
                 each = (

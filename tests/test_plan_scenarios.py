@@ -21,7 +21,15 @@ import pytest
 from flowcap.errors import InputError
 from flowcap.io.scenarios_yaml import read_scenarios
 from flowcap.model import Service
-from flowcap.model.scenario import BASELINE, Agency, Demand, Overtime, Transfer, Triage
+from flowcap.model.scenario import (
+    BASELINE,
+    Agency,
+    Demand,
+    Overtime,
+    Scenario,
+    Transfer,
+    Triage,
+)
 from flowcap.plan.scenarios import (
     apply_scenario,
     baseline_cost,
@@ -118,8 +126,9 @@ def test_reads_every_kind_of_change_in_file_order(tmp_path):
     path = tmp_path / "scenarios.yaml"
     path.write_text(GOOD)
     options = read_scenarios(path, hub())
-    assert list(options) == ["agency IDVA", "transfer and triage"]
-    (agency,) = options["agency IDVA"]
+    assert all(isinstance(option, Scenario) for option in options)
+    assert [option.name for option in options] == ["agency IDVA", "transfer and triage"]
+    (agency,) = options[0].changes
     assert agency == Agency(
         resource="idva",
         staff=1,
@@ -129,16 +138,16 @@ def test_reads_every_kind_of_change_in_file_order(tmp_path):
         start=date(2025, 7, 14),
         end=date(2025, 8, 22),
     )
-    kinds = [type(c) for c in options["transfer and triage"]]
-    assert kinds == [Transfer, Triage, Overtime, Demand]
-    assert options["transfer and triage"][0].from_ == "caseworker"
-    assert options["transfer and triage"][2].premium == 1.5  # default (domain notes)
+    changes = options[1].changes
+    assert [type(c) for c in changes] == [Transfer, Triage, Overtime, Demand]
+    assert changes[0].from_ == "caseworker"
+    assert changes[2].premium == 1.5  # default (domain notes)
 
 
 def test_an_empty_file_has_no_options(tmp_path):
     path = tmp_path / "scenarios.yaml"
     path.write_text("# nothing yet\n")
-    assert read_scenarios(path, hub()) == {}
+    assert read_scenarios(path, hub()) == ()
 
 
 def test_every_problem_is_reported_with_its_row_and_key_path(tmp_path):
@@ -399,10 +408,15 @@ def test_a_surge_keeps_other_referrals_and_couples_its_own():
 
 
 def options():
-    return {
-        "one agency IDVA": (Agency(resource="idva", staff=1, day_rate=100, start=START, end=END),),
-        "two agency IDVAs": (Agency(resource="idva", staff=2, day_rate=300, start=START, end=END),),
-        "caseworker to IDVA": (
+    return (
+        Scenario.of(
+            "one agency IDVA", Agency(resource="idva", staff=1, day_rate=100, start=START, end=END)
+        ),
+        Scenario.of(
+            "two agency IDVAs", Agency(resource="idva", staff=2, day_rate=300, start=START, end=END)
+        ),
+        Scenario.of(
+            "caseworker to IDVA",
             Transfer.model_validate(
                 {
                     "from": "caseworker",
@@ -414,10 +428,11 @@ def options():
                 }
             ),
         ),
-        "agency caseworker": (
+        Scenario.of(
+            "agency caseworker",
             Agency(resource="caseworker", staff=1, day_rate=100, start=START, end=END),
         ),
-    }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -498,7 +513,7 @@ def test_pareto_front_runs_from_the_baseline_to_the_dearest_useful_option(compar
 def test_json_has_exactly_the_documented_shape(comparison):
     data = json.loads(json.dumps(comparison.as_json()))
     assert set(data) == {"scenarios", "ranking", "recommendation"}
-    assert list(data["scenarios"]) == [BASELINE, *options()]
+    assert list(data["scenarios"]) == [BASELINE, *(option.name for option in options())]
     for per_resource in data["scenarios"].values():
         assert list(per_resource) == ["triage", "idva", "caseworker"]
         for row in per_resource.values():
@@ -542,6 +557,20 @@ def test_pareto_chart_writes_html_and_png(comparison, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_options_named_baseline_or_sharing_a_name_are_refused():
+    service = hub()
+    spec = spec_for(service)
+    overtime = Overtime(resource="triage", minutes_per_day=30, start=START, end=END)
+    kwargs = dict(replications=10, seed=SEED, threshold_minutes=THRESHOLD)
+    with pytest.raises(ValueError, match="'baseline' is the unchanged service"):
+        compare_scenarios(spec, START, service, (Scenario.of(BASELINE, overtime),), **kwargs)
+    twice = (Scenario.of("overtime", overtime), Scenario.of("overtime", overtime))
+    with pytest.raises(ValueError, match="two options are named 'overtime'"):
+        compare_scenarios(spec, START, service, twice, **kwargs)
+    with pytest.raises(ValueError, match="two options are named 'overtime'"):
+        cheapest_combination(spec, START, service, twice, risk_target=0.1, **kwargs)
+
+
 # --- the cheapest combination -----------------------------------------------------------------
 
 
@@ -549,13 +578,19 @@ def test_cheapest_combination_finds_the_pair_that_only_works_together():
     # two teams short: triage (2 officers: 270 minutes a day against about 257) and the IDVAs
     service = hub(triage_staff=2)
     spec = spec_for(service)
-    choices = {
-        "agency IDVAs": (Agency(resource="idva", staff=2, day_rate=200, start=START, end=END),),
-        "triage overtime": (Overtime(resource="triage", minutes_per_day=90, start=START, end=END),),
-        "agency caseworker": (
+    choices = (
+        Scenario.of(
+            "agency IDVAs", Agency(resource="idva", staff=2, day_rate=200, start=START, end=END)
+        ),
+        Scenario.of(
+            "triage overtime",
+            Overtime(resource="triage", minutes_per_day=90, start=START, end=END),
+        ),
+        Scenario.of(
+            "agency caseworker",
             Agency(resource="caseworker", staff=1, day_rate=50, start=START, end=END),
         ),
-    }
+    )
     kwargs = dict(replications=2000, seed=SEED, threshold_minutes=THRESHOLD)
     alone = compare_scenarios(spec, START, service, choices, risk_target=0.1, **kwargs)
     assert all(o.p_meet_target < 0.5 for o in alone.outcomes.values())  # none works alone
@@ -608,7 +643,7 @@ def out_of_horizon_changes(offset: timedelta):
 def test_a_change_after_or_before_the_horizon_is_inert_and_says_why(kind):
     after = out_of_horizon_changes(timedelta(days=HORIZON + 5))[kind]
     before = out_of_horizon_changes(timedelta(days=-40))[kind]
-    found = inert_options({"later": (after,), "earlier": (before,)}, START, END)
+    found = inert_options((Scenario.of("later", after), Scenario.of("earlier", before)), START, END)
     assert found == {
         "later": "'later' starts on 1 May 2025, after the horizon ends on 25 Apr 2025.",
         "earlier": "'earlier' ends on 18 Feb 2025, before the horizon starts on 3 Mar 2025.",
@@ -639,7 +674,8 @@ def test_a_change_overlapping_the_horizon_is_not_inert(kind, start, end):
         update={"start": start, "end": end}
     )
     later = out_of_horizon_changes(timedelta(days=HORIZON + 5))[kind]
-    assert inert_options({"x": (change,), "x and later": (change, later)}, START, END) == {}
+    options = (Scenario.of("x", change), Scenario.of("x and later", change, later))
+    assert inert_options(options, START, END) == {}
 
 
 def test_an_agency_acts_from_when_its_staff_arrive():
@@ -648,12 +684,12 @@ def test_an_agency_acts_from_when_its_staff_arrive():
             resource="idva", staff=1, day_rate=100, lead_days=lead_days, start=start, end=end
         )
 
-    options = {
-        "booked late": (agency(END - timedelta(days=7), None),),  # arrives 2 May, after the end
-        "booked in time": (agency(END - timedelta(days=14), None),),  # arrives on the last day
-        "booked early, no end": (agency(date(2024, 1, 1), None),),
-        "over before": (agency(date(2025, 1, 6), START - timedelta(days=1)),),
-    }
+    options = (
+        Scenario.of("booked late", agency(END - timedelta(days=7), None)),  # arrives 2 May
+        Scenario.of("booked in time", agency(END - timedelta(days=14), None)),  # on the last day
+        Scenario.of("booked early, no end", agency(date(2024, 1, 1), None)),
+        Scenario.of("over before", agency(date(2025, 1, 6), START - timedelta(days=1))),
+    )
     found = inert_options(options, START, END)
     assert found == {
         "booked late": "'booked late' starts to act on 2 May 2025, when its agency staff arrive "
@@ -662,21 +698,21 @@ def test_an_agency_acts_from_when_its_staff_arrive():
     }
     service = hub()
     spec = spec_for(service)
-    for name, changes in options.items():
-        new, extra = apply_scenario(spec, START, service, changes)
+    for option in options:
+        new, extra = apply_scenario(spec, START, service, option.changes)
         changed = extra.any() or (new.staff != spec.staff).any()
-        assert changed == (name not in found), name
+        assert changed == (option.name not in found), option.name
 
 
 def test_triage_always_acts_and_mixed_options_name_both_sides():
     later = out_of_horizon_changes(timedelta(days=HORIZON + 5))
     earlier = out_of_horizon_changes(timedelta(days=-40))
     triage = Triage(case_type="low", step=1, minutes=20)
-    options = {
-        "triage": (triage,),
-        "triage and summer": (later["agency"], triage),
-        "winter and summer": (later["demand"], earlier["overtime"], later["transfer"]),
-    }
+    options = (
+        Scenario.of("triage", triage),
+        Scenario.of("triage and summer", later["agency"], triage),
+        Scenario.of("winter and summer", later["demand"], earlier["overtime"], later["transfer"]),
+    )
     assert inert_options(options, START, END) == {
         "winter and summer": "'winter and summer' has no change inside the horizon (3 Mar 2025 "
         "to 25 Apr 2025): its earlier changes end by 18 Feb 2025 and its later ones start on "

@@ -19,12 +19,10 @@ import pytest
 from flowcap import open as open_service
 from flowcap.errors import FlowcapError
 from flowcap.measures import daily_measures
-from flowcap.measures.daily import capacity_minutes
 from flowcap.measures.work import step_table
 from flowcap.model import Service, working_calendar
-from flowcap.model.roster import capacity_ahead, staffing_ahead
+from flowcap.model.roster import Roster
 from flowcap.model.tables import ServiceTables
-from flowcap.plan import risk as risk_step
 from flowcap.simulate import run
 from flowcap.simulate.build import MIN_DAYS_PER_MEAN, build_spec, fit_daily_demand
 
@@ -220,7 +218,7 @@ def test_roster_rows_ahead_set_staff_and_other_days_follow_the_calendar():
         assert spec.staff[:, (holiday - start).days].tolist() == [0, 0]
     assert spec.staff[idva, (date(2025, 4, 17) - start).days] == 2
     calendar = working_calendar(service, start, start + timedelta(days=49))
-    expected = capacity_minutes(service, rota, calendar)
+    expected = Roster(rota).capacity_minutes(service, calendar)
     for r, name in enumerate(service.resources):
         np.testing.assert_allclose(spec.staff[r] * spec.minutes_per_staff[r], expected[name])
     np.testing.assert_array_equal(spec.absence_rate, [0.0, 0.1])
@@ -473,14 +471,15 @@ def test_simulation_and_risk_share_one_capacity_rule(example):
             "minutes_per_staff": [np.nan, 180.0],
         }
     )
-    data = ServiceTables(data.referrals, data.waiting, pd.concat([data.roster, gap]), data.sessions)
+    rota = pd.concat([data.roster.rows, gap])
+    data = ServiceTables(data.referrals, data.waiting, rota, data.sessions)
     horizon = 21
     spec, first = build_spec(service, data, measures, horizon_days=horizon)
     assert first == start
     calendar = working_calendar(service, start, start + timedelta(days=horizon - 1))
-    risk = capacity_ahead(service, data.roster, calendar, measures.table)
-    assert risk_step.capacity_ahead is capacity_ahead  # what flowcap risk calls: one function
-    staff, minutes = staffing_ahead(service, data.roster, calendar, measures.table)
+    # What flowcap risk uses (plan.risk.assess_risk calls the roster's capacity_ahead).
+    risk = data.roster.capacity_ahead(service, calendar, measures.table)
+    staff, minutes = data.roster.staffing_ahead(service, calendar, measures.table)
     result = run(spec, 2_000, seed=1, record="paths")
     for r, (name, resource) in enumerate(service.resources.items()):
         expected = spec.staff[r] * spec.minutes_per_staff[r] * (1 - resource.absence_rate)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from functools import cached_property
 from pathlib import Path
 
@@ -49,7 +48,7 @@ from flowcap.io.folder import (
 from flowcap.io.pseudonym import load_key
 from flowcap.io.service_yaml import read_service_yaml
 from flowcap.io.source import read_bytes, read_once
-from flowcap.model import Service
+from flowcap.model import Scenario, Service
 from flowcap.model.eventlog import EventLogConfig
 from flowcap.model.tables import ServiceTables
 from flowcap.progress import Progress, quiet
@@ -64,7 +63,7 @@ class ServiceHistory:
     """A service's settings and pseudonymised history, as one object.
 
     ``tables`` are the stored tables (``case_key`` pseudonyms); ``scenarios`` the contingency
-    options by name (empty when the service has none); ``school_holidays`` a frame of
+    options in file order (empty when the service has none); ``school_holidays`` a frame of
     ``start``, ``end`` (inclusive) and ``name``; ``folder`` the service folder it was opened
     from (``None`` when opened from the store by name); ``notes`` what the import had to say
     (ignored columns, unmapped log activities) when the folder had something new;
@@ -73,7 +72,7 @@ class ServiceHistory:
 
     service: Service
     tables: ServiceTables
-    scenarios: dict = field(default_factory=dict)
+    scenarios: tuple[Scenario, ...] = ()
     school_holidays: pd.DataFrame | None = None
     folder: Path | None = None
     notes: list[str] = field(default_factory=list)
@@ -163,14 +162,19 @@ def open_folder(
     database_url: str | None = None,
     progress: Progress = quiet,
     warn: Progress = quiet,
+    *,
+    service: Service | None = None,
 ) -> ServiceHistory:
-    """:func:`open_service` on a folder: import what changed, then load from the store."""
+    """:func:`open_service` on a folder: import what changed, then load from the store.
+
+    ``service`` is the folder's service.yaml when the caller has parsed it already.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError([_not_a_folder(folder)])
     url = database_url
     with read_once():
-        service = read_service_yaml(folder / "service.yaml")
+        service = service or read_service_yaml(folder / "service.yaml")
         files = file_hashes(folder, service)
         store = _store(url or folder_database_url(folder))
         try:
@@ -203,7 +207,9 @@ def open_folder(
     )
 
 
-def _folder_settings(folder: Path, service: Service) -> tuple[dict, pd.DataFrame | None]:
+def _folder_settings(
+    folder: Path, service: Service
+) -> tuple[tuple[Scenario, ...], pd.DataFrame | None]:
     """The folder's scenarios and school holidays, parsed (the store already has them)."""
     parsed: dict = {}
     for kind in ("scenarios", "school_holidays"):
@@ -212,7 +218,7 @@ def _folder_settings(folder: Path, service: Service) -> tuple[dict, pd.DataFrame
             raise InputError(problems)
         if path is not None:
             parsed[kind] = parse_settings(kind, path.name, read_bytes(path), service)
-    return parsed.get("scenarios", {}), parsed.get("school_holidays")
+    return parsed.get("scenarios", ()), parsed.get("school_holidays")
 
 
 def open_stored(
@@ -244,7 +250,7 @@ def open_stored(
     return ServiceHistory(
         service=service,
         tables=tables,
-        scenarios=parsed.get("scenarios", {}),
+        scenarios=parsed.get("scenarios", ()),
         school_holidays=_holidays(parsed.get("school_holidays")),
         settings_version={kind: row["version"] for kind, row in settings.items()},
         _events=_event_loader(url, service),
@@ -352,7 +358,7 @@ def open_event_log(
             return read_event_log(
                 config.path_in(path), config, service_timezone=service.timezone, key=load_key()
             )
-        history = open_folder(path, database_url, progress, warn)
+        history = open_folder(path, database_url, progress, warn, service=service)
     progress("Reading the event log")
     return history.event_log
 
@@ -458,12 +464,3 @@ def list_services(database_url: str | None = None) -> list[dict]:
         return store.services()
     finally:
         store.close()
-
-
-def measure_until(history: ServiceHistory, until: date | None):
-    """The measures to ``until`` (past the data: the backlog worked off, when modelled)."""
-    from flowcap.measures import daily_measures
-
-    if until is None:
-        return history.measures
-    return daily_measures(history.service, history.tables, until=until)

@@ -420,7 +420,7 @@ def _print_process_map(name: str, pmap) -> None:
     variants = pmap.variants
     common = ""
     if len(variants) > _MAP_ROWS:
-        share = float(variants["share"].head(_MAP_ROWS).sum())
+        share = pmap.share_of_top_variants(_MAP_ROWS)
         common = f" (the {_MAP_ROWS} most common: {share:.0%} of cases)"
     out.print(
         f"{name}: {pmap.n_cases:,} cases, {pmap.n_events:,} events, "

@@ -63,7 +63,7 @@ def validate(
     for name, frame, column in (
         ("referrals", checked.referrals, "referral_date"),
         ("waiting", checked.waiting, "waiting_since"),
-        ("roster", checked.roster, "date"),
+        ("roster", checked.roster.rows, "date"),
         ("sessions", checked.sessions, "date"),
         ("school_holidays", checked.school_holidays, "start"),
     ):

@@ -45,7 +45,7 @@ from flowcap.io.eventlog import EventLog, read_event_log
 from flowcap.io.service_yaml import check_service_yaml, read_service_yaml
 from flowcap.io.source import read_bytes, sha256_of
 from flowcap.io.tables import TableCheck, check_rows, parse_dates, parse_numbers, read_text_table
-from flowcap.model import Service
+from flowcap.model import Scenario, Service
 from flowcap.model.tables import ServiceTables
 
 #: Table name -> (required columns, optional columns).
@@ -80,7 +80,7 @@ class ServiceFolder(ServiceTables):
     files: dict[str, tuple[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     settings: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-    scenarios: dict = field(default_factory=dict)
+    scenarios: tuple[Scenario, ...] = ()
     school_holidays: pd.DataFrame | None = None
     event_log: EventLog | None = None
 
@@ -263,14 +263,14 @@ def read_service_folder(folder: str | Path, service: Service | None = None) -> S
         files=files,
         notes=notes,
         settings=settings,
-        scenarios=parsed.get("scenarios", {}),
+        scenarios=parsed.get("scenarios", ()),
         school_holidays=parsed.get("school_holidays"),
         event_log=event_log,
     )
 
 
 def parse_settings(kind: str, file_name: str, raw: bytes, service: Service):
-    """A settings file's content parsed: the options of ``scenarios`` (by name), or the
+    """A settings file's content parsed: the options of ``scenarios`` (in file order), or the
     ``school_holidays`` frame; raises :class:`InputError` naming the file's problems."""
     from flowcap.io.scenarios_yaml import parse_scenarios_bytes
     from flowcap.io.school_holidays import parse_school_holidays

@@ -27,11 +27,11 @@ from flowcap.errors import InputError, Problem, capped
 from flowcap.io.safe_yaml import MAX_YAML_BYTES, LineMap, load_yaml
 from flowcap.io.source import read_bytes
 from flowcap.model import Service
-from flowcap.model.scenario import BASELINE, CHANGE_KINDS, Change, _Item
+from flowcap.model.scenario import BASELINE, CHANGE_KINDS, Change, Scenario, _Item
 
 
-def read_scenarios(path: Path, service: Service) -> dict[str, tuple[Change, ...]]:
-    """Options by name (file order), each its changes in order; raise :class:`InputError`.
+def read_scenarios(path: Path, service: Service) -> tuple[Scenario, ...]:
+    """The options in file order, each with its changes in order; raise :class:`InputError`.
 
     An empty file means no options. Checked against ``service``: resources and case types
     must exist, a triage ``step`` must be one of the case type's steps, a transfer cannot move
@@ -49,7 +49,9 @@ def read_scenarios(path: Path, service: Service) -> dict[str, tuple[Change, ...]
     return parse_scenarios_bytes(read_bytes(path), service, file=name)
 
 
-def parse_scenarios_bytes(raw: bytes, service: Service, *, file: str = "scenarios.yaml"):
+def parse_scenarios_bytes(
+    raw: bytes, service: Service, *, file: str = "scenarios.yaml"
+) -> tuple[Scenario, ...]:
     """:func:`read_scenarios` on the bytes of a file (a folder's, or the store's copy)."""
     if len(raw) > MAX_YAML_BYTES:
         raise InputError(
@@ -63,21 +65,23 @@ def parse_scenarios_bytes(raw: bytes, service: Service, *, file: str = "scenario
     return parse_scenarios(text, service, file=file)
 
 
-def parse_scenarios(text: str, service: Service, *, file: str = "scenarios.yaml"):
+def parse_scenarios(
+    text: str, service: Service, *, file: str = "scenarios.yaml"
+) -> tuple[Scenario, ...]:
     """:func:`read_scenarios` on the text of a file."""
     if not text.strip():
-        return {}
+        return ()
     data, lines, problems = load_yaml(text, file)
     if problems:
         raise InputError(problems)
     if data is None:
-        return {}
+        return ()
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise InputError(
             [Problem(file, f"must be a mapping of option name to a list of changes, not {kind}", 1)]
         )
-    options: dict[str, tuple[Change, ...]] = {}
+    options: list[Scenario] = []
     for option, items in data.items():
         here = (option,)
         if not isinstance(option, str) or not option.strip():
@@ -95,7 +99,7 @@ def parse_scenarios(text: str, service: Service, *, file: str = "scenarios.yaml"
                 _problem(file, "give the option a list of changes (- agency: {...})", here, lines)
             )
             continue
-        changes = []
+        changes: list[Change] = []
         for i, item in enumerate(items):
             for (kind, key), message in _check_names(item, service):
                 problems.append(_problem(file, message, here + (i, kind, key), lines))
@@ -103,10 +107,10 @@ def parse_scenarios(text: str, service: Service, *, file: str = "scenarios.yaml"
                 changes.append(_Item.model_validate(item).change)
             except ValidationError as exc:
                 problems += _problems_from(exc, file, here + (i,), lines)
-        options[option] = tuple(changes)
+        options.append(Scenario(option, tuple(changes)))
     if problems:
         raise InputError(capped(problems, file))
-    return options
+    return tuple(options)
 
 
 def _check_names(item: Any, service: Service) -> list[tuple[tuple[str, str], str]]:

@@ -182,7 +182,7 @@ def daily_measures(
     days = pd.date_range(start, end, freq="D")
     n_days = len(days)
     calendar = working_calendar(service, start.date(), end.date())
-    capacity = capacity_minutes(service, data.roster, calendar)
+    capacity = data.roster.capacity_minutes(service, calendar)
     cases, keys = _cases(data, start)
     items = _items(service, cases, start, n_days)
     done = (
@@ -307,26 +307,6 @@ def _sessions(
         "minutes": sessions["minutes"].to_numpy(float)[keep],
         "resource": resource.to_numpy(float)[keep].astype(np.int64),
     }
-
-
-def capacity_minutes(
-    service: Service, roster: pd.DataFrame, calendar: pd.DataFrame
-) -> dict[str, np.ndarray]:
-    """Minutes of capacity per day for each resource, shape (n_days,)."""
-    start = calendar["date"].iat[0]
-    n_days = len(calendar)
-    working = calendar["is_working_day"].to_numpy()
-    out = {}
-    for name, resource in service.resources.items():
-        minutes = np.where(working, resource.capacity_minutes_per_day, 0.0).astype(float)
-        rows = roster[roster["resource"] == name]
-        if len(rows):
-            day = _day_numbers(rows["date"], start)
-            inside = (day >= 0) & (day < n_days)
-            each = rows["minutes_per_staff"].fillna(resource.minutes_per_day).to_numpy(float)
-            minutes[day[inside]] = rows["staff"].to_numpy(float)[inside] * each[inside]
-        out[name] = minutes
-    return out
 
 
 def _modelled(

@@ -185,8 +185,14 @@ class _Item(BaseModel):
 
 @dataclass(frozen=True)
 class Scenario:
-    """One named option and its changes, in order (one entry of what
-    :func:`flowcap.io.scenarios_yaml.read_scenarios` returns)."""
+    """One named option and its changes, in order (one of the options
+    :func:`flowcap.io.scenarios_yaml.read_scenarios` returns, in file order)."""
 
     name: str
     changes: tuple[Change, ...]
+
+    @classmethod
+    def of(cls, name: str, *changes: Change) -> Scenario:
+        """``Scenario.of("agency IDVA", Agency(...), ...)``: the option ``name`` with these
+        changes, in order."""
+        return cls(name, changes)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from flowcap.model.roster import Roster
+
 
 @dataclass
 class ServiceTables:
@@ -17,16 +19,22 @@ class ServiceTables:
 
     - ``referrals``: case, referral_date, case_type, source
     - ``waiting``: case, case_type, waiting_since (may be empty)
-    - ``roster``: date, resource, staff, minutes_per_staff (NaN = the resource's default);
-      rows after the last day of data are plans for the days ahead
+    - ``roster``: a :class:`~flowcap.model.roster.Roster` (given as its rows, a frame of
+      date, resource, staff, minutes_per_staff, it is wrapped)
     - ``sessions``: date, case, resource, minutes; ``None`` when none are recorded (activity
       is then modelled from capacity)
     """
 
     referrals: pd.DataFrame
     waiting: pd.DataFrame
-    roster: pd.DataFrame
+    roster: Roster
     sessions: pd.DataFrame | None
+
+    def __post_init__(self) -> None:
+        if self.roster is None:
+            self.roster = Roster.empty()
+        elif isinstance(self.roster, pd.DataFrame):
+            self.roster = Roster(self.roster)
 
     @property
     def has_history(self) -> bool:

@@ -66,6 +66,7 @@ from typing import ClassVar
 import numpy as np
 
 from flowcap._json import json_number
+from flowcap.checks import check_minutes, check_replications, check_risk
 from flowcap.errors import FlowcapError
 from flowcap.simulate.daily import DailySpec, run
 
@@ -312,12 +313,9 @@ def resource_submodel(spec: DailySpec, resource: str) -> DailySpec:
 def _prepare(spec, resource, target, risk, replications):
     if resource not in spec.resources:
         raise FlowcapError(f"unknown resource {resource!r}; resources are: {spec.resources}")
-    if not 0 <= risk < 1:
-        raise FlowcapError("risk must be a probability in [0, 1)")
-    if not target >= 0:
-        raise FlowcapError("the target backlog must be >= 0 minutes")
-    if replications < 1:
-        raise FlowcapError("replications must be at least 1")
+    check_risk(risk, "risk")
+    check_minutes(target, "target_backlog_minutes")
+    check_replications(replications)
     if all(p is None for p in spec.patience_days):
         model, r = resource_submodel(spec, resource), 0
     else:

@@ -30,7 +30,6 @@ from scipy import stats
 from flowcap._json import json_number
 from flowcap.checks import check_horizon, check_ratios
 from flowcap.model import working_calendar
-from flowcap.model.roster import capacity_ahead
 from flowcap.progress import Progress, quiet
 from flowcap.variation.series import fold_to_working_days, working_day_series
 
@@ -264,7 +263,8 @@ def assess_risk(
     progress: Progress = quiet,
 ) -> RiskReport:
     """How often each resource's demand exceeds k × capacity, from history and ahead: the
-    forecast demand against the capacity the roster gives (:func:`capacity_ahead`)."""
+    forecast demand against the capacity the roster gives
+    (:meth:`~flowcap.model.roster.Roster.capacity_ahead`)."""
     check_ratios(ks)
     check_horizon(horizon)
     from flowcap.forecast.report import _forecast
@@ -275,7 +275,7 @@ def assess_risk(
     report = _forecast(service, measures_table, history.school_holidays, horizon, False, progress)
     future_days = pd.date_range(report.forecast["date"].min(), report.forecast["date"].max())
     calendar = working_calendar(service, future_days[0].date(), future_days[-1].date())
-    capacity = capacity_ahead(service, data.roster, calendar, measures_table)
+    capacity = data.roster.capacity_ahead(service, calendar, measures_table)
     progress("Assessing the risk of bad days")
     risks, daily = [], []
     working = calendar["is_working_day"].to_numpy()

@@ -90,6 +90,7 @@ from flowcap.model.scenario import (
     Change,
     Demand,
     Overtime,
+    Scenario,
     Transfer,
     Triage,
 )
@@ -162,8 +163,9 @@ def apply_scenario(
         service's (as :func:`flowcap.simulate.build.build_spec` makes it).
     start : the date of the spec's day 0.
     service : gives the costs per hour, the steps a triage change refers to, and bank holidays.
-    changes : the option's changes (:func:`flowcap.io.scenarios_yaml.read_scenarios`), applied
-        transfers first, then the rest in order. Changes outside the horizon have no effect there
+    changes : an option's changes (``Scenario.changes``, as
+        :func:`flowcap.io.scenarios_yaml.read_scenarios` reads them), applied transfers
+        first, then the rest in order. Changes outside the horizon have no effect there
         (:func:`inert_options` names the options with none at all). A transfer moves people,
         never creates them: each day the receiving resource gains exactly the people the
         sending one loses, and nobody moves on a day the receiving resource does not work.
@@ -261,11 +263,9 @@ def apply_scenario(
     return new, extra
 
 
-def inert_options(
-    options: Mapping[str, Sequence[Change]], first: date, last: date
-) -> dict[str, str]:
-    """The options that would change nothing between ``first`` and ``last`` (inclusive), each
-    with a one-sentence reason, in the order given; options that act are left out.
+def inert_options(options: Sequence[Scenario], first: date, last: date) -> dict[str, str]:
+    """The options that would change nothing between ``first`` and ``last`` (inclusive), by
+    name, each with a one-sentence reason, in the order given; options that act are left out.
 
     A change acts on the days from when it takes effect to its ``end`` (inclusive): a
     transfer, overtime or demand change from its ``start`` (a transfer's handover days count:
@@ -281,11 +281,12 @@ def inert_options(
     if last < first:
         raise ValueError(f"the horizon ends ({last}) before it starts ({first})")
     found = {}
-    for name, changes in options.items():
+    for scenario in options:
+        name = scenario.name
         later: list[tuple[date, Change]] = []  # (when it takes effect, change)
         earlier: list[date] = []  # when it ends
         acts = False
-        for change in changes:
+        for change in scenario.changes:
             if isinstance(change, Triage):
                 acts = True
                 break
@@ -422,11 +423,11 @@ class ScenarioOutcome:
 class ScenarioComparison:
     """The baseline and every option, run on the same random numbers; see the module notes.
 
-    ``outcomes`` holds the baseline first, then the options in the order given. ``ranking``
-    lists the options (not the baseline): the non-dominated ones by cost per wait day avoided
-    (options avoiding none last), then the dominated ones in the same order. An option is
-    dominated when another option, or the baseline, costs less and avoids more waiting, or
-    costs no more and meets the target in a larger share of runs.
+    ``outcomes`` holds the baseline first, then the options in the order given, by name.
+    ``ranking`` lists the options (not the baseline): the non-dominated ones by cost per wait
+    day avoided (options avoiding none last), then the dominated ones in the same order. An
+    option is dominated when another option, or the baseline, costs less and avoids more
+    waiting, or costs no more and meets the target in a larger share of runs.
     """
 
     resources: tuple[str, ...]
@@ -592,11 +593,20 @@ def _p_meet(result: DailyResult, threshold: float) -> float:
     return float(np.mean(np.all(result.final_backlog <= threshold, axis=0)))
 
 
+def _names(options: Sequence[Scenario]) -> list[str]:
+    """The options' names, in order; a :class:`ValueError` when two share one."""
+    names = [scenario.name for scenario in options]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"two options are named {', '.join(repr(n) for n in twice)}")
+    return names
+
+
 def compare_scenarios(
     spec: DailySpec,
     start: date,
     service: Service,
-    scenarios: Mapping[str, Sequence[Change]],
+    options: Sequence[Scenario],
     *,
     replications: int,
     seed: int,
@@ -609,14 +619,16 @@ def compare_scenarios(
 ) -> ScenarioComparison:
     """Run the baseline and every option with the same seed, and cost and rank the options.
 
-    ``risk_target`` is the accepted chance of missing the target (every resource's backlog at
-    or under ``threshold_minutes`` at the end of the horizon), used by the recommendation.
-    With ``waits`` each run also measures waits and days over the service's
+    ``options`` are run in the order given; their names must differ, and none may be
+    :data:`BASELINE`. ``risk_target`` is the accepted chance of missing the target (every
+    resource's backlog at or under ``threshold_minutes`` at the end of the horizon), used by
+    the recommendation. With ``waits`` each run also measures waits and days over the service's
     ``first_contact_target_working_days`` (:func:`flowcap.simulate.daily.run`). ``device``
     and ``chunk_size`` go to that function (``"cuda"``: PyTorch on a GPU; ``None``: its default
     chunk for the device). ``progress(step, done, total)`` is told each run as it starts.
     """
-    if BASELINE in scenarios:
+    names = _names(options)
+    if BASELINE in names:
         raise ValueError(f"{BASELINE!r} is the unchanged service; name the option differently")
     if not 0 <= risk_target < 1:
         raise ValueError("risk_target must be in [0, 1)")
@@ -644,15 +656,16 @@ def compare_scenarios(
             name, result, base_cost + extra, extra, _p_meet(result, threshold_minutes), avoided
         )
 
-    total = len(scenarios) + 1
+    total = len(options) + 1
     if progress is not None:
         progress("Simulating the baseline", 0, total)
     baseline = simulate(BASELINE, spec, np.zeros_like(base_cost), None)
     outcomes = {BASELINE: baseline}
-    for k, (name, changes) in enumerate(scenarios.items(), start=1):
+    for k, scenario in enumerate(options, start=1):
+        name = scenario.name
         if progress is not None:
             progress(f"Simulating option {k} of {total - 1}: {name}", k, total)
-        changed, extra = apply_scenario(spec, start, service, changes)
+        changed, extra = apply_scenario(spec, start, service, scenario.changes)
         outcomes[name] = simulate(name, changed, extra, baseline.result)
     return ScenarioComparison(
         resources=spec.resources,
@@ -724,7 +737,7 @@ def cheapest_combination(
     spec: DailySpec,
     start: date,
     service: Service,
-    scenarios: Mapping[str, Sequence[Change]],
+    options: Sequence[Scenario],
     *,
     risk_target: float,
     replications: int,
@@ -736,23 +749,24 @@ def cheapest_combination(
 ) -> Combination | None:
     """The cheapest subset of the options that meets ``p_meet_target ≥ 1 − risk_target``.
 
-    A subset's changes are the options' changes one after another (see
-    :func:`apply_scenario` for how they combine). Costs need no simulation, so subsets are
-    tried cheapest first (then fewest options, then in the order given) and the first that
-    meets the target is returned, all on the same random numbers. When no subset does:
-    ``None``, or with ``closest`` the subset meeting it in the largest share of runs (the
-    cheapest of those), with ``meets_target`` false. At most :data:`MAX_COMBINED_OPTIONS`
-    options (``2**n`` subsets). ``device``: as in :func:`compare_scenarios`. ``known``: results
-    already simulated with the same seed and replications, by the names of the options in
-    them (``()`` for the baseline) — a comparison's — which are used instead of running again.
+    ``options`` are taken in the order given, and their names must differ. A subset's changes
+    are its options' changes one after another (see :func:`apply_scenario` for how they
+    combine). Costs need no simulation, so subsets are tried cheapest first (then fewest
+    options, then in the order given) and the first that meets the target is returned, all on
+    the same random numbers. When no subset does: ``None``, or with ``closest`` the subset
+    meeting it in the largest share of runs (the cheapest of those), with ``meets_target``
+    false. At most :data:`MAX_COMBINED_OPTIONS` options (``2**n`` subsets). ``device``: as in
+    :func:`compare_scenarios`. ``known``: results already simulated with the same seed and
+    replications, by the names of the options in them (``()`` for the baseline) — a
+    comparison's — which are used instead of running again.
     """
-    names = list(scenarios)
+    names = _names(options)
     if len(names) > MAX_COMBINED_OPTIONS:
         raise ValueError(f"at most {MAX_COMBINED_OPTIONS} options can be combined")
     need = 1.0 - risk_target
 
     def combined(subset: tuple[int, ...]) -> list[Change]:
-        return [c for i in subset for c in scenarios[names[i]]]
+        return [c for i in subset for c in options[i].changes]
 
     known = known or {}
     candidates = []

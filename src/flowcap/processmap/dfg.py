@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from flowcap.checks import check_at_least_one
 from flowcap.errors import FlowcapError
 
 START = "__start__"
@@ -109,6 +110,10 @@ class ProcessMap:
     @property
     def is_filtered(self) -> bool:
         return self.full is not None
+
+    def share_of_top_variants(self, n: int) -> float:
+        """Share of cases that follow one of the ``n`` most common variants (0 to 1)."""
+        return float(self.variants["share"].head(n).sum())
 
     @property
     def times_note(self) -> str:
@@ -243,9 +248,8 @@ class ProcessMap:
         FlowcapError
             When ``top_edges`` or ``top_variants`` is below 1.
         """
-        for name, value in (("top_edges", top_edges), ("top_variants", top_variants)):
-            if value is not None and value < 1:
-                raise FlowcapError(f"{name} must be at least 1, not {value}")
+        check_at_least_one(top_edges, "top_edges")
+        check_at_least_one(top_variants, "top_variants")
         full = self.full if self.full is not None else self
         edges = full.edges
         keep = edges["count"].to_numpy() >= min_count

@@ -10,12 +10,13 @@ The rules, in one place:
 
 - **Start.** The day after the last day of the measures. With no history (no measures), the
   ``start`` given (default today), from an empty backlog with no existing cases.
-- **Staff.** :func:`staffing_ahead`, the rule ``flowcap risk`` uses too (through
-  :func:`capacity_ahead`): on each day ahead a roster row for the resource wins (its ``staff``
-  and ``minutes_per_staff``, the resource's ``minutes_per_day`` where blank), as in
-  :func:`flowcap.measures.daily.capacity_minutes`; otherwise, on a working day, what the same
-  weekday had on average over the last 52 weeks of history (the measures' capacity, so planned
-  leave in the roster shows), spread over the resource's usual head count; with no such
+- **Staff.** :meth:`flowcap.model.roster.Roster.staffing_ahead`, the rule ``flowcap risk``
+  uses too (through :meth:`~flowcap.model.roster.Roster.capacity_ahead`): on each day ahead a
+  roster row for the resource wins (its ``staff`` and ``minutes_per_staff``, the resource's
+  ``minutes_per_day`` where blank), as in the measures
+  (:meth:`~flowcap.model.roster.Roster.capacity_minutes`); otherwise, on a working day, what
+  the same weekday had on average over the last 52 weeks of history (the measures' capacity,
+  so planned leave in the roster shows), spread over the resource's usual head count; with no such
   history, ``resource.staff`` × ``resource.minutes_per_day``; nobody on other days. A
   fractional head count ``s`` (the store keeps staff as a float) becomes ``ceil(s)`` people
   giving ``s × minutes / ceil(s)`` minutes each: the same capacity, absence drawn per whole
@@ -58,10 +59,10 @@ import pandas as pd
 
 from flowcap.checks import check_horizon
 from flowcap.errors import FlowcapError
-from flowcap.measures.daily import DailyMeasures, capacity_minutes
+from flowcap.measures.daily import DailyMeasures
 from flowcap.measures.work import step_positions, step_table
 from flowcap.model import CaseType, Service, working_calendar
-from flowcap.model.roster import staffing_ahead
+from flowcap.model.roster import Roster
 from flowcap.model.service import DemandModel
 from flowcap.model.tables import ServiceTables
 from flowcap.simulate.daily import DailySpec
@@ -198,12 +199,13 @@ def horizon_to_a_working_day(
 
 def _staffing(
     service: Service,
-    roster: pd.DataFrame | None,
+    roster: Roster | None,
     calendar: pd.DataFrame,
     history: pd.DataFrame | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Whole people and minutes each, shape (R_n, H), from :func:`staffing_ahead`."""
-    staff, minutes = staffing_ahead(service, roster, calendar, history)
+    """Whole people and minutes each, shape (R_n, H), from :meth:`Roster.staffing_ahead`."""
+    roster = roster if roster is not None else Roster.empty()
+    staff, minutes = roster.staffing_ahead(service, calendar, history)
     whole = np.ceil(staff - 1e-9)
     with np.errstate(invalid="ignore", divide="ignore"):
         minutes = np.where(whole > staff + 1e-9, staff * minutes / whole, minutes)
@@ -496,7 +498,7 @@ def _modelled_backlog(service, data, items, level, last, n_pri) -> np.ndarray:
     first_day = np.datetime64(first.date(), "D")
     n_days = int((last - first_day).astype(np.int64)) + 1
     calendar = working_calendar(service, first.date(), pd.Timestamp(last).date())
-    capacity = capacity_minutes(service, data.roster, calendar)
+    capacity = data.roster.capacity_minutes(service, calendar)
     due_day = (items["due"] - first_day).astype(np.int64)
     inside = due_day < n_days
     out = np.zeros((len(service.resources), n_pri))

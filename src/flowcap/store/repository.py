@@ -470,7 +470,7 @@ def _frame_for(
     table_name: str, folder: ServiceFolder, key: bytes, erased: set[str]
 ) -> pd.DataFrame:
     """The rows to store for one table: case ids replaced by pseudonyms, erased cases dropped."""
-    frame = getattr(folder, table_name)
+    frame = folder.roster.rows if table_name == "roster" else getattr(folder, table_name)
     if frame is None:
         return pd.DataFrame()
     frame = frame.copy()

@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from flowcap.checks import check_replications
+
 from .reference import ABSENCE, ARRIVALS, PATIENCE, WAITING_EPS, first_contact_rows, stream
 from .spec import PERCENTILES, DailyPaths, DailyResult, DailySpec, Draws, histogram_mean
 
@@ -215,8 +217,9 @@ class RunSettings:
             raise ValueError(f"record must be 'summary' or 'paths', got {self.record!r}")
         if self.target_working_days is not None and not self.waits:
             raise ValueError("days over a first-contact target need waits=True")
-        if replications < 1 or (self.chunk_size is not None and self.chunk_size < 1):
-            raise ValueError("replications and chunk_size must be >= 1")
+        check_replications(replications)
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
         if self.draws is not None:
             n_types, n_res, n_days = len(spec.case_types), len(spec.resources), spec.horizon_days
             if self.draws.arrivals.shape != (replications, n_types, n_days) or (

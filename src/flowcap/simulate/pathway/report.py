@@ -110,7 +110,7 @@ def simulate_service_pathway(
         start=start,
         days=days,
         referrals=referrals,
-        roster=data.roster,
+        roster=data.roster.rows,
         hour_shares=shares,
     )
 

@@ -1,0 +1,194 @@
+"""A service loaded once (flowcap.history): from a folder or from the store by name, its
+settings kept as versions, stores made before settings were kept upgraded."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from alembic import command
+from alembic.config import Config
+from typer.testing import CliRunner
+
+import flowcap
+from conftest import worked_example, write_folder
+from flowcap.cli.main import app
+from flowcap.errors import InputError, StoreError
+from flowcap.history import open_folder, open_stored
+from flowcap.store import Store, database_url
+from flowcap.store.repository import MIGRATIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+OPTIONS = """overtime in March:
+  - overtime: {resource: idva, minutes_per_day: 60, start: 2025-03-05, end: 2025-03-20}
+"""
+
+
+def store_url(folder: Path) -> str:
+    return database_url(folder)
+
+
+def test_a_folder_and_its_stored_copy_are_the_same_history(tmp_path, backend):
+    folder = worked_example(tmp_path / "svc")
+    (folder / "scenarios.yaml").write_text(OPTIONS)
+    (folder / "school_holidays.csv").write_text("start,end\n2025-04-05,2025-04-21\n")
+    from_folder = flowcap.open(folder)
+    from_store = open_stored("Worked example", store_url(folder))
+    assert from_store.folder is None and from_folder.folder == folder
+    assert from_store.service == from_folder.service
+    assert from_store.scenarios == from_folder.scenarios
+    assert [scenario.name for scenario in from_store.scenarios] == ["overtime in March"]
+    pd.testing.assert_frame_equal(from_store.school_holidays, from_folder.school_holidays)
+    for table in ("referrals", "waiting"):
+        pd.testing.assert_frame_equal(
+            getattr(from_store.tables, table), getattr(from_folder.tables, table)
+        )
+    pd.testing.assert_frame_equal(from_store.tables.roster.rows, from_folder.tables.roster.rows)
+    pd.testing.assert_frame_equal(from_store.measures.table, from_folder.measures.table)
+    assert from_store.settings_version == {"service": 1, "scenarios": 1, "school_holidays": 1}
+
+
+def test_measures_are_computed_once_per_history(tmp_path, monkeypatch):
+    import flowcap.measures
+
+    history = flowcap.open(worked_example(tmp_path / "svc"))
+    calls = []
+    real = flowcap.measures.daily_measures
+    monkeypatch.setattr(
+        flowcap.measures, "daily_measures", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    assert history.measures is history.measures
+    assert len(calls) == 1
+
+
+def test_each_changed_settings_file_is_a_new_version(tmp_path, backend):
+    folder = worked_example(tmp_path / "svc")
+    (folder / "scenarios.yaml").write_text(OPTIONS)
+    flowcap.open(folder)
+    flowcap.open(folder)  # nothing changed: no new version
+    store = Store(store_url(folder))
+    assert {k: v["version"] for k, v in store.settings("Worked example").items()} == {
+        "service": 1,
+        "scenarios": 1,
+    }
+    (folder / "scenarios.yaml").write_text(OPTIONS.replace("60", "90"))
+    history = flowcap.open(folder)
+    (option,) = history.scenarios
+    assert option.name == "overtime in March" and option.changes[0].minutes_per_day == 90
+    settings = store.settings("Worked example")
+    assert settings["scenarios"]["version"] == 2
+    assert b"minutes_per_day: 90" in settings["scenarios"]["content"]
+    assert settings["scenarios"]["saved_by"]  # who: the system user
+    # A removed file is a version with no content: the service then has no options.
+    (folder / "scenarios.yaml").unlink()
+    assert flowcap.open(folder).scenarios == ()
+    assert "scenarios" not in store.settings("Worked example")
+    assert open_stored("Worked example", store_url(folder)).scenarios == ()
+    store.close()
+
+
+def test_the_stored_service_yaml_is_the_one_a_name_opens(tmp_path, backend):
+    folder = worked_example(tmp_path / "svc")
+    flowcap.open(folder)
+    service = (
+        (folder / "service.yaml")
+        .read_text()
+        .replace("minutes_per_day: 240", "minutes_per_day: 300")
+    )
+    (folder / "service.yaml").write_text(service)
+    flowcap.open(folder)
+    stored = open_stored("Worked example", store_url(folder))
+    assert stored.service.resources["idva"].minutes_per_day == 300
+    assert stored.settings_version["service"] == 2
+
+
+def test_a_name_the_store_does_not_hold_lists_the_ones_it_does(tmp_path, backend):
+    folder = worked_example(tmp_path / "svc")
+    flowcap.open(folder)
+    with pytest.raises(StoreError, match=r"no service 'Nope' \(it holds: 'Worked example'\)"):
+        open_stored("Nope", store_url(folder))
+
+
+def test_a_store_made_before_settings_were_kept_is_upgraded(tmp_path, backend):
+    folder = worked_example(tmp_path / "svc")
+    flowcap.open(folder)
+    url = store_url(folder)
+    store = Store(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")  # as the last release left it: data, no settings
+    store.close()
+    with pytest.raises(
+        StoreError, match=r"imported by an older flowcap\): import its folder again"
+    ):
+        open_stored("Worked example", url)  # upgrades the schema; the settings are not there yet
+    result = runner.invoke(app, ["import", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "unchanged" in result.stdout  # the data were there already
+    stored = open_stored("Worked example", url)
+    assert stored.measures.table["demand_minutes"].sum() == 12 * 60  # the worked example
+
+
+def test_services_lists_the_default_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    result = runner.invoke(app, ["services"])
+    assert result.exit_code == 0 and "holds no services yet" in result.stdout
+    folder = worked_example(tmp_path / "svc")
+    monkeypatch.setenv("FLOWCAP_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'flowcap.db'}")
+    assert runner.invoke(app, ["import", str(folder)]).exit_code == 0
+    monkeypatch.delenv("FLOWCAP_DATABASE_URL")
+    (tmp_path / "data" / "flowcap").mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "data" / "flowcap.db", tmp_path / "data" / "flowcap" / "flowcap.db")
+    result = runner.invoke(app, ["services"])
+    assert result.exit_code == 0, result.output
+    assert "Worked example" in result.stdout and "12" in result.stdout
+    result = runner.invoke(app, ["measures", "--service", "Worked example", "--json"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_folder_or_a_name_but_not_both(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    for args in (["measures"], ["measures", str(folder), "--service", "Worked example"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1
+        assert "give a service folder, or --service NAME" in result.stderr
+
+
+def test_erase_by_service_name(tmp_path, backend, monkeypatch):
+    folder = worked_example(tmp_path / "svc")
+    flowcap.open(folder)
+    monkeypatch.setenv("FLOWCAP_DATABASE_URL", store_url(folder))
+    result = runner.invoke(app, ["erase", "--service", "Worked example", "R01"])
+    assert result.exit_code == 0, result.output
+    assert "Erased 1 record(s)" in result.stdout
+    assert len(open_stored("Worked example").tables.referrals) == 11
+
+
+def test_a_file_given_as_a_folder_is_an_input_error(tmp_path):
+    path = tmp_path / "service.yaml"
+    path.write_text("name: x\n")
+    with pytest.raises(InputError, match="is a file, not a service folder"):
+        flowcap.open(path)
+    with pytest.raises(InputError, match="is a file, not a service folder"):
+        open_folder(path)
+
+
+def test_validate_checks_the_school_holidays_and_the_options(tmp_path):
+    folder = write_folder(
+        tmp_path / "svc",
+        referrals="case_id,referral_date,case_type\nA,2025-03-04,advocacy\n",
+        school_holidays="start,end\n2025-04-21,2025-04-05\n",
+    )
+    (folder / "scenarios.yaml").write_text("more staff:\n  - agency: {resource: nobody}\n")
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 1
+    assert "school_holidays.csv, row 2, column end: end '2025-04-05' is before start" in (
+        result.stderr
+    )
+    assert "scenarios.yaml" in result.stderr and "unknown resource 'nobody'" in result.stderr
