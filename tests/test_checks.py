@@ -1,18 +1,14 @@
-"""One rule per argument (flowcap.checks), and the CLI naming each by its own flag."""
+"""One rule per argument (flowcap.checks); the CLI naming each by its own flag is in
+test_cli_app.py."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
-from typer.testing import CliRunner
 
-from conftest import worked_example
 from flowcap import checks
 from flowcap.checks import ArgumentError
-from flowcap.cli.main import app
-
-runner = CliRunner()
 
 
 @pytest.mark.parametrize(
@@ -57,41 +53,3 @@ def test_zero_warm_up_is_allowed_and_zero_hours_are_not():
     checks.check_hours(0, "warmup_hours", allow_zero=True)
     with pytest.raises(ArgumentError, match="hours must be more than 0"):
         checks.check_hours(0)
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["simulate", "--risk", "0"], "--risk must be between 0 and 1"),
-        (["plan", "--risk", "1"], "--risk must be between 0 and 1"),
-        (["simulate", "--replications", "0"], "--replications must be at least 1"),
-        (["plan", "--seed", "-1"], "--seed must be 0 or more"),
-        (["simulate", "--threshold-minutes", "-5"], "--threshold-minutes must be a number"),
-        (["plan", "--target-backlog-minutes", "-5"], "--target-backlog-minutes must be a number"),
-        (["risk", "--k", "0"], "--k must be a number more than 0"),
-        (["forecast", "--horizon", "0"], "--horizon must be from 1 to"),
-        (["measures", "--from", "2025-03-05", "--to", "2025-03-04"], "--from 2025-03-05 is after"),
-        (["processmap", "--top-edges", "0"], "--top-edges must be at least 1"),
-        (["des", "--hours", "0"], "--hours must be more than 0"),
-    ],
-    ids=lambda v: v if isinstance(v, str) else " ".join(v[:2]),
-)
-def test_the_cli_names_the_flag(args, message, tmp_path):
-    folder = worked_example(tmp_path / "svc")
-    command, *options = args
-    result = runner.invoke(app, [command, str(folder), *options])
-    assert result.exit_code == 1, result.output
-    assert message in result.stderr, result.stderr
-    assert "Traceback" not in result.output
-
-
-def test_calibrate_needs_two_replications(tmp_path):
-    import shutil
-    from pathlib import Path
-
-    folder = tmp_path / "log"
-    example = Path(__file__).resolve().parents[1] / "examples" / "victim-support-log"
-    shutil.copytree(example, folder, ignore=shutil.ignore_patterns(".flowcap"))
-    result = runner.invoke(app, ["calibrate", str(folder), "--replications", "1"])
-    assert result.exit_code == 1
-    assert "--replications must be at least 2 (the intervals need two)" in result.stderr

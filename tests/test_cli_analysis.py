@@ -1,4 +1,5 @@
-"""variation, forecast and risk through the CLI: the JSON shapes the issue fixes, and charts."""
+"""variation, forecast, risk and processmap through the CLI: the JSON shapes the issue fixes,
+charts, and the process map of a log file or of a service folder's event log."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import LOG, log_folder, write_folder
 from flowcap.cli.main import app
+from flowcap.errors import FlowcapError
+from flowcap.history import open_event_log
 
 runner = CliRunner()
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "victim-support"
@@ -31,6 +35,7 @@ def run_json(*args):
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_variation_json_has_the_issue_shape(example, tmp_path):
     document = run_json("variation", example, "--json", "--chart", tmp_path / "spc.html")
     assert set(document) == {"resources", "alerts"}
@@ -78,6 +83,7 @@ def test_variation_recalculates_limits_from_a_date(example):
     assert len(segments) == 2
 
 
+@pytest.mark.slow
 def test_forecast_json_has_the_issue_shape(example, tmp_path):
     document = run_json(
         "forecast", example, "--horizon", 14, "--json", "--chart", tmp_path / "fan.png"
@@ -99,6 +105,7 @@ def test_forecast_json_has_the_issue_shape(example, tmp_path):
     assert (tmp_path / "fan.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_risk_json_has_the_issue_shape(example, tmp_path):
     items = run_json(
         "risk",
@@ -138,6 +145,7 @@ def test_risk_json_has_the_issue_shape(example, tmp_path):
     assert (tmp_path / "risk.html").exists()
 
 
+@pytest.mark.slow
 def test_human_output_reads_as_sentences(example):
     result = runner.invoke(app, ["risk", str(example), "--k", "1.5", "--horizon", "30"])
     assert result.exit_code == 0, result.output
@@ -180,3 +188,85 @@ def test_processmap_json_of_the_sepsis_log(tmp_path):
     )
     assert abs(sum(b["share"] for b in document["bottlenecks"]) - 1) < 1e-6
     assert (tmp_path / "sepsis.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+# --- the process map of a service folder's event log ------------------------------------------
+
+
+def test_processmap_of_a_service_folder_uses_its_event_log(tmp_path):
+    folder = log_folder(tmp_path)
+    result = runner.invoke(app, ["processmap", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    # A's risk assessment started and completed: one visit, its start left out.
+    assert sum(a["events"] for a in document["activities"]) == 8
+    assert document["left_out_events"] == {"start": 1}
+    assert document["times"].startswith("Complete events only (1 start events left out)")
+    assert not [e for e in document["edges"] if e["from"] == e["to"]]
+    starts = {e["to"]: e["count"] for e in document["edges"] if e["from"] == "__start__"}
+    assert starts == {"Referral received": 3}  # A's first event by time, not by file order
+    # A column option reads the folder's log file again, with the folder's other settings.
+    log = open_event_log(folder, timezone="UTC")
+    assert (log.source, log.timezone, log.n_events) == ("events.csv", "UTC", 9)
+
+
+def test_processmap_takes_every_column_from_the_command_line(tmp_path):
+    log = tmp_path / "events.csv"
+    log.write_text(LOG)
+    columns = ["--case-id", "Ref", "--activity", "Event", "--timestamp", "When"]
+    result = runner.invoke(app, ["processmap", str(log), *columns, "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)  # no lifecycle column named: every event mapped
+    assert document["left_out_events"] == {} and "no start events" in document["times"]
+    loops = {(e["from"], e["to"]): e["count"] for e in document["edges"] if e["from"] == e["to"]}
+    assert loops == {("Risk assessment", "Risk assessment"): 1}
+    lifecycle = ["--lifecycle", "Status", "--case-type", "Kind"]
+    result = runner.invoke(app, ["processmap", str(log), *columns, *lifecycle, "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["left_out_events"] == {"start": 1}
+    assert sum(a["events"] for a in document["activities"]) == 8
+    # The options reach the reader: a column the file lacks is named in the error.
+    for option in ("--resource", "--case-type", "--lifecycle"):
+        result = runner.invoke(app, ["processmap", str(log), *columns, option, "Nope"])
+        assert result.exit_code == 1
+        assert "missing column 'Nope'" in result.stderr, (option, result.stderr)
+    # A folder's event_log: settings are overridden by the options.
+    folder = log_folder(tmp_path / "folder", lifecycle=None)
+    result = runner.invoke(app, ["processmap", str(folder), "--lifecycle", "Status", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["left_out_events"] == {"start": 1}
+
+
+def test_processmap_prints_its_rankings_and_checks_its_filters(tmp_path):
+    folder = log_folder(tmp_path)
+    result = runner.invoke(app, ["processmap", str(folder)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "3 cases, 8 events" in text and "1 start events left out" in text
+    for title in ("Where the waiting accumulates", "Longest delays (90th percentile)"):
+        assert title in text
+    assert "No rework loops" in text
+    for option in ("--top-edges", "--top-variants"):
+        result = runner.invoke(app, ["processmap", str(folder), option, "0"])
+        assert result.exit_code == 1
+        assert f"{option} must be at least 1, not 0" in result.stderr
+
+
+def test_processmap_help_keeps_its_defaults():
+    result = runner.invoke(app, ["processmap", "--help"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    for text in ("(default: the folder's, or case_id)", "(default: the folder's, or timestamp)"):
+        assert text in result.stdout
+    assert "--top-variants" in result.stdout and "--lifecycle" in result.stdout
+    assert "case id ." not in result.stdout
+
+
+def test_processmap_of_a_folder_without_an_event_log_says_so(tmp_path):
+    folder = write_folder(tmp_path)
+    with pytest.raises(FlowcapError, match="has no event_log: section"):
+        open_event_log(folder)
+    result = runner.invoke(app, ["processmap", str(folder)])
+    assert result.exit_code == 1 and "has no event_log: section" in result.stderr
+    result = runner.invoke(app, ["processmap", str(tmp_path / "x.csv"), "--timezone", "Mars/Base"])
+    assert result.exit_code == 1 and "--timezone unknown time zone" in result.stderr

@@ -128,8 +128,11 @@ def test_with_service_name_and_no_folder(name, stored, monkeypatch):
 
 def test_the_store_lists_what_it_holds(stored, monkeypatch):
     monkeypatch.setenv("FLOWCAP_DATABASE_URL", stored)
-    listing = {entry["name"]: entry for entry in run_json(["services"])}
+    document = run_json(["services"])
+    listing = {entry["name"]: entry for entry in document["services"]}
     assert set(listing) == set(NAMES.values())
     hub = listing[NAMES[VS]]
-    assert hub["settings_version"] == 1 and hub["referrals"] > 6000
+    assert hub["settings"] == {"scenarios": 1, "school_holidays": 1, "service": 1}
+    assert hub["referrals"] == 6165 and hub["events"] == 0
+    assert listing[NAMES[LOG]]["events"] == 3416  # the log's events, kept with its referrals
     assert listing[NAMES[ANCHOR]]["referrals"] == 0

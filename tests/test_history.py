@@ -3,7 +3,6 @@ settings kept as versions, stores made before settings were kept upgraded."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,14 +12,13 @@ from alembic.config import Config
 from typer.testing import CliRunner
 
 import flowcap
-from conftest import worked_example, write_folder
+from conftest import worked_example
 from flowcap.cli.main import app
 from flowcap.errors import InputError, StoreError
 from flowcap.history import open_folder, open_stored
 from flowcap.store import Store, database_url
 from flowcap.store.repository import MIGRATIONS
 
-ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 OPTIONS = """overtime in March:
@@ -135,41 +133,6 @@ def test_a_store_made_before_settings_were_kept_is_upgraded(tmp_path, backend):
     assert stored.measures.table["demand_minutes"].sum() == 12 * 60  # the worked example
 
 
-def test_services_lists_the_default_store(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    result = runner.invoke(app, ["services"])
-    assert result.exit_code == 0 and "holds no services yet" in result.stdout
-    folder = worked_example(tmp_path / "svc")
-    monkeypatch.setenv("FLOWCAP_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'flowcap.db'}")
-    assert runner.invoke(app, ["import", str(folder)]).exit_code == 0
-    monkeypatch.delenv("FLOWCAP_DATABASE_URL")
-    (tmp_path / "data" / "flowcap").mkdir(parents=True, exist_ok=True)
-    shutil.copy(tmp_path / "data" / "flowcap.db", tmp_path / "data" / "flowcap" / "flowcap.db")
-    result = runner.invoke(app, ["services"])
-    assert result.exit_code == 0, result.output
-    assert "Worked example" in result.stdout and "12" in result.stdout
-    result = runner.invoke(app, ["measures", "--service", "Worked example", "--json"])
-    assert result.exit_code == 0, result.output
-
-
-def test_a_folder_or_a_name_but_not_both(tmp_path):
-    folder = worked_example(tmp_path / "svc")
-    for args in (["measures"], ["measures", str(folder), "--service", "Worked example"]):
-        result = runner.invoke(app, args)
-        assert result.exit_code == 1
-        assert "give a service folder, or --service NAME" in result.stderr
-
-
-def test_erase_by_service_name(tmp_path, backend, monkeypatch):
-    folder = worked_example(tmp_path / "svc")
-    flowcap.open(folder)
-    monkeypatch.setenv("FLOWCAP_DATABASE_URL", store_url(folder))
-    result = runner.invoke(app, ["erase", "--service", "Worked example", "R01"])
-    assert result.exit_code == 0, result.output
-    assert "Erased 1 record(s)" in result.stdout
-    assert len(open_stored("Worked example").tables.referrals) == 11
-
-
 def test_a_file_given_as_a_folder_is_an_input_error(tmp_path):
     path = tmp_path / "service.yaml"
     path.write_text("name: x\n")
@@ -177,18 +140,3 @@ def test_a_file_given_as_a_folder_is_an_input_error(tmp_path):
         flowcap.open(path)
     with pytest.raises(InputError, match="is a file, not a service folder"):
         open_folder(path)
-
-
-def test_validate_checks_the_school_holidays_and_the_options(tmp_path):
-    folder = write_folder(
-        tmp_path / "svc",
-        referrals="case_id,referral_date,case_type\nA,2025-03-04,advocacy\n",
-        school_holidays="start,end\n2025-04-21,2025-04-05\n",
-    )
-    (folder / "scenarios.yaml").write_text("more staff:\n  - agency: {resource: nobody}\n")
-    result = runner.invoke(app, ["validate", str(folder)])
-    assert result.exit_code == 1
-    assert "school_holidays.csv, row 2, column end: end '2025-04-05' is before start" in (
-        result.stderr
-    )
-    assert "scenarios.yaml" in result.stderr and "unknown resource 'nobody'" in result.stderr

@@ -146,15 +146,6 @@ def test_xlsx(tmp_path):
     assert log.events["timestamp"].iloc[1] == pd.Timestamp("2024-06-02 17:30", tz="Europe/London")
 
 
-def test_config_resolves_its_file_and_refuses_unknown_keys(tmp_path):
-    assert EventLogConfig(file="logs/a.csv").path_in(tmp_path) == tmp_path / "logs" / "a.csv"
-    assert EventLogConfig(file="/data/a.csv").path_in(tmp_path) == Path("/data/a.csv")
-    with pytest.raises(ValidationError):
-        EventLogConfig(file="a.csv", case="x")
-    with pytest.raises(ValidationError):
-        EventLogConfig(file="a.csv", timezone="Mars/Olympus")
-
-
 # --- time zones -----------------------------------------------------------------------------
 
 

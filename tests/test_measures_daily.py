@@ -1,4 +1,5 @@
-"""Daily measures: exact small cases, and the vectorised engine against a plain per-day loop."""
+"""Daily measures (flowcap.measures.daily): exact small cases, the summary of the worked
+example, and the vectorised engine against a plain per-day loop."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import flowcap
+from conftest import worked_example
 from flowcap.measures import MEASURE_COLUMNS, daily_measures, due_work
 from flowcap.measures.daily import measure_period
 from flowcap.model import Service, working_calendar
@@ -129,15 +132,6 @@ def test_weekends_and_bank_holidays_have_no_capacity_unless_rostered():
     assert rows_for(result, "idva").loc["2025-05-05", "bank_holiday"] == "May Day"
 
 
-def test_working_bank_holidays_when_the_service_says_so():
-    calendar = working_calendar(
-        service(work_bank_holidays=True), date(2025, 5, 5), date(2025, 5, 5)
-    )
-    assert bool(calendar["is_working_day"].iat[0])
-    scotland = working_calendar(service(region="GB-SCT"), date(2025, 12, 1), date(2025, 12, 1))
-    assert not bool(scotland["is_working_day"].iat[0])  # St Andrew's Day (observed)
-
-
 def test_urgent_work_goes_first_even_when_younger():
     # Old burglaries wait while a new high-risk case's triage call is done first.
     refs = referrals(
@@ -216,6 +210,27 @@ def test_a_long_session_does_not_pay_off_another_cases_work():
     assert triage.loc["2025-03-03", "backlog_minutes"] == 0
     assert triage.loc["2025-03-04", "backlog_minutes"] == 20
     assert triage.loc["2025-03-04", "backlog_cases"] == 1
+
+
+def test_summary_of_the_worked_example_over_its_first_week(tmp_path):
+    # Tue 4 March 2025: 12 referrals × 60 minutes fall due, 20 cases × 60 are waiting, and
+    # 2 IDVAs × 240 give 480 minutes each weekday: the backlog ends Tuesday at 1,200 + 720 −
+    # 480 = 1,440, then falls by 480 a day to 0 on Friday. To Mon 10 March: 5 working days.
+    history = flowcap.open(worked_example(tmp_path / "svc"))
+    result = daily_measures(history.service, history.tables, until=date(2025, 3, 10))
+    assert rows_for(result, "idva")["backlog_minutes"].tolist() == [1440, 960, 480, 0, 0, 0, 0]
+    [summary] = result.summary().to_dict("records")
+    assert summary == {
+        "resource": "idva",
+        "demand": 720 / 5,  # per working day
+        "capacity": 480.0,
+        "activity": 4 * 480 / 5,
+        "utilisation": 0.8,
+        "backlog_minutes": 0.0,
+        "backlog_cases": 0,
+        "peak_backlog_minutes": 1440.0,
+        "peak_date": pd.Timestamp("2025-03-04"),
+    }
 
 
 # --- the vectorised engine against a plain loop -------------------------------------------

@@ -17,7 +17,9 @@ import pytest
 from scipy import stats
 
 from flowcap import open as open_service
+from flowcap.checks import ArgumentError
 from flowcap.errors import FlowcapError
+from flowcap.plan import plan_capacity
 from flowcap.plan.capacity import (
     StaffPlan,
     expected_demand_minutes,
@@ -257,13 +259,21 @@ def test_candidates_see_the_same_referrals_and_more_staff_never_lengthen_the_bac
     assert np.all(rich.paths.backlog_minutes <= lean.paths.backlog_minutes)
 
 
-def test_bad_arguments_are_refused():
+def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(FlowcapError, match="unknown resource"):
         minimum_staff(anchor_spec(), "idva", target_backlog_minutes=1, risk=0.1)
-    with pytest.raises(FlowcapError, match="risk"):
-        minimum_staff(anchor_spec(), "resource", target_backlog_minutes=1, risk=1.0)
-    with pytest.raises(FlowcapError, match="target"):
-        minimum_minutes_per_day(anchor_spec(), "resource", target_backlog_minutes=-1, risk=0.1)
+    # The user's arguments are checked once, where a plan starts (plan_capacity), by name.
+    folder = tmp_path / "anchor"
+    shutil.copytree(EXAMPLE.parent / "anchor-lindley", folder)
+    history = open_service(folder)
+    for arguments, parameter in (
+        ({"target_backlog_minutes": 1, "risk": 1.0}, "risk"),
+        ({"target_backlog_minutes": -1, "risk": 0.1}, "target_backlog_minutes"),
+        ({"target_backlog_minutes": 1, "risk": 0.1, "replications": 0}, "replications"),
+    ):
+        with pytest.raises(ArgumentError) as refused:
+            plan_capacity(history, **arguments)
+        assert refused.value.parameter == parameter
 
 
 # --- the bundled example -----------------------------------------------------------------------
@@ -279,6 +289,7 @@ def example_spec(tmp_path_factory):
     return service, spec
 
 
+@pytest.mark.slow
 def test_bundled_example_plan_is_the_fewest_that_meets_the_rule(example_spec):
     service, spec = example_spec
     for name, resource in service.resources.items():

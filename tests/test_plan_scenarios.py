@@ -1,11 +1,12 @@
-"""Contingency scenarios: reading scenarios.yaml, applying and costing changes, ranking options.
+"""Contingency scenarios (flowcap.plan.scenarios): applying and costing changes, ranking
+options. Reading scenarios.yaml is in test_io_scenarios_yaml.py.
 
-The test hub has a triage team, two IDVAs and four caseworkers. High-risk cases (7 a day) need
-a 30-minute triage call and an hour with an IDVA the next day; other cases (3 a day) need a
-20-minute call and two half-hour caseworker sessions. The IDVAs are overloaded (420 minutes of
-work a calendar day against 2 × 240 minutes on weekdays, about 343); the caseworkers are
-nearly idle. Statistical checks use fixed seeds, and each margin is at least three standard
-errors.
+The test hub (conftest.hub) has a triage team, two IDVAs and four caseworkers. High-risk
+cases (7 a day) need a 30-minute triage call and an hour with an IDVA the next day; other
+cases (3 a day) need a 20-minute call and two half-hour caseworker sessions. The IDVAs are
+overloaded (420 minutes of work a calendar day against 2 × 240 minutes on weekdays, about
+343); the caseworkers are nearly idle. Statistical checks use fixed seeds, and each margin is
+at least three standard errors.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from flowcap.errors import InputError
-from flowcap.io.scenarios_yaml import read_scenarios
+from conftest import hub
 from flowcap.model import Service
 from flowcap.model.scenario import (
     BASELINE,
@@ -38,7 +38,6 @@ from flowcap.plan.scenarios import (
     inert_options,
     minutes_per_case,
 )
-from flowcap.report.scenario_chart import write_pareto_chart
 from flowcap.simulate import draw_inputs, run
 from flowcap.simulate.build import build_spec
 
@@ -48,156 +47,10 @@ END = START + timedelta(days=HORIZON - 1)
 REPS, SEED, THRESHOLD = 4000, 7, 600.0
 
 
-def hub(triage_staff: int = 3, **update) -> Service:
-    service = Service.model_validate(
-        {
-            "name": "Test hub",
-            "resources": {
-                "triage": {
-                    "staff": triage_staff,
-                    "minutes_per_day": 180,
-                    "cost_per_hour": 20,
-                    "absence_rate": 0.04,
-                },
-                "idva": {
-                    "staff": 2,
-                    "minutes_per_day": 240,
-                    "cost_per_hour": 24,
-                    "absence_rate": 0.04,
-                },
-                "caseworker": {
-                    "staff": 4,
-                    "minutes_per_day": 240,
-                    "cost_per_hour": 18,
-                    "absence_rate": 0.04,
-                },
-            },
-            "case_types": {
-                "high": {
-                    "priority": 1,
-                    "demand": {"per_day": 7},
-                    "steps": [
-                        {"resource": "triage", "minutes": 30},
-                        {"resource": "idva", "minutes": 60, "after_days": 1},
-                    ],
-                },
-                "low": {
-                    "priority": 2,
-                    "demand": {"per_day": 3},
-                    "steps": [
-                        {"resource": "triage", "minutes": 20},
-                        {
-                            "resource": "caseworker",
-                            "minutes": 30,
-                            "after_days": 2,
-                            "repeat": 2,
-                            "every_days": 7,
-                        },
-                    ],
-                },
-            },
-        }
-    )
-    return service.model_copy(update=update) if update else service
-
-
 def spec_for(service: Service, start: date = START, days: int = HORIZON):
     spec, first = build_spec(service, None, None, horizon_days=days, start=start)
     assert first == start
     return spec
-
-
-# --- reading scenarios.yaml -----------------------------------------------------------------
-
-GOOD = """\
-agency IDVA:
-  - agency: {resource: idva, staff: 1, day_rate: 185, lead_days: 7, min_days: 20,
-             start: 2025-07-14, end: 2025-08-22}
-transfer and triage:
-  - transfer: {from: caseworker, to: idva, staff: 1, start: 2025-08-01, end: 2025-08-29,
-               handover_days: 2}
-  - triage: {case_type: low, step: 1, minutes: 20}
-  - overtime: {resource: triage, minutes_per_day: 60, start: 2025-01-06, end: 2025-01-31}
-  - demand: {case_type: high, factor: 1.25, start: 2025-12-17, end: 2026-01-04}
-"""
-
-
-def test_reads_every_kind_of_change_in_file_order(tmp_path):
-    path = tmp_path / "scenarios.yaml"
-    path.write_text(GOOD)
-    options = read_scenarios(path, hub())
-    assert all(isinstance(option, Scenario) for option in options)
-    assert [option.name for option in options] == ["agency IDVA", "transfer and triage"]
-    (agency,) = options[0].changes
-    assert agency == Agency(
-        resource="idva",
-        staff=1,
-        day_rate=185,
-        lead_days=7,
-        min_days=20,
-        start=date(2025, 7, 14),
-        end=date(2025, 8, 22),
-    )
-    changes = options[1].changes
-    assert [type(c) for c in changes] == [Transfer, Triage, Overtime, Demand]
-    assert changes[0].from_ == "caseworker"
-    assert changes[2].premium == 1.5  # default (domain notes)
-
-
-def test_an_empty_file_has_no_options(tmp_path):
-    path = tmp_path / "scenarios.yaml"
-    path.write_text("# nothing yet\n")
-    assert read_scenarios(path, hub()) == ()
-
-
-def test_every_problem_is_reported_with_its_row_and_key_path(tmp_path):
-    path = tmp_path / "scenarios.yaml"
-    path.write_text(
-        "surge:\n"  # 1
-        "  - agency: {resource: idvaa, staff: -1, day_rate: 185, start: 2025-07-01}\n"  # 2
-        "  - transfer: {from: caseworker, to: idva, staff: 1,\n"  # 3
-        "               start: 2025-08-29, end: 2025-08-01}\n"  # 4
-        "  - triage: {case_type: high, step: 2, minutes: 10}\n"  # 5
-        "  - overtime: {resource: triage, minutes_per_day: 30, start: 2025-1-6,\n"  # 6
-        "               end: 2025-01-31, colour: red}\n"  # 7
-        "  - demand: {case_type: burglary, factor: 1.2, start: 2025-01-01, end: 2025-01-31}\n"
-        "  - agnecy: {resource: idva}\n"  # 9
-        "baseline:\n"  # 10
-        "  - demand: {case_type: high, factor: 2, start: 2025-01-01, end: 2025-01-02}\n"
-    )
-    with pytest.raises(InputError) as caught:
-        read_scenarios(path, hub())
-    found = {(p.row, p.column): p.message for p in caught.value.problems}
-    assert all(p.file == "scenarios.yaml" for p in caught.value.problems)
-    assert "unknown resource 'idvaa'" in found[(2, "surge.0.agency.resource")]
-    assert "greater than 0" in found[(2, "surge.0.agency.staff")]
-    assert "before start" in found[(3, "surge.1.transfer")]
-    assert "step 2 is out of range" in found[(5, "surge.2.triage.step")]
-    assert "YYYY-MM-DD" in found[(6, "surge.3.overtime.start")]
-    assert "unknown setting 'colour'" in found[(7, "surge.3.overtime.colour")]
-    assert "unknown case type 'burglary'" in found[(8, "surge.4.demand.case_type")]
-    assert "unknown setting 'agnecy'" in found[(9, "surge.5.agnecy")]
-    assert "unchanged service" in found[(10, "baseline")]
-
-
-def test_a_transfer_cannot_move_more_people_than_the_team_has(tmp_path):
-    path = tmp_path / "scenarios.yaml"
-    path.write_text(
-        "x:\n  - transfer: {from: idva, to: triage, staff: 3, start: 2025-01-01, end: 2025-01-02}\n"
-    )
-    with pytest.raises(InputError, match="moves 3 people but 'idva' has 2") as caught:
-        read_scenarios(path, hub())
-    assert caught.value.problems[0].column == "x.0.transfer.staff"
-
-
-def test_yaml_anchors_are_refused(tmp_path):
-    path = tmp_path / "scenarios.yaml"
-    path.write_text(
-        "a: &one\n  - demand: {case_type: high, factor: 2, start: 2025-01-01, end: 2025-01-02}\n"
-        "b: *one\n"
-    )
-    with pytest.raises(InputError, match="anchors"):
-        read_scenarios(path, hub())
 
 
 # --- applying and costing changes -------------------------------------------------------------
@@ -550,13 +403,6 @@ def test_json_has_exactly_the_documented_shape(comparison):
     assert agency == pytest.approx(base["idva"]["cost"] + 3800)
 
 
-def test_pareto_chart_writes_html_and_png(comparison, tmp_path):
-    html = write_pareto_chart(comparison, tmp_path / "pareto.html", "Options")
-    assert "plotly" in html.read_text()[:100_000].lower()
-    png = write_pareto_chart(comparison, tmp_path / "pareto.png", "Options")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def test_options_named_baseline_or_sharing_a_name_are_refused():
     service = hub()
     spec = spec_for(service)
@@ -574,6 +420,7 @@ def test_options_named_baseline_or_sharing_a_name_are_refused():
 # --- the cheapest combination -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cheapest_combination_finds_the_pair_that_only_works_together():
     # two teams short: triage (2 officers: 270 minutes a day against about 257) and the IDVAs
     service = hub(triage_staff=2)

@@ -14,16 +14,16 @@ on a machine that has nothing else installed.
 """
 
 __version__ = "0.1.0"
-_HISTORY = (
-    "ServiceHistory",
+_HISTORY = ("ServiceHistory", "open_event_log")
+_MANAGE = (
     "erase_case",
     "import_folder",
     "init_folder",
     "list_services",
-    "open_event_log",
+    "save_settings",
     "validate_folder",
 )
-__all__ = ["open", *_HISTORY]
+__all__ = ["open", *_HISTORY, *_MANAGE]
 
 
 def __getattr__(name: str):
@@ -35,4 +35,8 @@ def __getattr__(name: str):
         from flowcap import history
 
         return getattr(history, name)
+    if name in _MANAGE:
+        from flowcap import manage
+
+        return getattr(manage, name)
     raise AttributeError(f"module 'flowcap' has no attribute {name!r}")

@@ -19,9 +19,10 @@ MAX_HORIZON_DAYS = 3653
 MAX_HOURS = 876_600
 
 
-class ArgumentError(FlowcapError):
+class ArgumentError(FlowcapError, ValueError):
     """An argument outside its rule. ``parameter`` is the library's name for it; ``rule`` says
-    what it must be, so a caller can print ``f"{its own name} {rule}"``."""
+    what it must be, so a caller can print ``f"{its own name} {rule}"``. A ``ValueError`` too,
+    as a bad value is to Python."""
 
     def __init__(self, parameter: str, rule: str):
         self.parameter = parameter

@@ -25,8 +25,6 @@ event-log service's events, always come back from the store, pseudonymised.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,11 +33,10 @@ import pandas as pd
 from pydantic import ValidationError
 
 from flowcap.checks import ArgumentError
-from flowcap.errors import FlowcapError, InputError, StoreError
+from flowcap.errors import FlowcapError, InputError, Problem, StoreError
 from flowcap.io.eventlog import COLUMNS as EVENT_COLUMNS
 from flowcap.io.eventlog import EventLog, read_event_log
 from flowcap.io.folder import (
-    ServiceFolder,
     file_hashes,
     parse_settings,
     read_service_folder,
@@ -50,12 +47,10 @@ from flowcap.io.service_yaml import read_service_yaml
 from flowcap.io.source import read_bytes, read_once
 from flowcap.model import Scenario, Service
 from flowcap.model.eventlog import EventLogConfig
-from flowcap.model.tables import ServiceTables
+from flowcap.model.tables import DATE_COLUMNS, Contents, ServiceTables, describe_contents
 from flowcap.progress import Progress, quiet
-from flowcap.store import ImportReport, Store, default_database_url
+from flowcap.store import Store, default_database_url
 from flowcap.store import database_url as folder_database_url
-
-TEMPLATE = Path(__file__).parent / "io" / "template"
 
 
 @dataclass
@@ -73,11 +68,11 @@ class ServiceHistory:
     service: Service
     tables: ServiceTables
     scenarios: tuple[Scenario, ...] = ()
-    school_holidays: pd.DataFrame | None = None
+    school_holidays: pd.DataFrame = field(default_factory=lambda: _holidays(None))
     folder: Path | None = None
     notes: list[str] = field(default_factory=list)
     settings_version: dict[str, int] = field(default_factory=dict)
-    _events: Callable[[], EventLog | None] | None = field(default=None, repr=False)
+    _events: StoredEvents | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -115,6 +110,13 @@ class ServiceHistory:
         ``event_log:``; read from the store on first use."""
         return None if self._events is None else self._events()
 
+    def contents(self) -> Contents:
+        """What the store holds for the service, line by line (:func:`describe_contents`)."""
+        labels = {table: table for table in DATE_COLUMNS}
+        labels |= {"school_holidays": "school holidays", "scenarios": "scenarios (options)"}
+        holidays = self.school_holidays if len(self.school_holidays) else None
+        return describe_contents(self.tables, holidays, len(self.scenarios) or None, labels)
+
     def where(self) -> str:
         """Where the service was opened from, for messages: its folder, or its name."""
         return str(self.folder) if self.folder is not None else f"service {self.name!r}"
@@ -143,18 +145,29 @@ def open_service(
         For a name the store does not hold.
     """
     path = Path(source)
-    if path.is_dir():
+    if path.is_dir() or path.exists() or isinstance(source, Path) or _looks_like_a_path(source):
         return open_folder(path, database_url, progress, warn)
-    if path.exists():
-        raise InputError([_not_a_folder(path)])
     return open_stored(str(source), database_url, progress)
 
 
-def _not_a_folder(path: Path):
-    from flowcap.errors import Problem
+def _looks_like_a_path(source: str) -> bool:
+    """A string that names a place on disk rather than a service: it has a folder separator
+    or starts like a path (``.``, ``~``)."""
+    return "/" in source or "\\" in source or source.startswith((".", "~"))
 
-    reason = "is a file, not a service folder" if path.exists() else "no such folder"
-    return Problem(str(path), reason)
+
+def not_a_folder(path: Path) -> InputError:
+    """The error for a service folder that is not one, with a hint for a stored service."""
+    if path.exists():
+        return InputError([Problem(str(path), "is a file, not a service folder")])
+    return InputError(
+        [
+            Problem(
+                str(path),
+                "no such folder (a service in the store is opened by its name: --service NAME)",
+            )
+        ]
+    )
 
 
 def open_folder(
@@ -171,7 +184,7 @@ def open_folder(
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError([_not_a_folder(folder)])
+        raise not_a_folder(folder)
     url = database_url
     with read_once():
         service = service or read_service_yaml(folder / "service.yaml")
@@ -203,7 +216,7 @@ def open_folder(
         folder=folder,
         notes=notes,
         settings_version=versions,
-        _events=_event_loader(store.url, service),
+        _events=StoredEvents.of(store.url, service),
     )
 
 
@@ -224,26 +237,16 @@ def _folder_settings(
 def open_stored(
     name: str, database_url: str | None = None, progress: Progress = quiet
 ) -> ServiceHistory:
-    """:func:`open_service` on a service's name: everything from the store, no folder."""
-    url = database_url or default_database_url()
+    """:func:`open_service` on a service's name: everything from the store, no folder.
+
+    ``database_url``: by default ``FLOWCAP_DATABASE_URL`` or the default store (which is not
+    created by reading it).
+    """
+    url = database_url or default_database_url(create=False)
     progress("Reading the store")
     store = _store(url)
     try:
-        try:
-            settings = store.settings(name)
-        except StoreError:
-            known = [entry["name"] for entry in store.services()]
-            if name in known:
-                raise
-            listing = ", ".join(repr(k) for k in known) or "none"
-            raise StoreError(f"the store holds no service {name!r} (it holds: {listing})") from None
-        row = settings["service"]
-        service = read_service_yaml(Path(row["file_name"]), row["content"])
-        parsed = {
-            kind: parse_settings(kind, row["file_name"], row["content"], service)
-            for kind, row in settings.items()
-            if kind != "service"
-        }
+        service, settings, parsed = _stored_settings(store, name)
         tables = store.load(name)
     finally:
         store.close()
@@ -253,8 +256,32 @@ def open_stored(
         scenarios=parsed.get("scenarios", ()),
         school_holidays=_holidays(parsed.get("school_holidays")),
         settings_version={kind: row["version"] for kind, row in settings.items()},
-        _events=_event_loader(url, service),
+        _events=StoredEvents.of(url, service),
     )
+
+
+def _stored_settings(store: Store, name: str) -> tuple[Service, dict, dict]:
+    """The stored service's definition, its settings rows and the other settings parsed."""
+    try:
+        settings = store.settings(name)
+    except StoreError:
+        known = [entry["name"] for entry in store.services()]
+        if name in known:
+            raise
+        listing = ", ".join(repr(k) for k in known) or "none"
+        raise StoreError(
+            f"the store at {store.where()} holds no service {name!r} (it holds: {listing}). A "
+            "folder imported without FLOWCAP_DATABASE_URL is in its own .flowcap/ store: "
+            "open the folder, or import it with FLOWCAP_DATABASE_URL set"
+        ) from None
+    row = settings["service"]
+    service = read_service_yaml(Path(row["file_name"]), row["content"])
+    parsed = {
+        kind: parse_settings(kind, entry["file_name"], entry["content"], service)
+        for kind, entry in settings.items()
+        if kind != "service"
+    }
+    return service, settings, parsed
 
 
 def _store(url: str) -> Store:
@@ -269,20 +296,25 @@ def _holidays(frame: pd.DataFrame | None) -> pd.DataFrame:
     return empty_school_holidays() if frame is None else frame
 
 
-def _event_loader(url: str, service: Service) -> Callable[[], EventLog | None] | None:
-    """Reads the service's events from the store when first asked for."""
-    if service.event_log is None:
-        return None
+@dataclass(frozen=True)
+class StoredEvents:
+    """Reads a service's event log from the store when called (a plain object, so a history
+    pickles for a distributed sweep; the URL, which may hold a password, stays out of repr)."""
 
-    def load() -> EventLog:
-        store = Store(url)
+    url: str = field(repr=False)
+    service: Service
+
+    @classmethod
+    def of(cls, url: str, service: Service) -> StoredEvents | None:
+        return None if service.event_log is None else cls(url, service)
+
+    def __call__(self) -> EventLog:
+        store = Store(self.url)
         try:
-            stored = store.events(service.name)
+            stored = store.events(self.service.name)
         finally:
             store.close()
-        return stored_event_log(stored, service)
-
-    return load
+        return stored_event_log(stored, self.service)
 
 
 def stored_event_log(stored: pd.DataFrame, service: Service) -> EventLog:
@@ -304,7 +336,7 @@ def stored_event_log(stored: pd.DataFrame, service: Service) -> EventLog:
             "activity": pd.Categorical(stored["activity"].astype(str)),
             "timestamp": timestamp,
             "local_date": timestamp.dt.tz_localize(None).dt.normalize(),
-            "resource": stored["resource"].astype(str),
+            "resource": "",  # who did it is not stored
             "case_type": stored["case_type"].astype(str),
             "lifecycle": stored["lifecycle"].astype(str),
             "order": pd.RangeIndex(len(stored)).to_numpy(dtype="int64"),
@@ -337,14 +369,18 @@ def open_event_log(
     given = {name: value for name, value in columns.items() if value is not None}
     if by_name:
         if given:
-            flags = ", ".join(sorted(given))
             raise ArgumentError(
-                "columns", f"({flags}) say how to read a log file; a stored log is read already"
+                sorted(given)[0],
+                "says how to read a log file; a stored service's log was read when imported",
             )
-        history = open_stored(str(source), database_url, progress)
-        _needs_event_log(history.service, f"{history.where()}: service.yaml")
-        progress("Reading the event log")
-        return history.event_log
+        store = _store(database_url or default_database_url(create=False))
+        try:
+            service, _, _ = _stored_settings(store, str(source))
+            _needs_event_log(service, f"service {service.name!r}: service.yaml")
+            progress("Reading the event log")
+            return stored_event_log(store.events(service.name), service)
+        finally:
+            store.close()
     if not path.is_dir():  # a log file (read_event_log says so if there is none)
         config = _log_config({"file": str(path)}, given)
         progress("Reading the event log")
@@ -378,89 +414,3 @@ def _log_config(settings: dict, given: dict) -> EventLogConfig:
         first = error.errors()[0]
         reasons = "; ".join(e["msg"].removeprefix("Value error, ") for e in error.errors())
         raise ArgumentError("_".join(map(str, first["loc"])), reasons) from None
-
-
-# --- the folder verbs: start, check, import, erase ------------------------------------------
-
-
-def init_folder(folder: str | Path) -> list[Path]:
-    """Write a commented template service folder; refuse to overwrite existing files."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    targets = [
-        (source, folder / source.name)
-        for source in sorted(TEMPLATE.iterdir())
-        if source.suffix in (".yaml", ".csv")
-    ]
-    existing = [target.name for _, target in targets if target.exists()]
-    if existing:
-        raise FlowcapError(f"{folder} already has {', '.join(existing)}; not overwriting")
-    for source, target in targets:
-        shutil.copyfile(source, target)
-    return [target for _, target in targets]
-
-
-def validate_folder(folder: str | Path) -> ServiceFolder:
-    """Check a service folder, its scenarios.yaml and school holidays too, without importing
-    it; raises ``InputError`` listing every problem."""
-    with read_once():
-        return read_service_folder(folder)
-
-
-def import_folder(
-    folder: str | Path,
-    *,
-    database_url: str | None = None,
-    progress: Progress = quiet,
-    warn: Progress = quiet,
-) -> ImportReport:
-    """Check a folder and import what changed since the last import (its tables, settings
-    and event log), in one transaction; ``warn`` receives the folder's notes."""
-    progress("Checking files")
-    with read_once():
-        checked = read_service_folder(folder)
-    for note in checked.notes:
-        warn(note)
-    key = load_key()
-    progress("Importing")
-    store = _store(database_url or folder_database_url(folder))
-    try:
-        return store.import_folder(checked, key)
-    finally:
-        store.close()
-
-
-def erase_case(
-    source: str | Path,
-    case_id: str,
-    *,
-    database_url: str | None = None,
-    by_name: bool = False,
-) -> dict[str, int]:
-    """Remove one person's records from the store (right to erasure); rows removed per table.
-
-    ``source`` is the service folder or, with ``by_name`` (or when it is no folder), the
-    service's name in the store at ``database_url`` (by default the default store).
-    """
-    path = Path(source)
-    if not by_name and path.is_dir():
-        name = read_service_yaml(path / "service.yaml").name
-        url = database_url or folder_database_url(path)
-    else:
-        name, url = str(source), database_url or default_database_url()
-    key = load_key(create=False)
-    store = _store(url)
-    try:
-        return store.erase(name, case_id, key)
-    finally:
-        store.close()
-
-
-def list_services(database_url: str | None = None) -> list[dict]:
-    """What a store holds: per service its name, last import, rows per table and settings
-    version (:meth:`flowcap.store.Store.services`)."""
-    store = _store(database_url or default_database_url())
-    try:
-        return store.services()
-    finally:
-        store.close()

@@ -52,7 +52,7 @@ def variation(
 ) -> None:
     """Variation of daily demand per resource, and SPC (XmR) alerts on demand, activity, backlog."""
     with running() as progress:
-        settings = _spc_settings(
+        settings = SPCSettings(
             shift_run=shift_run,
             trend_run=trend_run,
             min_points=min_points,
@@ -140,13 +140,6 @@ def risk(
     _print_risk(report)
 
 
-def _spc_settings(**options) -> SPCSettings:
-    try:
-        return SPCSettings(**options)
-    except ValueError as exc:
-        raise FlowcapError(str(exc)) from None
-
-
 def _print_variation(report: VariationReport) -> None:
     spread = Table(title=f"{escape(report.service_name)}: daily demand on working days (minutes)")
     for column in ("resource", "mean", "sd", "CV", "p50", "p90", "p95", "p99", "cases/day"):
@@ -184,7 +177,7 @@ def _print_variation(report: VariationReport) -> None:
             _effect(stats.get("bank_holiday_effect")),
             _effect(stats.get("after_bank_holiday_effect")),
             _effect(stats.get("school_holiday_effect")),
-            _trend(stats.get("trend"), report.days_observed(resource)),
+            _trend(report.trend(resource)),
         )
     out.print(spread)
     out.print(shape)
@@ -224,11 +217,8 @@ def _effect(effect: dict | None) -> str:
     return f"×{effect['ratio']:.2f} ({effect['ci_low']:.2f}–{effect['ci_high']:.2f})"
 
 
-def _trend(trend: dict | None, days: int) -> str:
-    """The trend per year; not shown from under a year of data, where it is mostly season."""
-    if not trend or trend.get("relative_per_year") is None or days < 365:
-        return "-"
-    return f"{trend['relative_per_year']:+.0%}"
+def _trend(trend: dict | None) -> str:
+    return "-" if trend is None else f"{trend['relative_per_year']:+.0%}"
 
 
 def _print_forecast(report: ForecastReport) -> None:
@@ -367,6 +357,7 @@ def processmap(
     from flowcap.report.process_map import write_process_map
 
     with running() as progress:
+        # The library's rule, checked before the log is read, chart or not.
         check_at_least_one(top_edges, "top_edges")
         check_at_least_one(top_variants, "top_variants")
         events = open_event_log(

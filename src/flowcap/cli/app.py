@@ -79,13 +79,7 @@ def _parse_date(value: str | None, option: str) -> date | None:
 
 
 #: The flag of each library parameter whose name is not simply ``--`` + its name.
-FLAGS = {
-    "risk_target": "--risk",
-    "ks": "--k",
-    "end": "--to",
-    "columns": "the log's column options",
-    "optimise": "--optimise",
-}
+FLAGS = {"risk_target": "--risk", "ks": "--k", "end": "--to"}
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flowcap import history as service_history
+from flowcap import manage
 from flowcap.cli.app import (
     AsJson,
     Chart,
@@ -19,6 +19,7 @@ from flowcap.cli.app import (
     ServiceName,
     _errors_to_exit,
     _note,
+    _one_source,
     _parse_date,
     app,
     err,
@@ -27,7 +28,7 @@ from flowcap.cli.app import (
     running,
 )
 from flowcap.errors import FlowcapError
-from flowcap.io.folder import log_tables
+from flowcap.history import open_stored
 from flowcap.measures import DailyMeasures, measure
 
 
@@ -35,7 +36,7 @@ from flowcap.measures import DailyMeasures, measure
 def init(folder: Annotated[Path, typer.Argument(help="Folder to create.")]) -> None:
     """Write a commented template service folder to start from."""
     with _errors_to_exit():
-        written = service_history.init_folder(folder)
+        written = manage.init_folder(folder)
     for path in written:
         out.print(f"wrote {path}")
     out.print(f"Edit the files, then run: flowcap validate {folder}")
@@ -43,42 +44,31 @@ def init(folder: Annotated[Path, typer.Argument(help="Folder to create.")]) -> N
 
 @app.command()
 def validate(
-    service_dir: Annotated[
-        Path, typer.Argument(help="The service folder to check.", show_default=False)
-    ],
+    service_dir: ServiceDir = None,
+    service: ServiceName = None,
 ) -> None:
     """Check a service folder and report every problem, without importing anything.
 
-    scenarios.yaml and school_holidays.csv are checked too.
+    scenarios.yaml and school_holidays.csv are checked too. With --service, check that the
+    stored service's settings still hold (under this version of flowcap) and list its tables.
     """
     with _errors_to_exit():
-        checked = service_history.validate_folder(service_dir)
-    for note in checked.notes:
-        _note(note)
-    table = Table(title=f"{escape(checked.service.name)}: folder is valid")
-    table.add_column("file")
+        if _one_source(service_dir, service):
+            checked = manage.validate_folder(service_dir)
+            name, contents, where = checked.service.name, checked.contents(), "folder"
+        else:
+            stored = open_stored(service)
+            name, contents, where = stored.name, stored.contents(), "stored service"
+    if service_dir is not None:
+        for note in checked.notes:
+            _note(note)
+    table = Table(title=f"{escape(name)}: {where} is valid")
+    table.add_column("file" if service_dir is not None else "table")
     table.add_column("rows", justify="right")
     table.add_column("dates")
-    from_log = log_tables(checked.service)
-    for name, frame, column in (
-        ("referrals", checked.referrals, "referral_date"),
-        ("waiting", checked.waiting, "waiting_since"),
-        ("roster", checked.roster.rows, "date"),
-        ("sessions", checked.sessions, "date"),
-        ("school_holidays", checked.school_holidays, "start"),
-    ):
-        if name not in checked.files:
-            continue
-        span = (
-            f"{frame[column].min():%Y-%m-%d} to {frame[column].max():%Y-%m-%d}"
-            if len(frame)
-            else ""
-        )
-        file = escape(checked.files[name][0])
-        table.add_row(f"{file} ({name})" if name in from_log else file, f"{len(frame):,}", span)
-    if "scenarios" in checked.files:
-        options = f"{len(checked.scenarios)} options"
-        table.add_row(escape(checked.files["scenarios"][0]), options, "")
+    for label, rows, first, last in contents:
+        span = "" if first is None else f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+        table.add_row(escape(label), f"{rows:,}", span)
     out.print(table)
 
 
@@ -90,40 +80,55 @@ def import_(
 ) -> None:
     """Import the folder's data and settings into the store (only what changed; atomic)."""
     with running() as progress:
-        report = service_history.import_folder(service_dir, progress=progress, warn=_note)
+        report = manage.import_folder(service_dir, progress=progress, warn=_note)
     table = Table(title=f"{escape(report.service)}: import")
     table.add_column("table")
     table.add_column("rows written", justify="right")
     for name, rows in report.written.items():
         table.add_row(name, "unchanged" if rows is None else f"{rows:,}")
     out.print(table)
+    saved = [f"{kind} version {v}" for kind, v in report.settings.items() if v is not None]
+    out.print(f"Settings saved: {', '.join(saved)}." if saved else "Settings unchanged.")
+    out.print(f"Store: {report.store}", markup=False)
 
 
 @app.command()
 def services(as_json: AsJson = False) -> None:
     """The services a store holds (FLOWCAP_DATABASE_URL, else the default store)."""
     with _errors_to_exit():
-        listing = service_history.list_services()
+        where, listing = manage.list_services()
     if as_json:
         for entry in listing:
-            stamp = entry["last_import"]
-            entry["last_import"] = None if stamp is None else stamp.isoformat(timespec="seconds")
-        sys.stdout.write(json.dumps(listing) + "\n")
+            stamp = entry["last_change"]
+            entry["last_change"] = None if stamp is None else stamp.isoformat(timespec="seconds")
+        sys.stdout.write(json.dumps({"store": where, "services": listing}) + "\n")
         return
     if not listing:
-        out.print("The store holds no services yet: flowcap import FOLDER puts one there.")
+        out.print(
+            f"The store at {where} holds no services yet: `flowcap import FOLDER` with "
+            "FLOWCAP_DATABASE_URL set to it puts one there.",
+            markup=False,
+        )
         return
-    table = Table(title="Services in the store")
-    for column in ("service", "last import (UTC)", "referrals", "waiting", "roster", "sessions"):
+    table = Table(title="Services in the store", caption=escape(where))
+    for column in (
+        "service",
+        "last change (UTC)",
+        "referrals",
+        "waiting",
+        "roster",
+        "sessions",
+        "events",
+        "settings (versions)",
+    ):
         table.add_column(column, justify="left" if column == "service" else "right")
-    table.add_column("settings version", justify="right")
     for entry in listing:
-        stamp = entry["last_import"]
+        stamp = entry["last_change"]
         table.add_row(
             escape(entry["name"]),
             "-" if stamp is None else f"{stamp:%Y-%m-%d %H:%M}",
-            *(f"{entry[name]:,}" for name in ("referrals", "waiting", "roster", "sessions")),
-            "-" if entry["settings_version"] is None else str(entry["settings_version"]),
+            *(f"{entry[t]:,}" for t in ("referrals", "waiting", "roster", "sessions", "events")),
+            escape(", ".join(f"{kind} {v}" for kind, v in entry["settings"].items())),
         )
     out.print(table)
 
@@ -175,9 +180,9 @@ def erase(
         if service is not None and case_id is not None:
             raise FlowcapError("with --service give the case id alone, not a folder")
         if service is not None:
-            removed = service_history.erase_case(service, first, by_name=True)
+            removed = manage.erase_case(service, first, by_name=True)
         else:
-            removed = service_history.erase_case(Path(first), case_id)
+            removed = manage.erase_case(Path(first), case_id)
     total = sum(removed.values())
     detail = ", ".join(f"{rows} {name}" for name, rows in removed.items())
     if total:

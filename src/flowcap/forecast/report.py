@@ -12,6 +12,7 @@ from flowcap._json import json_number
 from flowcap.checks import check_horizon
 from flowcap.forecast.backtest import backtest as run_backtest
 from flowcap.forecast.model import DemandForecaster, holiday_features
+from flowcap.model import Service
 from flowcap.progress import Progress, quiet
 
 if TYPE_CHECKING:
@@ -81,16 +82,27 @@ def forecast_demand(
     check_horizon(horizon)
     progress("Measuring")
     table = history.require_measures("a forecast").table
-    return _forecast(history.service, table, history.school_holidays, horizon, backtest, progress)
+    return forecast_measures(
+        history.service, table, history.school_holidays, horizon, backtest, progress
+    )
 
 
-def _forecast(service, table, school, horizon, backtest, progress) -> ForecastReport:
+def forecast_measures(
+    service: Service,
+    table: pd.DataFrame,
+    school_holidays: pd.DataFrame,
+    horizon: int,
+    backtest: bool = False,
+    progress: Progress = quiet,
+) -> ForecastReport:
+    """:func:`forecast_demand` on a measures table (``date, resource, demand_minutes``, every
+    calendar day) already at hand; ``horizon`` days (checked by the caller)."""
     history = table[["date", "resource", "demand_minutes"]]
     y = history.rename(columns={"resource": "unique_id", "date": "ds", "demand_minutes": "y"})
     last = y["ds"].max()
     future = pd.date_range(last + pd.Timedelta(days=1), periods=horizon, freq="D")
     exog = holiday_features(
-        pd.date_range(y["ds"].min(), future[-1], freq="D"), service.region, school
+        pd.date_range(y["ds"].min(), future[-1], freq="D"), service.region, school_holidays
     )
     progress("Fitting the forecast")
     model = DemandForecaster().fit(y, exog[exog["ds"] <= last])

@@ -46,7 +46,7 @@ from flowcap.io.service_yaml import check_service_yaml, read_service_yaml
 from flowcap.io.source import read_bytes, sha256_of
 from flowcap.io.tables import TableCheck, check_rows, parse_dates, parse_numbers, read_text_table
 from flowcap.model import Scenario, Service
-from flowcap.model.tables import ServiceTables
+from flowcap.model.tables import Contents, ServiceTables, describe_contents
 
 #: Table name -> (required columns, optional columns).
 TABLES: dict[str, tuple[list[str], list[str]]] = {
@@ -83,6 +83,19 @@ class ServiceFolder(ServiceTables):
     scenarios: tuple[Scenario, ...] = ()
     school_holidays: pd.DataFrame | None = None
     event_log: EventLog | None = None
+
+    def contents(self) -> Contents:
+        """What the folder holds, file by file (:func:`describe_contents`): a table built from
+        the event log is named ``LOG (table)``, the scenarios file ``FILE (options)``."""
+        from_log = log_tables(self.service)
+        labels = {
+            name: f"{file} ({name})" if name in from_log else file
+            for name, (file, _) in self.files.items()
+        }
+        if "scenarios" in labels:
+            labels["scenarios"] = f"{labels['scenarios']} (options)"
+        options = len(self.scenarios) if "scenarios" in self.files else None
+        return describe_contents(self, self.school_holidays, options, labels)
 
 
 #: Settings files of a folder besides service.yaml: kind -> table name for :func:`find_table`
@@ -132,6 +145,8 @@ def file_hashes(folder: str | Path, service: Service | None = None) -> dict[str,
             found[table] = (path.name, _sha256(path))
         elif table in from_log:
             found[table] = event_log_hash(folder, service)
+    if from_log:
+        found["events"] = event_log_hash(folder, service)
     for kind in SETTINGS_FILES:
         path, _ = settings_file(folder, kind)
         if path is not None:
@@ -232,9 +247,10 @@ def read_service_folder(folder: str | Path, service: Service | None = None) -> S
         notes += log_notes
         if tables is not None:
             source = event_log_hash(folder, service)
+            for table in (*from_log, "events"):
+                files[table] = source
             for table in from_log:
                 frames[table] = tables[table]
-                files[table] = source
     if frames["referrals"] is not None:
         # Run on whatever rows parsed, so every problem comes out in one pass.
         problems += _check_across_tables(frames, files)
@@ -303,6 +319,7 @@ def tables_from_event_log(
     codes = events["case"].cat.codes.to_numpy()
     case_ids = np.asarray(events["case"].cat.categories, dtype=object)
     problems = _long_case_ids(log, codes, case_ids, config.case_id)
+    problems += _long_values(log, config)
     problems += _unused_activities(log, service)
     # Each case's first event (ties: file order) dates its referral.
     instants = events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
@@ -356,6 +373,41 @@ def _long_case_ids(
         )
         for code in long[:100]
     ]
+
+
+#: The longest activity name and lifecycle value stored with a log's events: names of steps
+#: and transitions, never notes (a longer value is most likely free text in the wrong column).
+MAX_ACTIVITY_CHARS = 200
+MAX_LIFECYCLE_CHARS = 50
+
+
+def _long_values(log: EventLog, config) -> list[Problem]:
+    """Activities and lifecycle values too long to be a step's name, each at its first row."""
+    problems = []
+    events = log.events
+    for column, limit, named in (
+        ("activity", MAX_ACTIVITY_CHARS, config.activity),
+        ("lifecycle", MAX_LIFECYCLE_CHARS, config.lifecycle or "lifecycle:transition"),
+    ):
+        values = events[column].astype(str)
+        long = np.flatnonzero(values.str.len().to_numpy() > limit)
+        seen = set()
+        for position in long:
+            value = values.iat[position]
+            if value in seen:
+                continue
+            seen.add(value)
+            problems.append(
+                Problem(
+                    log.source,
+                    f"{column} longer than {limit} characters (a step's name, not a note)",
+                    log.row_of(int(position)),
+                    named if log.rows is not None else column,
+                )
+            )
+            if len(seen) == 100:
+                break
+    return problems
 
 
 def _unused_activities(log: EventLog, service: Service) -> list[Problem]:

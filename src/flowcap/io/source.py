@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 _cache: ContextVar[dict[Path, bytes] | None] = ContextVar("flowcap_read_once", default=None)
+#: SHA-256 of the files read inside :func:`read_once`, computed once each.
+_digests: ContextVar[dict[Path, str] | None] = ContextVar("flowcap_digests", default=None)
 
 
 @contextmanager
@@ -29,11 +31,12 @@ def read_once() -> Iterator[None]:
     if _cache.get() is not None:
         yield
         return
-    token = _cache.set({})
+    token, digests = _cache.set({}), _digests.set({})
     try:
         yield
     finally:
         _cache.reset(token)
+        _digests.reset(digests)
 
 
 def read_bytes(path: str | Path) -> bytes:
@@ -57,11 +60,14 @@ def open_binary(path: str | Path) -> BinaryIO:
 
 
 def sha256_of(path: str | Path) -> str:
-    """SHA-256 of the file's bytes, hexadecimal."""
+    """SHA-256 of the file's bytes, hexadecimal (inside :func:`read_once`, computed once)."""
     if _cache.get() is None:
         digest = hashlib.sha256()
         with Path(path).open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         return digest.hexdigest()
-    return hashlib.sha256(read_bytes(path)).hexdigest()
+    digests, key = _digests.get(), Path(path).resolve()
+    if key not in digests:
+        digests[key] = hashlib.sha256(read_bytes(path)).hexdigest()
+    return digests[key]

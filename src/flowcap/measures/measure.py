@@ -34,8 +34,9 @@ def measure(
     progress("Measuring")
     if end is None:
         measures = history.require_measures("measuring")
+    elif not history.has_history:
+        measures = history.require_measures("measuring")  # the error saying so
     else:
-        history.require_measures("measuring")
         measures = daily_measures(history.service, history.tables, until=end)
     data = history.tables
     if measures.recorded and end is not None:

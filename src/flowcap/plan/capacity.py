@@ -66,7 +66,6 @@ from typing import ClassVar
 import numpy as np
 
 from flowcap._json import json_number
-from flowcap.checks import check_minutes, check_replications, check_risk
 from flowcap.errors import FlowcapError
 from flowcap.simulate.daily import DailySpec, run
 
@@ -165,7 +164,8 @@ def minimum_staff(
     spec : the daily model of the days ahead (e.g. from :func:`flowcap.simulate.build.build_spec`).
     resource : which resource to size; the others keep their staffing.
     target_backlog_minutes : B, minutes of work waiting at the end of the horizon.
-    risk : largest acceptable P(backlog at the horizon > B), in [0, 1).
+    risk : largest acceptable P(backlog at the horizon > B), between 0 and 1 (the arguments
+        are checked by the caller with :mod:`flowcap.checks`, as ``plan_capacity`` does).
     replications, seed : Monte Carlo replications per candidate, and their seed (shared by all).
     max_staff : largest head count tried.
     device : ``"cpu"`` (NumPy) or ``"cuda"`` (PyTorch on a GPU; :func:`flowcap.simulate.run`).
@@ -313,9 +313,6 @@ def resource_submodel(spec: DailySpec, resource: str) -> DailySpec:
 def _prepare(spec, resource, target, risk, replications):
     if resource not in spec.resources:
         raise FlowcapError(f"unknown resource {resource!r}; resources are: {spec.resources}")
-    check_risk(risk, "risk")
-    check_minutes(target, "target_backlog_minutes")
-    check_replications(replications)
     if all(p is None for p in spec.patience_days):
         model, r = resource_submodel(spec, resource), 0
     else:

@@ -38,7 +38,6 @@ from flowcap.plan.scenarios import (
 )
 from flowcap.plan.waitinglist import waiting_list_check
 from flowcap.progress import Progress, quiet
-from flowcap.report.fan_chart import backlog_fan_table
 from flowcap.simulate.build import build_spec, first_day_ahead, horizon_to_a_working_day
 from flowcap.simulate.daily import DailyResult, DailySpec, DeviceUnavailableError, check_device
 from flowcap.simulate.daily import run as run_daily
@@ -197,8 +196,8 @@ def simulate_ahead(
     if optimise and not options:
         raise ArgumentError(
             "optimise",
-            "combines contingency options: give them in the service's scenarios.yaml or with "
-            "scenarios",
+            "combines contingency options, and there are none: give them in the service's "
+            "scenarios.yaml, or a scenarios file",
         )
     if optimise and len(options) > MAX_COMBINED_OPTIONS:
         raise ArgumentError(
@@ -336,8 +335,22 @@ def _spec(history: ServiceHistory, horizon: int, start, progress: Progress, warn
 
 
 def _check_device(device: str) -> None:
-    """A device this machine can run, or a :class:`FlowcapError` saying what to install."""
+    """A device this machine can run, or an :class:`ArgumentError` saying what to install."""
     try:
         check_device(device)
-    except (DeviceUnavailableError, ValueError) as exc:
-        raise FlowcapError(str(exc)) from None
+    except ValueError:
+        raise ArgumentError("device", "must be 'cpu' or 'cuda' (or 'cuda:N')") from None
+    except DeviceUnavailableError as exc:
+        raise ArgumentError("device", str(exc)) from None
+
+
+def backlog_fan_table(dates: pd.DatetimeIndex, resources, percentiles: np.ndarray) -> pd.DataFrame:
+    """Long table: date, resource, p5, p25, p50, p75, p95 from an (R, 5, H) array. A
+    ``p_over`` column (probability over the threshold that day), when present, shows on hover."""
+    rows = []
+    for r, resource in enumerate(resources):
+        frame = pd.DataFrame(percentiles[r].T, columns=["p5", "p25", "p50", "p75", "p95"])
+        frame.insert(0, "resource", resource)
+        frame.insert(0, "date", dates)
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)

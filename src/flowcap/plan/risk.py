@@ -267,12 +267,14 @@ def assess_risk(
     (:meth:`~flowcap.model.roster.Roster.capacity_ahead`)."""
     check_ratios(ks)
     check_horizon(horizon)
-    from flowcap.forecast.report import _forecast
+    from flowcap.forecast.report import forecast_measures
 
     service, data = history.service, history.tables
     progress("Measuring")
     measures_table = history.require_measures("the risk of bad days").table
-    report = _forecast(service, measures_table, history.school_holidays, horizon, False, progress)
+    report = forecast_measures(
+        service, measures_table, history.school_holidays, horizon, progress=progress
+    )
     future_days = pd.date_range(report.forecast["date"].min(), report.forecast["date"].max())
     calendar = working_calendar(service, future_days[0].date(), future_days[-1].date())
     capacity = data.roster.capacity_ahead(service, calendar, measures_table)
@@ -280,7 +282,7 @@ def assess_risk(
     risks, daily = [], []
     working = calendar["is_working_day"].to_numpy()
     for resource in service.resources:
-        history = working_day_series(measures_table, resource)
+        past = working_day_series(measures_table, resource)
         predicted = report.forecast[report.forecast["resource"] == resource].sort_values("date")
         ahead = pd.DataFrame(
             {
@@ -290,7 +292,7 @@ def assess_risk(
             }
         )
         ahead["capacity_minutes"] = pd.Series(capacity[resource], index=future_days)[ahead.index]
-        found = bad_day_risk(history, ks, resource=resource, ahead=ahead)
+        found = bad_day_risk(past, ks, resource=resource, ahead=ahead)
         risks += found
         for risk in found:
             if risk.ahead is not None:

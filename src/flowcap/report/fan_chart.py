@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -29,22 +28,12 @@ BLUE = OKABE_ITO["blue"]
 SUBTITLE = "Backlog in minutes at the end of each day: median, middle 50% and 90% of futures"
 
 
-def backlog_fan_table(dates: pd.DatetimeIndex, resources, percentiles: np.ndarray) -> pd.DataFrame:
-    """Long table: date, resource, p5, p25, p50, p75, p95 from an (R, 5, H) array. A
-    ``p_over`` column (probability over the threshold that day), when present, shows on hover."""
-    rows = []
-    for r, resource in enumerate(resources):
-        frame = pd.DataFrame(percentiles[r].T, columns=["p5", "p25", "p50", "p75", "p95"])
-        frame.insert(0, "resource", resource)
-        frame.insert(0, "date", dates)
-        rows.append(frame)
-    return pd.concat(rows, ignore_index=True)
-
-
 def write_backlog_fan(
     fan: pd.DataFrame, path: str | Path, title: str, threshold: float | None = None
 ) -> Path:
-    """Write the fan chart (``.html`` or ``.png``); ``fan`` as :func:`backlog_fan_table`."""
+    """Write the fan chart (``.html`` or ``.png``); ``fan`` as
+    :meth:`flowcap.plan.outlook.SimulationReport.fan` gives it: date, resource, p5, p25, p50,
+    p75, p95 (minutes) and, when present, ``p_over`` (shown on hover)."""
     if fan.empty:
         raise FlowcapError("nothing to draw: the simulation has no days")
     return write_by_suffix(

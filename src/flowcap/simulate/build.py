@@ -57,7 +57,6 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from flowcap.checks import check_horizon
 from flowcap.errors import FlowcapError
 from flowcap.measures.daily import DailyMeasures
 from flowcap.measures.work import step_positions, step_table
@@ -108,7 +107,8 @@ def build_spec(
         With no history, when a case type has no demand model; when ``start`` contradicts the
         data; when an override is malformed.
     """
-    check_horizon(horizon_days)
+    if horizon_days < 1:  # the caller checks the user's horizon (flowcap.checks)
+        raise ValueError(f"horizon_days must be at least 1, not {horizon_days}")
     last = None
     if measures is not None:
         if data is None:

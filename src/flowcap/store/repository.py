@@ -11,6 +11,7 @@ out of later imports.
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ import pandas as pd
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from flowcap.errors import StoreError
 from flowcap.io.folder import ServiceFolder
@@ -32,14 +34,24 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 ABSENT = "absent"
 
 
-def default_database_url() -> str:
+def default_database_url(create: bool = True) -> str:
     """The store a service is opened from by name: ``FLOWCAP_DATABASE_URL`` if set, else the
-    user's SQLite file ``$XDG_DATA_HOME/flowcap/flowcap.db`` (``~/.local/share/...``)."""
+    user's SQLite file ``$XDG_DATA_HOME/flowcap/flowcap.db`` (``~/.local/share/...``).
+
+    With ``create`` false nothing is made on disk, and a default store that does not exist yet
+    is a :class:`StoreError` (reading by name must not leave an empty store behind).
+    """
     configured = os.environ.get("FLOWCAP_DATABASE_URL")
     if configured:
         return configured
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     path = base / "flowcap" / "flowcap.db"
+    if not create and not path.is_file():
+        raise StoreError(
+            f"there is no store at {path} yet. A folder's import goes to the folder's own "
+            ".flowcap/ store unless FLOWCAP_DATABASE_URL names one: import it with "
+            "FLOWCAP_DATABASE_URL set, then open it by name"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
@@ -56,10 +68,14 @@ def database_url(folder: str | Path) -> str:
 
 @dataclass
 class ImportReport:
-    """What an import did, per table: rows written, or ``None`` when the file was unchanged."""
+    """What an import did: per table the rows written, or ``None`` when its file was unchanged
+    (``events``: an event-log service's events); per settings kind the new version saved, or
+    ``None`` when unchanged; and the store it went to (its URL without a password)."""
 
     service: str
     written: dict[str, int | None] = field(default_factory=dict)
+    settings: dict[str, int | None] = field(default_factory=dict)
+    store: str = ""
 
     @property
     def changed(self) -> bool:
@@ -80,6 +96,10 @@ class Store:
         store = cls(database_url(folder))
         store.migrate()
         return store
+
+    def where(self) -> str:
+        """The store's URL with any password hidden, for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -108,7 +128,7 @@ class Store:
         StoreError
             If the store was written under a different pseudonymisation key.
         """
-        report = ImportReport(folder.service.name)
+        report = ImportReport(folder.service.name, store=self.where())
         with self.engine.begin() as connection:
             self._check_key(connection, key)
             service_id = self._service_id(connection, folder.service.name, create=True)
@@ -132,27 +152,39 @@ class Store:
                 rows = _bulk_insert(connection, table, frame, service_id)
                 self._record_import(connection, service_id, table_name, file_name, sha, rows)
                 report.written[table_name] = rows
-            # The definition is recorded too: a changed service.yaml (a case type renamed, say)
-            # means the stored rows must be checked against it again before measuring.
-            name, sha = folder.files.get("service", ("service.yaml", ABSENT))
-            if self._last_sha(connection, service_id, "service") != sha:
-                self._record_import(connection, service_id, "service", name, sha, 0)
+            self._import_events(connection, service_id, folder, key, erased, report)
             who = saved_by or _user()
             for kind in schema.SETTINGS:
                 file_name, content = folder.settings.get(kind, (schema.SETTINGS[kind], None))
                 sha = folder.files.get(kind, (file_name, ABSENT))[1]
-                self._save_setting(connection, service_id, kind, file_name, sha, content, who)
-            # The log's events are replaced whenever the referrals are (they come from it).
-            if report.written.get("referrals") is not None:
-                events = schema.events
-                connection.execute(delete(events).where(events.c.service_id == service_id))
-                if folder.event_log is not None:
-                    rows = _event_rows(folder.event_log, key, erased)
-                    _bulk_insert(connection, events, rows, service_id)
+                report.settings[kind] = self._save_setting(
+                    connection, service_id, kind, file_name, sha, content, who
+                )
         return report
 
-    def _save_setting(self, connection, service_id, kind, file_name, sha, content, who) -> None:
-        """A new version of one settings kind when it differs from the last one stored."""
+    def _import_events(self, connection, service_id, folder, key, erased, report) -> None:
+        """An event-log service's events, replaced when the log or its reading changed (and
+        removed when the service no longer has a log), like a table of their own."""
+        file_name, sha = folder.files.get("events", (ABSENT, ABSENT))
+        last = self._last_sha(connection, service_id, "events")
+        if last == sha or (last is None and sha == ABSENT):
+            report.written["events"] = None
+            return
+        events = schema.events
+        connection.execute(delete(events).where(events.c.service_id == service_id))
+        rows = 0
+        if folder.event_log is not None:
+            rows = _bulk_insert(
+                connection, events, _event_rows(folder.event_log, key, erased), service_id
+            )
+        self._record_import(connection, service_id, "events", file_name, sha, rows)
+        report.written["events"] = rows
+
+    def _save_setting(
+        self, connection, service_id, kind, file_name, sha, content, who
+    ) -> int | None:
+        """A new version of one settings kind when it differs from the last one stored: its
+        version number, or ``None`` when nothing was saved."""
         last = connection.execute(
             select(schema.settings.c.version, schema.settings.c.sha256)
             .where(schema.settings.c.service_id == service_id, schema.settings.c.kind == kind)
@@ -160,12 +192,13 @@ class Store:
             .limit(1)
         ).first()
         if (last is None and content is None) or (last is not None and last.sha256 == sha):
-            return
+            return None
+        version = 1 if last is None else last.version + 1
         connection.execute(
             insert(schema.settings).values(
                 service_id=service_id,
                 kind=kind,
-                version=1 if last is None else last.version + 1,
+                version=version,
                 file_name=file_name[:200],
                 sha256=sha,
                 content=content,
@@ -173,6 +206,7 @@ class Store:
                 saved_by=who[:200],
             )
         )
+        return version
 
     def _record_import(self, connection, service_id, table_name, file_name, sha, rows) -> None:
         connection.execute(
@@ -231,7 +265,7 @@ class Store:
                 service_id = self._service_id(connection, service_name)
             except StoreError:
                 return False
-            for table_name in ("service", *schema.DATA_TABLES):
+            for table_name in (*schema.DATA_TABLES, "events"):
                 sha = files.get(table_name, (ABSENT, ABSENT))[1]
                 last = self._last_sha(connection, service_id, table_name)
                 if last != sha and not (last is None and sha == ABSENT):
@@ -296,8 +330,10 @@ class Store:
 
     def events(self, service_name: str) -> pd.DataFrame:
         """The service's stored event-log events in file order: ``case`` (pseudonym),
-        ``case_rank``, ``activity``, ``timestamp`` (UTC, naive), ``resource``,
-        ``case_type``, ``lifecycle``; empty when it has no event log."""
+        ``case_rank`` (the case's place among the log's case ids, which decides the order of
+        cases as reading the file does), ``activity``, ``timestamp`` (UTC, naive),
+        ``case_type``, ``lifecycle``; empty when it has no event log. Who did each event
+        (the log's resource column: often a member of staff) is not stored."""
         table = schema.events
         with self.engine.connect() as connection:
             service_id = self._service_id(connection, service_name)
@@ -305,36 +341,65 @@ class Store:
         return frame.rename(columns={"case_key": "case"})
 
     def services(self) -> list[dict]:
-        """Every service in the store: ``name``, ``last_import`` (UTC), rows per data table
-        (``referrals``, ...) and ``settings_version`` (service.yaml's), by name."""
+        """Every service in the store, by name: ``name``; ``last_change`` (UTC, naive): the
+        latest import of a table or save of a setting; rows per data table (``referrals``,
+        ``waiting``, ``roster``, ``sessions``) and ``events``; ``settings``: the newest
+        version of each settings kind it has (``{"service": 3, "scenarios": 1}``)."""
         listing = []
         with self.engine.connect() as connection:
-            for service_id, name in connection.execute(
+            services = connection.execute(
                 select(schema.services.c.id, schema.services.c.name).order_by(
                     schema.services.c.name
                 )
-            ):
+            ).all()
+            for service_id, name in services:
                 entry: dict = {"name": name}
-                entry["last_import"] = connection.scalar(
-                    select(func.max(schema.imports.c.imported_at)).where(
-                        schema.imports.c.service_id == service_id
+                stamps = [
+                    connection.scalar(
+                        select(func.max(column)).where(table.c.service_id == service_id)
                     )
-                )
-                for table_name, table in schema.DATA_TABLES.items():
+                    for table, column in (
+                        (schema.imports, schema.imports.c.imported_at),
+                        (schema.settings, schema.settings.c.saved_at),
+                    )
+                ]
+                entry["last_change"] = max((t for t in stamps if t is not None), default=None)
+                for table_name in (*schema.DATA_TABLES, "events"):
+                    table = getattr(schema, table_name)
                     entry[table_name] = connection.scalar(
                         select(func.count())
                         .select_from(table)
                         .where(table.c.service_id == service_id)
                     )
-                entry["settings_version"] = connection.scalar(
-                    select(func.max(schema.settings.c.version)).where(
-                        schema.settings.c.service_id == service_id,
-                        schema.settings.c.kind == "service",
-                    )
-                )
+                versions = connection.execute(
+                    select(schema.settings.c.kind, func.max(schema.settings.c.version))
+                    .where(schema.settings.c.service_id == service_id)
+                    .group_by(schema.settings.c.kind)
+                ).all()
+                entry["settings"] = {kind: version for kind, version in sorted(versions)}
                 listing.append(entry)
         return listing
 
+    def save_setting(
+        self,
+        service_name: str,
+        kind: str,
+        file_name: str,
+        content: bytes | None,
+        saved_by: str | None = None,
+    ) -> int | None:
+        """Save a new version of one of a service's settings (``content`` ``None``: the file
+        is removed), creating the service when ``kind`` is ``service`` and it is new; the
+        version saved, or ``None`` when it equals the last one. The caller checks the content
+        (:func:`flowcap.manage.save_settings` does)."""
+        if kind not in schema.SETTINGS:
+            raise ValueError(f"unknown settings kind {kind!r}; kinds: {', '.join(schema.SETTINGS)}")
+        sha = ABSENT if content is None else hashlib.sha256(content).hexdigest()
+        with self.engine.begin() as connection:
+            service_id = self._service_id(connection, service_name, create=kind == "service")
+            return self._save_setting(
+                connection, service_id, kind, file_name, sha, content, saved_by or _user()
+            )
     def counts(self, service_name: str) -> dict[str, int]:
         """Rows stored per table for a service (0 for a service never imported)."""
         with self.engine.connect() as connection:
@@ -451,7 +516,6 @@ def _event_rows(log, key: bytes, erased: set[str]) -> pd.DataFrame:
             "case_rank": codes.astype(np.int64),
             "activity": events["activity"].astype(str).to_numpy(dtype=object),
             "timestamp": events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None),
-            "resource": events["resource"].astype(str).to_numpy(dtype=object),
             "case_type": events["case_type"].astype(str).to_numpy(dtype=object),
             "lifecycle": events["lifecycle"].astype(str).to_numpy(dtype=object),
         }
@@ -500,26 +564,33 @@ def _bulk_insert(connection, table, frame: pd.DataFrame, service_id: int) -> int
         series = frame[name]
         if pd.api.types.is_datetime64_any_dtype(series):
             stamp = isinstance(table.c[name].type, schema.DateTime)
-            data[name] = series.dt.strftime(
-                "%Y-%m-%d %H:%M:%S.%f" if stamp else "%Y-%m-%d"
-            ).tolist()
+            data[name] = series.dt.strftime(STAMP if stamp else "%Y-%m-%d").tolist()
         else:
             data[name] = series.tolist()
     rows = list(zip(*(data[c] for c in columns), strict=True))
     dialect = connection.dialect.name
     raw = connection.connection.driver_connection
-    if dialect == "postgresql" and hasattr(raw, "cursor"):
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-    elif dialect == "sqlite":
-        marks = ", ".join("?" for _ in columns)
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
-    else:
-        connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    try:
+        if dialect == "postgresql" and hasattr(raw, "cursor"):
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        elif dialect == "sqlite":
+            marks = ", ".join("?" for _ in columns)
+            sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})'
+            connection.exec_driver_sql(sql, rows)
+        else:
+            records = [dict(zip(columns, row, strict=True)) for row in rows]
+            connection.execute(insert(table), records)
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # the driver's own error (COPY runs on the raw cursor)
+        raise StoreError(
+            f"the store refused the {table.name} rows ({type(exc).__name__}: {exc}); "
+            "nothing was imported"
+        ) from exc
     return len(rows)

@@ -119,9 +119,8 @@ events = Table(
     Column("position", Integer, primary_key=True),  # the event's place in the log file
     Column("case_key", String(32), nullable=False),
     Column("case_rank", Integer, nullable=False),  # the case's place among the log's case ids
-    Column("activity", String(500), nullable=False),
+    Column("activity", String(200), nullable=False),
     Column("timestamp", DateTime, nullable=False),  # UTC
-    Column("resource", String(200), nullable=False),
     Column("case_type", String(100), nullable=False),
     Column("lifecycle", String(50), nullable=False),
     Index("ix_events_service_case", "service_id", "case_key"),

@@ -61,6 +61,14 @@ class VariationReport:
                 )
         return sorted(out, key=lambda a: (a["date"], a["resource"], a["measure"], a["rule"]))
 
+    def trend(self, resource: str) -> dict | None:
+        """The resource's fitted trend in demand, or ``None`` from under a year of data, where
+        a trend is mostly the season (the statistics keep it either way)."""
+        trend = self.stats[resource].get("trend")
+        if not trend or trend.get("relative_per_year") is None:
+            return None
+        return trend if self.days_observed(resource) >= MIN_DAYS_FOR_TREND else None
+
     def alert_counts(self) -> pd.DataFrame:
         """Per resource and measure with any alert: alerts by rule (one column per rule in
         :data:`~flowcap.variation.spc.RULES`) and the ``latest`` alert's date."""
@@ -96,6 +104,9 @@ class VariationReport:
             }
         return {"resources": resources, "alerts": self.alerts}
 
+
+#: Days of data before a trend is worth showing: a year (under it, a trend is mostly season).
+MIN_DAYS_FOR_TREND = 365
 
 SPC_MEASURES = {
     "demand": "demand_minutes",

@@ -38,6 +38,8 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from flowcap.checks import ArgumentError
+
 #: 3 / d2 for moving ranges of two points (d2 = 1.128).
 LIMIT_FACTOR = 2.66
 #: Upper limit of the moving range chart, as a multiple of MR̄ (D4 for n = 2).
@@ -82,15 +84,13 @@ class SPCSettings:
         for name in ("shift_run", "trend_run", "min_points"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ValueError(
-                    f"SPC setting {name} must be a whole number of 2 or more, not {value!r}"
-                )
+                raise ArgumentError(name, f"must be a whole number of 2 or more, not {value!r}")
         days = []
         for day in self.recalculate_from:
             if isinstance(day, datetime):
                 day = day.date()
             if not isinstance(day, date):
-                raise ValueError(f"SPC setting recalculate_from holds {day!r}, which is not a date")
+                raise ArgumentError("recalculate_from", f"holds {day!r}, which is not a date")
             days.append(day)
         object.__setattr__(self, "recalculate_from", tuple(sorted(set(days))))
 

@@ -38,20 +38,20 @@ def check_device(device: str) -> None:
         import torch
     except ImportError:
         raise DeviceUnavailableError(
-            f"--device {device} needs PyTorch, which is not installed: {GPU_INSTALL} "
-            "(on a machine with an NVIDIA GPU and its driver), or use --device cpu"
+            f"{device!r} needs PyTorch, which is not installed: {GPU_INSTALL} "
+            "(on a machine with an NVIDIA GPU and its driver), or use 'cpu'"
         ) from None
     if not torch.cuda.is_available():
         raise DeviceUnavailableError(
-            f"--device {device}: PyTorch {torch.__version__} sees no CUDA GPU "
+            f"{device!r}: PyTorch {torch.__version__} sees no CUDA GPU "
             "(torch.cuda.is_available() is False; a CPU-only PyTorch build, or no NVIDIA "
             f"driver). Install a CUDA build ({GPU_INSTALL}) on a machine with a GPU, or use "
-            "--device cpu"
+            "'cpu'"
         )
     index = int(device[5:]) if ":" in device else 0
     if index >= torch.cuda.device_count():
         raise DeviceUnavailableError(
-            f"--device {device}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+            f"{device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
         )
 
 

@@ -40,8 +40,6 @@ from typing import Any
 
 import numpy as np
 
-from flowcap.checks import check_replications
-
 from .reference import ABSENCE, ARRIVALS, PATIENCE, WAITING_EPS, first_contact_rows, stream
 from .spec import PERCENTILES, DailyPaths, DailyResult, DailySpec, Draws, histogram_mean
 
@@ -217,9 +215,9 @@ class RunSettings:
             raise ValueError(f"record must be 'summary' or 'paths', got {self.record!r}")
         if self.target_working_days is not None and not self.waits:
             raise ValueError("days over a first-contact target need waits=True")
-        check_replications(replications)
-        if self.chunk_size is not None and self.chunk_size < 1:
-            raise ValueError("chunk_size must be >= 1")
+        # The callers check the user's replications (flowcap.checks); this guards the engine.
+        if replications < 1 or (self.chunk_size is not None and self.chunk_size < 1):
+            raise ValueError("replications and chunk_size must be >= 1")
         if self.draws is not None:
             n_types, n_res, n_days = len(spec.case_types), len(spec.resources), spec.horizon_days
             if self.draws.arrivals.shape != (replications, n_types, n_days) or (

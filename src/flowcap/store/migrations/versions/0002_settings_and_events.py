@@ -3,8 +3,8 @@
 ``settings`` keeps every version of service.yaml, scenarios.yaml and school_holidays.csv
 (the pathway and the event-log mapping are sections of service.yaml), each with its SHA-256,
 when it was saved and by whom; a removed file is a version with no content. ``events`` keeps
-an event-log service's events (case pseudonyms only), so the process map, calibration and
-the pathway's arrival hours need no folder.
+an event-log service's events (case pseudonyms, activity, time, case type and lifecycle; not
+who did them), so the process map, calibration and the pathway's arrival hours need no folder.
 
 Revision ID: 0002
 Revises: 0001
@@ -40,9 +40,8 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer, primary_key=True),
         sa.Column("case_key", sa.String(32), nullable=False),
         sa.Column("case_rank", sa.Integer, nullable=False),
-        sa.Column("activity", sa.String(500), nullable=False),
+        sa.Column("activity", sa.String(200), nullable=False),
         sa.Column("timestamp", sa.DateTime, nullable=False),
-        sa.Column("resource", sa.String(200), nullable=False),
         sa.Column("case_type", sa.String(100), nullable=False),
         sa.Column("lifecycle", sa.String(50), nullable=False),
     )

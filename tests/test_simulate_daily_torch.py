@@ -1,9 +1,9 @@
-"""The daily model on PyTorch (flowcap.simulate.daily.torch), and choosing a device.
+"""The daily model on PyTorch (flowcap.simulate.daily.torch). Choosing a device is in
+test_simulate_daily_backends.py.
 
 The PyTorch engine is meant for a CUDA GPU; here it runs on PyTorch's CPU device, which executes
 the same code. Tests that need torch skip without it (``pytest.importorskip`` in the
-``engine`` fixture); the tests of the clear error without torch, and of ``device="cpu"``
-being the NumPy engine, run everywhere.
+``engine`` fixture).
 
 Statistical checks compare two independent Monte Carlo samples (NumPy's and PyTorch's
 generators): the difference of the two means has standard error
@@ -18,44 +18,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import anchor_spec
 from flowcap.cli.main import app
-from flowcap.errors import FlowcapError
-from flowcap.simulate.daily import (
-    DailySpec,
-    DeviceUnavailableError,
-    backends,
-    draw_inputs,
-    run,
-)
+from flowcap.simulate.daily import DailySpec, backends, draw_inputs
 from flowcap.simulate.daily import numpy as numpy_engine
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 #: ../shared/bench/gpu_lindley_anchor.py's many-replication values (mean final backlog, P(>2400))
 ANCHOR_MEAN, ANCHOR_P = 429.0, 0.0107
 runner = CliRunner()
-
-
-def anchor_spec(days: int = 365, **changes) -> DailySpec:
-    """gpu_lindley_anchor.py: demand 60 x Poisson(10), capacity 240 x Binomial(3, 0.9)."""
-    kwargs = dict(
-        days=days,
-        mean_cases_per_day=10,
-        minutes_per_case=60,
-        staff=3,
-        minutes_per_staff=240,
-        absence_rate=0.1,
-    )
-    kwargs.update(changes)
-    return DailySpec.one_resource(**kwargs)
 
 
 def service_spec(days: int = 40, patience=None, staff_idva: int = 2) -> DailySpec:
@@ -123,73 +100,6 @@ def folder(tmp_path: Path) -> Path:
     path = tmp_path / "anchor"
     shutil.copytree(EXAMPLES / "anchor-lindley", path)
     return path
-
-
-# --- choosing a device: runs everywhere ----------------------------------------------------
-
-
-@pytest.fixture
-def no_torch(monkeypatch):
-    """As on a machine without PyTorch: ``import torch`` fails."""
-    monkeypatch.setitem(sys.modules, "torch", None)
-
-
-@pytest.mark.parametrize("command", ["simulate", "plan"])
-def test_cuda_without_torch_says_what_to_install_and_exits_1(tmp_path, no_torch, command):
-    args = [command, str(folder(tmp_path)), "--start", "2026-01-01", "--device", "cuda"]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 1
-    assert "pip install 'flowcap[gpu]'" in result.output
-    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
-
-
-def test_cuda_without_torch_from_python(tmp_path, no_torch):
-    from flowcap import open as open_service
-    from flowcap.plan import plan_capacity, simulate_ahead
-
-    path = folder(tmp_path)
-    with pytest.raises(DeviceUnavailableError, match=r"flowcap\[gpu\]"):
-        run(anchor_spec(days=5), 10, 0, device="cuda")
-    with pytest.raises(FlowcapError, match=r"pip install 'flowcap\[gpu\]'"):
-        simulate_ahead(open_service(path), start=None, device="cuda")
-    with pytest.raises(FlowcapError, match="needs PyTorch"):
-        plan_capacity(open_service(path), target_backlog_minutes=2400, risk=0.05, device="cuda")
-
-
-def test_cuda_with_a_cpu_only_torch_is_a_clear_error(engine, monkeypatch):
-    import torch
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(DeviceUnavailableError, match="sees no CUDA GPU"):
-        run(anchor_spec(days=5), 10, 0, device="cuda")
-
-
-def test_an_unknown_device_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="'cpu' or 'cuda'"):
-        run(anchor_spec(days=5), 10, 0, device="gpu")
-    result = runner.invoke(app, ["plan", str(folder(tmp_path)), "--device", "tpu"])
-    assert result.exit_code == 1 and "'cpu' or 'cuda'" in result.output
-
-
-def test_cpu_is_the_numpy_engine_and_loads_no_torch():
-    spec = anchor_spec(days=30)
-    np.testing.assert_array_equal(
-        run(spec, 300, 4, device="cpu").final_backlog,
-        numpy_engine.run(spec, 300, 4).final_backlog,
-    )
-    code = textwrap.dedent(
-        """
-        import sys
-        from flowcap.simulate.daily import DailySpec, run
-        spec = DailySpec.one_resource(days=30, mean_cases_per_day=10, minutes_per_case=60,
-                                      staff=3, minutes_per_staff=240, absence_rate=0.1)
-        run(spec, 200, 1, device="cpu")
-        print("torch" in sys.modules)
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
 
 
 # --- the PyTorch engine on PyTorch's CPU device ---------------------------------------------

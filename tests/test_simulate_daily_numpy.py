@@ -1,4 +1,6 @@
-"""The daily backlog Monte Carlo: contract (fast path = reference), theory, and behaviours.
+"""The daily backlog Monte Carlo on NumPy (flowcap.simulate.daily.numpy): contract (fast path
+= the reference loop), theory, and behaviours. The spec and result types are in
+test_simulate_daily_spec.py.
 
 Statistical checks use fixed seeds and tolerances of at least three standard errors computed
 from the samples themselves; where an approximation is compared, its own error is stated.
@@ -11,27 +13,14 @@ import math
 
 import numpy as np
 import pytest
-from scipy import optimize, stats
+from scipy import optimize
 
+from conftest import anchor_spec
 from flowcap.simulate import DailySpec, Draws, draw_inputs, run, run_reference
-from flowcap.simulate.daily import histogram_quantile, patience_survival
+from flowcap.simulate.daily import patience_survival
 
 PATH_FIELDS = ("backlog_minutes", "demand_minutes", "capacity_minutes", "activity_minutes")
 WAIT_FIELDS = ("served_minutes_by_wait", "first_contacts_by_wait", "oldest_first_contact_referral")
-
-
-def anchor_spec(days: int = 365, **changes) -> DailySpec:
-    """gpu_lindley_anchor.py: demand 60 x Poisson(10), capacity 240 x Binomial(3, 0.9)."""
-    kwargs = dict(
-        days=days,
-        mean_cases_per_day=10,
-        minutes_per_case=60,
-        staff=3,
-        minutes_per_staff=240,
-        absence_rate=0.1,
-    )
-    kwargs.update(changes)
-    return DailySpec.one_resource(**kwargs)
 
 
 def service_spec(days: int = 40, patience: bool = True, staff_idva: int = 2) -> DailySpec:
@@ -208,6 +197,7 @@ def test_same_seed_same_result_other_seed_other_result():
 # --- the anchor model against an independent Lindley loop -----------------------------------
 
 
+@pytest.mark.slow
 def test_anchor_model_agrees_with_an_independent_lindley_loop():
     n = 20_000
     result = run(anchor_spec(), n, seed=2024, threshold_minutes=2400)
@@ -387,25 +377,6 @@ def test_reneging_in_the_fast_path_matches_the_reference_in_distribution():
     )
 
 
-@pytest.mark.parametrize(
-    ("entry", "frozen"),
-    [
-        (("exponential", 4.0, 0.0), stats.expon(scale=4.0)),
-        (("gamma", 6.0, 2.5), stats.gamma(a=(6 / 2.5) ** 2, scale=2.5**2 / 6)),
-        (
-            ("lognormal", 6.0, 2.5),
-            stats.lognorm(
-                s=math.sqrt(math.log1p((2.5 / 6) ** 2)),
-                scale=math.exp(math.log(6) - math.log1p((2.5 / 6) ** 2) / 2),
-            ),
-        ),
-    ],
-)
-def test_patience_survival_matches_scipy(entry, frozen):
-    for days in (0.5, 1, 3, 6, 12, 30):
-        assert patience_survival(entry, days) == pytest.approx(frozen.sf(days), abs=1e-12)
-
-
 def test_result_percentiles_are_ordered_and_summary_has_the_headline_numbers():
     result = run(anchor_spec(days=60), 2_000, seed=1, threshold_minutes=600)
     pct = result.backlog_percentiles[0]
@@ -444,30 +415,6 @@ def test_mean_wait_agrees_with_littles_law_within_monte_carlo_error():
     assert summary["p90_wait_days"] >= summary["mean_wait_days"] > 0
 
 
-def test_histogram_quantile_is_the_smallest_value_reaching_the_share():
-    assert histogram_quantile(np.array([5, 4, 0, 1]), 0.9) == 1
-    assert histogram_quantile(np.array([5, 3, 0, 2]), 0.9) == 3
-    assert math.isnan(histogram_quantile(np.zeros(2), 0.9))  # nothing done
-
-
-def test_spec_rejects_inconsistent_shapes():
-    with pytest.raises(ValueError, match="minutes_per_staff"):
-        DailySpec(
-            resources=("a",),
-            priorities=(1,),
-            staff=np.ones((1, 5)),
-            minutes_per_staff=np.ones((1, 4)),
-            absence_rate=np.zeros(1),
-            case_types=("c",),
-            case_priority=np.array([1]),
-            mean_cases_per_day=np.ones((1, 5)),
-            dispersion=np.array([np.inf]),
-            steps=np.array([[0, 0, 0, 10.0]]),
-        )
-    with pytest.raises(ValueError, match="patience"):
-        anchor_spec(days=5, patience_days=("weibull", 3.0, 1.0))
-
-
 def test_the_engine_runs_with_numpy_alone():
     """The issue asks for an engine that runs where only NumPy is installed."""
     import subprocess
@@ -500,7 +447,6 @@ def test_with_nobody_in_the_cases_lost_follow_the_patience_distribution(dist, me
     # end of day H - 1 with probability S(H - 1 - a), the patience survival function (none
     # gives up on its first day). Expected losses: lam * sum_a (1 - S(H - 1 - a)), from the
     # survival function alone, not from the engine's hazard table.
-    from flowcap.simulate.daily import patience_survival
 
     lam, days, n = 4.0, 30, 20_000
     spec = DailySpec.one_resource(

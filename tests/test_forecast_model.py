@@ -1,4 +1,5 @@
-"""Daily demand forecasts: holiday flags, forecast contract, known patterns, backtest, coverage.
+"""Daily demand forecasts (flowcap.forecast.model): holiday flags, the forecast contract,
+known patterns, interval coverage. The backtest is in test_forecast_backtest.py.
 
 Every random series has a fixed seed, and every statistical check has a tolerance of at
 least three standard errors, so none of these can fail by luck.
@@ -10,24 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import WEEKLY, weekly_series
 from flowcap.errors import FlowcapError
-from flowcap.forecast import DemandForecaster, backtest, fourier_terms, holiday_features
-
-WEEKLY = np.array([120.0, 90.0, 90.0, 80.0, 70.0, 0.0, 0.0])  # Monday first
+from flowcap.forecast import DemandForecaster, holiday_features
 
 
 def flags(frame: pd.DataFrame, day: str) -> dict:
     row = frame.loc[frame["ds"] == pd.Timestamp(day)].iloc[0]
     return {c: int(row[c]) for c in frame.columns if c != "ds"}
-
-
-def weekly_series(
-    days: pd.DatetimeIndex, noise_sd: float, seed: int, uid: str = "idva"
-) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    level = WEEKLY[days.dayofweek]
-    noise = np.where(level > 0, rng.normal(0.0, noise_sd, len(days)), 0.0)
-    return pd.DataFrame({"unique_id": uid, "ds": days, "y": np.maximum(level + noise, 0.0)})
 
 
 # --- holiday_features ----------------------------------------------------------------------
@@ -176,32 +167,10 @@ def test_bad_input_is_refused():
         DemandForecaster().fit(y).predict(90)
 
 
-# --- backtest ------------------------------------------------------------------------------
+# --- interval coverage ---------------------------------------------------------------------
 
 
-def test_a_perfectly_seasonal_series_has_mase_zero():
-    # sqrt(demand) = weekday level + an annual wave: exactly the harmonic regression's form,
-    # while the weekly seasonal naive misses the wave, so its scale is not zero.
-    days = pd.date_range("2023-01-01", periods=500)
-    wave = fourier_terms(days, 365, 1)["year_sin1"].to_numpy()
-    root = np.sqrt(WEEKLY + 30.0)[days.dayofweek] + 2.0 * wave
-    y = pd.DataFrame({"unique_id": "triage", "ds": days, "y": root**2})
-    scores = backtest(y, None, horizon=14, n_windows=3)
-    assert list(scores.columns) == [
-        "unique_id",
-        "mase",
-        "mase_seasonal_naive",
-        "coverage80",
-        "coverage95",
-        "n_windows",
-        "horizon",
-    ]
-    row = scores.iloc[0]
-    assert row["mase"] < 1e-6
-    assert row["mase_seasonal_naive"] > 0.5
-    assert row["n_windows"] == 3 and row["horizon"] == 14
-
-
+@pytest.mark.slow
 def test_intervals_cover_gaussian_noise_at_their_nominal_rate():
     # 40 independent series x 14 test days = 560 days per level. With 30 calibration
     # windows each weekday has n = 60 errors, so split-conformal coverage is between nominal
@@ -242,6 +211,7 @@ def gaussian_series(n_series: int, n_days: int, seed: int) -> tuple[pd.DataFrame
     return pd.concat(frames, ignore_index=True), days[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("h", "n_series"), [(1, 80), (7, 40)])
 def test_default_intervals_cover_at_short_horizons(h, n_series):
     # With the default settings a short horizon is still calibrated on about 224 errors
@@ -288,11 +258,3 @@ def test_a_short_history_says_which_horizon_fits_and_stays_quiet(recwarn):
     assert not [w for w in recwarn if "flowcap" not in str(w.filename)]
     with pytest.raises(FlowcapError, match=r"60 days is too short for a 90-day.*--horizon 30"):
         DemandForecaster().fit(y).predict(90)
-
-
-def test_a_backtest_too_long_for_the_history_says_how_many_windows_fit():
-    days = pd.date_range("2024-01-01", periods=200)
-    y = weekly_series(days, 5.0, seed=10)
-    # 28-day windows: the first of 6 origins leaves 32 days, a 28-day forecast needs 55.
-    with pytest.raises(FlowcapError, match=r"leaves 32 days .*needs 55.*at most 5 windows"):
-        backtest(y, None, horizon=28, n_windows=6)

@@ -230,7 +230,7 @@ def test_nobody_gives_up_without_patience_and_only_first_contact_is_given_up():
         result.served[:, 0].sum(axis=1) + result.reneged.sum(axis=1) + result.waiting_at_end[:, 0],
     )
     for step, (queue, lam_w) in result.little_law().items():
-        # Same sample path: edge effects only (see test_pathway_theory.assert_little).
+        # Same sample path: edge effects only (see test_simulate_pathway_theory.assert_little).
         assert math.isclose(queue, lam_w, rel_tol=0.01, abs_tol=1e-3), step
 
 

@@ -1,15 +1,18 @@
-"""Calibrating a pathway from an event log: arrivals, routing and holding times."""
+"""Calibrating a pathway from an event log (flowcap.simulate.pathway.calibrate): arrivals,
+routing and holding times, and the calibrated sepsis pathway simulated against its log."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from flowcap.history import open_event_log
 from flowcap.io.eventlog import EventLogConfig, read_event_log
-from flowcap.simulate.pathway.calibrate import ARRIVAL_STEP, calibrate
+from flowcap.simulate.pathway.calibrate import ARRIVAL_STEP, calibrate, calibrate_log
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 LOGS = {
@@ -96,6 +99,7 @@ def test_several_start_activities_get_an_arrival_step():
     assert fitted.observed.set_index("step").loc["email", "visits_per_case"] == pytest.approx(2 / 3)
 
 
+@pytest.mark.slow
 def test_real_logs_keep_visits_and_mean_time_end_to_end(real_log):
     fitted = calibrate(real_log)
     # The maximum-likelihood chain's expected visits are the log's visits per case, exactly.
@@ -110,3 +114,41 @@ def test_real_logs_keep_visits_and_mean_time_end_to_end(real_log):
     for held in fitted.holding_minutes:  # sorted, up to rounding in the cumulative sums
         assert len(held) <= 1000 and np.all(np.diff(held) >= -1e-6 * held.max())
     assert np.all(fitted.routing.sum(axis=1) <= 1 + 1e-12)
+
+
+# --- the calibrated sepsis pathway, simulated -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sepsis_report():
+    log = REAL / "sepsis.csv"
+    if not log.exists():
+        pytest.fail(f"real log missing: {log}")
+    return calibrate_log(open_event_log(log, timezone="Europe/Amsterdam"), replications=4, seed=1)
+
+
+@pytest.mark.slow
+def test_calibrated_sepsis_pathway_reproduces_visits_and_mean_time(sepsis_report):
+    report = sepsis_report
+    served = report.result.served.sum(axis=(0, 2)).astype(float)
+    steps = report.steps
+    # Visits per case: with n cases simulated, the share at a step has standard error
+    # sqrt(Var(visits of one case) / n); for an absorbing Markov chain entered at step 0,
+    # with N = (I - P)^-1, that variance is row 0 of N (2 diag(N) - I) - N * N (Kemeny and
+    # Snell, Finite Markov Chains, th. 3.3.5). 4 standard errors.
+    routing = report.calibration.routing
+    fundamental = np.linalg.inv(np.eye(len(routing)) - routing)
+    variance = fundamental @ (2 * np.diag(np.diag(fundamental)) - np.eye(len(routing)))
+    variance = (variance - fundamental * fundamental)[0]
+    tolerance = 4 * np.sqrt(np.maximum(variance, 0) / served[0]) + 1e-9
+    gap = (steps["simulated_visits_per_case"] - steps["observed_visits_per_case"]).abs()
+    assert (gap <= tolerance).all(), steps[gap > tolerance]
+    # Mean time from first to last event: the log's own mean has standard error
+    # sd / sqrt(1,050); the simulation's comes from its interval; 3 combined, plus the 1.5%
+    # the window's end can cut off long cases (see simulate.pathway.calibrate.calibrate_log).
+    e2e = report.end_to_end
+    events = report.calibration
+    log_se = events.observed_end_to_end["sd_hours"] / math.sqrt(events.cases)
+    sim_se = (e2e["simulated_ci95_high_hours"] - e2e["simulated_ci95_low_hours"]) / 2 / 3.18
+    allowed = 3 * math.hypot(log_se, sim_se) + 0.015 * e2e["observed_mean_hours"]
+    assert abs(e2e["simulated_mean_hours"] - e2e["observed_mean_hours"]) <= allowed

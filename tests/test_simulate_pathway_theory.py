@@ -15,8 +15,12 @@ from dataclasses import replace
 
 import ciw
 import numpy as np
+import pytest
 
 from flowcap.simulate.pathway import Duration, PathwaySpec, simulate_pathway
+
+#: A validation suite against queueing theory and Ciw: long statistical runs.
+pytestmark = pytest.mark.slow
 
 
 def erlang_c(lam: float, mu: float, c: int) -> tuple[float, float]:

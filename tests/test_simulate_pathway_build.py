@@ -1,4 +1,5 @@
-"""The pathway model built from a service folder: rota, arrivals, routing, validation."""
+"""The pathway model built from a service (flowcap.simulate.pathway.build): rota, arrivals,
+routing."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import PATHWAY_SERVICE
 from flowcap.errors import InputError
 from flowcap.io.service_yaml import read_service_yaml
-from flowcap.model.distribution import Distribution
-from flowcap.model.service import DemandModel, Service
+from flowcap.model.service import Service
 from flowcap.simulate.pathway.build import (
     arrival_rates,
     build_pathway_spec,
@@ -23,45 +24,6 @@ from flowcap.simulate.pathway.build import (
 )
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-PATHWAY_SERVICE = {
-    "name": "Pathway test",
-    "working_days": ["mon", "tue", "wed", "thu", "fri"],
-    "resources": {
-        "triage": {"staff": 2, "minutes_per_day": 480, "day_starts": "09:00"},
-        "idva": {"staff": 3, "minutes_per_day": 420, "day_starts": "08:30"},
-    },
-    "case_types": {
-        "high": {
-            "priority": 1,
-            "resource": "idva",
-            "minutes": 60,
-            "patience_days": {"dist": "exponential", "mean": 2},
-        },
-        "standard": {"priority": 2, "resource": "triage", "minutes": 30},
-    },
-    "pathway": {
-        "steps": {
-            "triage": {
-                "resource": "triage",
-                "service_minutes": {"dist": "lognormal", "mean": 25, "sd": 10},
-                "next": {"assessment": 0.4},
-            },
-            "assessment": {
-                "resource": "idva",
-                "service_minutes": {
-                    "default": {"dist": "gamma", "mean": 90, "sd": 30},
-                    "high": {"dist": "fixed", "mean": 120},
-                },
-                "next": {"follow_up": 0.5},
-            },
-            "follow_up": {
-                "resource": "idva",
-                "service_minutes": {"dist": "empirical", "values": [30, 45, 60]},
-            },
-        }
-    },
-}
 
 
 def service(**changes) -> Service:
@@ -180,30 +142,6 @@ def test_demand_models_give_flat_rates_without_history():
     assert np.allclose(rates, 10 / 24)
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        ({"next": {"nowhere": 0.5}}, "unknown step 'nowhere'"),
-        ({"next": {"assessment": 0.7, "follow_up": 0.6}}, "over 1"),
-        ({"resource": "admin"}, "unknown resource 'admin' (resources: idva, triage)"),
-        ({"service_minutes": {"dist": "lognormal", "mean": 20}}, "needs sd"),
-        ({"service_minutes": {"burglary": {"mean": 20}}}, "unknown case type 'burglary'"),
-        ({"service_minutes": {"high": {"mean": 20}}}, "no entry for standard"),
-        ({"service_minutes": {"dist": "empirical"}}, "needs values"),
-    ],
-)
-def test_bad_pathways_are_refused_with_the_line(tmp_path, change, message):
-    document = copy.deepcopy(PATHWAY_SERVICE)
-    document["pathway"]["steps"]["triage"].update(change)
-    path = tmp_path / "service.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    with pytest.raises(InputError) as caught:
-        read_service_yaml(path)
-    text = str(caught.value)
-    assert message in text
-    assert "row " in text
-
-
 def test_hour_shares_spread_each_weekday_as_the_times_did():
     times = pd.Series(
         pd.to_datetime(
@@ -221,17 +159,6 @@ def test_hour_shares_spread_each_weekday_as_the_times_did():
     assert rates[0, 9] == pytest.approx(0.75) and rates[0, :24].sum() == pytest.approx(1.0)
 
 
-def test_a_loop_nobody_can_leave_is_refused(tmp_path):
-    document = copy.deepcopy(PATHWAY_SERVICE)
-    steps = document["pathway"]["steps"]
-    steps["assessment"]["next"] = {"follow_up": 1.0}
-    steps["follow_up"]["next"] = {"assessment": 1.0}
-    path = tmp_path / "service.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    with pytest.raises(InputError, match="can never leave once they reach assessment, follow_up"):
-        read_service_yaml(path)
-
-
 def test_routing_per_case_type_must_cover_every_type_or_give_a_default(tmp_path):
     document = copy.deepcopy(PATHWAY_SERVICE)
     document["pathway"]["steps"]["triage"]["next"] = {"high": {"assessment": 1.0}}
@@ -246,24 +173,6 @@ def test_routing_per_case_type_must_cover_every_type_or_give_a_default(tmp_path)
     spec = build_pathway_spec(read_service_yaml(path), start=date(2026, 1, 5), days=2)
     assert spec.routing.shape == (2, 3, 3)
     assert spec.routing[0, 0, 1] == 1.0 and spec.routing[1, 0].sum() == 0
-
-
-@pytest.mark.parametrize(
-    "dist, message",
-    [
-        ({"dist": "exponential", "mean": 20, "sd": 5}, "sd is not used by a exponential"),
-        ({"dist": "fixed", "mean": 20, "sd": 5}, "sd is not used by a fixed"),
-        ({"dist": "empirical", "values": [1, 2], "mean": 3}, "takes values only"),
-    ],
-)
-def test_settings_a_distribution_would_ignore_are_refused(dist, message):
-    with pytest.raises(ValueError, match=message):
-        Distribution.model_validate(dist)
-
-
-def test_a_poisson_demand_model_refuses_a_dispersion():
-    with pytest.raises(ValueError, match="dispersion is not used by a poisson"):
-        DemandModel.model_validate({"dist": "poisson", "per_day": 10, "dispersion": 3})
 
 
 def test_roster_blanks_and_part_time_head_counts_follow_the_daily_models_rule():

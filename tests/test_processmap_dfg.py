@@ -1,15 +1,15 @@
-"""Process map: directly-follows counts against pm4py on real logs, times, bottlenecks, drawing.
+"""The process map (flowcap.processmap.dfg): directly-follows counts against pm4py on real
+logs, times, bottlenecks, rework, variants, lifecycles and filters. Drawing it is in
+test_report_process_map.py.
 
 pm4py (a dev dependency) and the real logs (../shared/data/real) are required: without them
-the comparison tests fail rather than skip. Drawing needs Graphviz's ``dot``; its tests skip
-without it, except under ``CI=true``, where scripts/test.sh installs it and they fail.
+the comparison tests fail rather than skip.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
 from pathlib import Path
 
@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import event_frame, read_receipt_events, read_sepsis_events, require_real_log
 from flowcap.errors import FlowcapError
 from flowcap.io.eventlog import read_event_log
-from flowcap.io.xes import read_xes
 from flowcap.model.eventlog import EventLogConfig
 from flowcap.processmap import END, START, complete_events, process_map
-from flowcap.report.process_map import format_hours, to_dot, write_process_map
+from flowcap.report.process_map import to_dot
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 RECEIPT = REAL / "receipt.xes.gz"
@@ -39,47 +39,14 @@ def _pm4py():
     return pm4py
 
 
-def _real(path: Path) -> Path:
-    if not path.exists():
-        pytest.fail(f"real log missing: {path} (../shared/data/real must sit beside the repo)")
-    return path
-
-
-@pytest.fixture
-def dot() -> None:
-    """Graphviz's dot: skip without it, but fail under CI=true (scripts/test.sh installs it)."""
-    if shutil.which("dot") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but Graphviz's dot is not installed: run scripts/test.sh")
-        pytest.skip("Graphviz dot not installed (Debian: apt-get install graphviz)")
-
-
 @pytest.fixture(scope="module")
 def receipt_events() -> pd.DataFrame:
-    raw = read_xes(_real(RECEIPT)).rename(columns={"case_id": "case"})
-    raw["order"] = np.arange(len(raw))
-    return raw[["case", "activity", "timestamp", "order"]]
+    return read_receipt_events()
 
 
 @pytest.fixture(scope="module")
 def sepsis_events() -> pd.DataFrame:
-    raw = pd.read_csv(_real(SEPSIS), sep=";", dtype=str, keep_default_na=False)
-    events = pd.DataFrame(
-        {
-            "case": raw["case_id"],
-            "activity": raw["activity"],
-            "timestamp": pd.to_datetime(raw["timestamp"], utc=True),
-        }
-    )
-    events["order"] = np.arange(len(events))
-    return events
-
-
-def _log(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
-    events = pd.DataFrame(rows, columns=["case", "activity", "timestamp"])
-    events["timestamp"] = pd.to_datetime(events["timestamp"], utc=True, format="ISO8601")
-    events["order"] = np.arange(len(events))
-    return events
+    return read_sepsis_events()
 
 
 def _counts(pmap) -> dict[tuple[str, str], int]:
@@ -104,6 +71,7 @@ def _assert_same_counts(ours: dict, theirs: dict) -> None:
     assert not wrong, wrong
 
 
+@pytest.mark.slow
 def test_counts_equal_pm4py_on_receipt(receipt_events):
     pm4py = _pm4py()
     pmap = process_map(receipt_events)
@@ -120,6 +88,7 @@ def test_counts_equal_pm4py_on_receipt(receipt_events):
     assert int(pmap.edges.loc[pmap.edges["from"] == START, "count"].sum()) == 1434
 
 
+@pytest.mark.slow
 def test_counts_equal_pm4py_on_sepsis(sepsis_events):
     pm4py = _pm4py()
     pmap = process_map(sepsis_events)
@@ -151,7 +120,7 @@ def test_equal_timestamps_keep_file_order_and_shuffled_rows_do_not_matter():
         ("c2", "A", "2024-01-01 09:00"),
         ("c2", "B", "2024-01-01 11:00"),
     ]
-    events = _log(rows)
+    events = event_frame(rows)
     pmap = process_map(events)
     assert _counts(pmap) == {
         (START, "A"): 2,
@@ -172,7 +141,7 @@ def test_median_and_p90_wait_on_known_times():
     for i in range(1, 11):
         rows.append((f"c{i}", "A", "2024-03-01 08:00"))
         rows.append((f"c{i}", "B", str(pd.Timestamp("2024-03-01 08:00") + pd.Timedelta(hours=i))))
-    pmap = process_map(_log(rows))
+    pmap = process_map(event_frame(rows))
     edge = pmap.edges.set_index(["from", "to"]).loc[("A", "B")]
     hours = np.arange(1.0, 11.0)
     assert edge["count"] == 10 and edge["cases"] == 10
@@ -198,7 +167,7 @@ def test_distinct_cases_differ_from_count_on_a_loop():
         ("c2", "B", "2024-01-02 09:30"),
         ("c2", "C", "2024-01-02 10:00"),
     ]
-    pmap = process_map(_log(rows))
+    pmap = process_map(event_frame(rows))
     edges = pmap.edges.set_index(["from", "to"])
     assert edges.loc[("A", "B"), "count"] == 3 and edges.loc[("A", "B"), "cases"] == 2
     assert edges.loc[("B", "A"), "count"] == 1 and edges.loc[("B", "A"), "cases"] == 1
@@ -229,7 +198,7 @@ def test_variants_tell_apart_prefixes_and_long_cases():
     for case, seq in sequences.items():
         for i, activity in enumerate(seq):
             rows.append((case, activity, str(t0 + pd.Timedelta(minutes=i))))
-    variants = process_map(_log(rows)).variants
+    variants = process_map(event_frame(rows)).variants
     found = {"".join(v): n for v, n in zip(variants["variant"], variants["cases"], strict=True)}
     assert found == {"ABC": 2, "AB": 1, "ABCA": 1, "A" * 40: 2, "A" * 41: 1}
     assert list(variants["cases"])[:2] == [2, 2]
@@ -295,63 +264,19 @@ def test_as_json_is_json_safe_and_filtered_keeps_it_full(receipt_events):
 def test_missing_columns_and_values_are_refused():
     with pytest.raises(FlowcapError, match="activity"):
         process_map(pd.DataFrame({"case": ["a"], "timestamp": [pd.Timestamp("2024-01-01")]}))
-    events = _log([("c1", "A", "2024-01-01"), ("c1", "B", "2024-01-02")])
+    events = event_frame([("c1", "A", "2024-01-01"), ("c1", "B", "2024-01-02")])
     events.loc[1, "timestamp"] = pd.NaT
     with pytest.raises(FlowcapError, match="no timestamp"):
         process_map(events)
-    empty = process_map(_log([]))
+    empty = process_map(event_frame([]))
     assert empty.n_events == 0 and empty.as_json()["edges"] == []
-
-
-def test_format_hours_is_readable():
-    assert format_hours(None) == "–"
-    assert format_hours(float("nan")) == "–"
-    assert format_hours(0.0) == "0 min"
-    assert format_hours(0.001) == "< 1 min"
-    assert format_hours(0.5) == "30 min"
-    assert format_hours(5.25) == "5.2 h"
-    assert format_hours(72) == "3.0 d"
-    assert format_hours(24 * 250) == "250 d"
-
-
-def test_dot_escapes_labels():
-    events = _log(
-        [
-            ('c"1', 'Say "hi"\\now', "2024-01-01 09:00"),
-            ('c"1', "B <&> C", "2024-01-01 10:00"),
-        ]
-    )
-    text = to_dot(process_map(events), 'A "quoted" <title>')
-    assert 'Say \\"hi\\"\\\\now' in text
-    assert "&lt;title&gt;" in text
-
-
-def test_write_svg_png_html(tmp_path, sepsis_events, dot):
-    pmap = process_map(sepsis_events)
-    svg = write_process_map(pmap, tmp_path / "map.svg", "Sepsis")
-    assert "<svg" in svg.read_text() and "waiting plus service" in svg.read_text()
-    assert "the log has no start events" in svg.read_text()
-    png = write_process_map(pmap, tmp_path / "map.png", "Sepsis")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    page = write_process_map(pmap, tmp_path / "map.html", "Sepsis <pathway>").read_text()
-    assert "<svg" in page and "Sepsis &lt;pathway&gt;" in page
-    assert "http://" not in page.split("<svg", 1)[0]  # nothing fetched: self-contained
-    assert "Bottlenecks" in page
-    with pytest.raises(FlowcapError, match="must end in"):
-        write_process_map(pmap, tmp_path / "map.pdf", "Sepsis")
-
-
-def test_missing_dot_gives_an_install_hint(tmp_path, monkeypatch, receipt_events):
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(FlowcapError, match="apt-get install graphviz"):
-        write_process_map(process_map(receipt_events), tmp_path / "map.svg", "Receipt")
 
 
 # --- lifecycle: complete events only ---------------------------------------------------------
 
 
 def _lifecycle_log(rows: list[tuple[str, str, str, object]]) -> pd.DataFrame:
-    events = _log([row[:3] for row in rows])
+    events = event_frame([row[:3] for row in rows])
     events["lifecycle"] = pd.Series([row[3] for row in rows], dtype=object)
     return events
 
@@ -426,9 +351,10 @@ def test_a_log_of_start_events_only_is_refused():
         process_map(events)
 
 
+@pytest.mark.slow
 def test_real_logs_read_with_their_lifecycle_still_match_pm4py():
     pm4py = _pm4py()
-    receipt = read_event_log(_real(RECEIPT), service_timezone="UTC").sorted_events()
+    receipt = read_event_log(require_real_log(RECEIPT), service_timezone="UTC").sorted_events()
     assert set(receipt["lifecycle"]) == {"complete"}
     pmap = process_map(receipt)
     log = pm4py.read_xes(str(RECEIPT))
@@ -441,7 +367,8 @@ def test_real_logs_read_with_their_lifecycle_still_match_pm4py():
     _assert_same_counts(_counts(pmap), _pm4py_counts(dfg, starts, ends))
     assert pmap.left_out == {} and pmap.n_events == 8577
     config = EventLogConfig(file=str(SEPSIS), lifecycle="lifecycle", resource="resource")
-    sepsis = read_event_log(_real(SEPSIS), config, service_timezone="UTC").sorted_events()
+    sepsis = read_event_log(require_real_log(SEPSIS), config, service_timezone="UTC")
+    sepsis = sepsis.sorted_events()
     pmap = process_map(sepsis)
     assert pmap.left_out == {} and pmap.n_events == 15214
 
@@ -486,7 +413,7 @@ def test_json_ranks_longest_delays_and_rework():
         ("c1", "B", "2024-01-03 11:00"),
         ("c1", "B", "2024-01-03 12:00"),
     ]
-    data = process_map(_log(rows)).as_json()
+    data = process_map(event_frame(rows)).as_json()
     delays = [(d["from"], d["to"], d["count"], d["cases"]) for d in data["longest_delays"]]
     assert delays == [("A", "B", 2, 1), ("B", "A", 1, 1), ("B", "B", 1, 1)]
     first = data["longest_delays"][0]
@@ -497,11 +424,3 @@ def test_json_ranks_longest_delays_and_rework():
         {"kind": "ping-pong", "from": "B", "to": "A", "count": 1, "cases": 1},
         {"kind": "self-loop", "from": "B", "to": "B", "count": 1, "cases": 1},
     ]
-
-
-def test_write_with_top_variants(tmp_path, receipt_events, dot):
-    pmap = process_map(receipt_events)
-    svg = write_process_map(pmap, tmp_path / "map.svg", "Receipt", top_variants=1).read_text()
-    assert "most common variant" in svg
-    with pytest.raises(FlowcapError, match="top_variants must be at least 1"):
-        write_process_map(pmap, tmp_path / "map.svg", "Receipt", top_variants=0)

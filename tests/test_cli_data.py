@@ -1,17 +1,38 @@
-"""The command line, end to end: the worked example, init/validate, charts, erase, errors."""
+"""The data commands end to end (flowcap.cli.data): the worked example, init/validate,
+charts, import, erase, errors, services by name, demo, and folders whose history is an
+event log."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import worked_example
+import flowcap
+from conftest import (
+    SEPSIS_WORK,
+    WORKED_SERVICE,
+    log_folder,
+    sepsis_folder_in,
+    sepsis_log_rows,
+    snapshot,
+    worked_example,
+    write_folder,
+)
+from flowcap import import_folder
 from flowcap.cli.main import app
+from flowcap.history import open_stored
+from flowcap.io.pseudonym import load_key, pseudonymise
 from flowcap.measures import MEASURE_COLUMNS
+from flowcap.store import Store, database_url
 
 runner = CliRunner()
+HEADER = "case_id,referral_date,case_type\n"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def test_worked_example_comes_out_exactly(tmp_path, backend):
@@ -69,9 +90,13 @@ def test_import_twice_writes_nothing_the_second_time(tmp_path):
     first = runner.invoke(app, ["import", str(folder)])
     assert first.exit_code == 0, first.output
     assert "12" in first.stdout and "20" in first.stdout
+    assert "Settings saved: service version 1." in first.stdout
+    assert f"Store: sqlite:///{folder.resolve()}/.flowcap/flowcap.db" in first.stdout
     second = runner.invoke(app, ["import", str(folder)])
     assert second.exit_code == 0
-    assert second.stdout.count("unchanged") == 4
+    # Four tables, the (absent) event log and the settings line.
+    assert second.stdout.count("unchanged") == 6
+    assert "Settings unchanged." in second.stdout
 
 
 def test_measures_writes_html_and_png_charts(tmp_path):
@@ -163,8 +188,6 @@ BAD_INPUTS = {
 
 @pytest.mark.parametrize("kind", list(BAD_INPUTS))
 def test_bad_input_exits_nonzero_and_leaves_the_store_unchanged(tmp_path, kind):
-    from test_store import snapshot
-
     folder = worked_example(tmp_path / "svc")
     assert runner.invoke(app, ["import", str(folder)]).exit_code == 0
     before = snapshot(folder)
@@ -217,8 +240,6 @@ def test_erasing_an_unknown_id_changes_nothing(tmp_path):
     runner.invoke(app, ["import", str(folder)])
     result = runner.invoke(app, ["erase", str(folder), "R3"])  # a typo for R03
     assert "nothing was changed" in result.stdout
-    from test_store import snapshot
-
     with (folder / "referrals.csv").open("a") as handle:
         handle.write("R3,2025-03-05,advocacy\n")
     runner.invoke(app, ["import", str(folder)])
@@ -226,8 +247,6 @@ def test_erasing_an_unknown_id_changes_nothing(tmp_path):
 
 
 def test_erasure_reaches_rows_kept_under_an_old_service_name(tmp_path):
-    from test_store import snapshot
-
     folder = worked_example(tmp_path / "svc")
     runner.invoke(app, ["import", str(folder)])
     text = (folder / "service.yaml").read_text().replace("Worked example", "Renamed")
@@ -261,3 +280,167 @@ def test_to_after_the_last_recorded_session_is_refused(tmp_path):
     result = runner.invoke(app, ["measures", str(folder), "--to", "2025-04-30"])
     assert result.exit_code == 1
     assert "after the last recorded data (2025-03-04)" in result.stderr
+
+
+def test_cli_validate_reports_problems_and_exits_nonzero(tmp_path):
+    folder = write_folder(tmp_path, WORKED_SERVICE, referrals=HEADER + "A,2025-02-30,advocacy\n")
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 1
+    assert "referrals.csv, row 2, column referral_date: not a date" in result.stderr
+    assert "Traceback" not in result.output
+    assert not (folder / ".flowcap").exists()  # validate never imports
+
+
+# --- a service in the store, by name ----------------------------------------------------------
+
+
+def test_services_lists_the_default_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    default = tmp_path / "data" / "flowcap" / "flowcap.db"
+    # Reading never makes the default store: it says there is none yet, and how to make one.
+    for args in (["services"], ["measures", "--service", "Worked example"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1
+        assert f"there is no store at {default} yet" in result.stderr
+        assert "FLOWCAP_DATABASE_URL" in result.stderr
+    assert not default.exists()
+    folder = worked_example(tmp_path / "svc")
+    monkeypatch.setenv("FLOWCAP_DATABASE_URL", f"sqlite:///{default}")
+    default.parent.mkdir(parents=True)
+    assert runner.invoke(app, ["import", str(folder)]).exit_code == 0
+    monkeypatch.delenv("FLOWCAP_DATABASE_URL")
+    result = runner.invoke(app, ["services"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Worked example" in result.stdout and "service 1" in result.stdout
+    assert str(default) in result.stdout  # which store it is
+    result = runner.invoke(app, ["measures", "--service", "Worked example", "--json"])
+    assert result.exit_code == 0, result.output
+    # A name the store does not hold: the store and what it holds are named.
+    result = runner.invoke(app, ["measures", "--service", "Nope"])
+    assert result.exit_code == 1
+    assert f"the store at sqlite:///{default} holds no service 'Nope'" in result.stderr
+    assert "(it holds: 'Worked example')" in result.stderr
+
+
+def test_a_folder_or_a_name_but_not_both(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    for args in (["measures"], ["measures", str(folder), "--service", "Worked example"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1
+        assert "give a service folder, or --service NAME" in result.stderr
+
+
+def test_erase_by_service_name(tmp_path, backend, monkeypatch):
+    folder = worked_example(tmp_path / "svc")
+    flowcap.open(folder)
+    monkeypatch.setenv("FLOWCAP_DATABASE_URL", database_url(folder))
+    result = runner.invoke(app, ["erase", "--service", "Worked example", "R01"])
+    assert result.exit_code == 0, result.output
+    assert "Erased 1 record(s)" in result.stdout
+    assert len(open_stored("Worked example").tables.referrals) == 11
+
+
+def test_validate_checks_the_school_holidays_and_the_options(tmp_path):
+    folder = write_folder(
+        tmp_path / "svc",
+        referrals="case_id,referral_date,case_type\nA,2025-03-04,advocacy\n",
+        school_holidays="start,end\n2025-04-21,2025-04-05\n",
+    )
+    (folder / "scenarios.yaml").write_text("more staff:\n  - agency: {resource: nobody}\n")
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 1
+    assert "school_holidays.csv, row 2, column end: end '2025-04-05' is before start" in (
+        result.stderr
+    )
+    assert "scenarios.yaml" in result.stderr and "unknown resource 'nobody'" in result.stderr
+
+
+# --- demo, and validating the options ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_demo_measures_simulates_and_ranks_the_options(tmp_path):
+    folder = tmp_path / "vs"
+    shutil.copytree(EXAMPLES / "victim-support", folder, ignore=shutil.ignore_patterns(".flowcap"))
+    result = runner.invoke(app, ["demo", "--dir", str(folder), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "First contact within 2 working days" in result.stdout
+    assert "Contingency options, best value first" in result.stdout
+    for name in ("measures.html", "measures.png", "backlog-ahead.png", "backlog-ahead-options.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 1000
+
+
+def test_validate_checks_the_scenarios_file_too(tmp_path):
+    folder = tmp_path / "vs"
+    shutil.copytree(EXAMPLES / "victim-support", folder, ignore=shutil.ignore_patterns(".flowcap"))
+    assert runner.invoke(app, ["validate", str(folder)]).exit_code == 0
+    (folder / "scenarios.yaml").write_text(
+        "more staff:\n  - agency: {resource: nurse, staff: 1, day_rate: 185, start: 2026-01-05}\n"
+    )
+    result = runner.invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 1
+    assert "scenarios.yaml, row 2" in result.stderr and "nurse" in result.stderr
+
+
+# --- a service folder whose history is an event log -------------------------------------------
+
+
+def test_erase_by_the_logs_case_id_survives_a_new_log(tmp_path):
+    folder = log_folder(tmp_path)
+    import_folder(folder)
+    result = runner.invoke(app, ["erase", str(folder), "A"])
+    assert result.exit_code == 0, result.output
+    # The log's own events go too: A's 4 (its 2 sessions are 2 of them).
+    assert "Erased 7 record(s): 1 referrals, 0 waiting, 2 sessions, 4 events." in result.stdout
+    with (folder / "events.csv").open("a") as handle:
+        handle.write("A,Triage call,complete,2024-06-05T09:00:00,high\n")
+    import_folder(folder)
+    store = Store.for_folder(folder)
+    data = store.load("Log service")
+    events = store.events("Log service")
+    store.close()
+    [erased] = pseudonymise(["A"], load_key())
+    assert erased not in set(data.referrals["case_key"]) | set(data.sessions["case_key"])
+    assert erased not in set(events["case"]) and len(events) > 0
+    assert len(data.referrals) == 2
+
+
+def test_cli_import_and_validate_print_the_notes(tmp_path):
+    folder = log_folder(tmp_path)
+    for command in ("validate", "import"):
+        result = runner.invoke(app, [command, str(folder)])
+        assert result.exit_code == 0, result.output
+        assert "note: events.csv: 2 activities not in event_log.activities" in result.stderr
+    assert "events.csv (referrals)" in runner.invoke(app, ["validate", str(folder)]).stdout
+
+
+@pytest.fixture(scope="module")
+def sepsis_folder(tmp_path_factory):
+    return sepsis_folder_in(tmp_path_factory.mktemp("sepsis"))
+
+
+@pytest.fixture(scope="module")
+def sepsis_rows():
+    return sepsis_log_rows()
+
+
+@pytest.mark.slow
+def test_sepsis_measures_and_variation_through_the_cli(sepsis_folder, sepsis_rows):
+    result = runner.invoke(app, ["measures", str(sepsis_folder), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "note: sepsis.csv: 9 activities not in event_log.activities" in result.stderr
+    table = pd.DataFrame(json.loads(result.stdout))
+    work = [row for row in sepsis_rows if row["activity"] in SEPSIS_WORK]
+    for resource, step_minutes in (("nurse", 40), ("lab", 35)):
+        rows = table[table["resource"] == resource]
+        minutes = sum(
+            SEPSIS_WORK[r["activity"]][1] for r in work if SEPSIS_WORK[r["activity"]][0] == resource
+        )
+        # Activity is every session's minutes; demand is every referral's step minutes.
+        assert rows["activity_minutes"].sum() == pytest.approx(minutes)
+        assert rows["demand_minutes"].sum() == pytest.approx(1050 * step_minutes)
+        assert rows["demand_cases"].sum() == 1050
+    assert not import_folder(sepsis_folder).changed  # measures imported it already
+    result = runner.invoke(app, ["variation", str(sepsis_folder), "--json"])
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)

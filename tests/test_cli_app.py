@@ -1,0 +1,38 @@
+"""What every command shares (flowcap.cli.app): an argument error names the command's own
+flag, without a traceback."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import worked_example
+from flowcap.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--risk", "0"], "--risk must be between 0 and 1"),
+        (["plan", "--risk", "1"], "--risk must be between 0 and 1"),
+        (["simulate", "--replications", "0"], "--replications must be at least 1"),
+        (["plan", "--seed", "-1"], "--seed must be 0 or more"),
+        (["simulate", "--threshold-minutes", "-5"], "--threshold-minutes must be a number"),
+        (["plan", "--target-backlog-minutes", "-5"], "--target-backlog-minutes must be a number"),
+        (["risk", "--k", "0"], "--k must be a number more than 0"),
+        (["forecast", "--horizon", "0"], "--horizon must be from 1 to"),
+        (["measures", "--from", "2025-03-05", "--to", "2025-03-04"], "--from 2025-03-05 is after"),
+        (["processmap", "--top-edges", "0"], "--top-edges must be at least 1"),
+        (["des", "--hours", "0"], "--hours must be more than 0"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(v[:2]),
+)
+def test_the_cli_names_the_flag(args, message, tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    command, *options = args
+    result = runner.invoke(app, [command, str(folder), *options])
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.output
