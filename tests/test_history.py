@@ -12,10 +12,11 @@ from alembic.config import Config
 from typer.testing import CliRunner
 
 import flowcap
-from conftest import worked_example
+from conftest import log_folder, worked_example
 from flowcap.cli.main import app
 from flowcap.errors import InputError, StoreError
 from flowcap.history import open_folder, open_stored
+from flowcap.processmap import process_map
 from flowcap.store import Store, database_url
 from flowcap.store.repository import MIGRATIONS
 
@@ -140,3 +141,58 @@ def test_a_file_given_as_a_folder_is_an_input_error(tmp_path):
         flowcap.open(path)
     with pytest.raises(InputError, match="is a file, not a service folder"):
         open_folder(path)
+
+
+def test_an_upgraded_event_log_store_gets_its_events_on_the_next_import(tmp_path, backend):
+    folder = log_folder(tmp_path / "log")
+    flowcap.open(folder)
+    url = store_url(folder)
+    store = Store(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")  # no events table, no record of the events' import
+    store.close()
+    # The referrals have not changed, but the events were never stored: they are now.
+    history = flowcap.open(folder)
+    assert history.event_log.n_events == 9
+    assert process_map(history.event_log.sorted_events()).n_events == 8  # one start left out
+
+
+def test_a_stored_log_is_the_log_read_from_its_file(tmp_path, backend):
+    folder = log_folder(tmp_path / "log")
+    stored = flowcap.open(folder).event_log
+    read = flowcap.open_event_log(folder, timezone="Europe/London")  # the file, read again
+    columns = ["case", "activity", "timestamp", "local_date", "case_type", "lifecycle", "order"]
+    pd.testing.assert_frame_equal(
+        stored.events[columns].astype({"case": str, "activity": str}),
+        read.events[columns].astype({"case": str, "activity": str}),
+    )
+    assert list(stored.events["case"].cat.categories) == list(read.events["case"].cat.categories)
+    assert (stored.source, stored.timezone) == (read.source, read.timezone)
+    # Who did each event is not kept in the store.
+    assert set(stored.events["resource"]) == {""}
+    store = Store(store_url(folder))
+    assert "resource" not in store.events("Log service").columns
+    store.close()
+
+
+def test_a_history_pickles_without_its_store_address_in_sight(tmp_path):
+    import pickle
+
+    folder = log_folder(tmp_path / "log")
+    history = flowcap.open(folder)
+    copy = pickle.loads(pickle.dumps(history))
+    assert copy.event_log.n_events == 9  # it reads the store when asked
+    assert "sqlite" not in repr(history._events)
+
+
+def test_a_path_that_is_not_there_is_not_taken_for_a_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    for source in (tmp_path / "typo", "examples/typo", "./typo"):
+        with pytest.raises(InputError, match=r"no such folder \(a service in the store is"):
+            flowcap.open(source)
+    with pytest.raises(StoreError, match="there is no store at .* yet"):
+        flowcap.open("Some service")  # a name: looked up in the default store...
+    assert not (tmp_path / "data" / "flowcap" / "flowcap.db").exists()  # ...not made by it

@@ -262,3 +262,12 @@ def test_sepsis_log_as_a_service(sepsis_folder, sepsis_rows):
     dates = checked.referrals.set_index("case_id")["referral_date"]
     assert all(dates[case] == stamp.normalize().tz_localize(None) for case, stamp in first.items())
     assert any("'Admission NC' (1,182 events)" in note for note in checked.notes)
+
+
+def test_an_activity_too_long_to_be_a_step_is_refused_with_its_row(tmp_path):
+    note = "x" * 201
+    folder = log_folder(tmp_path, log=LOG + f"C,{note},complete,2024-06-04T10:00:00,\n")
+    with pytest.raises(InputError) as refused:
+        read_service_folder(folder)
+    [problem] = [p for p in refused.value.problems if "longer than 200" in p.message]
+    assert (problem.file, problem.row, problem.column) == ("events.csv", 11, "Event")

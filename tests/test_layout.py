@@ -47,6 +47,8 @@ def test_the_model_imports_nothing_above_it(path):
 #: What a statistic is computed with; the CLI formats numbers the library computed.
 NUMERIC_LIBRARIES = {"numpy", "pandas", "scipy", "statsforecast", "yaml"}
 STATISTIC_METHODS = {
+    "min",
+    "max",
     "mean",
     "median",
     "sum",
@@ -72,3 +74,66 @@ def test_no_cli_module_computes_a_statistic(path):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
     }
     assert not calls & STATISTIC_METHODS, calls & STATISTIC_METHODS
+
+
+#: The packages from the ground up: each may import only from its own level and below (type
+#: hints under ``if TYPE_CHECKING:`` excepted: the analyses name ServiceHistory that way).
+LAYERS = [
+    {"errors", "checks", "progress", "_json"},
+    {"model"},
+    {"io"},
+    {"store"},
+    {"measures"},
+    {"history"},
+    {"variation", "forecast", "processmap", "examples"},
+    {"simulate"},
+    {"plan"},
+    {"report"},
+    {"manage"},
+    {"cli"},
+]
+LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """The flowcap modules a file imports when it runs (not under ``if TYPE_CHECKING:``)."""
+    tree = ast.parse(path.read_text(), str(path))
+    hinted = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for node in ast.walk(block)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in hinted:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return {m for m in found if m.startswith("flowcap.")}
+
+
+def package_of(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in sorted(PACKAGE.rglob("*.py")) if package_of(p) in LEVEL],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_each_package_imports_only_from_its_level_and_below(path):
+    mine = LEVEL[package_of(path)]
+    above = {
+        module
+        for module in runtime_imports(path)
+        if LEVEL.get(module.split(".")[1], -1) > mine
+    }
+    assert not above, f"{path.relative_to(PACKAGE)} imports from a higher layer: {above}"
+
+
+def test_every_package_has_a_layer():
+    packages = {package_of(p) for p in PACKAGE.rglob("*.py")} - {"__init__"}
+    assert packages <= set(LEVEL), packages - set(LEVEL)

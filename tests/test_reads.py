@@ -143,3 +143,19 @@ def test_an_event_log_service_reads_its_log_once(args, tmp_path, monkeypatch):
         if state == "importing":
             expected |= {"events.csv": 1, "roster.csv": 1}
         assert parses == Counter(expected), (state, parses)
+
+
+@pytest.mark.slow
+def test_the_demo_reads_each_input_once(tmp_path, monkeypatch):
+    folder = copy_example(tmp_path, "victim-support")
+    args = ["demo", "--dir", str(folder), "--out", str(tmp_path / "out")]
+    opens, parses = run_counting(args, folder, monkeypatch)
+    assert set(opens) == VS_FILES and max(opens.values()) == 1, opens
+    assert set(parses) == VS_FILES and max(parses.values()) == 1, parses
+
+
+def test_erase_reads_only_the_service_definition_once(tmp_path, monkeypatch):
+    folder = copy_example(tmp_path, "victim-support")
+    assert runner.invoke(app, ["import", str(folder)]).exit_code == 0
+    opens, parses = run_counting(["erase", str(folder), "no-such-case"], folder, monkeypatch)
+    assert opens == Counter({"service.yaml": 1}) and parses == Counter({"service.yaml": 1})

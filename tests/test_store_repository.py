@@ -189,3 +189,24 @@ def test_sessions_removed_from_the_folder_are_removed_from_the_store(tmp_path):
     assert store.load("Worked example").sessions is None
     store.close()
     assert read_service_folder(folder).sessions is None
+
+
+def test_a_row_the_database_refuses_is_a_store_error_and_nothing_is_imported(tmp_path, backend):
+    import yaml
+
+    folder = worked_example(tmp_path / "svc")
+    long_type = "t" * 150  # over the 100 characters the referrals' case_type column holds
+    service = yaml.safe_load((folder / "service.yaml").read_text())
+    service["case_types"] = {long_type: service["case_types"]["advocacy"]}
+    (folder / "service.yaml").write_text(yaml.safe_dump(service))
+    referrals = f"case_id,referral_date,case_type\nA,2025-03-04,{long_type}\n"
+    (folder / "referrals.csv").write_text(referrals)
+    (folder / "waiting.csv").unlink()
+    if backend == "sqlite":  # SQLite keeps text of any length
+        assert import_folder(folder).written["referrals"] == 1
+        return
+    with pytest.raises(StoreError, match="the store refused the referrals rows"):
+        import_folder(folder)
+    store = Store.for_folder(folder)
+    assert store.services() == []  # the one transaction rolled back, the service row too
+    store.close()

@@ -272,8 +272,7 @@ def _warn_flags(result: DailyMeasures) -> None:
 
 
 def _summary_table(result: DailyMeasures) -> Table:
-    table = result.table
-    first, last = table["date"].min(), table["date"].max()
+    first, last = result.period
     source = "recorded sessions" if result.recorded else "modelled from capacity"
     summary = Table(
         title=f"{escape(result.service_name)}: {first:%d %b %Y} to {last:%d %b %Y} "

@@ -87,6 +87,11 @@ class DailyMeasures:
             return float("nan")
         return float((self.first_contacts.loc[decided, "status"] == "met").mean())
 
+    @property
+    def period(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """The first and last day of the table."""
+        return self.table["date"].min(), self.table["date"].max()
+
     def first_contact_counts(self) -> dict[str, int]:
         """Referrals by first-contact status: ``met``, ``missed`` and ``pending``."""
         counts = self.first_contacts["status"].value_counts()

@@ -49,6 +49,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The events go, so does the record of their import (else they would count as current).
+    op.execute("DELETE FROM imports WHERE table_name = 'events'")
     op.drop_index("ix_events_service_case", table_name="events")
     op.drop_table("events")
     op.drop_table("settings")

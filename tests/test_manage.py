@@ -1,0 +1,87 @@
+"""The store verbs (flowcap.manage): settings saved without a folder, erasure by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import flowcap
+from conftest import WORKED_SERVICE, worked_example
+from flowcap.errors import InputError, StoreError
+from flowcap.history import open_stored
+from flowcap.manage import save_settings
+from flowcap.plan import simulate_ahead
+from flowcap.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+ANCHOR = (ROOT / "examples" / "anchor-lindley" / "service.yaml").read_bytes()
+ANCHOR_NAME = yaml.safe_load(ANCHOR)["name"]
+
+
+@pytest.fixture
+def url(tmp_path, backend):
+    """The store under test: PostgreSQL's (FLOWCAP_DATABASE_URL), else an SQLite file."""
+    import os
+
+    return os.environ.get("FLOWCAP_DATABASE_URL") or f"sqlite:///{tmp_path / 'flowcap.db'}"
+
+
+def test_a_service_can_be_made_in_the_store_alone(url):
+    assert save_settings(ANCHOR_NAME, "service", ANCHOR, database_url=url) == 1
+    assert save_settings(ANCHOR_NAME, "service", ANCHOR, database_url=url) is None  # same
+    history = open_stored(ANCHOR_NAME, url)
+    assert not history.has_history and history.measures is None
+    # Its case types carry demand models, so it can be simulated with no data at all.
+    report = simulate_ahead(history, horizon=30, replications=200, start=None)
+    assert report.spec.horizon_days >= 30 and report.result.final_backlog.shape[-1] == 200
+
+
+def test_options_are_checked_against_the_stored_service_before_saving(url):
+    save_settings(ANCHOR_NAME, "service", ANCHOR, database_url=url)
+    resource = next(iter(yaml.safe_load(ANCHOR)["resources"]))
+    good = (
+        f"overtime:\n  - overtime: {{resource: {resource}, minutes_per_day: 30, "
+        "start: 2026-01-05, end: 2026-01-09}\n"
+    ).encode()
+    assert save_settings(ANCHOR_NAME, "scenarios", good, database_url=url) == 1
+    with pytest.raises(InputError, match="unknown resource 'nobody'"):
+        save_settings(
+            ANCHOR_NAME, "scenarios", good.replace(resource.encode(), b"nobody"), database_url=url
+        )
+    assert [o.name for o in open_stored(ANCHOR_NAME, url).scenarios] == ["overtime"]
+    # Removing the file is a version of its own: the service then has no options.
+    assert save_settings(ANCHOR_NAME, "scenarios", None, database_url=url) == 2
+    assert open_stored(ANCHOR_NAME, url).scenarios == ()
+
+
+def test_a_service_yaml_must_keep_its_name_and_be_valid(url):
+    save_settings(ANCHOR_NAME, "service", ANCHOR, database_url=url)
+    with pytest.raises(StoreError, match="a new name is a new service"):
+        save_settings("Another name", "service", ANCHOR, database_url=url)
+    with pytest.raises(InputError, match="service.yaml"):
+        save_settings(ANCHOR_NAME, "service", b"name: [unclosed\n", database_url=url)
+    with pytest.raises(StoreError):  # settings of a service the store does not hold
+        save_settings("Nobody", "scenarios", b"", database_url=url)
+    store = Store(url)
+    assert store.settings(ANCHOR_NAME)["service"]["version"] == 1  # nothing else was saved
+    store.close()
+
+
+def test_saving_settings_is_seen_by_the_service_folder_import_too(tmp_path, backend):
+    folder = worked_example(tmp_path / "svc")
+    report = flowcap.import_folder(folder)
+    assert report.settings == {"service": 1, "scenarios": None, "school_holidays": None}
+    changed = dict(WORKED_SERVICE, region="GB-WLS")
+    (folder / "service.yaml").write_text(yaml.safe_dump(changed, sort_keys=False))
+    assert flowcap.import_folder(folder).settings["service"] == 2
+
+
+def test_erasing_by_name_needs_the_name_and_a_folder_needs_a_folder(tmp_path, backend):
+    folder = worked_example(tmp_path / "svc")
+    flowcap.import_folder(folder)
+    with pytest.raises(InputError, match="no such folder"):
+        flowcap.erase_case(tmp_path / "svc-typo", "R01")
+    removed = flowcap.erase_case(folder, "R01")
+    assert removed["referrals"] == 1
