@@ -33,11 +33,12 @@ import pandas as pd
 from pydantic import ValidationError
 
 from flowcap.checks import ArgumentError
-from flowcap.errors import FlowcapError, InputError, Problem, StoreError
+from flowcap.errors import FlowcapError, InputError, StoreError
 from flowcap.io.eventlog import COLUMNS as EVENT_COLUMNS
 from flowcap.io.eventlog import EventLog, read_event_log
 from flowcap.io.folder import (
     file_hashes,
+    not_a_folder,
     parse_settings,
     read_service_folder,
     settings_file,
@@ -154,20 +155,6 @@ def _looks_like_a_path(source: str) -> bool:
     """A string that names a place on disk rather than a service: it has a folder separator
     or starts like a path (``.``, ``~``)."""
     return "/" in source or "\\" in source or source.startswith((".", "~"))
-
-
-def not_a_folder(path: Path) -> InputError:
-    """The error for a service folder that is not one, with a hint for a stored service."""
-    if path.exists():
-        return InputError([Problem(str(path), "is a file, not a service folder")])
-    return InputError(
-        [
-            Problem(
-                str(path),
-                "no such folder (a service in the store is opened by its name: --service NAME)",
-            )
-        ]
-    )
 
 
 def open_folder(

@@ -10,8 +10,12 @@ import shutil
 from pathlib import Path
 
 from flowcap.errors import FlowcapError, InputError, Problem, StoreError
-from flowcap.history import not_a_folder
-from flowcap.io.folder import ServiceFolder, parse_settings, read_service_folder
+from flowcap.io.folder import (
+    ServiceFolder,
+    not_a_folder,
+    parse_settings,
+    read_service_folder,
+)
 from flowcap.io.pseudonym import load_key
 from flowcap.io.service_yaml import read_service_yaml
 from flowcap.io.source import read_once

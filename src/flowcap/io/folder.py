@@ -178,6 +178,20 @@ def event_log_hash(folder: str | Path, service: Service) -> tuple[str, str]:
     return path.name[:200], digest.hexdigest()
 
 
+def not_a_folder(path: Path) -> InputError:
+    """The error for a service folder that is not one, with a hint for a stored service."""
+    if path.exists():
+        return InputError([Problem(str(path), "is a file, not a service folder")])
+    return InputError(
+        [
+            Problem(
+                str(path),
+                "no such folder (a service in the store is opened by its name: --service NAME)",
+            )
+        ]
+    )
+
+
 def read_service_folder(folder: str | Path, service: Service | None = None) -> ServiceFolder:
     """Check every file in a service folder and return the parsed tables and settings.
 
@@ -191,8 +205,7 @@ def read_service_folder(folder: str | Path, service: Service | None = None) -> S
     """
     folder = Path(folder)
     if not folder.is_dir():
-        reason = "is a file, not a service folder" if folder.exists() else "no such folder"
-        raise InputError([Problem(str(folder), reason)])
+        raise not_a_folder(folder)
     problems: list[Problem] = []
     if service is None:
         service, problems = check_service_yaml(folder / "service.yaml")
