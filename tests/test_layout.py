@@ -127,9 +127,7 @@ def package_of(path: Path) -> str:
 def test_each_package_imports_only_from_its_level_and_below(path):
     mine = LEVEL[package_of(path)]
     above = {
-        module
-        for module in runtime_imports(path)
-        if LEVEL.get(module.split(".")[1], -1) > mine
+        module for module in runtime_imports(path) if LEVEL.get(module.split(".")[1], -1) > mine
     }
     assert not above, f"{path.relative_to(PACKAGE)} imports from a higher layer: {above}"
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 import flowcap
-from conftest import WORKED_SERVICE, worked_example
+from conftest import LOG_SERVICE, WORKED_SERVICE, log_folder, worked_example
 from flowcap.errors import InputError, StoreError
 from flowcap.history import open_stored
 from flowcap.manage import save_settings
@@ -85,3 +86,52 @@ def test_erasing_by_name_needs_the_name_and_a_folder_needs_a_folder(tmp_path, ba
         flowcap.erase_case(tmp_path / "svc-typo", "R01")
     removed = flowcap.erase_case(folder, "R01")
     assert removed["referrals"] == 1
+
+
+def _yaml(service: dict) -> bytes:
+    return yaml.safe_dump(service, sort_keys=False).encode()
+
+
+def test_a_service_yaml_may_not_strand_the_stored_rows(tmp_path, backend):
+    folder = worked_example(tmp_path / "svc")
+    flowcap.import_folder(folder)
+    url = Store.for_folder(folder).url
+    name = WORKED_SERVICE["name"]
+    renamed_type = dict(
+        WORKED_SERVICE, case_types={"support": WORKED_SERVICE["case_types"]["advocacy"]}
+    )
+    with pytest.raises(InputError, match="names the case type 'advocacy'"):
+        save_settings(name, "service", _yaml(renamed_type), database_url=url)
+    # A resource only the stored scenarios name is refused too: they would no longer read.
+    two = dict(
+        WORKED_SERVICE,
+        resources={**WORKED_SERVICE["resources"], "triage": {"staff": 1, "minutes_per_day": 240}},
+    )
+    assert save_settings(name, "service", _yaml(two), database_url=url) == 2
+    overtime = (
+        b"overtime:\n  - overtime: {resource: triage, minutes_per_day: 30, "
+        b"start: 2025-03-10, end: 2025-03-14}\n"
+    )
+    assert save_settings(name, "scenarios", overtime, database_url=url) == 1
+    with pytest.raises(InputError, match="no longer reads with it"):
+        save_settings(name, "service", _yaml(WORKED_SERVICE), database_url=url)
+    # A harmless change is saved as a new version, and the service still opens.
+    assert save_settings(name, "service", _yaml(dict(two, region="GB-WLS")), database_url=url) == 3
+    assert flowcap.open(name, database_url=url).service.region == "GB-WLS"
+
+
+def test_a_service_yaml_may_not_change_how_a_stored_log_was_read(tmp_path, backend):
+    folder = log_folder(tmp_path / "log")
+    flowcap.import_folder(folder)
+    url = Store.for_folder(folder).url
+    name = LOG_SERVICE["name"]
+    other_column = json.loads(json.dumps(LOG_SERVICE))
+    other_column["event_log"]["case_type"] = "Type"
+    with pytest.raises(InputError, match="changes how the event log is read"):
+        save_settings(name, "service", _yaml(other_column), database_url=url)
+    other_zone = dict(LOG_SERVICE, timezone="Europe/Paris")
+    with pytest.raises(InputError, match="changes how the event log is read"):
+        save_settings(name, "service", _yaml(other_zone), database_url=url)
+    staff = json.loads(json.dumps(LOG_SERVICE))
+    staff["resources"]["idva"]["staff"] = 3
+    assert save_settings(name, "service", _yaml(staff), database_url=url) == 2

@@ -19,9 +19,10 @@ from flowcap.io.folder import (
 from flowcap.io.pseudonym import load_key
 from flowcap.io.service_yaml import read_service_yaml
 from flowcap.io.source import read_once
+from flowcap.model import Service
 from flowcap.progress import Progress, quiet
 from flowcap.store import ImportReport, Store, database_url, default_database_url
-from flowcap.store.schema import SETTINGS
+from flowcap.store.schema import DATA_TABLES, SETTINGS
 
 TEMPLATE = Path(__file__).parent / "io" / "template"
 
@@ -95,7 +96,11 @@ def save_settings(
     Raises
     ------
     InputError
-        Listing the content's problems (nothing is saved).
+        Listing the content's problems (nothing is saved). A service.yaml for a stored service
+        must still define every case type and resource its stored rows name, must still read
+        its stored scenarios and school holidays, and may not change how a stored event log
+        is read (``event_log:``, or ``timezone`` for a log without its own): that takes the
+        log itself, so import the folder instead.
     StoreError
         For settings of a service the store does not hold, or a service.yaml whose name is
         not ``service_name`` (a rename is a new service).
@@ -115,6 +120,9 @@ def save_settings(
                     f"{file_name} names the service {service.name!r}, not {service_name!r}: "
                     "a new name is a new service"
                 )
+            listed = {entry["name"]: entry for entry in store.services()}
+            if service_name in listed:
+                _check_against_stored(store, listed[service_name], service, file_name)
         else:
             stored = store.settings(service_name)["service"]
             service = read_service_yaml(Path(stored["file_name"]), stored["content"])
@@ -123,6 +131,64 @@ def save_settings(
         return store.save_setting(service_name, kind, file_name, content, saved_by)
     finally:
         store.close()
+
+
+def _check_against_stored(store: Store, entry: dict, service: Service, file_name: str) -> None:
+    """Refuse a service.yaml that would leave the stored service unreadable; ``entry`` is
+    the service's line of :meth:`Store.services`."""
+    name = entry["name"]
+    problems = []
+    used = store.values_used(name)
+    for column, defined, what in (
+        ("case_type", service.case_types, "case type"),
+        ("resource", service.resources, "resource"),
+    ):
+        missing = sorted(used[column] - set(defined))
+        if missing:
+            plural = "s" if len(missing) > 1 else ""
+            problems.append(
+                Problem(
+                    file_name,
+                    f"the stored data names the {what}{plural} {', '.join(map(repr, missing))}, "
+                    f"which this file does not define; to rename a {what}, rename it in the "
+                    "data as well and import the folder",
+                )
+            )
+    try:
+        stored = store.settings(name)
+    except StoreError:  # imported by an older flowcap: no settings to compare with
+        stored = {}
+    if "service" in stored:
+        before = read_service_yaml(
+            Path(stored["service"]["file_name"]), stored["service"]["content"]
+        )
+        log_zone = before.event_log is not None and before.event_log.timezone is None
+        if before.event_log != service.event_log or (
+            log_zone and before.timezone != service.timezone
+        ):
+            if any(entry[table] for table in (*DATA_TABLES, "events")):
+                problems.append(
+                    Problem(
+                        file_name,
+                        "changes how the event log is read (event_log:, or the timezone its "
+                        "times are read in), but the stored data was read the old way: import "
+                        "the folder with its log instead",
+                    )
+                )
+    for kind, row in stored.items():
+        if kind != "service" and not problems:
+            try:
+                parse_settings(kind, row["file_name"], row["content"], service)
+            except InputError as error:
+                problems.append(
+                    Problem(
+                        file_name,
+                        f"the stored {row['file_name']} no longer reads with it: "
+                        + "; ".join(p.message for p in error.problems[:3]),
+                    )
+                )
+    if problems:
+        raise InputError(problems)
 
 
 def erase_case(

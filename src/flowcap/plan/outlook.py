@@ -147,6 +147,7 @@ class SimulationReport:
             self.spec, self.result, self.target_working_days, self.working_days
         )
 
+
 def simulate_ahead(
     history: ServiceHistory,
     *,
@@ -201,8 +202,8 @@ def simulate_ahead(
         )
     if optimise and len(options) > MAX_COMBINED_OPTIONS:
         raise ArgumentError(
-            "optimise", f"combines at most {MAX_COMBINED_OPTIONS} options; {options_file} has "
-            f"{len(options)}"
+            "optimise",
+            f"combines at most {MAX_COMBINED_OPTIONS} options; {options_file} has {len(options)}",
         )
     target = service.first_contact_target_working_days
     comparison = None

@@ -340,6 +340,27 @@ class Store:
             frame = _fetch_frame(connection, table, service_id, order=[table.c.position])
         return frame.rename(columns={"case_key": "case"})
 
+    def values_used(self, service_name: str) -> dict[str, set[str]]:
+        """The case types (referrals, waiting list) and resources (roster, sessions)
+        the service's stored rows name: what a new service.yaml must still define (an event
+        log's own case-type values are not names: reading maps them)."""
+        used: dict[str, set[str]] = {"case_type": set(), "resource": set()}
+        with self.engine.connect() as connection:
+            service_id = self._service_id(connection, service_name)
+            for column, tables in (
+                ("case_type", (schema.referrals, schema.waiting)),
+                ("resource", (schema.roster, schema.sessions)),
+            ):
+                for table in tables:
+                    used[column].update(
+                        connection.scalars(
+                            select(table.c[column])
+                            .where(table.c.service_id == service_id)
+                            .distinct()
+                        )
+                    )
+        return used
+
     def services(self) -> list[dict]:
         """Every service in the store, by name: ``name``; ``last_change`` (UTC, naive): the
         latest import of a table or save of a setting; rows per data table (``referrals``,
@@ -400,6 +421,7 @@ class Store:
             return self._save_setting(
                 connection, service_id, kind, file_name, sha, content, saved_by or _user()
             )
+
     def counts(self, service_name: str) -> dict[str, int]:
         """Rows stored per table for a service (0 for a service never imported)."""
         with self.engine.connect() as connection:
