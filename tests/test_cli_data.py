@@ -382,6 +382,26 @@ def test_validate_checks_the_scenarios_file_too(tmp_path):
     assert "scenarios.yaml, row 2" in result.stderr and "nurse" in result.stderr
 
 
+
+def test_validate_by_name_measures_the_stored_data(tmp_path, monkeypatch):
+    from sqlalchemy import update
+
+    from flowcap.store import schema
+
+    folder = worked_example(tmp_path / "svc")
+    import_folder(folder)
+    store = Store.for_folder(folder)
+    monkeypatch.setenv("FLOWCAP_DATABASE_URL", store.url)
+    valid = runner.invoke(app, ["validate", "--service", "Worked example"])
+    assert valid.exit_code == 0 and "stored service is valid" in valid.stdout
+    # Rows an older flowcap let through: the settings still parse, but the data cannot measure.
+    with store.engine.begin() as connection:
+        connection.execute(update(schema.referrals).values(case_type="ghost"))
+    store.close()
+    result = runner.invoke(app, ["validate", "--service", "Worked example"])
+    assert result.exit_code == 1 and "is valid" not in result.stdout
+    assert "the stored data does not measure" in result.stderr and "ghost" in result.stderr
+
 # --- a service folder whose history is an event log -------------------------------------------
 
 

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from flowcap.errors import FlowcapError, InputError, Problem, StoreError
+from flowcap.history import ServiceHistory, open_stored
 from flowcap.io.folder import (
     ServiceFolder,
     not_a_folder,
@@ -49,6 +50,32 @@ def validate_folder(folder: str | Path) -> ServiceFolder:
     it; raises ``InputError`` listing every problem."""
     with read_once():
         return read_service_folder(folder)
+
+
+def validate_stored(
+    name: str, *, database_url: str | None = None, progress: Progress = quiet
+) -> ServiceHistory:
+    """Check that a stored service still holds under this flowcap: its settings parse and its
+    tables measure (the store: ``database_url``, ``FLOWCAP_DATABASE_URL`` or the default).
+
+    Raises
+    ------
+    StoreError
+        For a name the store does not hold, or stored data that no longer measures (the
+        message says why).
+    InputError
+        For stored settings that no longer parse.
+    """
+    history = open_stored(name, database_url, progress)
+    if history.has_history:
+        progress("Measuring the stored data")
+        try:
+            history.measures  # noqa: B018 (computing them is the check)
+        except FlowcapError as error:
+            raise StoreError(
+                f"{history.where()}: the stored data does not measure: {error}"
+            ) from None
+    return history
 
 
 def import_folder(

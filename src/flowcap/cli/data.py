@@ -28,7 +28,6 @@ from flowcap.cli.app import (
     running,
 )
 from flowcap.errors import FlowcapError
-from flowcap.history import open_stored
 from flowcap.measures import DailyMeasures, measure
 
 
@@ -52,12 +51,12 @@ def validate(
     scenarios.yaml and school_holidays.csv are checked too. With --service, check that the
     stored service's settings still hold (under this version of flowcap) and list its tables.
     """
-    with _errors_to_exit():
+    with running() as progress:
         if _one_source(service_dir, service):
             checked = manage.validate_folder(service_dir)
             name, contents, where = checked.service.name, checked.contents(), "folder"
         else:
-            stored = open_stored(service)
+            stored = manage.validate_stored(service, progress=progress)
             name, contents, where = stored.name, stored.contents(), "stored service"
     if service_dir is not None:
         for note in checked.notes:
