@@ -4,6 +4,7 @@ test_cli_app.py."""
 from __future__ import annotations
 
 import math
+from datetime import date, datetime
 
 import pytest
 
@@ -19,7 +20,11 @@ from flowcap.checks import ArgumentError
             [1, 90, checks.MAX_HORIZON_DAYS],
             [0, -1, checks.MAX_HORIZON_DAYS + 1],
         ),
-        (checks.check_replications, [1, 10_000], [0, -5]),
+        (
+            checks.check_replications,
+            [1, 10_000, checks.MAX_REPLICATIONS],
+            [0, -5, checks.MAX_REPLICATIONS + 1],
+        ),
         (checks.check_seed, [0, 2**40], [-1]),
         (checks.check_risk, [0.001, 0.05, 0.999], [0, 1, -0.1, 1.5, math.nan]),
         (
@@ -30,8 +35,43 @@ from flowcap.checks import ArgumentError
         (checks.check_ratios, [(1.0,), (0.5, 2)], [(0,), (1, -1), (math.inf,), (math.nan,)]),
         (checks.check_hours, [0.5, checks.MAX_HOURS], [0, -1, math.nan, checks.MAX_HOURS + 1]),
         (lambda v: checks.check_at_least_one(v, "top_edges"), [None, 1, 30], [0, -3]),
+        (
+            lambda v: checks.check_day(v, "start"),
+            [None, checks.FIRST_DAY, date(2025, 3, 4), checks.LAST_DAY],
+            [date(1899, 12, 31), date(2100, 1, 1), date(9999, 12, 31), datetime(2025, 3, 4), "x"],
+        ),
+        (lambda v: checks.check_run_length(v, "shift_run"), [2, 7], [1, 0, True, 2.5, "7"]),
+        (
+            lambda v: checks.check_simulation_size(*v),
+            [(2000, 3653), (checks.MAX_REPLICATION_DAYS, 1)],
+            [(100_000, 3653), (checks.MAX_REPLICATION_DAYS + 1, 1)],
+        ),
+        (
+            lambda v: checks.check_pathway_size(*v),
+            [(20, 2520.0), (1, float(checks.MAX_REPLICATION_HOURS))],
+            [(100_000, 2520.0), (2, checks.MAX_REPLICATION_HOURS / 2 + 1)],
+        ),
+        (
+            lambda v: checks.check_optimise(*v, "scenarios.yaml", 8),
+            [(False, 0), (True, 1), (True, 8)],
+            [(True, 0), (True, 9)],
+        ),
     ],
-    ids=["horizon", "replications", "seed", "risk", "minutes", "ratios", "hours", "at_least_one"],
+    ids=[
+        "horizon",
+        "replications",
+        "seed",
+        "risk",
+        "minutes",
+        "ratios",
+        "hours",
+        "at_least_one",
+        "day",
+        "run_length",
+        "simulation_size",
+        "pathway_size",
+        "optimise",
+    ],
 )
 def test_each_rule_accepts_the_good_and_refuses_the_bad(check, good, bad):
     for value in good:
@@ -53,3 +93,14 @@ def test_zero_warm_up_is_allowed_and_zero_hours_are_not():
     checks.check_hours(0, "warmup_hours", allow_zero=True)
     with pytest.raises(ArgumentError, match="hours must be more than 0"):
         checks.check_hours(0)
+
+
+def test_a_period_needs_its_start_on_or_before_its_end():
+    checks.check_period(None, None)
+    checks.check_period(date(2025, 3, 4), date(2025, 3, 4))
+    with pytest.raises(ArgumentError, match="after the last day asked for") as caught:
+        checks.check_period(date(2025, 3, 5), date(2025, 3, 4))
+    assert caught.value.parameter == "start"
+    with pytest.raises(ArgumentError) as caught:
+        checks.check_period(None, date(9999, 12, 31))
+    assert caught.value.parameter == "end"

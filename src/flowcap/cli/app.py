@@ -118,6 +118,12 @@ def _errors_to_exit(flags: dict[str, str] | None = None) -> Iterator[None]:
             "URL (pip install 'flowcap\\[postgres]')"
         )
         raise typer.Exit(1) from None
+    except MemoryError:
+        err.print(
+            "[bold red]error:[/] out of memory: ask for less (fewer replications, a shorter "
+            "horizon or fewer hours, a shorter span of days)"
+        )
+        raise typer.Exit(1) from None
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from flowcap.checks import ArgumentError
+from flowcap.checks import ArgumentError, check_period
 from flowcap.errors import FlowcapError
 from flowcap.measures.daily import DailyMeasures, daily_measures
 from flowcap.progress import Progress, quiet
@@ -29,8 +29,7 @@ def measure(
     With modelled activity ``end`` may lie after the data (the backlog worked off); with
     recorded sessions it may not, since no activity is recorded there.
     """
-    if start is not None and end is not None and start > end:
-        raise ArgumentError("start", f"{start} is after the last day asked for ({end})")
+    check_period(start, end)
     progress("Measuring")
     if end is None:
         measures = history.require_measures("measuring")

@@ -33,7 +33,7 @@ it works (the days it had anyone rostered; if it had nobody all horizon, the day
 ``minutes_per_staff > 0``), so planned leave in the roster is overridden on those days;
 ``minutes_per_staff`` is kept. Days ahead without roster rows get the weekday's usual
 capacity from history spread over the resource's head count
-(:func:`flowcap.simulate.build.staffing_ahead`), so there ``n`` is a head count whose people
+(:meth:`flowcap.model.roster.Roster.staffing_ahead`), so there ``n`` is a head count whose people
 take leave as the team did over the last year. For the minutes search, ``m`` replaces
 ``minutes_per_staff`` on those same days and the roster's head count is kept.
 

@@ -15,11 +15,14 @@ import pandas as pd
 from flowcap._json import json_number
 from flowcap.checks import (
     ArgumentError,
+    check_day,
     check_horizon,
     check_minutes,
+    check_optimise,
     check_replications,
     check_risk,
     check_seed,
+    check_simulation_size,
 )
 from flowcap.errors import FlowcapError
 from flowcap.io.scenarios_yaml import read_scenarios
@@ -180,6 +183,8 @@ def simulate_ahead(
     check_seed(seed)
     check_minutes(threshold_minutes, "threshold_minutes")
     check_horizon(horizon)
+    check_simulation_size(replications, horizon)
+    check_day(start, "start")
     service = history.service
     spec, first = _spec(history, horizon, start, progress, warn)
     if scenarios is not None:
@@ -194,17 +199,7 @@ def simulate_ahead(
         last = first + timedelta(days=spec.horizon_days - 1)
         for reason in inert_options(options, first, last).values():
             warn(f"{reason} It changes nothing in this run.")
-    if optimise and not options:
-        raise ArgumentError(
-            "optimise",
-            "combines contingency options, and there are none: give them in the service's "
-            "scenarios.yaml, or a scenarios file",
-        )
-    if optimise and len(options) > MAX_COMBINED_OPTIONS:
-        raise ArgumentError(
-            "optimise",
-            f"combines at most {MAX_COMBINED_OPTIONS} options; {options_file} has {len(options)}",
-        )
+    check_optimise(optimise, len(options), str(options_file), MAX_COMBINED_OPTIONS)
     target = service.first_contact_target_working_days
     comparison = None
     if options:
@@ -305,6 +300,8 @@ def plan_capacity(
     check_replications(replications)
     check_seed(seed)
     check_horizon(horizon)
+    check_simulation_size(replications, horizon)
+    check_day(start, "start")
     spec, _ = _spec(history, horizon, start, progress, warn)
     plans = []
     search = dict(

@@ -38,7 +38,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from flowcap.checks import ArgumentError
+from flowcap.checks import check_day, check_run_length
 
 #: 3 / d2 for moving ranges of two points (d2 = 1.128).
 LIMIT_FACTOR = 2.66
@@ -82,15 +82,11 @@ class SPCSettings:
 
     def __post_init__(self) -> None:
         for name in ("shift_run", "trend_run", "min_points"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ArgumentError(name, f"must be a whole number of 2 or more, not {value!r}")
+            check_run_length(getattr(self, name), name)
         days = []
         for day in self.recalculate_from:
-            if isinstance(day, datetime):
-                day = day.date()
-            if not isinstance(day, date):
-                raise ArgumentError("recalculate_from", f"holds {day!r}, which is not a date")
+            day = day.date() if isinstance(day, datetime) else day
+            check_day(day, "recalculate_from")
             days.append(day)
         object.__setattr__(self, "recalculate_from", tuple(sorted(set(days))))
 

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from flowcap.checks import check_hours, check_replications, check_seed
+from flowcap.checks import (
+    check_day,
+    check_hours,
+    check_pathway_size,
+    check_replications,
+    check_seed,
+)
 from flowcap.errors import FlowcapError
 from flowcap.progress import Progress, quiet
 from flowcap.simulate.pathway.build import build_pathway_spec, hour_shares_of
@@ -83,7 +89,9 @@ def simulate_service_pathway(
     check_hours(hours)
     check_hours(warmup_hours, "warmup_hours", allow_zero=True)
     check_replications(replications)
+    check_pathway_size(replications, warmup_hours + hours)
     check_seed(seed)
+    check_day(start, "start")
     from flowcap.simulate.pathway import simulate_pathway
 
     service, data = history.service, history.tables
