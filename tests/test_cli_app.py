@@ -47,3 +47,20 @@ def test_the_cli_names_the_flag(args, message, tmp_path):
     assert result.exit_code == 1, result.output
     assert message in result.stderr, result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["measures", "variation", "forecast", "risk", "simulate"])
+def test_a_chart_file_the_writers_cannot_write_is_refused_before_any_work(command, tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    result = runner.invoke(app, [command, str(folder), "--chart", str(tmp_path / "out.pdf")])
+    assert result.exit_code == 2, result.output  # a usage error, like any bad option
+    assert (
+        "--chart" in result.output and "must name a file ending in .html or .png" in result.output
+    )
+    assert not (folder / ".flowcap").exists()  # refused before the folder was even imported
+
+
+def test_a_process_map_may_also_be_svg(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    result = runner.invoke(app, ["processmap", str(folder), "--chart", str(tmp_path / "map.pdf")])
+    assert result.exit_code == 2 and "ending in .svg, .png or .html" in result.output

@@ -382,7 +382,6 @@ def test_validate_checks_the_scenarios_file_too(tmp_path):
     assert "scenarios.yaml, row 2" in result.stderr and "nurse" in result.stderr
 
 
-
 def test_validate_by_name_measures_the_stored_data(tmp_path, monkeypatch):
     from sqlalchemy import update
 
@@ -401,6 +400,7 @@ def test_validate_by_name_measures_the_stored_data(tmp_path, monkeypatch):
     result = runner.invoke(app, ["validate", "--service", "Worked example"])
     assert result.exit_code == 1 and "is valid" not in result.stdout
     assert "the stored data does not measure" in result.stderr and "ghost" in result.stderr
+
 
 # --- a service folder whose history is an event log -------------------------------------------
 

@@ -3,16 +3,18 @@ settings kept as versions, stores made before settings were kept upgraded."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from alembic import command
 from alembic.config import Config
 from typer.testing import CliRunner
 
 import flowcap
-from conftest import log_folder, worked_example
+from conftest import WORKED_SERVICE, log_folder, worked_example
 from flowcap.cli.main import app
 from flowcap.errors import InputError, StoreError
 from flowcap.history import open_folder, open_stored
@@ -196,3 +198,15 @@ def test_a_path_that_is_not_there_is_not_taken_for_a_name(tmp_path, monkeypatch)
     with pytest.raises(StoreError, match="there is no store at .* yet"):
         flowcap.open("Some service")  # a name: looked up in the default store...
     assert not (tmp_path / "data" / "flowcap" / "flowcap.db").exists()  # ...not made by it
+
+
+def test_a_name_that_looks_like_a_path_opens_by_name(tmp_path, backend):
+    from flowcap.manage import save_settings
+
+    url = os.environ.get("FLOWCAP_DATABASE_URL") or f"sqlite:///{tmp_path / 'flowcap.db'}"
+    name = "Leeds / Bradford IDVA"
+    service = yaml.safe_dump(dict(WORKED_SERVICE, name=name)).encode()
+    assert save_settings(name, "service", service, database_url=url) == 1
+    with pytest.raises(InputError, match="no such folder"):
+        flowcap.open(name, database_url=url)  # a "/": taken for a path
+    assert flowcap.open(name, database_url=url, by_name=True).name == name

@@ -135,3 +135,33 @@ def test_a_service_yaml_may_not_change_how_a_stored_log_was_read(tmp_path, backe
     staff = json.loads(json.dumps(LOG_SERVICE))
     staff["resources"]["idva"]["staff"] = 3
     assert save_settings(name, "service", _yaml(staff), database_url=url) == 2
+
+
+def test_reading_or_erasing_never_leaves_an_empty_store_behind(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLOWCAP_DATABASE_URL", raising=False)
+    folder = worked_example(tmp_path / "never-imported")
+    with pytest.raises(StoreError, match="there is no store at .*never-imported"):
+        flowcap.erase_case(folder, "R01")
+    assert not (folder / ".flowcap").exists()
+    typo = tmp_path / "typo.db"
+    for attempt in (
+        lambda: flowcap.manage.list_services(f"sqlite:///{typo}"),
+        lambda: open_stored("Worked example", f"sqlite:///{typo}"),
+        lambda: save_settings("Worked example", "scenarios", b"", database_url=f"sqlite:///{typo}"),
+    ):
+        with pytest.raises(StoreError, match="there is no store at"):
+            attempt()
+    assert not typo.exists()
+    # A service.yaml may make a service, and so its store.
+    assert save_settings(ANCHOR_NAME, "service", ANCHOR, database_url=f"sqlite:///{typo}") == 1
+    assert typo.is_file()
+
+
+def test_an_unknown_service_names_the_store_searched(url):
+    save_settings(ANCHOR_NAME, "service", ANCHOR, database_url=url)
+    store = Store.open(url)
+    try:
+        with pytest.raises(StoreError, match="the store at .* holds no service 'Nobody'"):
+            store.load("Nobody")
+    finally:
+        store.close()

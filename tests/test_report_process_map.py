@@ -71,7 +71,7 @@ def test_write_svg_png_html(tmp_path, sepsis_events, dot):
     assert "<svg" in page and "Sepsis &lt;pathway&gt;" in page
     assert "http://" not in page.split("<svg", 1)[0]  # nothing fetched: self-contained
     assert "Bottlenecks" in page
-    with pytest.raises(FlowcapError, match="must end in"):
+    with pytest.raises(FlowcapError, match="must name a file ending in"):
         write_process_map(pmap, tmp_path / "map.pdf", "Sepsis")
 
 

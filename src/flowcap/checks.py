@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import date, datetime
+from pathlib import Path
 
 from flowcap.errors import FlowcapError
 
@@ -34,6 +35,10 @@ MAX_REPLICATION_DAYS = 20_000_000
 #: step and replication): 20 million took 1.5 GB (``flowcap des examples/victim-support
 #: --replications 200 --hours 100000``).
 MAX_REPLICATION_HOURS = 20_000_000
+#: File suffixes the chart writers accept: interactive HTML, or a PNG picture.
+CHART_SUFFIXES = (".html", ".png")
+#: File suffixes a process map is written to (Graphviz draws SVG too).
+PROCESS_MAP_SUFFIXES = (".svg", ".png", ".html")
 
 
 class ArgumentError(FlowcapError, ValueError):
@@ -165,3 +170,19 @@ def check_at_least_one(value: int | None, parameter: str) -> None:
     """A count that may be left out (``None``) but, given, is 1 or more."""
     if value is not None and value < 1:
         raise ArgumentError(parameter, f"must be at least 1, not {value}")
+
+
+def check_chart(
+    path: Path | None, parameter: str = "chart", suffixes: tuple[str, ...] = CHART_SUFFIXES
+) -> None:
+    """A chart file, when given: its name ends in one of ``suffixes`` (by default
+    :data:`CHART_SUFFIXES`; a process map also takes ``.svg``)."""
+    if path is None:
+        return
+    suffix = Path(path).suffix.lower()
+    if suffix not in suffixes:
+        listed = f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+        raise ArgumentError(
+            parameter,
+            f"must name a file ending in {listed} ({Path(path).name} has {suffix or 'no suffix'})",
+        )

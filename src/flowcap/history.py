@@ -127,6 +127,7 @@ def open_service(
     source: str | Path,
     *,
     database_url: str | None = None,
+    by_name: bool = False,
     progress: Progress = quiet,
     warn: Progress = quiet,
 ) -> ServiceHistory:
@@ -136,7 +137,9 @@ def open_service(
     ``database_url``: an SQLAlchemy URL; for a folder the default is ``FLOWCAP_DATABASE_URL``
     or the folder's ``.flowcap/flowcap.db``, for a name ``FLOWCAP_DATABASE_URL`` or the user's
     default store (:func:`flowcap.store.repository.default_database_url`). ``warn`` receives
-    the folder's notes when something new is imported.
+    the folder's notes when something new is imported. ``source`` is taken for a folder when it
+    is one, or looks like a path (a ``/``, a leading ``.`` or ``~``); ``by_name`` takes it for
+    a name whatever it looks like (``"Leeds / Bradford IDVA"``).
 
     Raises
     ------
@@ -146,6 +149,8 @@ def open_service(
         For a name the store does not hold.
     """
     path = Path(source)
+    if by_name:
+        return open_stored(str(source), database_url, progress)
     if path.is_dir() or path.exists() or isinstance(source, Path) or _looks_like_a_path(source):
         return open_folder(path, database_url, progress, warn)
     return open_stored(str(source), database_url, progress)
@@ -176,7 +181,7 @@ def open_folder(
     with read_once():
         service = service or read_service_yaml(folder / "service.yaml")
         files = file_hashes(folder, service)
-        store = _store(url or folder_database_url(folder))
+        store = Store.open(url or folder_database_url(folder))
         try:
             notes: list[str] = []
             # Reading and checking a large export takes seconds; skip it when nothing changed.
@@ -231,7 +236,7 @@ def open_stored(
     """
     url = database_url or default_database_url(create=False)
     progress("Reading the store")
-    store = _store(url)
+    store = Store.open(url, existing=True)
     try:
         service, settings, parsed = _stored_settings(store, name)
         tables = store.load(name)
@@ -269,12 +274,6 @@ def _stored_settings(store: Store, name: str) -> tuple[Service, dict, dict]:
         if kind != "service"
     }
     return service, settings, parsed
-
-
-def _store(url: str) -> Store:
-    store = Store(url)
-    store.migrate()
-    return store
 
 
 def _holidays(frame: pd.DataFrame | None) -> pd.DataFrame:
@@ -360,7 +359,7 @@ def open_event_log(
                 sorted(given)[0],
                 "says how to read a log file; a stored service's log was read when imported",
             )
-        store = _store(database_url or default_database_url(create=False))
+        store = Store.open(database_url or default_database_url(create=False), existing=True)
         try:
             service, _, _ = _stored_settings(store, str(source))
             _needs_event_log(service, f"service {service.name!r}: service.yaml")

@@ -22,7 +22,8 @@ from flowcap.io.service_yaml import read_service_yaml
 from flowcap.io.source import read_once
 from flowcap.model import Service
 from flowcap.progress import Progress, quiet
-from flowcap.store import ImportReport, Store, database_url, default_database_url
+from flowcap.store import ImportReport, Store, default_database_url
+from flowcap.store import database_url as folder_database_url
 from flowcap.store.schema import DATA_TABLES, SETTINGS
 
 TEMPLATE = Path(__file__).parent / "io" / "template"
@@ -98,7 +99,7 @@ def import_folder(
         warn(note)
     key = load_key()
     progress("Importing")
-    store = _open_store(database_url or _folder_url(folder))
+    store = Store.open(database_url or folder_database_url(folder))
     try:
         return store.import_folder(checked, key)
     finally:
@@ -135,8 +136,9 @@ def save_settings(
     if kind not in SETTINGS:
         raise InputError([Problem(kind, f"unknown settings kind; kinds: {', '.join(SETTINGS)}")])
     file_name = file_name or SETTINGS[kind]
-    url = database_url or default_database_url(create=kind == "service")
-    store = _open_store(url)
+    creating = kind == "service"  # a service.yaml may make a service, and its store
+    url = database_url or default_database_url(create=creating)
+    store = Store.open(url, existing=not creating)
     try:
         if kind == "service":
             if content is None:
@@ -237,11 +239,10 @@ def erase_case(
         if not path.is_dir():
             raise not_a_folder(path)
         name = read_service_yaml(path / "service.yaml").name
-        url = database_url or _folder_url(path)
-    key = load_key(create=False)
-    store = _open_store(url)
+        url = database_url or folder_database_url(path, create=False)
+    store = Store.open(url, existing=True)
     try:
-        return store.erase(name, case_id, key)
+        return store.erase(name, case_id, load_key(create=False))
     finally:
         store.close()
 
@@ -249,18 +250,8 @@ def erase_case(
 def list_services(database_url: str | None = None) -> tuple[str, list[dict]]:
     """What a store holds: its location (password hidden) and, per service, its name, last
     change, rows per table and settings versions (:meth:`flowcap.store.Store.services`)."""
-    store = _open_store(database_url or default_database_url(create=False))
+    store = Store.open(database_url or default_database_url(create=False), existing=True)
     try:
         return store.where(), store.services()
     finally:
         store.close()
-
-
-def _open_store(url: str) -> Store:
-    store = Store(url)
-    store.migrate()
-    return store
-
-
-def _folder_url(folder: str | Path) -> str:
-    return database_url(folder)

@@ -15,6 +15,7 @@ from flowcap.checks import check_at_least_one
 from flowcap.cli.app import (
     AsJson,
     Chart,
+    MapChart,
     ServiceDir,
     ServiceName,
     _cell,
@@ -342,9 +343,7 @@ def processmap(
         typer.Option(help="Draw only the hand-offs of the N most common variants (default: all)."),
     ] = None,
     as_json: AsJson = False,
-    chart: Annotated[
-        Path | None, typer.Option("--chart", help="Write the map to FILE.svg, .png or .html.")
-    ] = None,
+    chart: MapChart = None,
 ) -> None:
     """The directly-follows process map of an event log, with its bottlenecks.
 

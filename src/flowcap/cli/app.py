@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import SQLAlchemyError
 
-from flowcap.checks import ArgumentError
+from flowcap.checks import CHART_SUFFIXES, PROCESS_MAP_SUFFIXES, ArgumentError, check_chart
 from flowcap.errors import FlowcapError, InputError
 from flowcap.io.pseudonym import key_file_path
 from flowcap.progress import Progress as ProgressFn
@@ -61,8 +61,30 @@ ServiceName = Annotated[
 ]
 
 
+def _checked_chart(path: Path | None, suffixes: tuple[str, ...]) -> Path | None:
+    """--chart checked before any work (the library's rule, :func:`flowcap.checks.check_chart`)."""
+    try:
+        check_chart(path, suffixes=suffixes)
+    except ArgumentError as exc:
+        raise typer.BadParameter(exc.rule, param_hint="--chart") from None
+    return path
+
+
+def _chart_file(value: Path | None) -> Path | None:
+    return _checked_chart(value, CHART_SUFFIXES)
+
+
+def _map_file(value: Path | None) -> Path | None:
+    return _checked_chart(value, PROCESS_MAP_SUFFIXES)
+
+
 Chart = Annotated[
-    Path | None, typer.Option("--chart", help="Write the chart to FILE.html or FILE.png.")
+    Path | None,
+    typer.Option("--chart", help="Write the chart to FILE.html or FILE.png.", callback=_chart_file),
+]
+MapChart = Annotated[
+    Path | None,
+    typer.Option("--chart", help="Write the map to FILE.svg, .png or .html.", callback=_map_file),
 ]
 
 

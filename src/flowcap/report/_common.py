@@ -12,10 +12,10 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from flowcap.errors import FlowcapError
+from flowcap.checks import CHART_SUFFIXES, check_chart
 
 #: File suffixes the chart writers accept.
-SUPPORTED_SUFFIXES = (".html", ".png")
+SUPPORTED_SUFFIXES = CHART_SUFFIXES
 
 #: Okabe–Ito palette (colour-blind safe).
 OKABE_ITO = {
@@ -43,14 +43,10 @@ MONTH_LABELS = (
 
 
 def chart_suffix(path: Path) -> str:
-    """The lower-case suffix of ``path``; raise :class:`FlowcapError` if it is not supported."""
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise FlowcapError(
-            f"cannot write a chart to {path.name}: the file name must end in "
-            f"{' or '.join(SUPPORTED_SUFFIXES)} (got {suffix or 'no suffix'})"
-        )
-    return suffix
+    """The lower-case suffix of ``path``; an :class:`~flowcap.checks.ArgumentError` if it is
+    not one of :data:`~flowcap.checks.CHART_SUFFIXES`."""
+    check_chart(path)
+    return path.suffix.lower()
 
 
 def write_html(fig: go.Figure, path: Path) -> Path:

@@ -21,12 +21,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from flowcap.checks import PROCESS_MAP_SUFFIXES, check_chart
 from flowcap.errors import FlowcapError
 from flowcap.processmap.dfg import END, START, ProcessMap
 from flowcap.report._common import OKABE_ITO
 
 #: File suffixes :func:`write_process_map` accepts.
-SUFFIXES = (".svg", ".png", ".html")
+SUFFIXES = PROCESS_MAP_SUFFIXES
 #: Edges drawn by default (the most frequent ones).
 DEFAULT_TOP_EDGES = 30
 #: Bottleneck edges highlighted (most total waiting).
@@ -404,12 +405,8 @@ def write_process_map(
         Graphviz's ``dot`` is missing or fails.
     """
     path = Path(path)
+    check_chart(path, suffixes=SUFFIXES)
     suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise FlowcapError(
-            f"cannot write a process map to {path.name}: the file name must end in "
-            f"{', '.join(SUFFIXES[:-1])} or {SUFFIXES[-1]} (got {suffix or 'no suffix'})"
-        )
     shown = _picture(pmap, top_edges, top_variants)
     dot_text = to_dot(shown, title)
     path.parent.mkdir(parents=True, exist_ok=True)

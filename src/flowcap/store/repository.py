@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, make_url, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowcap.errors import StoreError
@@ -56,14 +56,27 @@ def default_database_url(create: bool = True) -> str:
     return f"sqlite:///{path}"
 
 
-def database_url(folder: str | Path) -> str:
-    """``FLOWCAP_DATABASE_URL`` if set, else an SQLite file in the folder's ``.flowcap/``."""
+def database_url(folder: str | Path, create: bool = True) -> str:
+    """``FLOWCAP_DATABASE_URL`` if set, else an SQLite file in the folder's ``.flowcap/``
+    (its folder made unless ``create`` is false)."""
     configured = os.environ.get("FLOWCAP_DATABASE_URL")
     if configured:
         return configured
     path = Path(folder).resolve() / ".flowcap" / "flowcap.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names; ``None`` for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    name = parsed.database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
 
 
 @dataclass
@@ -92,10 +105,27 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
     @classmethod
-    def for_folder(cls, folder: str | Path) -> Store:
-        store = cls(database_url(folder))
+    def open(cls, url: str, *, existing: bool = False) -> Store:
+        """The store at ``url`` with its schema brought up to date (:meth:`migrate`).
+
+        With ``existing`` (reading, erasing) an SQLite file that is not there is a
+        :class:`StoreError`, not a new empty store: a mistyped ``FLOWCAP_DATABASE_URL`` or a
+        folder never imported says so and leaves nothing behind.
+        """
+        path = sqlite_file(url)
+        if existing and path is not None and not path.is_file():
+            raise StoreError(
+                f"there is no store at {path}: nothing has been imported there (import the "
+                "service folder first, or check FLOWCAP_DATABASE_URL)"
+            )
+        store = cls(url)
         store.migrate()
         return store
+
+    @classmethod
+    def for_folder(cls, folder: str | Path) -> Store:
+        """The store a folder imports into (:func:`database_url`)."""
+        return cls.open(database_url(folder))
 
     def where(self) -> str:
         """The store's URL with any password hidden, for messages."""
@@ -242,7 +272,7 @@ class Store:
         if found is not None:
             return found
         if not create:
-            raise StoreError(f"no data imported yet for service {name!r}")
+            raise StoreError(f"the store at {self.where()} holds no service {name!r}")
         return connection.execute(insert(schema.services).values(name=name)).inserted_primary_key[0]
 
     def _last_sha(self, connection, service_id: int, table_name: str) -> str | None:
