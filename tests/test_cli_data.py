@@ -90,13 +90,19 @@ def test_import_twice_writes_nothing_the_second_time(tmp_path):
     first = runner.invoke(app, ["import", str(folder)])
     assert first.exit_code == 0, first.output
     assert "12" in first.stdout and "20" in first.stdout
-    assert "Settings saved: service version 1." in first.stdout
+    assert "Settings: service saved (version 1)." in first.stdout
     assert f"Store: sqlite:///{folder.resolve()}/.flowcap/flowcap.db" in first.stdout
     second = runner.invoke(app, ["import", str(folder)])
     assert second.exit_code == 0
     # Four tables, the (absent) event log and the settings line.
     assert second.stdout.count("unchanged") == 6
     assert "Settings unchanged." in second.stdout
+    (folder / "school_holidays.csv").write_text("start,end,name\n2025-04-07,2025-04-18,Easter\n")
+    added = runner.invoke(app, ["import", str(folder)])
+    assert "Settings: school holidays saved (version 1)." in added.stdout, added.output
+    (folder / "school_holidays.csv").unlink()
+    removed = runner.invoke(app, ["import", str(folder)])
+    assert "Settings: school holidays removed (version 2)." in removed.stdout, removed.output
 
 
 def test_measures_writes_html_and_png_charts(tmp_path):
@@ -464,3 +470,9 @@ def test_sepsis_measures_and_variation_through_the_cli(sepsis_folder, sepsis_row
     result = runner.invoke(app, ["variation", str(sepsis_folder), "--json"])
     assert result.exit_code == 0, result.output
     json.loads(result.stdout)
+
+
+def test_import_of_a_missing_folder_does_not_suggest_a_name(tmp_path):
+    result = runner.invoke(app, ["import", str(tmp_path / "typo")])
+    assert result.exit_code == 1 and "no such folder" in result.stderr
+    assert "--service" not in result.stderr  # import has no --service

@@ -54,7 +54,7 @@ from flowcap.store import Store, default_database_url
 from flowcap.store import database_url as folder_database_url
 
 
-@dataclass
+@dataclass(eq=False)  # frames do not compare to a bool: two histories are equal only as one
 class ServiceHistory:
     """A service's settings and pseudonymised history, as one object.
 
@@ -285,7 +285,9 @@ def _holidays(frame: pd.DataFrame | None) -> pd.DataFrame:
 @dataclass(frozen=True)
 class StoredEvents:
     """Reads a service's event log from the store when called (a plain object, so a history
-    pickles for a distributed sweep; the URL, which may hold a password, stays out of repr)."""
+    pickles for a distributed sweep; the URL, which may hold a password, stays out of repr).
+    A pickled history carries that URL, password included, so that a worker can read the
+    log: send it only to machines trusted with the store."""
 
     url: str = field(repr=False)
     service: Service

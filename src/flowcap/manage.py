@@ -92,6 +92,8 @@ def import_folder(
     The store: ``database_url``, else ``FLOWCAP_DATABASE_URL``, else the folder's own
     ``.flowcap/flowcap.db`` (the report says which).
     """
+    if not Path(folder).is_dir():
+        raise not_a_folder(Path(folder), by_name=False)  # an import needs the folder itself
     progress("Checking files")
     with read_once():
         checked = read_service_folder(folder)

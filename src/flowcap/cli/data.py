@@ -86,8 +86,12 @@ def import_(
     for name, rows in report.written.items():
         table.add_row(name, "unchanged" if rows is None else f"{rows:,}")
     out.print(table)
-    saved = [f"{kind} version {v}" for kind, v in report.settings.items() if v is not None]
-    out.print(f"Settings saved: {', '.join(saved)}." if saved else "Settings unchanged.")
+    saved = [
+        f"{kind.replace('_', ' ')} {'removed' if kind in report.removed else 'saved'} (version {v})"
+        for kind, v in report.settings.items()
+        if v is not None
+    ]
+    out.print(f"Settings: {', '.join(saved)}." if saved else "Settings unchanged.")
     out.print(f"Store: {report.store}", markup=False)
 
 

@@ -178,18 +178,13 @@ def event_log_hash(folder: str | Path, service: Service) -> tuple[str, str]:
     return path.name[:200], digest.hexdigest()
 
 
-def not_a_folder(path: Path) -> InputError:
-    """The error for a service folder that is not one, with a hint for a stored service."""
+def not_a_folder(path: Path, by_name: bool = True) -> InputError:
+    """The error for a service folder that is not one, with a hint for a stored service where
+    the command could open one by name (``by_name``)."""
     if path.exists():
         return InputError([Problem(str(path), "is a file, not a service folder")])
-    return InputError(
-        [
-            Problem(
-                str(path),
-                "no such folder (a service in the store is opened by its name: --service NAME)",
-            )
-        ]
-    )
+    hint = " (a service in the store is opened by its name: --service NAME)" if by_name else ""
+    return InputError([Problem(str(path), f"no such folder{hint}")])
 
 
 def read_service_folder(folder: str | Path, service: Service | None = None) -> ServiceFolder:

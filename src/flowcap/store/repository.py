@@ -83,12 +83,15 @@ def sqlite_file(url: str) -> Path | None:
 class ImportReport:
     """What an import did: per table the rows written, or ``None`` when its file was unchanged
     (``events``: an event-log service's events); per settings kind the new version saved, or
-    ``None`` when unchanged; and the store it went to (its URL without a password)."""
+    ``None`` when unchanged (``removed`` names those whose new version is the file's removal);
+    and the store it went to (its URL without a password)."""
 
     service: str
     written: dict[str, int | None] = field(default_factory=dict)
     settings: dict[str, int | None] = field(default_factory=dict)
     store: str = ""
+    #: Settings kinds whose new version records the file's removal.
+    removed: set[str] = field(default_factory=set)
 
     @property
     def changed(self) -> bool:
@@ -190,6 +193,8 @@ class Store:
                 report.settings[kind] = self._save_setting(
                     connection, service_id, kind, file_name, sha, content, who
                 )
+                if report.settings[kind] is not None and content is None:
+                    report.removed.add(kind)
         return report
 
     def _import_events(self, connection, service_id, folder, key, erased, report) -> None:
