@@ -15,6 +15,7 @@ from flowcap.measures import MEASURE_COLUMNS, daily_measures, due_work
 from flowcap.measures.daily import measure_period
 from flowcap.model import Service, working_calendar
 from flowcap.model.tables import ServiceTables
+from flowcap.targets import past_contact_target
 
 EMPTY_ROSTER = pd.DataFrame(
     {
@@ -176,6 +177,17 @@ def test_uncontacted_referral_is_pending_until_its_deadline_passes():
     assert status["B"] == "pending"
     later = measure(service(), refs, sess=sess, until=date(2025, 3, 11))
     assert later.first_contacts.set_index("case_key")["status"]["B"] == "missed"
+
+
+def test_a_case_not_contacted_by_the_end_of_its_last_allowed_day_has_missed():
+    # Thursday's referral has Friday and Monday (2 working days): not contacted by the end of
+    # Monday it is past the target, as the simulation counts it (days_over_target).
+    refs = referrals(("A", "2025-03-03", "burglary"), ("B", "2025-03-06", "burglary"))
+    sess = sessions(("2025-03-03", "A", "triage", 20))
+    assert service().first_contact_target_working_days == 2
+    result = measure(service(), refs, sess=sess, until=date(2025, 3, 10))
+    assert result.first_contacts.set_index("case_key")["status"]["B"] == "missed"
+    assert past_contact_target(2, 2) and not past_contact_target(1, 2)
 
 
 def test_recorded_activity_above_capacity_is_flagged():

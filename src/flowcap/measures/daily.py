@@ -36,6 +36,7 @@ from flowcap.errors import FlowcapError
 from flowcap.measures.work import step_positions
 from flowcap.model import Service, working_calendar
 from flowcap.model.tables import ServiceTables
+from flowcap.targets import past_contact_target
 
 #: The columns of the measures table (and the keys of ``flowcap measures --json``).
 MEASURE_COLUMNS = [
@@ -511,7 +512,7 @@ def _first_contacts(service, cases, keys, first_day, start, calendar) -> pd.Data
     status = np.where(
         contacted,
         np.where(elapsed <= target, "met", "missed"),
-        np.where(elapsed_so_far > target, "missed", "pending"),
+        np.where(past_contact_target(elapsed_so_far, target), "missed", "pending"),
     )
     contact_date = np.datetime64(start, "ns") + contact_day.astype("timedelta64[D]")
     return pd.DataFrame(

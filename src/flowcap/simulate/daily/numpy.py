@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from flowcap.targets import past_contact_target
+
 from .reference import ABSENCE, ARRIVALS, PATIENCE, WAITING_EPS, first_contact_rows, stream
 from .spec import PERCENTILES, DailyPaths, DailyResult, DailySpec, Draws, histogram_mean
 
@@ -520,7 +522,11 @@ class _WaitLog:
             return
         if acc.days_over_target is not None and acc.working[r, t]:
             counted = acc.working_days_to[r]
-            late = [w for referred, w in rows if counted[t] - counted[referred] >= acc.target]
+            late = [
+                w
+                for referred, w in rows
+                if past_contact_target(counted[t] - counted[referred], acc.target)
+            ]
             if late:
                 over = np.zeros(self.hi - self.lo, dtype=bool)
                 for waiting in late:

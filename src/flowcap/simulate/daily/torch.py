@@ -610,6 +610,8 @@ class _BucketChunk(_Chunk):
             referred[r, p, valid, g] = ref[valid]
             if acc.target is not None:
                 counted = acc.working_days_to[r]
+                # The first day the count reaches the target: past_contact_target's rule
+                # (elapsed >= target), as a day to compare with on the device.
                 need = counted[ref[valid]] + acc.target
                 late_from[r, p, valid, g] = np.searchsorted(counted, need, side="left")
         self.contact_weight = torch.as_tensor(contact, device=dev)[:, :, None, :, None]
