@@ -29,5 +29,5 @@ capture measures-log measures "$log"
 capture processmap-log processmap "$log"
 capture des des "$vs" --hours 500 --replications 3
 capture calibrate-log calibrate "$log" --replications 2
-capture simulate-anchor simulate "$anchor" --replications 2000 --horizon 100
-capture plan-anchor plan "$anchor" --replications 500 --horizon 100
+capture simulate-anchor simulate "$anchor" --replications 2000 --horizon 100 --start 2026-12-02
+capture plan-anchor plan "$anchor" --replications 500 --horizon 100 --start 2026-12-02
