@@ -210,7 +210,53 @@ pathway:
         default: {dist: lognormal, mean: 60, sd: 25}
         burglary: {dist: lognormal, mean: 45, sd: 18}
 """
-FILES = "service.yaml referrals.csv waiting.csv roster.csv sessions.csv school_holidays.csv".split()
+#: The contingency options ``flowcap simulate`` compares (written with the data, so a demo in
+#: another folder has them too).
+SCENARIOS_YAML = """\
+# Contingency options for the Northshire Victim Support Hub (FICTIONAL), compared by
+#   flowcap simulate examples/victim-support
+# (this file is read automatically from the service folder; --scenarios FILE names another).
+# Each option is a list of dated changes; dates are YYYY-MM-DD and `end` is inclusive.
+# Costs from the flowcap research notes (domain.md): agency cover 1.6-2.0x basic pay, an IDVA
+# about £165-205 a day (row 27); overtime 1.5x on weekdays, 2x on Sundays and bank holidays
+# (row 28). Lead, minimum and handover days are assumptions (L), to be replaced by local terms.
+
+agency IDVA for six weeks over summer:
+  - agency:
+      resource: idva
+      staff: 1
+      day_rate: 185          # middle of row 27's £165-205 a day
+      lead_days: 10          # booking to first day (L)
+      min_days: 20           # shortest booking the agency accepts, in working days (L)
+      induction_days: 2      # paid but not yet holding cases (L)
+      start: 2026-07-03      # booked then; arrives 13 July
+      end: 2026-08-21
+
+overtime for triage in January:
+  - overtime:
+      resource: triage
+      minutes_per_day: 60    # an extra hour on the phones for each referral officer
+      premium: 1.5           # time and a half, Monday to Saturday (row 28)
+      sunday_premium: 2.0    # Sundays and bank holidays (row 28); triage does not work them
+      start: 2026-01-05
+      end: 2026-01-30
+
+transfer a caseworker to IDVA in August:
+  - transfer:
+      from: caseworker
+      to: idva
+      staff: 1
+      start: 2026-08-03
+      end: 2026-08-28
+      handover_days: 3       # hands over caseload and shadows an IDVA first (L)
+
+shorter needs assessments for standard domestic abuse:
+  - triage: {case_type: da_standard, step: 1, minutes: 45}   # 60 -> 45 minutes (L)
+"""
+FILES = (
+    "service.yaml referrals.csv waiting.csv roster.csv sessions.csv school_holidays.csv "
+    "scenarios.yaml"
+).split()
 
 
 def generate_victim_support(
@@ -250,6 +296,7 @@ def generate_victim_support(
     _write_csv(
         folder / "school_holidays.csv", shown[(shown["end"] >= start) & (shown["start"] <= ahead)]
     )
+    (folder / "scenarios.yaml").write_bytes(SCENARIOS_YAML.encode("utf-8"))
     return folder
 
 
