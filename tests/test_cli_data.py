@@ -28,6 +28,7 @@ from flowcap.cli.main import app
 from flowcap.history import open_stored
 from flowcap.io.pseudonym import load_key, pseudonymise
 from flowcap.measures import MEASURE_COLUMNS
+from flowcap.measures.waiting import BAND_COLUMNS
 from flowcap.store import Store, database_url
 
 runner = CliRunner()
@@ -40,7 +41,7 @@ def test_worked_example_comes_out_exactly(tmp_path, backend):
     result = runner.invoke(app, ["measures", str(folder), "--json", "--to", "2025-03-05"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert [set(row) for row in rows] == [set(MEASURE_COLUMNS)] * 2
+    assert [set(row) for row in rows] == [set(MEASURE_COLUMNS) | set(BAND_COLUMNS)] * 2
     day1, day2 = rows
     assert day1["date"] == "2025-03-04" and day1["resource"] == "idva"
     assert day1["demand_minutes"] == 720
@@ -53,6 +54,10 @@ def test_worked_example_comes_out_exactly(tmp_path, backend):
     assert (day2["demand_minutes"], day2["opening_backlog_minutes"]) == (0, 1440)
     assert day2["backlog_minutes"] == 960
     assert day2["backlog_cases"] == 16
+    # By age in working days: 0-2, 3-5, 6-10, 11-20, over 20 (test_measures_waiting.py's
+    # hand count for 4 March; on the 5th the 18 and 19 February cases are 11 and 10 days old).
+    assert [day1[column] for column in BAND_COLUMNS] == [12, 0, 4, 8, 0]
+    assert [day2[column] for column in BAND_COLUMNS] == [12, 0, 2, 2, 0]
 
 
 def test_from_and_to_select_days_but_backlog_counts_from_the_start(tmp_path):
@@ -114,6 +119,21 @@ def test_measures_writes_html_and_png_charts(tmp_path):
         assert result.exit_code == 0, result.output
     assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "plotly" in (tmp_path / "chart.html").read_text()
+    # The waiting list by age beside it, and named on stderr.
+    assert (tmp_path / "chart-waiting.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "plotly" in (tmp_path / "chart-waiting.html").read_text()
+    assert f"chart: {tmp_path / 'chart-waiting.png'}" in result.stderr  # the last run's
+
+
+def test_measures_lists_who_waits_by_age(tmp_path):
+    folder = worked_example(tmp_path / "svc")
+    result = runner.invoke(app, ["measures", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "Waiting list at the end of Tue 04 Mar 2025" in result.stdout
+    line = next(row for row in result.stdout.splitlines() if "advocacy" in row)
+    # resource, case type, waiting, oldest, 0-2, 3-5, 6-10, 11-20, over 20, median, p90
+    cells = [cell.strip() for cell in line.strip("│ ").split("│")]
+    assert cells == ["idva", "advocacy", "24", "12", "12", "0", "4", "8", "0", "0", "12"]
 
 
 def test_erase_removes_a_case_and_keeps_it_out(tmp_path):

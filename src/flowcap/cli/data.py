@@ -153,13 +153,21 @@ def measures(
         history = open_history(service_dir, service, progress)
         result = measure(history, start, end, progress=progress)
         if chart is not None:
-            _write_chart(result, chart)
+            from flowcap.report.waiting_chart import write_waiting_chart
+
+            written = [_write_chart(result, chart)]
+            ages = chart.with_name(f"{chart.stem}-waiting{chart.suffix}")
+            title = f"{result.service_name}: the waiting list by age"
+            written.append(write_waiting_chart(result.waiting_profile(), ages, title))
+            for path in written:
+                err.print(f"chart: {path}", markup=False)
     _warn_flags(result)
     if as_json:
         sys.stdout.write(json.dumps(result.as_json()) + "\n")
         return
     out.print(_summary_table(result))
     out.print(_story(result))
+    out.print(_waiting_table(result))
 
 
 @app.command()
@@ -272,6 +280,35 @@ def _warn_flags(result: DailyMeasures) -> None:
             f"resource-day(s), first {first['date']:%Y-%m-%d} ({escape(str(first['resource']))}): "
             "the roster or the sessions file is wrong"
         )
+
+
+def _waiting_table(result: DailyMeasures) -> Table:
+    """Who waits now, per resource and case type, by age in working days."""
+    from flowcap.measures.waiting import BAND_COLUMNS, BAND_LABELS
+
+    last = result.table["date"].max()
+    table = Table(
+        title=f"Waiting list at the end of {last:%a %d %b %Y}",
+        caption="ages in working days since the work fell due (that day not counted); "
+        "a case waits at a resource until its work there is done",
+    )
+    for column in ("resource", "case type", "waiting", "oldest", *BAND_LABELS, "median", "p90"):
+        table.add_column(column, justify="left" if column in ("resource", "case type") else "right")
+
+    def days(value: float) -> str:
+        return "" if value != value else f"{value:,.0f}"  # NaN: nobody waiting
+
+    for row in result.waiting_list().to_dict(orient="records"):
+        table.add_row(
+            escape(row["resource"]),
+            escape(row["case_type"]),
+            f"{row['cases_waiting']:,}",
+            days(row["oldest_working_days"]),
+            *(f"{row[column]:,}" for column in BAND_COLUMNS),
+            days(row["median_working_days"]),
+            days(row["p90_working_days"]),
+        )
+    return table
 
 
 def _summary_table(result: DailyMeasures) -> Table:

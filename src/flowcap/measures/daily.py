@@ -26,13 +26,14 @@ seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from flowcap.errors import FlowcapError
+from flowcap.measures.waiting import BAND_COLUMNS, SNAPSHOT_COLUMNS, WaitingList
 from flowcap.measures.work import step_positions
 from flowcap.model import Service, working_calendar
 from flowcap.model.tables import ServiceTables
@@ -73,6 +74,9 @@ class DailyMeasures:
         (``met``, ``missed`` or ``pending``: not contacted yet, deadline not yet passed).
     recorded : bool
         True when activity comes from recorded sessions, False when it is modelled.
+    waiting : WaitingList
+        Who waits at each resource and for how long, in working days
+        (:class:`~flowcap.measures.waiting.WaitingList`).
     """
 
     table: pd.DataFrame
@@ -80,6 +84,7 @@ class DailyMeasures:
     recorded: bool
     target_working_days: int
     service_name: str = ""
+    waiting: WaitingList | None = field(default=None, repr=False)
 
     def first_contact_share(self) -> float:
         """Share of referrals (with a decided outcome) first contacted within the target."""
@@ -129,14 +134,33 @@ class DailyMeasures:
             )
         return pd.DataFrame(rows)
 
+    def waiting_list(self) -> pd.DataFrame:
+        """Who waits at the end of the table's last day, per resource and case type
+        (:meth:`WaitingList.snapshot`; empty without the waiting list)."""
+        if self.waiting is None:
+            return pd.DataFrame(columns=list(SNAPSHOT_COLUMNS))
+        return self.waiting.snapshot(on=self.table["date"].max())
+
+    def waiting_profile(self) -> pd.DataFrame:
+        """The table's days with the cases waiting at the end of each by age band
+        (:meth:`WaitingList.profile`): ``date``, ``resource`` and :data:`BAND_COLUMNS`."""
+        keys = self.table[["date", "resource"]]
+        if self.waiting is None:
+            return keys.assign(**{column: 0 for column in BAND_COLUMNS})
+        return keys.merge(self.waiting.profile(), on=["date", "resource"], how="left")
+
     def as_json(self) -> list[dict]:
         """The ``flowcap measures --json`` document: one object per resource and day with
-        :data:`MEASURE_COLUMNS` as keys (dates ISO, minutes to 3 decimals, cases whole)."""
+        :data:`MEASURE_COLUMNS` as keys (dates ISO, minutes to 3 decimals, cases whole),
+        then the cases waiting at the end of the day by age band (:data:`BAND_COLUMNS`)."""
         table = self.table[list(MEASURE_COLUMNS)].copy()
+        profile = self.waiting_profile()
+        for column in BAND_COLUMNS:
+            table[column] = profile[column].to_numpy()
         table["date"] = table["date"].dt.strftime("%Y-%m-%d")
         records = table.to_dict(orient="records")
         for record in records:
-            for name in ("demand_cases", "activity_cases", "backlog_cases"):
+            for name in ("demand_cases", "activity_cases", "backlog_cases", *BAND_COLUMNS):
                 record[name] = int(record[name])
             for name in MEASURE_COLUMNS[2:7]:
                 record[name] = round(float(record[name]), 3)
@@ -197,15 +221,16 @@ def daily_measures(
         else None
     )
 
-    frames = []
+    frames, waits = [], []
     first_day = np.full(len(keys), n_days, dtype=np.int64)  # n_days = no contact yet
     for index, resource in enumerate(service.resources):
         at = {name: column[items["resource"] == index] for name, column in items.items()}
         if done is None:
-            measures = _modelled(at, capacity[resource], n_days, first_day)
+            measures, waited = _modelled(at, capacity[resource], n_days, first_day)
         else:
             mine = {name: column[done["resource"] == index] for name, column in done.items()}
-            measures = _recorded(at, mine, n_days, first_day)
+            measures, waited = _recorded(at, mine, n_days, first_day)
+        waits.append(pd.DataFrame(waited).assign(resource=index))
         measures.insert(0, "resource", resource)
         measures.insert(0, "date", days)
         measures.insert(3, "capacity_minutes", capacity[resource])
@@ -231,12 +256,23 @@ def daily_measures(
         ]
     ]
     contacts = _first_contacts(service, cases, keys, first_day, start, calendar)
+    waited = pd.concat(waits, ignore_index=True)
+    type_index = pd.Index(list(service.case_types))
+    case_types = type_index.get_indexer(cases["case_type"].to_numpy(dtype=object))
+    waiting = WaitingList.build(
+        service,
+        days,
+        waited["resource"].to_numpy(dtype=np.int64),
+        case_types[waited["case"].to_numpy(dtype=np.int64)],
+        *(waited[name].to_numpy(dtype=np.int64) for name in ("case", "due_day", "begin", "end")),
+    )
     return DailyMeasures(
         table.reset_index(drop=True),
         contacts,
         done is not None,
         service.first_contact_target_working_days,
         service.name,
+        waiting,
     )
 
 
@@ -317,10 +353,12 @@ def _sessions(
 
 def _modelled(
     items: dict, capacity: np.ndarray, n_days: int, first_day: np.ndarray
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict]:
     """Activity as capacity allows: priority first, oldest due first within a priority.
 
     Updates ``first_day`` (per case, the first day any of its work was done) in place.
+    Returns the day's measures and each piece of work's time waiting (``case``, ``due_day``,
+    ``begin``, ``end``: waiting at the end of days ``begin`` to ``end - 1``).
     """
     order = np.lexsort((items["case"], items["case_day"], items["day"], items["priority"]))
     case = items["case"][order]
@@ -374,11 +412,13 @@ def _modelled(
             # Outstanding from the day it falls due until the day it is finished.
             "backlog_cases": _cases_covering(case, arrival, end_day, n_days),
         }
-    )
+    ), {"case": case, "due_day": due_day, "begin": arrival, "end": np.minimum(end_day, n_days)}
 
 
-def _recorded(items: dict, sessions: dict, n_days: int, first_day: np.ndarray) -> pd.DataFrame:
-    """Activity from recorded sessions.
+def _recorded(
+    items: dict, sessions: dict, n_days: int, first_day: np.ndarray
+) -> tuple[pd.DataFrame, dict]:
+    """Activity from recorded sessions (and, as :func:`_modelled`, each piece's wait).
 
     Each session at a resource completes its case's oldest piece of work due there (a
     session before the work falls due completes it on its due day). The backlog is the work
@@ -431,7 +471,7 @@ def _recorded(items: dict, sessions: dict, n_days: int, first_day: np.ndarray) -
             ),
             "backlog_cases": _cases_covering(case, arrival, finish, n_days),
         }
-    )
+    ), {"case": case, "due_day": due_day, "begin": arrival, "end": finish}
 
 
 def _rank_within(case: np.ndarray, day: np.ndarray) -> np.ndarray:
