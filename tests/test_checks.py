@@ -43,8 +43,8 @@ from flowcap.checks import ArgumentError
         (lambda v: checks.check_run_length(v, "shift_run"), [2, 7], [1, 0, True, 2.5, "7"]),
         (
             lambda v: checks.check_simulation_size(*v),
-            [(2000, 3653), (checks.MAX_REPLICATION_DAYS, 1)],
-            [(100_000, 3653), (checks.MAX_REPLICATION_DAYS + 1, 1)],
+            [(2000, 3653, 3), (100_000, 365, 1), (checks.MAX_REPLICATION_DAYS, 1, 1)],
+            [(100_000, 3653, 1), (100_000, 365, 3), (checks.MAX_REPLICATION_DAYS + 1, 1, 1)],
         ),
         (
             lambda v: checks.check_pathway_size(*v),
@@ -104,3 +104,15 @@ def test_a_period_needs_its_start_on_or_before_its_end():
     with pytest.raises(ArgumentError) as caught:
         checks.check_period(None, date(9999, 12, 31))
     assert caught.value.parameter == "end"
+
+
+def test_backtest_windows_are_one_or_more_and_no_more_than_fit():
+    checks.check_windows(None, 4)
+    checks.check_windows(1, 4)
+    checks.check_windows(4, 4)
+    for bad in (0, -2):
+        with pytest.raises(ArgumentError, match="windows must be at least 1"):
+            checks.check_windows(bad, 4)
+    with pytest.raises(ArgumentError, match=r"windows must be at most 4, not 5") as caught:
+        checks.check_windows(5, 4, "the 183 days of history")
+    assert caught.value.parameter == "windows"

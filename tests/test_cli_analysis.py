@@ -105,6 +105,36 @@ def test_forecast_json_has_the_issue_shape(example, tmp_path):
     assert (tmp_path / "fan.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.fixture(scope="module")
+def six_months(tmp_path_factory):
+    """The example service generated for six months only (Jun-Nov 2025), as in issue #10."""
+    from flowcap.examples.victim_support import generate_victim_support
+
+    folder = tmp_path_factory.mktemp("six-months") / "victim-support"
+    generate_victim_support(folder, start=date(2025, 6, 1), days=183)
+    return folder
+
+
+@pytest.mark.slow
+def test_forecast_of_six_months_keeps_its_days_and_backtests(six_months):
+    # Issue #10: a day's forecast changed with --horizon (IDVA on 12 Dec: 602 with 14, 358
+    # with 35), and --backtest failed with "use fewer windows" and no option for windows.
+    long = run_json("forecast", six_months, "--horizon", 35, "--json")["forecast"]
+    result = runner.invoke(
+        app, ["forecast", str(six_months), "--horizon", "14", "--windows", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    short = json.loads(result.stdout)
+    first = {(r["resource"], r["date"]): r for r in short["forecast"]}
+    assert len(first) == 14 * len(RESOURCES)
+    assert [r for r in long if (r["resource"], r["date"]) in first] == list(first.values())
+    assert set(short["backtest"]) == RESOURCES  # --windows implies --backtest
+    # The IDVA's weekly sessions repeat: six months are not enough to beat last week's.
+    assert "note: idva: the forecast lost to the weekly seasonal naive" in result.stderr
+    refused = runner.invoke(app, ["forecast", str(six_months), "--windows", "0"])
+    assert refused.exit_code == 1 and "--windows must be at least 1, not 0" in refused.stderr
+
+
 @pytest.mark.slow
 def test_risk_json_has_the_issue_shape(example, tmp_path):
     items = run_json(
@@ -150,6 +180,26 @@ def test_human_output_reads_as_sentences(example):
     result = runner.invoke(app, ["risk", str(example), "--k", "1.5", "--horizon", "30"])
     assert result.exit_code == 0, result.output
     assert "idva: demand above 1.5 × capacity about once every" in result.stdout
+
+
+def test_risk_table_and_sentence_round_the_same_figure_alike(monkeypatch, tmp_path):
+    """The table printed 575 working days and the sentence 570 (issue 10, item 11)."""
+    import pandas as pd
+
+    import flowcap.cli.analysis as analysis
+    from flowcap.plan.risk import BadDayRisk, RiskReport
+
+    risk = BadDayRisk("idva", 1.5, 1 / 574.6, 0.002, 1 / 1234.5, 1 / 304.6, 500)
+    report = RiskReport("Northshire", [risk], pd.DataFrame(columns=["date", "resource", "k", "p"]))
+    monkeypatch.setattr(analysis, "open_history", lambda *args, **kwargs: None)
+    monkeypatch.setattr(analysis, "assess_risk", lambda *args, **kwargs: report)
+    result = runner.invoke(app, ["risk", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith("│ idva"))
+    cells = [cell.strip() for cell in row.strip("│").split("│")]
+    assert cells[2:4] == ["570 working days", "300–1,230"]
+    assert "about once every 570 working days (95% CI once every 300 to 1,230;" in result.stdout
+    assert "575" not in result.stdout
 
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -251,6 +301,44 @@ def test_processmap_prints_its_rankings_and_checks_its_filters(tmp_path):
         result = runner.invoke(app, ["processmap", str(folder), option, "0"])
         assert result.exit_code == 1
         assert f"{option} must be at least 1, not 0" in result.stderr
+
+
+def test_processmap_prints_its_tables_before_it_draws(tmp_path, monkeypatch):
+    """The tables came only after the chart, so a chart that failed printed none (issue 10,
+    item 10): the console output now comes first."""
+    import flowcap.cli.analysis as analysis
+    import flowcap.report.process_map as drawing
+
+    calls = []
+    printed = analysis._print_process_map
+    monkeypatch.setattr(
+        analysis, "_print_process_map", lambda *a: calls.append("tables") or printed(*a)
+    )
+    monkeypatch.setattr(
+        drawing, "write_process_map", lambda pmap, path, *a, **k: calls.append("chart") or path
+    )
+    folder = log_folder(tmp_path)
+    result = runner.invoke(app, ["processmap", str(folder), "--chart", str(tmp_path / "m.html")])
+    assert result.exit_code == 0, result.output
+    assert calls == ["tables", "chart"]
+
+
+def test_processmap_without_graphviz_prints_tables_and_draws_html(tmp_path, monkeypatch):
+    """No `dot` on the PATH: the HTML map is still drawn (flowcap's own layout); SVG fails with
+    how to install Graphviz, after the tables are printed (issue 10, item 10)."""
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    folder = log_folder(tmp_path)
+    page = tmp_path / "map.html"
+    result = runner.invoke(app, ["processmap", str(folder), "--chart", str(page)])
+    assert result.exit_code == 0, result.output
+    assert "Where the waiting accumulates" in result.stdout
+    assert "<svg" in page.read_text() and f"chart: {page}" in result.stderr
+    picture = tmp_path / "map.svg"
+    result = runner.invoke(app, ["processmap", str(folder), "--chart", str(picture)])
+    assert result.exit_code == 1
+    assert "Where the waiting accumulates" in result.stdout
+    assert "Graphviz" in result.stderr and "apt-get install graphviz" in result.stderr
+    assert not picture.exists()
 
 
 def test_processmap_help_keeps_its_defaults():

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import WEEKLY, weekly_series
+from flowcap.checks import ArgumentError
 from flowcap.errors import FlowcapError
 from flowcap.forecast import backtest, fourier_terms
 
@@ -41,6 +42,27 @@ def test_a_perfectly_seasonal_series_has_mase_zero():
 def test_a_backtest_too_long_for_the_history_says_how_many_windows_fit():
     days = pd.date_range("2024-01-01", periods=200)
     y = weekly_series(days, 5.0, seed=10)
-    # 28-day windows: the first of 6 origins leaves 32 days, a 28-day forecast needs 55.
-    with pytest.raises(FlowcapError, match=r"leaves 32 days .*needs 55.*at most 5 windows"):
+    # 28-day windows: the first of 6 origins leaves 32 days, a 28-day forecast needs 55, so
+    # (200 - 28 - 55) // 28 + 1 = 5 windows fit.
+    with pytest.raises(ArgumentError, match=r"at most 5, not 6 \(200 days .* hold 5 windows"):
         backtest(y, None, horizon=28, n_windows=6)
+
+
+def test_the_windows_adapt_to_six_months_of_history():
+    # Issue #10: with six months of history the CLI's 8 windows of 28 days did not fit and
+    # there was no option to ask for fewer. 183 days: a 28-day forecast needs 55 days before
+    # its origin, so (183 - 28 - 55) // 28 + 1 = 4 windows fit, and 4 are used.
+    days = pd.date_range("2025-06-01", periods=183)
+    y = weekly_series(days, 5.0, seed=13)
+    scores = backtest(y, None, horizon=28)
+    assert scores["n_windows"].tolist() == [4]
+    assert backtest(y, None, horizon=28, n_windows=2)["n_windows"].tolist() == [2]
+    with pytest.raises(ArgumentError, match=r"windows must be at most 4, not 5 .*183 days"):
+        backtest(y, None, horizon=28, n_windows=5)
+
+
+def test_a_history_too_short_for_one_window_says_so():
+    # 60 days: a 28-day forecast needs 55 days before its origin, and 60 - 28 leaves 32.
+    y = weekly_series(pd.date_range("2025-06-01", periods=60), 5.0, seed=14)
+    with pytest.raises(FlowcapError, match=r"60 days .* not even one 28-day backtest window"):
+        backtest(y, None, horizon=28)

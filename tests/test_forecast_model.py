@@ -14,6 +14,7 @@ import pytest
 from conftest import WEEKLY, weekly_series
 from flowcap.errors import FlowcapError
 from flowcap.forecast import DemandForecaster, holiday_features
+from flowcap.forecast.model import calibration_bands
 
 
 def flags(frame: pd.DataFrame, day: str) -> dict:
@@ -215,7 +216,7 @@ def gaussian_series(n_series: int, n_days: int, seed: int) -> tuple[pd.DataFrame
 @pytest.mark.parametrize(("h", "n_series"), [(1, 80), (7, 40)])
 def test_default_intervals_cover_at_short_horizons(h, n_series):
     # With the default settings a short horizon is still calibrated on about 224 errors
-    # (224 one-day windows for h = 1, 32 seven-day windows for h = 7), n = 32 per weekday,
+    # (32 seven-day windows, the shortest calibration band, for h = 1 and 7), n = 32 per weekday,
     # so split-conformal coverage is expected to be ceil(33 L) / 33: 0.818 and 0.970. It must
     # lie within three binomial standard errors of that on 80 and 280 test days. Capped at
     # 12 windows, h = 1 had one or two errors per weekday and covered about half the days at
@@ -234,6 +235,13 @@ def test_default_intervals_cover_at_short_horizons(h, n_series):
         se = np.sqrt(p * (1 - p) / len(scored))
         assert abs(inside.mean() - p) < 3 * se, (h, level_pct, inside.mean())
     assert (scored["lo95"] < scored["lo80"]).all()
+
+
+def test_calibration_bands_double_from_a_week_to_the_longest_horizon():
+    assert calibration_bands(14) == [7, 14]
+    assert calibration_bands(92) == [7, 14, 28, 56, 92]  # six months of history
+    assert calibration_bands(112) == [7, 14, 28, 56, 112]
+    assert calibration_bands(435) == [7, 14, 28, 56, 112, 224, 435]
 
 
 def test_calibration_windows_reach_224_errors_at_short_horizons():
@@ -258,3 +266,41 @@ def test_a_short_history_says_which_horizon_fits_and_stays_quiet(recwarn):
     assert not [w for w in recwarn if "flowcap" not in str(w.filename)]
     with pytest.raises(FlowcapError, match=r"60 days is too short for a 90-day.*--horizon 30"):
         DemandForecaster().fit(y).predict(90)
+
+
+def six_months_of_two_teams() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """183 days (Jun-Nov 2025) of a steady team and one whose busy weekday moves from Monday
+    to Thursday after day 120 (the ARIMA's case), with England's holiday flags to 31 Jan."""
+    days = pd.date_range("2025-06-01", periods=183)
+    rng = np.random.default_rng(11)
+    after = np.roll(WEEKLY, 3)
+    moved = np.where(days >= days[120], after[days.dayofweek], WEEKLY[days.dayofweek])
+    y = pd.concat(
+        [
+            weekly_series(days, 8.0, seed=12, uid="triage"),
+            pd.DataFrame(
+                {"unique_id": "idva", "ds": days, "y": np.maximum(moved + rng.normal(0, 6, 183), 0)}
+            ),
+        ],
+        ignore_index=True,
+    )
+    exog = holiday_features(pd.date_range(days[0], "2026-01-31"), "GB-ENG")
+    return y, exog
+
+
+@pytest.mark.parametrize("model", ["auto", "harmonic", "arima"])
+def test_a_days_forecast_does_not_depend_on_the_horizon(model):
+    # Issue #10: IDVA on 12 December was 602 minutes with --horizon 14 and 358 with 35. The
+    # first 14 days of a 35-day forecast must be the 14-day forecast, intervals included. The
+    # two runs do the same arithmetic on the same days, so the tolerance is rounding only.
+    y, exog = six_months_of_two_teams()
+    last = y["ds"].max()
+    runs = {}
+    for h in (14, 35):
+        forecaster = DemandForecaster(model=model).fit(y, exog[exog["ds"] <= last])
+        runs[h] = forecaster.predict(h, exog[exog["ds"] > last])
+        if model == "auto":
+            assert forecaster.chosen_.to_dict() == {"idva": "arima", "triage": "harmonic"}
+    short, long = runs[14], runs[35]
+    long = long[long["ds"] <= last + pd.Timedelta(days=14)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(short, long, check_exact=False, rtol=1e-9, atol=1e-9)

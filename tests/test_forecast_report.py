@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from flowcap.forecast.report import ForecastReport
+from flowcap.forecast.report import ForecastReport, backtest_notes
 
 
 def forecast() -> pd.DataFrame:
@@ -36,3 +36,25 @@ def test_summary_has_the_mean_interval_and_first_peak_per_resource():
     triage = summary.loc["triage"]
     assert (triage["mean"], triage["peak"]) == (40, 50)
     assert triage["peak_date"] == pd.Timestamp("2025-03-04")
+
+
+def test_a_backtest_that_loses_to_the_naive_or_covers_too_little_is_flagged():
+    # Issue #10: a backtest worse than the weekly seasonal naive, or whose 95% interval holds
+    # under 90% of the actual days, must be said, not only tabled.
+    scores = pd.DataFrame(
+        {
+            "unique_id": ["caseworker", "idva", "triage"],
+            "mase": [0.9, 1.3, 0.5],
+            "mase_seasonal_naive": [1.0, 1.2, 0.8],
+            "coverage80": [0.8, 0.8, 0.7],
+            "coverage95": [0.95, 0.96, 0.85],
+            "n_windows": [4, 4, 4],
+            "horizon": [28, 28, 28],
+        }
+    )
+    notes = backtest_notes(scores)
+    assert len(notes) == 2
+    assert notes[0].startswith("idva: the forecast lost to the weekly seasonal naive")
+    assert "MASE 1.300 against 1.200" in notes[0]
+    assert notes[1].startswith("triage: the 95% interval held 85% of the actual days")
+    assert backtest_notes(scores.iloc[[0]]) == []

@@ -77,6 +77,21 @@ def test_the_sentence_says_how_often():
     assert "working days" in sentence
 
 
+def test_the_return_period_has_one_rounding_rule():
+    """The table said 575 and the sentence 570 for the same return period (issue 10, item 11):
+    one function rounds it for both, to tens from 100 working days up."""
+    from flowcap.plan.risk import BadDayRisk, format_every
+
+    assert [format_every(v) for v in (None, float("inf"), 4.26, 57.4, 574.6, 1234.5)] == [
+        "never", "never", "4.3", "57", "570", "1,230",
+    ]  # fmt: skip
+    risk = BadDayRisk("idva", 1.5, 1 / 574.6, 0.002, 1 / 1234.5, 1 / 304.6, 500)
+    assert risk.sentence() == (
+        "idva: demand above 1.5 × capacity about once every 570 working days "
+        "(95% CI once every 300 to 1,230; seen on 0.2% of 500 working days)."
+    )
+
+
 def test_a_resource_with_no_demand_never_has_a_bad_day():
     history = pd.DataFrame(
         {"demand_minutes": 0.0, "demand_cases": 0, "capacity_minutes": 480.0},

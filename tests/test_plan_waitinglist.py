@@ -6,6 +6,7 @@ vignettes, re-computed in R) and §1.4; tolerances match the printed precision.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -21,6 +22,7 @@ from flowcap.plan.waitinglist import (
     target_mean_wait,
     target_queue_size,
     target_queue_size_for_share,
+    waiting_list_check,
 )
 
 # --- NHSRwaitinglist test vectors (methods.md §2.2) ----------------------------------------
@@ -127,6 +129,44 @@ def test_worked_ent_p4_example():
 def test_clearance_capacity_is_mean_demand_plus_excess_per_day():
     assert clearance_capacity(300, 2400, 600, 30) == pytest.approx(360)
     assert clearance_capacity(300, 2400, 600, 30) == relief_capacity(300, 2400, 600, 30)
+
+
+# --- the check beside the simulation (waiting_list_check) ----------------------------------
+
+
+def test_relief_capacity_is_per_working_day_like_every_other_capacity():
+    # Issue #10: referrals come in every day, but the team works Monday to Friday, so the
+    # capacity that clears the list must be given per working day (536 was shown a calendar
+    # day where about 750 a working day was meant). Four weeks from a Monday: 20 working days.
+    from flowcap.simulate.daily import DailySpec, run
+
+    days, reps = 28, 2000
+    weekdays = np.array([t % 7 < 5 for t in range(days)])
+    spec = DailySpec.one_resource(
+        days=days,
+        mean_cases_per_day=10,
+        minutes_per_case=60,
+        staff=3,
+        minutes_per_staff=240,
+        opening_backlog_minutes=3000,
+    )
+    closed = {
+        "staff": spec.staff * weekdays,
+        "minutes_per_staff": spec.minutes_per_staff * weekdays,
+    }
+    spec = dataclasses.replace(spec, **closed)
+    result = run(spec, reps, 3, waits=True, target_working_days=2)
+    working_week = ("mon", "tue", "wed", "thu", "fri")
+    check = waiting_list_check(spec, result, 2, working_week)["resource"]
+    assert "relief_capacity_minutes_per_day" not in check
+    # 600 minutes fall due a calendar day, 600 x 28 / 20 = 840 a working day; the target list
+    # is 600 x (2 x 7 / 5 calendar days) / 4 = 420 minutes, so the excess of 3,000 - 420 is
+    # cleared over the 20 working days. Standard error of the simulated mean demand a working
+    # day: 60 sqrt(10 / (28 x 2000)) x 28 / 20 = 1.1 minutes; 4 is over three of them.
+    assert check["target_queue_size_minutes"] == pytest.approx(420, abs=4)
+    assert check["relief_capacity_minutes_per_working_day"] == pytest.approx(
+        840 + (3000 - 420) / 20, abs=4
+    )
 
 
 # --- scalars, arrays, NaN ------------------------------------------------------------------

@@ -242,3 +242,30 @@ def test_unchartable_tables_are_refused(tmp_path):
         measures_figure(table.drop(columns="backlog_minutes"), "t")
     with pytest.raises(FlowcapError, match="no rows"):
         write_chart(table.iloc[0:0], tmp_path / "empty.png", "t")
+
+
+def test_png_weekly_mean_is_trailing_so_the_last_week_does_not_jump():
+    """A centred mean with partial windows at the edge averaged only the last working days, so
+    capacity seemed to jump from 343 to 480 minutes in the final week (issue 10, item 3)."""
+    from flowcap.report.chart import ROLLING_DAYS, ROLLING_FROM_DAYS, measures_png_figure
+
+    n_days = 133  # Saturday 27 April to Friday 6 September 2024: the series ends on a Friday
+    assert n_days > ROLLING_FROM_DAYS and ROLLING_DAYS == 7
+    table = synthetic_table(n_days=n_days)
+    fig = measures_png_figure(table, "t", dpi=40)
+    idva = fig.axes[0]
+    (capacity_mean,) = [
+        line for line in idva.get_lines() if line.get_gid() == "capacity_minutes mean"
+    ]
+    y = np.asarray(capacity_mean.get_ydata(), dtype=float)
+    # No mean until a full week is in the window: the first six days are left out.
+    assert np.isnan(y[:6]).all() and not np.isnan(y[6:]).any()
+    # The last week holds five 480-minute working days and a weekend: 5 × 480 / 7 minutes a
+    # day, not the 480 of a window cut short at the edge.
+    np.testing.assert_allclose(y[-1], 5 * 480 / 7)
+    # Each mean is of the seven days ending on that day.
+    capacity = table[table["resource"] == "IDVA"]["capacity_minutes"].to_numpy(float)
+    np.testing.assert_allclose(y[40], capacity[34:41].mean())
+    labels = [text.get_text() for text in fig.legends[0].get_texts()]
+    assert "Capacity, 7-day trailing mean" in labels
+    assert "Demand, 7-day trailing mean" in labels

@@ -115,3 +115,17 @@ def test_forecast_leaves_out_the_days_the_service_is_closed():
         assert (days.dayofweek < 5).all(), trace.name
     line = next(t for t in fig.data if t.name == "Forecast")
     assert len(line.x) == (~weekend[forecast["resource"] == "idva"]).sum()
+
+
+def test_subtitle_says_closed_days_are_left_out_only_when_some_were():
+    """The subtitle said closed days were left out even for a seven-day service (issue 10,
+    item 11)."""
+    history, forecast = forecast_tables(history_days=120)
+    open_every_day = forecast_figure(history, forecast, "t", history_days=120)
+    assert "left out" not in open_every_day.layout.title.subtitle.text
+    assert "Demand, minutes per day" in open_every_day.layout.title.subtitle.text
+    history.loc[history["date"].dt.dayofweek >= 5, "demand_minutes"] = 0.0
+    weekend = forecast["date"].dt.dayofweek >= 5
+    forecast.loc[weekend, ["demand_minutes", "lo80", "hi80", "lo95", "hi95"]] = [2.0, 0, 5, 0, 9]
+    closed_weekends = forecast_figure(history, forecast, "t", history_days=120)
+    assert "Days the service is closed are left out" in closed_weekends.layout.title.subtitle.text

@@ -87,3 +87,108 @@ def test_write_with_top_variants(tmp_path, receipt_events, dot):
     assert "most common variant" in svg
     with pytest.raises(FlowcapError, match="top_variants must be at least 1"):
         write_process_map(pmap, tmp_path / "map.svg", "Receipt", top_variants=0)
+
+
+# --- without Graphviz: the HTML map drawn by flowcap's own layered layout ---------------------
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def _svg_of(page: str):
+    """The page's map as an XML tree (the ``<svg>`` element parsed on its own)."""
+    from xml.etree import ElementTree
+
+    return ElementTree.fromstring(page[page.index("<svg") : page.index("</svg>") + len("</svg>")])
+
+
+def _node_boxes(svg) -> dict[str, tuple[float, float, float, float]]:
+    """Each node's box (left, top, right, bottom), by the node's title (its tooltip)."""
+    boxes = {}
+    for group in svg.iter(f"{SVG_NS}g"):
+        if group.get("class") != "node":
+            continue
+        title = group.find(f"{SVG_NS}title").text
+        rect = group.find(f"{SVG_NS}rect")
+        if rect is not None:
+            x, y = float(rect.get("x")), float(rect.get("y"))
+            box = (x, y, x + float(rect.get("width")), y + float(rect.get("height")))
+        else:
+            circle = group.find(f"{SVG_NS}circle")
+            cx, cy, r = (float(circle.get(a)) for a in ("cx", "cy", "r"))
+            box = (cx - r, cy - r, cx + r, cy + r)
+        boxes[title] = box
+    return boxes
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_html_without_graphviz_is_drawn_by_a_layered_layout(tmp_path, monkeypatch, sepsis_events):
+    """With no `dot` on the PATH the HTML map used to fail (issue 10, item 10): it is now drawn
+    by flowcap's own layered layout, offline, with the same tables."""
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    pmap = process_map(sepsis_events)
+    page = write_process_map(pmap, tmp_path / "map.html", "Sepsis <pathway>").read_text()
+    assert "Sepsis &lt;pathway&gt;" in page and "Bottlenecks" in page
+    assert "<script src" not in page and "http://" not in page.split("<svg", 1)[0]
+    assert "Graphviz was not found" in page
+    svg = _svg_of(page)
+    left, top, width, height = (float(v) for v in svg.get("viewBox").split())
+    shown = pmap.filtered(top_edges=30, keep_bottlenecks=3)
+    boxes = _node_boxes(svg)
+    names = set(shown.edges["from"]) | set(shown.edges["to"])
+    assert len(boxes) == len(names)
+    activities = [name for name in names if name not in ("__start__", "__end__")]
+    assert all(any(t.startswith(f"{name}:") for t in boxes) for name in activities)
+    for box in boxes.values():  # inside the picture
+        assert (
+            left <= box[0] and box[2] <= left + width and top <= box[1] and box[3] <= top + height
+        )
+    listed = list(boxes.values())
+    assert not [(a, b) for i, a in enumerate(listed) for b in listed[i + 1 :] if _overlap(a, b)]
+    edges = [g for g in svg.iter(f"{SVG_NS}g") if g.get("class") == "edge"]
+    assert len(edges) == len(shown.edges)
+    vermillion = [g for g in edges if g.find(f"{SVG_NS}path").get("stroke") == "#D55E00"]
+    assert len(vermillion) == 3  # the top three bottlenecks
+
+
+def test_layered_layout_draws_loops_and_back_edges(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    events = event_frame(
+        [
+            ("c1", "Referral", "2024-01-01 09:00"),
+            ("c1", "Assess", "2024-01-01 10:00"),
+            ("c1", "Assess", "2024-01-02 10:00"),  # a self-loop
+            ("c1", "Plan", "2024-01-03 10:00"),
+            ("c1", "Assess", "2024-01-04 10:00"),  # back: Plan → Assess
+            ("c1", "Close", "2024-01-05 10:00"),
+            ("c2", "Referral", "2024-01-01 09:00"),
+            ("c2", "Close", "2024-01-02 09:00"),
+        ]
+    )
+    pmap = process_map(events)
+    svg = _svg_of(write_process_map(pmap, tmp_path / "map.html", "Loops").read_text())
+    boxes = _node_boxes(svg)
+    assert len(boxes) == 6  # start, four activities, end
+    edges = [g for g in svg.iter(f"{SVG_NS}g") if g.get("class") == "edge"]
+    assert len(edges) == len(pmap.edges)
+    titles = [g.find(f"{SVG_NS}title").text for g in edges]
+    assert any(t.startswith("Assess → Assess") for t in titles)
+    assert any(t.startswith("Plan → Assess") for t in titles)
+    # Start at the top, end at the bottom.
+    start = next(b for t, b in boxes.items() if t.startswith("start"))
+    end = next(b for t, b in boxes.items() if t.startswith("end"))
+    assert all(start[1] <= b[1] and b[3] <= end[3] for b in boxes.values())
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".png"])
+def test_svg_and_png_without_graphviz_say_how_to_install_it(tmp_path, monkeypatch, suffix):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    events = event_frame([("c1", "A", "2024-01-01 09:00"), ("c1", "B", "2024-01-01 10:00")])
+    with pytest.raises(FlowcapError) as caught:
+        write_process_map(process_map(events), tmp_path / f"map{suffix}", "t")
+    message = str(caught.value)
+    assert "Graphviz" in message and "apt-get install graphviz" in message
+    assert "scripts/test.sh" in message and ".html" in message  # and what works without it
+    assert not (tmp_path / f"map{suffix}").exists()

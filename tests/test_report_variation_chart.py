@@ -9,7 +9,11 @@ import pytest
 
 from conftest import check_offline_html, check_readable_png
 from flowcap.errors import FlowcapError
-from flowcap.report.variation_chart import variation_figure, write_variation_chart
+from flowcap.report.variation_chart import (
+    NO_DATA_NAME,
+    variation_figure,
+    write_variation_chart,
+)
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -88,7 +92,7 @@ def test_variation_heatmap_values_equal_the_tables_in_calendar_order():
         text = np.asarray(trace.text)
         assert text[0, 0] == f"{expected[0, 0]:,.0f}" and text[6, 0] == ""
     # The grey layer covers exactly the cells without a value.
-    greys = [t for t in fig.data if t.name == "no working days"]
+    greys = [t for t in fig.data if t.name == NO_DATA_NAME]
     for grey, trace in zip(greys, values, strict=True):
         z = np.asarray(grey.z, dtype=float)
         assert np.array_equal(~np.isnan(z), np.isnan(np.asarray(trace.z, dtype=float)))
@@ -102,3 +106,18 @@ def test_variation_accepts_weekday_names_and_refuses_other_rows():
         variation_figure({"IDVA": profiles()["IDVA"].rename(index={"mon": "x"})}, "t")
     with pytest.raises(FlowcapError, match="months"):
         variation_figure({"IDVA": profiles()["IDVA"].rename(columns={12: 13})}, "t")
+
+
+def test_cells_without_a_value_are_called_no_data_not_no_working_days():
+    """A month missing from the data was labelled "no working days" (issue 10, item 11): a cell
+    has no value because no such day was recorded, not because nobody worked."""
+    table = profiles()["IDVA"].copy()
+    table[8] = np.nan  # no data at all in August
+    fig = variation_figure({"IDVA": table}, "t")
+    (grey,) = [t for t in fig.data if t.name == NO_DATA_NAME]
+    assert NO_DATA_NAME == "no data"
+    z = np.asarray(grey.z, dtype=float)
+    assert not np.isnan(z[:, 7]).any()  # every August cell is grey
+    assert "working" not in grey.hovertemplate and "no days recorded" in grey.hovertemplate
+    subtitle = fig.layout.title.subtitle.text
+    assert "working days" not in subtitle and "Grey cells: no days recorded" in subtitle

@@ -20,7 +20,13 @@ from flowcap.simulate import DailySpec, Draws, draw_inputs, run, run_reference
 from flowcap.simulate.daily import patience_survival
 
 PATH_FIELDS = ("backlog_minutes", "demand_minutes", "capacity_minutes", "activity_minutes")
-WAIT_FIELDS = ("served_minutes_by_wait", "first_contacts_by_wait", "oldest_first_contact_referral")
+WAIT_FIELDS = (
+    "served_minutes_by_wait",
+    "first_contacts_by_wait",
+    "oldest_first_contact_referral",
+    "waiting_minutes_by_age",
+    "first_contacts_waiting_by_age",
+)
 
 
 def service_spec(days: int = 40, patience: bool = True, staff_idva: int = 2) -> DailySpec:
@@ -118,6 +124,32 @@ def test_waits_and_days_over_target_follow_a_hand_worked_week():
     assert summary["mean_first_contact_wait_days"] == pytest.approx((4 * 1 + 2 * 4) / 10)
     assert summary["p90_first_contact_wait_days"] == 4  # 8 of 10 within a day, the rest 4
     assert summary["mean_wait_days"] == summary["mean_first_contact_wait_days"]  # one step
+
+
+def test_work_left_waiting_counts_at_the_age_it_has_reached():
+    """Four days, a 60-minute case a day, 60 minutes of capacity on day 0 only: day 0's case
+    is done that day; those of days 1, 2 and 3 still wait at the end, aged 3, 2 and 1 days.
+    Counting only the work done would say nobody waits (the spiral looks like short waits)."""
+    spec = DailySpec.one_resource(
+        days=4, mean_cases_per_day=1, minutes_per_case=60, staff=1, minutes_per_staff=60
+    )
+    spec = dataclasses.replace(spec, minutes_per_staff=np.array([[60.0, 0.0, 0.0, 0.0]]))
+    draws = Draws(np.ones((1, 1, 4), dtype=int), np.ones((1, 1, 4), dtype=int))
+    ref = run_reference(spec, 0, draws=draws)
+    assert ref.waiting_minutes_by_age[0, 0].tolist() == [0, 60, 60, 60, 0]
+    assert ref.first_contacts_waiting_by_age[0, 0].tolist() == [0, 1, 1, 1, 0]
+    fast = run(spec, 1, 0, draws=draws, waits=True, record="paths")
+    summary = fast.summary(0)
+    assert summary["mean_wait_days_done"] == 0 and summary["p90_wait_days_done"] == 0
+    assert summary["mean_wait_days"] == pytest.approx((0 + 3 + 2 + 1) / 4)
+    assert summary["p90_wait_days"] == 3  # 90% of 4 minutes-hours needs all four: the oldest
+    assert summary["mean_first_contact_wait_days"] == pytest.approx(1.5)
+    assert summary["mean_first_contact_wait_days_done"] == 0
+    # The opening backlog's wait began before the horizon: it is not counted. Served first,
+    # it leaves all four cases waiting (day 0's aged 4) and 440 of its own minutes.
+    opening = dataclasses.replace(spec, opening_backlog_minutes=np.array([[500.0]]))
+    left = run(opening, 1, 0, draws=draws, waits=True).waiting_minutes_by_age
+    assert left[0].tolist() == [0, 60, 60, 60, 60]
 
 
 @pytest.mark.parametrize("patience", [False, True], ids=["no_reneging", "fixed_patience"])
@@ -458,3 +490,17 @@ def test_with_nobody_in_the_cases_lost_follow_the_patience_distribution(dist, me
     # Losses per run: at most Poisson(lam x days) thinned, so variance <= 120; 4 standard
     # errors of the mean over 20,000 runs: 4 sqrt(120 / 20,000) = 0.31.
     assert lost.mean() == pytest.approx(expected, abs=0.31)
+
+
+def test_losing_staff_lengthens_the_wait_that_counts_work_left_waiting():
+    """The wrong answer of issue #10: losing one of two IDVAs, the backlog spirals and the
+    work done is mostly the high-priority work, so the done-only waits *fall* (here mean 8.7
+    to 6.7 days, p90 31 to 13); counting the work left waiting at its age, they rise."""
+    two = run(service_spec(days=60, patience=False, staff_idva=2), 400, seed=3, waits=True)
+    one = run(service_spec(days=60, patience=False, staff_idva=1), 400, seed=3, waits=True)
+    before, after = two.summary("idva"), one.summary("idva")
+    assert one.final_backlog[1].mean() > 1.3 * two.final_backlog[1].mean()  # it spirals
+    assert after["mean_wait_days_done"] < before["mean_wait_days_done"]  # the wrong way
+    assert after["p90_wait_days_done"] < before["p90_wait_days_done"]
+    assert after["mean_wait_days"] > 1.3 * before["mean_wait_days"]  # the right way
+    assert after["p90_wait_days"] > before["p90_wait_days"]

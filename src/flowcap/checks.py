@@ -27,10 +27,10 @@ LAST_DAY = date(2099, 12, 31)
 #: replication and day, so past this the arrays outgrow a workstation's memory long before
 #: the intervals gain anything (at 100,000 the Monte Carlo error of a 5% chance is ±0.14%).
 MAX_REPLICATIONS = 100_000
-#: The most replication-days one daily simulation may hold: each resource's backlog is kept
-#: per replication and day, and 20 million took 0.9 GB and 36 s for three resources
+#: The most resource-replication-days one daily simulation may hold: each resource's backlog
+#: is kept per replication and day, and 60 million (three resources) took 0.9 GB and 36 s
 #: (``flowcap simulate examples/victim-support --replications 20000 --horizon 1000``).
-MAX_REPLICATION_DAYS = 20_000_000
+MAX_REPLICATION_DAYS = 60_000_000
 #: The most replication-hours one pathway simulation may hold (hourly queue lengths per
 #: step and replication): 20 million took 1.5 GB (``flowcap des examples/victim-support
 #: --replications 200 --hours 100000``).
@@ -72,14 +72,15 @@ def check_replications(replications: int, minimum: int = 1) -> None:
         )
 
 
-def check_simulation_size(replications: int, horizon_days: int) -> None:
-    """Replications × days ahead: at most :data:`MAX_REPLICATION_DAYS` (memory)."""
-    if replications * horizon_days > MAX_REPLICATION_DAYS:
+def check_simulation_size(replications: int, horizon_days: int, resources: int = 1) -> None:
+    """Resources × replications × days ahead: at most :data:`MAX_REPLICATION_DAYS` (memory)."""
+    if resources * replications * horizon_days > MAX_REPLICATION_DAYS:
+        most = MAX_REPLICATION_DAYS // max(resources * horizon_days, 1)
         raise ArgumentError(
             "replications",
-            f"× the horizon ({replications:,} × {horizon_days:,} days) must be at most "
-            f"{MAX_REPLICATION_DAYS:,} simulated days to fit in memory: ask for fewer "
-            "replications or a shorter horizon",
+            f"× the horizon × the resources ({replications:,} × {horizon_days:,} days × "
+            f"{resources}) must be at most {MAX_REPLICATION_DAYS:,} to fit in memory: ask for "
+            f"at most {most:,} replications, or a shorter horizon",
         )
 
 
@@ -186,3 +187,16 @@ def check_chart(
             parameter,
             f"must name a file ending in {listed} ({Path(path).name} has {suffix or 'no suffix'})",
         )
+
+
+def check_windows(windows: int | None, most: int | None = None, why: str = "") -> None:
+    """Backtest windows (forecast origins), when given: at least 1 and, where ``most`` is
+    known, at most ``most``, the windows the history holds (``why`` says so, e.g. "183 days of
+    history hold 4 windows of 28 days")."""
+    if windows is None:
+        return
+    if windows < 1:
+        raise ArgumentError("windows", f"must be at least 1, not {windows}")
+    if most is not None and windows > most:
+        reason = f" ({why})" if why else ""
+        raise ArgumentError("windows", f"must be at most {most}, not {windows}{reason}")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Capture every command's --json on the bundled examples into tests/golden/ (gzipped), as
 # tests/test_golden.py runs them. Run from the repository root with flowcap installed; the
-# golden files in the repository were made on the commit before the service moved into the
-# store (741ee68), and a change of output must be a deliberate one.
+# golden files in the repository were first made on the commit before the service moved into
+# the store (741ee68); a change of output must be a deliberate one, re-captured file by file
+# after a diff of old and new (see tests/test_golden.py).
 set -euo pipefail
 out=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)

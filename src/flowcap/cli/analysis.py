@@ -29,7 +29,7 @@ from flowcap.cli.app import (
 )
 from flowcap.errors import FlowcapError
 from flowcap.forecast import ForecastReport, forecast_demand
-from flowcap.plan.risk import DEFAULT_KS, RiskReport, assess_risk
+from flowcap.plan.risk import DEFAULT_KS, RiskReport, assess_risk, format_every
 from flowcap.variation import VariationReport, describe_variation
 from flowcap.variation.spc import SPCSettings
 
@@ -92,13 +92,27 @@ def forecast(
     backtest: Annotated[
         bool, typer.Option("--backtest", help="Also score a rolling-origin backtest.")
     ] = False,
+    windows: Annotated[
+        int | None,
+        typer.Option(
+            help="Backtest origins (implies --backtest). Default: as many as the history "
+            "holds, up to 8."
+        ),
+    ] = None,
     as_json: AsJson = False,
     chart: Chart = None,
 ) -> None:
     """Forecast daily demand minutes per resource, with 80% and 95% intervals."""
     with running() as progress:
         history = open_history(service_dir, service, progress)
-        report = forecast_demand(history, horizon, backtest, progress=progress)
+        report = forecast_demand(
+            history,
+            horizon,
+            backtest or windows is not None,
+            progress=progress,
+            windows=windows,
+            warn=_note,
+        )
         if chart is not None:
             from flowcap.report import write_forecast_chart
 
@@ -183,9 +197,16 @@ def _print_variation(report: VariationReport) -> None:
     out.print(spread)
     out.print(shape)
     out.print(
-        "Effects are ratios to comparable days (same weekday and month) with 95% intervals; "
-        "a dispersion above 1 means more variable than Poisson."
+        "Effects are ratios to comparable days (same weekday and month) with 95% intervals "
+        "and n, the bank holidays, days or school holiday periods behind them; a dispersion "
+        "above 1 means more variable than Poisson."
     )
+    for resource, stats in report.stats.items():
+        for kind in ("bank_holiday", "after_bank_holiday", "school_holiday"):
+            effect = stats.get(f"{kind}_effect") or {}
+            if effect.get("caution") and effect.get("ratio") is not None:
+                name = kind.replace("_", " ")
+                out.print(f"! {escape(resource)}, {name}: {escape(effect['caution'])}")
     alerts = report.alerts
     if not alerts:
         out.print("No special-cause variation in demand, activity or backlog.")
@@ -215,7 +236,9 @@ def _print_variation(report: VariationReport) -> None:
 def _effect(effect: dict | None) -> str:
     if not effect or any(effect.get(k) is None for k in ("ratio", "ci_low", "ci_high")):
         return "-"
-    return f"×{effect['ratio']:.2f} ({effect['ci_low']:.2f}–{effect['ci_high']:.2f})"
+    # The events behind it (holiday periods, bank holidays, days), "!" where it is weak.
+    events = f", n={effect.get('n_events', 0)}{'!' if effect.get('caution') else ''}"
+    return f"×{effect['ratio']:.2f} ({effect['ci_low']:.2f}–{effect['ci_high']:.2f}){events}"
 
 
 def _trend(trend: dict | None) -> str:
@@ -270,12 +293,12 @@ def _print_risk(report: RiskReport) -> None:
     for item in report.risks:
         every = item.once_every_working_days
         shortest, longest = item.once_every_interval
-        ci = f"{_every_value(shortest)}–{_every_value(longest)}"
+        ci = f"{format_every(shortest)}–{format_every(longest)}"
         ahead = ", ".join(f"{d:%d %b} ({p:.0%})" for d, p in item.riskiest_dates[:3])
         table.add_row(
             escape(item.resource),
             f"{item.k:g}",
-            f"{_every_value(every)} working days",
+            f"{format_every(every)} working days",
             ci,
             f"{item.p_empirical:.1%}",
             ahead or "-",
@@ -283,12 +306,6 @@ def _print_risk(report: RiskReport) -> None:
     out.print(table)
     for item in report.risks:
         out.print(item.sentence(), markup=False, soft_wrap=True)
-
-
-def _every_value(every: float | None) -> str:
-    if every is None:
-        return "never"
-    return f"{every:,.0f}" if every >= 10 else f"{every:.1f}"
 
 
 @app.command()
@@ -375,19 +392,24 @@ def processmap(
         )
         progress("Mapping the process")
         pmap = process_map(events.sorted_events())
-        if chart is not None:
-            path = write_process_map(
-                pmap,
-                chart,
-                f"Process map: {events.source}",
-                top_edges=top_edges,
-                top_variants=top_variants,
-            )
-            err.print(f"chart: {path}", markup=False)
+    # The numbers first: drawing can fail (no Graphviz for .svg/.png) or take a while, and the
+    # tables or the JSON must not be lost with it.
     if as_json:
         sys.stdout.write(json.dumps(pmap.as_json(), allow_nan=False) + "\n")
+    else:
+        _print_process_map(events.source, pmap)
+    if chart is None:
         return
-    _print_process_map(events.source, pmap)
+    with running() as progress:
+        progress("Drawing the process map")
+        path = write_process_map(
+            pmap,
+            chart,
+            f"Process map: {events.source}",
+            top_edges=top_edges,
+            top_variants=top_variants,
+        )
+        err.print(f"chart: {path}", markup=False)
 
 
 def _log_source(log: Path | None, service: str | None) -> Path | str:

@@ -27,6 +27,7 @@ from flowcap.cli.app import (
     running,
 )
 from flowcap.plan import SimulationReport, plan_capacity, simulate_ahead
+from flowcap.plan.outlook import PLAN_REPLICATIONS
 
 Device = Annotated[
     str,
@@ -76,8 +77,9 @@ def simulate(
     """Monte Carlo of each resource's backlog ahead, and costed contingency options.
 
     Per resource: final backlog, the chance it ends over --threshold-minutes, how long work
-    waits (mean and 90th percentile, days from falling due to being done; first contacts
-    apart) and the working days that end with a case past the first-contact target.
+    waits (mean and 90th percentile, days from falling due to being done, work still waiting
+    at the end counted at the age it has reached; the work done alone beside it; first
+    contacts apart) and the working days that end with a case past the first-contact target.
     """
     with running() as progress:
         first = _parse_date(start, "--start")
@@ -113,6 +115,7 @@ def simulate(
         "p90",
         f"P(> {threshold_minutes:,.0f})",
         "wait, days: mean / p90",
+        "done only: mean / p90",
         "first contact: mean / p90",
         f"days past {report.target_working_days}-day target",
         "cost (£)",
@@ -128,6 +131,7 @@ def simulate(
             f"{summary['final_backlog_p90']:,.0f}",
             f"{summary['p_final_backlog_over_threshold']:.1%}",
             _mean_and_p90(summary["mean_wait_days"], summary["p90_wait_days"]),
+            _mean_and_p90(summary["mean_wait_days_done"], summary["p90_wait_days_done"]),
             _mean_and_p90(
                 summary["mean_first_contact_wait_days"], summary["p90_first_contact_wait_days"]
             ),
@@ -136,14 +140,18 @@ def simulate(
         )
     out.print(table)
     out.print(
-        "Waits: days from work falling due to its being done, over the work done in the "
-        "horizon; first contact: each case's first step. Days past target: working days that "
+        "Waits: days from work falling due to its being done, over the work falling due in "
+        "the horizon, work still waiting at the end counted at the age it has reached (done "
+        "only: the work done alone, which flatters a growing backlog); first contact: each "
+        "case's first step. Days past target: working days that "
         "end with a case already past the first-contact target (mean over the futures).",
         soft_wrap=True,
     )
     _print_waiting_list_check(report)
     if report.comparison is not None:
         _print_ranking(report)
+    elif report.to_meet is not None:
+        out.print(report.recommendation(), soft_wrap=True, markup=False)
     if report.combination is not None:
         _print_combination(report)
 
@@ -199,7 +207,7 @@ def _print_waiting_list_check(report: SimulationReport) -> None:
         "load",
         "list now",
         "target list",
-        "relief capacity a day",
+        "relief capacity a working day",
         "pressure",
     ):
         table.add_column(column, justify="left" if column == "resource" else "right")
@@ -209,14 +217,15 @@ def _print_waiting_list_check(report: SimulationReport) -> None:
             _cell(row["queue_load"], ".2f"),
             _cell(row["queue_size_minutes"], ",.0f"),
             _cell(row["target_queue_size_minutes"], ",.0f"),
-            _cell(row["relief_capacity_minutes_per_day"], ",.0f"),
+            _cell(row["relief_capacity_minutes_per_working_day"], ",.0f"),
             _cell(row["pressure"], ".2f"),
         )
     out.print(table)
     out.print(
         "Load: work falling due / capacity (over 1, the list grows). Target list: the work "
         "that keeps most first contacts within the target (demand x target / 4). Relief "
-        "capacity: what clears the list to its target by the horizon. Pressure: 2 x mean wait "
+        "capacity: the minutes a working day (as every capacity in flowcap) that clear the list "
+        "to its target by the horizon. Pressure: 2 x mean wait "
         "for first contact / target (under 1, on course). The simulation above is the reference.",
         soft_wrap=True,
     )
@@ -245,7 +254,7 @@ def _print_ranking(report: SimulationReport) -> None:
             f"{row['p_meet_target']:.0%}",
         )
     out.print(table)
-    out.print(document["recommendation"], soft_wrap=True, markup=False)
+    out.print(report.recommendation(), soft_wrap=True, markup=False)
 
 
 @app.command()
@@ -260,7 +269,9 @@ def plan(
     start: Annotated[
         str | None, typer.Option(help="First day (YYYY-MM-DD) when there is no history.")
     ] = None,
-    replications: Annotated[int, typer.Option(help="Simulated futures per candidate.")] = 2000,
+    replications: Annotated[
+        int, typer.Option(help="Simulated futures per candidate.")
+    ] = PLAN_REPLICATIONS,
     seed: Annotated[int, typer.Option(help="Seed; the same seed gives the same results.")] = 0,
     device: Device = "cpu",
     as_json: AsJson = False,

@@ -1,7 +1,9 @@
 """How good would last month's forecasts have been? A rolling-origin backtest per resource.
 
 The history is cut at ``n_windows`` forecast origins, ``step`` days apart, the last one
-``horizon`` days before the end. At each origin a fresh forecaster sees only the days up to
+``horizon`` days before the end. By default there are as many origins as the history holds
+(each leaving the forecaster enough history before it), up to :data:`MOST_WINDOWS`.
+At each origin a fresh forecaster sees only the days up to
 it and forecasts the next ``horizon`` days, which are then compared with what happened
 (Tashman 2000, "Out-of-sample tests of forecasting accuracy").
 
@@ -25,17 +27,22 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from flowcap.checks import check_windows
 from flowcap.errors import FlowcapError
 from flowcap.forecast.model import DemandForecaster, _history_needed
 
 WEEK = 7
+#: The most windows a backtest takes by default: 8 windows of 28 days score 224 days.
+MOST_WINDOWS = 8
+#: Test days a default backtest aims for at short horizons (56 one-day windows at h = 1).
+SCORED_DAYS = 56
 
 
 def backtest(
     y: pd.DataFrame,
     exog: pd.DataFrame | None,
     horizon: int,
-    n_windows: int,
+    n_windows: int | None = None,
     step: int | None = None,
     forecaster_factory: Callable[[], DemandForecaster] = DemandForecaster,
 ) -> pd.DataFrame:
@@ -50,8 +57,11 @@ def backtest(
         Features covering every day of ``y`` (:func:`holiday_features`).
     horizon : int
         Days forecast from each origin.
-    n_windows : int
-        Forecast origins.
+    n_windows : int, optional
+        Forecast origins. Default: as many as the history holds, at most
+        ``max(MOST_WINDOWS, ceil(SCORED_DAYS / horizon))`` (:func:`windows_that_fit`); at
+        least 1 must fit. More than fit is an :class:`~flowcap.checks.ArgumentError` on
+        ``windows``.
     step : int, optional
         Days between origins; default ``horizon`` (windows that do not overlap).
     forecaster_factory : callable
@@ -64,8 +74,9 @@ def backtest(
         ``coverage{L}`` for each interval level the forecaster returns, ``n_windows`` and
         ``horizon``.
     """
-    if horizon < 1 or n_windows < 1:
-        raise FlowcapError("horizon and n_windows must be at least 1")
+    if horizon < 1:
+        raise FlowcapError("horizon must be at least 1")
+    check_windows(n_windows)  # at least 1; the most the history holds is checked below
     step = horizon if step is None else step
     if step < 1:
         raise FlowcapError("step must be at least 1 day")
@@ -76,7 +87,23 @@ def backtest(
         exog = exog.copy()
         exog["ds"] = pd.to_datetime(exog["ds"])
     end = history["ds"].max()
-    _check_history(history, end, horizon, n_windows, step, forecaster_factory)
+    season = getattr(forecaster_factory(), "season_length_year", None)
+    if season is not None:  # flowcap's forecaster: say how many windows its history holds
+        shortest = int(history.groupby("unique_id").size().min())
+        fit = windows_that_fit(shortest, horizon, step, season)
+        if fit < 1:
+            raise FlowcapError(
+                f"{shortest} days of history hold not even one {horizon}-day backtest window: "
+                f"a {horizon}-day forecast needs {_history_needed(horizon, season)} days before "
+                f"its origin (give more history, or forecast fewer days)"
+            )
+        if n_windows is None:
+            n_windows = min(fit, max(MOST_WINDOWS, math.ceil(SCORED_DAYS / horizon)))
+        check_windows(
+            n_windows, fit, f"{shortest} days of history hold {fit} windows of {horizon} days"
+        )
+    elif n_windows is None:
+        n_windows = MOST_WINDOWS
     rows = []
     for window in range(n_windows):
         cutoff = end - pd.Timedelta(days=horizon + (n_windows - 1 - window) * step)
@@ -125,25 +152,9 @@ def backtest(
     return out.reset_index()
 
 
-def _check_history(history, end, horizon, n_windows, step, forecaster_factory) -> None:
-    """Refuse, saying what to change, when the first origin leaves too short a history."""
-    season = getattr(forecaster_factory(), "season_length_year", None)
-    if season is None:  # not flowcap's forecaster: it checks its own history
-        return
-    first = end - pd.Timedelta(days=horizon + (n_windows - 1) * step)
-    sizes = history[history["ds"] <= first].groupby("unique_id").size()
-    needed = _history_needed(horizon, season)  # 28 days at least, as fit requires
-    if sizes.empty or int(sizes.min()) >= needed:
-        return  # an empty first window gets its own message below
-    shortest = int(sizes.min())
-    usable = n_windows - math.ceil((needed - shortest) / step)  # the later origins have enough
-    advice = (
-        f"use at most {usable} windows or a shorter horizon"
-        if usable > 0
-        else "shorten the horizon"
-    )
-    raise FlowcapError(
-        f"the backtest's first origin ({first.date()}) leaves {shortest} days of history, "
-        f"too short for a {horizon}-day forecast with calibrated intervals (it needs "
-        f"{needed}): {advice}"
-    )
+def windows_that_fit(history_days: int, horizon: int, step: int, season_length_year: int = 365):
+    """How many backtest windows of ``horizon`` days, ``step`` days apart, a history of
+    ``history_days`` days holds, each origin leaving the forecaster the history it needs for
+    a calibrated ``horizon``-day forecast (``_history_needed``); 0 when not even one fits."""
+    room = history_days - horizon - _history_needed(horizon, season_length_year)
+    return 0 if room < 0 else room // step + 1

@@ -15,7 +15,8 @@ sine/cosine pairs for the annual season (by default 4 from two years of history,
 one year cannot tell an annual wave from a trend, and higher orders overfit it).
 
 ``model="auto"`` (the default) chooses per resource by rolling-origin cross-validation on
-the history, cheapest model first:
+the history over 28-day windows (:data:`SELECTION_DAYS`; shorter where the history allows
+only a shorter horizon), whatever the horizon asked for, cheapest model first:
 
 1. **harmonic**: a harmonic regression, statsforecast's ``SklearnModel`` around a
    least-squares fit of weekday dummies, a linear trend, the annual Fourier terms and the
@@ -52,15 +53,25 @@ At 90 days (4 windows, ``benchmarks/backtest_real.py``) the IDVA series is no be
 the seasonal naive (1.64 / 1.62): its demand is mostly weekly sessions of cases already
 open, which the last week repeats well; the other three beat it.
 
+**A day's forecast does not depend on the horizon asked for**: the model is chosen on fixed
+windows, the point forecast is the model fitted to all the history, and a day's interval
+comes from its distance ahead only. (Choosing and calibrating on windows as long as the
+horizon made the forecast for one December day 602 minutes with ``h = 14`` and 358 with
+``h = 35``, issue #10.)
+
 **Prediction intervals** are split-conformal (Vovk, Gammerman & Shafer 2005; Angelopoulos
-& Bates 2023), Mondrian by weekday: the chosen model's absolute errors on the square-root
-scale from non-overlapping rolling-origin windows of the forecast horizon are grouped by
-weekday. Each window is as long as the horizon, so an ``h``-day forecast is calibrated on
-the errors of 1- to ``h``-day-ahead forecasts only, and there are ``ceil(224 / h)`` of them
+& Bates 2023), Mondrian by weekday and by calibration band. The bands are horizons of 7,
+14, 28, 56, ... days (doubling, the last cut to the longest horizon the history allows:
+:func:`calibration_bands`); a day ``k`` days ahead belongs to the first band of at least
+``k`` days, ``H``, and is calibrated on the chosen model's absolute errors on the
+square-root scale from non-overlapping rolling-origin windows of ``H`` days, grouped by
+weekday: the errors of 1- to ``H``-day-ahead forecasts, ``ceil(224 / H)`` windows of them
 (at least 2; fewer only where the history is short), so about 224 errors, 32 per weekday,
-at every horizon: 224 one-day windows for ``h = 1``. (Capping the windows at 12 left a
-one-day forecast 12 errors, one or two per weekday, and 95% intervals that covered about
-half the days.) The half-width for level ``L`` is the ``ceil((n + 1) L)``-th smallest of a
+in every band. A week is the shortest band, so a one-day forecast is calibrated on 1- to
+7-day-ahead errors (for the harmonic regression, refitted at every origin, these hardly
+grow with the lead). (Capping the windows at 12 left a one-day forecast 12 errors, one or
+two per weekday, and 95% intervals that covered about half the days.)
+The half-width for level ``L`` is the ``ceil((n + 1) L)``-th smallest of a
 group's ``n`` errors, so coverage is at least ``L`` when errors are exchangeable. The bounds
 are squared back: never negative, wider on busy days, nearly zero on days that are always
 empty.
@@ -99,6 +110,11 @@ PARALLEL_FROM_SERIES = 8
 RIDGE_ALPHA = 1e-6
 #: Rolling-origin errors wanted per series for the intervals (32 per weekday).
 CALIBRATION_ERRORS = 224
+#: The shortest calibration band (days); the bands double from it (:func:`calibration_bands`).
+FIRST_BAND_DAYS = 7
+#: ``model="auto"`` chooses each series' model on windows of this many days (or the longest
+#: horizon, if shorter), whatever the horizon asked for.
+SELECTION_DAYS = 28
 
 
 # --- calendar features ---------------------------------------------------------------------
@@ -282,6 +298,20 @@ def longest_horizon(history_days: int, season_length_year: int = 365) -> int:
     return history_days - min(season_length_year, history_days // 2)
 
 
+def calibration_bands(longest: int) -> list[int]:
+    """The calibration horizons (days) of a history whose longest horizon is ``longest``.
+
+    A week, then doubling (7, 14, 28, 56, ...), and ``longest`` itself as the last. A day
+    ``k`` days ahead is calibrated on the errors of 1- to ``H``-day-ahead forecasts, ``H`` the
+    first band of at least ``k`` days: the band depends on ``k`` and on the history, never on
+    the horizon asked for. A week is the shortest, so every weekday has errors in each window.
+    """
+    bands = [FIRST_BAND_DAYS]
+    while bands[-1] * 2 < longest:
+        bands.append(bands[-1] * 2)
+    return [b for b in bands if b < longest] + [longest]
+
+
 def _history_needed(h: int, season_length_year: int = 365) -> int:
     """The fewest days of history for which :func:`longest_horizon` is at least ``h``."""
     if 2 * h - 1 < 2 * season_length_year:
@@ -306,8 +336,6 @@ class _Runs:
     ahead: pd.DataFrame
     regressors: list[str]
     h: int
-    windows: int
-    step: int
     n_jobs: int | None
 
     def _columns(self, name: str) -> list[str]:
@@ -330,8 +358,10 @@ class _Runs:
             models=models, freq="D", n_jobs=n_jobs, fallback_model=SeasonalNaive(7)
         )
 
-    def cross_validation(self, name: str, ids: pd.Index) -> pd.DataFrame:
-        """Rolling-origin forecasts of model ``name`` (and, with the harmonic, the naive)."""
+    def cross_validation(self, name: str, ids: pd.Index, length: int, windows: int):
+        """Rolling-origin forecasts of model ``name`` (and, with the harmonic, the naive):
+        ``windows`` non-overlapping windows of ``length`` days, the last ending on the last
+        day of the history."""
         from statsforecast.models import SeasonalNaive
 
         columns = self._columns(name)
@@ -345,10 +375,10 @@ class _Runs:
         # its forecasts still start from each origin's data, one fit instead of one per window.
         with _fast_sklearn(), _quiet():
             return self._engine(name, models, len(ids)).cross_validation(
-                h=self.h,
+                h=length,
                 df=part,
-                n_windows=self.windows,
-                step_size=self.step,
+                n_windows=windows,
+                step_size=length,
                 refit=name != "arima",
             )
 
@@ -379,9 +409,9 @@ class DemandForecaster:
         Sine/cosine pairs for the annual season. Default: 4 when the shortest series holds
         two years or more, else 1 (an annual shape is poorly identified from one year).
     calibration_windows : int, optional
-        Non-overlapping rolling-origin windows, each as long as the horizon, used to choose
-        the model and calibrate the intervals. Default ``ceil(224 / h)``, at least 2: about
-        224 errors (32 per weekday) at any horizon, so 224 one-day windows for ``h = 1``.
+        Non-overlapping rolling-origin windows per calibration band of ``H`` days (see the
+        module docstring), used to choose the model and calibrate the intervals. Default
+        ``ceil(224 / H)``, at least 2: about 224 errors (32 per weekday) in every band.
         Fewer are used when the history is short: a year (or half the history, if less) is
         kept before the first one.
     n_jobs : int, optional
@@ -397,6 +427,8 @@ class DemandForecaster:
         The holiday features for the history's dates.
     chosen_ : Series
         After :meth:`predict`: the model used for each ``unique_id``.
+    bands_ : list of int
+        After :meth:`predict`: the calibration bands (days) its intervals came from.
     """
 
     def __init__(
@@ -427,8 +459,8 @@ class DemandForecaster:
     def fit(self, y: pd.DataFrame, exog: pd.DataFrame | None = None) -> DemandForecaster:
         """Check and keep the history; the models are fitted by :meth:`predict`.
 
-        The rolling-origin calibration depends on the horizon, so the fitting happens when
-        the horizon is known, as in statsforecast's ``StatsForecast.forecast``.
+        The rolling-origin calibration needs the bands up to the horizon, so the fitting
+        happens when the horizon is known, as in statsforecast's ``StatsForecast.forecast``.
 
         Parameters
         ----------
@@ -516,82 +548,110 @@ class DemandForecaster:
             c for c in train.columns if c not in ("unique_id", "ds", "y") and train[c].nunique() > 1
         ]
 
-        windows, step = self._windows(n_min, h)
-        run = _Runs(train, ahead, harmonic_cols, h, windows, step, self.n_jobs)
+        longest = longest_horizon(n_min, self.season_length_year)
+        if h > longest:
+            raise FlowcapError(
+                f"a history of {n_min} days is too short for a {h}-day horizon with "
+                f"calibrated intervals: use --horizon {longest} or less (or give at least "
+                f"{_history_needed(h, self.season_length_year)} days of history)"
+            )
+        # Everything below depends on the history and on each day's distance ahead, never on
+        # h itself, so the first days of a long forecast are the short forecast (issue #10).
+        bands = calibration_bands(longest)
+        used = bands[: int(np.searchsorted(bands, h)) + 1]
+        run = _Runs(train, ahead, harmonic_cols, h, self.n_jobs)
+        runs: dict[tuple[str, int], pd.DataFrame] = {}
+
+        def errors_of(name: str, ids: pd.Index, length: int) -> pd.DataFrame:
+            """The model's rolling-origin forecasts over ``length``-day windows, once each."""
+            key = (name, length)
+            done = runs[key]["unique_id"].unique() if key in runs else []
+            todo = ids.difference(pd.Index(done))
+            if len(todo):
+                more = run.cross_validation(name, todo, length, self._windows(n_min, length)[0])
+                runs[key] = pd.concat([runs.get(key), more], ignore_index=True)
+            return runs[key][runs[key]["unique_id"].isin(ids)]
 
         ids = last.index
         chosen = pd.Series("harmonic" if self.model == "auto" else self.model, index=ids)
-        if self.model == "arima":
-            cv = run.cross_validation("arima", ids)
-        else:
-            cv = run.cross_validation("harmonic", ids)
         if self.model == "auto":
+            select = min(SELECTION_DAYS, longest)
+            cv = errors_of("harmonic", ids, select)
             mae = _mae_minutes(cv, ["harmonic", "naive"])
             escalated = mae.index[mae["harmonic"] >= mae["naive"]]
             if len(escalated):
-                more = run.cross_validation("arima", escalated)
-                cv = cv.merge(
+                more = errors_of("arima", escalated, select)
+                both = cv[cv["unique_id"].isin(escalated)].merge(
                     more[["unique_id", "ds", "cutoff", "arima"]],
                     on=["unique_id", "ds", "cutoff"],
                     how="left",
                 )
-                mae = _mae_minutes(cv[cv["unique_id"].isin(escalated)], ["harmonic", "arima"])
+                mae = _mae_minutes(both, ["harmonic", "arima"])
                 chosen[escalated] = mae.idxmin(axis=1)[escalated]  # ties keep harmonic
 
+        scores = []
+        for length in used:
+            for name in _MAKERS:
+                mine = chosen.index[chosen == name]
+                if len(mine):
+                    cv = errors_of(name, mine, length)
+                    scores.append(
+                        pd.DataFrame(
+                            {
+                                "unique_id": cv["unique_id"].to_numpy(),
+                                "band": length,
+                                "weekday": cv["ds"].dt.dayofweek.to_numpy(),
+                                "score": np.abs(cv["y"].to_numpy() - cv[name].to_numpy()),
+                            }
+                        ).dropna()
+                    )
         point = [
             run.forecast(name, chosen.index[chosen == name])
             for name in _MAKERS
             if (chosen == name).any()
         ]
         self.chosen_ = chosen
-        return self._intervals(pd.concat(point, ignore_index=True), cv, chosen)
+        self.bands_ = used
+        forecast = pd.concat(point, ignore_index=True)
+        return self._intervals(forecast, pd.concat(scores, ignore_index=True), last, bands)
 
-    def _windows(self, n_min: int, h: int) -> tuple[int, int]:
-        """Calibration windows and their step, keeping a year (or half) of history first.
+    def _windows(self, n_min: int, length: int) -> tuple[int, int]:
+        """Calibration windows of ``length`` days and their step (``length``), keeping a year
+        (or half) of history before the first.
 
         The windows do not overlap, so each day's error is counted once: overlapping windows
         score the same day's noise twice, which shrinks the effective number of errors and
         leaves the intervals short (95% intervals covered 93% of Gaussian test days).
         """
-        step = h
         wanted = self.calibration_windows
         if wanted is None:
-            wanted = max(2, math.ceil(CALIBRATION_ERRORS / h))
-        longest = longest_horizon(n_min, self.season_length_year)
-        room = longest - h
+            wanted = max(2, math.ceil(CALIBRATION_ERRORS / length))
+        room = longest_horizon(n_min, self.season_length_year) - length
         if room < 0:
-            raise FlowcapError(
-                f"a history of {n_min} days is too short for a {h}-day horizon with "
-                f"calibrated intervals: use --horizon {longest} or less (or give at least "
-                f"{_history_needed(h, self.season_length_year)} days of history)"
-            )
-        return max(1, min(wanted, room // step + 1)), step
+            raise FlowcapError(f"a history of {n_min} days is too short for {length}-day windows")
+        return max(1, min(wanted, room // length + 1)), length
 
-    def _intervals(self, forecast: pd.DataFrame, cv: pd.DataFrame, chosen: pd.Series):
-        """Square the point forecast back and add Mondrian split-conformal bounds."""
-        model_of = cv["unique_id"].map(chosen).to_numpy()
-        predicted = np.full(len(cv), np.nan)
-        for name in np.unique(model_of):
-            predicted[model_of == name] = cv.loc[model_of == name, name].to_numpy()
-        scores = pd.DataFrame(
-            {
-                "unique_id": cv["unique_id"].to_numpy(),
-                "weekday": cv["ds"].dt.dayofweek.to_numpy(),
-                "score": np.abs(cv["y"].to_numpy() - predicted),
-            }
-        ).dropna()
+    def _intervals(
+        self, forecast: pd.DataFrame, scores: pd.DataFrame, last: pd.Series, bands: list[int]
+    ) -> pd.DataFrame:
+        """Square the point forecast back and add Mondrian split-conformal bounds: a day
+        ``k`` days ahead takes the errors of its calibration band (the first of ``bands``
+        at least ``k`` days long), of its weekday."""
         forecast = forecast.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
         zhat = np.maximum(forecast["zhat"].to_numpy(), 0.0)
         weekday = forecast["ds"].dt.dayofweek.to_numpy()
+        ahead = (forecast["ds"] - forecast["unique_id"].map(last)).dt.days.to_numpy()
+        band = np.asarray(bands)[np.searchsorted(bands, ahead)]
         out = forecast[["unique_id", "ds"]].copy()
         out["yhat"] = np.square(zhat)
-        by_weekday = _conformal_quantiles(scores, ["unique_id", "weekday"], self.levels)
-        pooled = _conformal_quantiles(scores, ["unique_id"], self.levels)
-        keys = pd.MultiIndex.from_arrays([forecast["unique_id"], weekday])
+        by_weekday = _conformal_quantiles(scores, ["unique_id", "band", "weekday"], self.levels)
+        pooled = _conformal_quantiles(scores, ["unique_id", "band"], self.levels)
+        keys = pd.MultiIndex.from_arrays([forecast["unique_id"], band, weekday])
+        series_band = pd.MultiIndex.from_arrays([forecast["unique_id"], band])
         for level in self.levels:
             width = by_weekday[level].reindex(keys).to_numpy()
             # A weekday without errors (too short a history) borrows the series' pooled ones.
-            fallback = pooled[level].reindex(forecast["unique_id"]).to_numpy()
+            fallback = pooled[level].reindex(series_band).to_numpy()
             width = np.nan_to_num(np.where(np.isnan(width), fallback, width), nan=0.0)
             out[f"lo{level}"] = np.square(np.maximum(zhat - width, 0.0))
             out[f"hi{level}"] = np.square(zhat + width)

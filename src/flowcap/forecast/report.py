@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from flowcap._json import json_number
-from flowcap.checks import check_horizon
+from flowcap.checks import check_horizon, check_windows
 from flowcap.forecast.backtest import backtest as run_backtest
 from flowcap.forecast.model import DemandForecaster, holiday_features
 from flowcap.model import Service
@@ -76,14 +75,27 @@ def forecast_demand(
     horizon: int,
     backtest: bool = False,
     progress: Progress = quiet,
+    *,
+    windows: int | None = None,
+    warn: Progress = quiet,
 ) -> ForecastReport:
     """Forecast each resource's daily demand minutes ``horizon`` days past the data, with
-    the service's bank holidays and school holidays as regressors."""
+    the service's bank holidays and school holidays as regressors; with ``backtest``, score
+    ``windows`` rolling origins (default: as many as the history holds, up to 8) and
+    ``warn`` of what :func:`backtest_notes` finds."""
     check_horizon(horizon)
+    check_windows(windows)
     progress("Measuring")
     table = history.require_measures("a forecast").table
     return forecast_measures(
-        history.service, table, history.school_holidays, horizon, backtest, progress
+        history.service,
+        table,
+        history.school_holidays,
+        horizon,
+        backtest,
+        progress,
+        windows=windows,
+        warn=warn,
     )
 
 
@@ -94,6 +106,9 @@ def forecast_measures(
     horizon: int,
     backtest: bool = False,
     progress: Progress = quiet,
+    *,
+    windows: int | None = None,
+    warn: Progress = quiet,
 ) -> ForecastReport:
     """:func:`forecast_demand` on a measures table (``date, resource, demand_minutes``, every
     calendar day) already at hand; ``horizon`` days (checked by the caller)."""
@@ -113,11 +128,37 @@ def forecast_measures(
     scores = None
     if backtest:
         progress("Backtesting")
-        scored = min(horizon, 28)
-        # Short horizons need more windows to score enough days (56 one-day windows at h = 1).
-        windows = max(BACKTEST_WINDOWS, math.ceil(56 / scored))
+        scored = min(horizon, BACKTEST_DAYS)
         scores = run_backtest(y, exog[exog["ds"] <= last], horizon=scored, n_windows=windows)
+        for note in backtest_notes(scores):
+            warn(note)
     return ForecastReport(service.name, history.copy(), forecast, scores)
 
 
-BACKTEST_WINDOWS = 8
+#: The backtest forecasts at most this many days from each origin (days).
+BACKTEST_DAYS = 28
+#: A 95% interval that holds fewer of the backtest's actual days than this is flagged.
+LOW_COVERAGE95 = 0.90
+
+
+def backtest_notes(scores: pd.DataFrame) -> list[str]:
+    """Warnings on a backtest (:func:`flowcap.forecast.backtest`), one per finding: a
+    resource whose forecast lost to the weekly seasonal naive (a higher MASE), or whose 95%
+    interval held under :data:`LOW_COVERAGE95` of the actual days."""
+    notes = []
+    for row in scores.sort_values("unique_id").to_dict("records"):
+        windows = f"{row['n_windows']} windows of {row['horizon']} days"
+        if row["mase"] > row["mase_seasonal_naive"]:
+            notes.append(
+                f"{row['unique_id']}: the forecast lost to the weekly seasonal naive in the "
+                f"backtest (MASE {row['mase']:.3f} against {row['mase_seasonal_naive']:.3f}, "
+                f"{windows}): last weeks' repeat would have done better"
+            )
+        coverage = row.get("coverage95")
+        if coverage is not None and coverage < LOW_COVERAGE95:
+            notes.append(
+                f"{row['unique_id']}: the 95% interval held {coverage:.0%} of the actual days "
+                f"in the backtest ({windows}), under {LOW_COVERAGE95:.0%}: the intervals are "
+                "too narrow for this history"
+            )
+    return notes

@@ -1,8 +1,11 @@
 """The work each case brings: its case type's steps turned into minutes due on dates.
 
 A high-risk domestic-abuse referral on 3 March with steps ``triage 30`` (day 0), ``idva 120``
-(day 1) and ``idva 60`` × 8 every 7 days becomes ten rows: 30 triage minutes due 3 March,
-120 IDVA minutes due 4 March, then 60 IDVA minutes due 4, 11, 18 March, and so on.
+(day 1) and ``idva 60`` × 8 every 7 days from day 8 (``after_days: 8, repeat: 8,
+every_days: 7``, as in the bundled example) becomes ten rows: 30 triage minutes due 3 March,
+120 IDVA minutes due 4 March, then 60 IDVA minutes due 11, 18 and 25 March and 1, 8, 15, 22
+and 29 April. Offsets are calendar days after the referral
+(:meth:`flowcap.model.service.Step.due_offsets`).
 """
 
 from __future__ import annotations

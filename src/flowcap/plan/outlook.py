@@ -3,6 +3,7 @@ minimum capacity that keeps it in hand (``flowcap simulate`` and ``flowcap plan`
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
@@ -49,6 +50,10 @@ from flowcap.simulate.daily.spec import PERCENTILES
 if TYPE_CHECKING:
     from flowcap.history import ServiceHistory
 
+#: Futures per candidate head count in ``flowcap plan`` (its default), and in the staff that
+#: ``simulate`` quotes when nothing meets the target, so both print the same numbers.
+PLAN_REPLICATIONS = 2000
+
 
 @dataclass
 class SimulationReport:
@@ -56,6 +61,8 @@ class SimulationReport:
 
     ``combination`` is the cheapest combination of options meeting the risk target (or the
     one coming closest, ``meets_target`` false) when the run was asked to optimise.
+    ``to_meet`` says what staff would meet the target (:func:`staff_to_meet`) when the
+    baseline misses it and no option that is no worse than the baseline meets it.
     """
 
     service: Service
@@ -66,6 +73,7 @@ class SimulationReport:
     comparison: ScenarioComparison | None = None
     combination: Combination | None = None
     risk_target: float = 0.05
+    to_meet: str | None = None
 
     @property
     def service_name(self) -> str:
@@ -120,10 +128,22 @@ class SimulationReport:
             }
         return document
 
+    def recommendation(self) -> str:
+        """What to do, in plain English: the comparison's recommendation
+        (:meth:`~flowcap.plan.scenarios.ScenarioComparison.recommendation`, with ``to_meet``),
+        or with no options a pointer to them (and ``to_meet`` when the baseline misses)."""
+        if self.comparison is not None:
+            return self.comparison.recommendation(self.risk_target, self.to_meet)
+        text = (
+            "Only the baseline was simulated: give contingency options in scenarios.yaml (or "
+            "--scenarios FILE) to compare them."
+        )
+        return text if self.to_meet is None else f"{text} {self.to_meet}"
+
     def as_json(self) -> dict:
         """The ``flowcap simulate --json`` document (see the command's help and the README)."""
         if self.comparison is not None:
-            document = self.comparison.as_json(self.risk_target)
+            document = self.comparison.as_json(self.risk_target, self.to_meet)
         else:
             baseline = {}
             for resource in self.spec.resources:
@@ -134,8 +154,7 @@ class SimulationReport:
             document = {
                 "scenarios": {"baseline": baseline},
                 "ranking": [],
-                "recommendation": "Only the baseline was simulated: give contingency options in "
-                "scenarios.yaml (or --scenarios FILE) to compare them.",
+                "recommendation": self.recommendation(),
             }
         if self.combination is not None:
             document["cheapest_combination"] = self.combination.as_json()
@@ -183,7 +202,7 @@ def simulate_ahead(
     check_seed(seed)
     check_minutes(threshold_minutes, "threshold_minutes")
     check_horizon(horizon)
-    check_simulation_size(replications, horizon)
+    check_simulation_size(replications, horizon, len(history.service.resources))
     check_day(start, "start")
     service = history.service
     spec, first = _spec(history, horizon, start, progress, warn)
@@ -249,8 +268,105 @@ def simulate_ahead(
                 for name, outcome in comparison.outcomes.items()
             },
         )
+    to_meet = None
+    missed = float(np.mean(np.all(result.final_backlog <= threshold_minutes, axis=0))) < (
+        1 - risk_target
+    )
+    if missed and (comparison is None or comparison.chosen() is None):
+        to_meet = staff_to_meet(
+            history,
+            spec,
+            result,
+            horizon=horizon,
+            start=start,
+            threshold_minutes=threshold_minutes,
+            risk_target=risk_target,
+            seed=seed,
+            device=device,
+            progress=progress,
+        )
     return SimulationReport(
-        service, first, spec, result, threshold_minutes, comparison, combination, risk_target
+        service,
+        first,
+        spec,
+        result,
+        threshold_minutes,
+        comparison,
+        combination,
+        risk_target,
+        to_meet,
+    )
+
+
+def staff_to_meet(
+    history: ServiceHistory,
+    spec: DailySpec,
+    result: DailyResult,
+    *,
+    horizon: int,
+    start: date | None,
+    threshold_minutes: float,
+    risk_target: float,
+    seed: int,
+    device: str = "cpu",
+    progress: Progress = quiet,
+) -> str:
+    """A sentence saying what staff would meet the target, as ``flowcap plan`` finds it.
+
+    For each resource whose backlog ends over ``threshold_minutes`` (minutes) in more than
+    ``risk_target`` of the baseline's runs (``result``), the fewest people rostered a working
+    day (:func:`flowcap.plan.capacity.minimum_staff`, with ``flowcap plan``'s
+    :data:`PLAN_REPLICATIONS` and this run's seed, so ``flowcap plan`` prints the same
+    number), and the ``flowcap plan`` command that finds it and the minutes-each alternative.
+    ``horizon`` and ``start`` are as the caller gave them (calendar days; ``plan`` stretches
+    the horizon to a working day as ``simulate`` does).
+    """
+    short = [
+        name
+        for r, name in enumerate(spec.resources)
+        if float(np.mean(result.final_backlog[r] > threshold_minutes)) > risk_target
+    ]
+    found = []
+    for k, name in enumerate(short, start=1):
+        progress(f"Finding the staff that would meet the target: {name} ({k} of {len(short)})")
+        plan = minimum_staff(
+            spec,
+            name,
+            target_backlog_minutes=threshold_minutes,
+            risk=risk_target,
+            replications=PLAN_REPLICATIONS,
+            seed=seed,
+            device=device,
+        )
+        resource = history.service.resources.get(name)
+        now = "" if resource is None else f" (head count now {resource.staff})"
+        if plan.min_staff is None:
+            found.append(f"no head count that `flowcap plan` tries is enough at {name}")
+        else:
+            found.append(f"{name} {plan.min_staff} people rostered each working day{now}")
+    where = (
+        shlex.quote(str(history.folder))
+        if history.folder is not None
+        else f"--service {shlex.quote(history.name)}"
+    )
+    options = [
+        f"--target-backlog-minutes {threshold_minutes:g}",
+        f"--risk {risk_target:g}",
+        f"--horizon {horizon}",
+    ]
+    if start is not None:
+        options.append(f"--start {start:%Y-%m-%d}")
+    if seed:
+        options.append(f"--seed {seed}")
+    if device != "cpu":
+        options.append(f"--device {device}")
+    command = f"flowcap plan {where} {' '.join(options)}"
+    if not found:
+        # Each resource alone meets the risk, but not all of them together in enough runs.
+        return f"To meet the target with staff, `{command}` finds the fewest per resource."
+    return (
+        f"To meet the target with staff: {'; '.join(found)}, as `{command}` finds (it also "
+        "gives the fewest minutes each at today's head count)."
     )
 
 
@@ -281,7 +397,7 @@ def plan_capacity(
     target_backlog_minutes: float,
     risk: float,
     horizon: int = 90,
-    replications: int = 2000,
+    replications: int = PLAN_REPLICATIONS,
     seed: int = 0,
     start: date | None = None,
     device: str = "cpu",
@@ -300,7 +416,7 @@ def plan_capacity(
     check_replications(replications)
     check_seed(seed)
     check_horizon(horizon)
-    check_simulation_size(replications, horizon)
+    check_simulation_size(replications, horizon, len(history.service.resources))
     check_day(start, "start")
     spec, _ = _spec(history, horizon, start, progress, warn)
     plans = []

@@ -74,11 +74,10 @@ class BadDayRisk:
         every = self.once_every_working_days
         if every is None:
             return f"{head}: not expected (probability below 1 in a million per working day)."
-        low = 1 / self.ci_high if self.ci_high > 0 else float("inf")
-        high = 1 / self.ci_low if self.ci_low > 0 else float("inf")
+        low, high = self.once_every_interval
         return (
-            f"{head} about once every {_round(every)} working days "
-            f"(95% CI once every {_round(low)} to {_round(high)}; "
+            f"{head} about once every {format_every(every)} working days "
+            f"(95% CI once every {format_every(low)} to {format_every(high)}; "
             f"seen on {self.p_empirical:.1%} of {self.n_working_days:,} working days)."
         )
 
@@ -233,8 +232,11 @@ def weekday_composition(working_dates: pd.DatetimeIndex) -> np.ndarray:
     return composition
 
 
-def _round(value: float) -> str:
-    if not np.isfinite(value):
+def format_every(value: float | None) -> str:
+    """A return period in working days as people read it, the one rule for the sentence and
+    the ``flowcap risk`` table: "never" for ``None`` or infinity, tens from 100 (an estimate
+    this uncertain has no meaningful units digit), whole days from 10, else one decimal."""
+    if value is None or not np.isfinite(value):
         return "never"
     if value >= 100:
         return f"{round(value, -1):,.0f}"

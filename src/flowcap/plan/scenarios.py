@@ -123,6 +123,10 @@ SUMMARY_KEYS = (
     "mean_first_contact_wait_days",
     "p90_first_contact_wait_days",
     "days_over_target",
+    "mean_wait_days_done",
+    "p90_wait_days_done",
+    "mean_first_contact_wait_days_done",
+    "p90_first_contact_wait_days_done",
 )
 RANKING_KEYS = (
     "scenario",
@@ -495,9 +499,57 @@ class ScenarioComparison:
         front.sort(key=lambda p: (p[1], p[2]))
         return [{"scenario": n, "extra_cost": c, "risk": r} for n, c, r in front]
 
-    def recommendation(self, risk_target: float | None = None) -> str:
-        """A plain-English sentence: the cheapest option meeting the risk target, or the one
-        coming closest when none does."""
+    def harms(self, option: ScenarioOutcome) -> list[str]:
+        """How ``option`` is worse than the baseline, in words (empty when it is not): more
+        waiting (negative ``wait_days_avoided``, in case-days), more working days ending with
+        a first contact past its target at any resource (``days_over_target``, mean over the
+        futures), or the target met in fewer runs (``p_meet_target``).
+
+        Strict comparisons: with common random numbers an option that changes nothing at a
+        resource gives exactly the baseline's figures there, so any excess is the option's.
+        """
+        base = self.outcomes[BASELINE]
+        reasons = []
+        if option.wait_days_avoided < 0:
+            reasons.append(f"more waiting: {-option.wait_days_avoided:,.0f} case-days added")
+        later = []
+        for resource in self.resources:
+            ours = option.result.summary(resource)["days_over_target"]
+            theirs = base.result.summary(resource)["days_over_target"]
+            if math.isfinite(ours) and math.isfinite(theirs) and ours > theirs:
+                later.append(f"{resource} {ours:,.1f} against the baseline's {theirs:,.1f}")
+        if later:
+            days = option.result.target_working_days
+            target = "first-contact target"
+            if days is not None:
+                target = f"{days:g}-working-day {target}"
+            reasons.append(f"more working days past the {target}: {', '.join(later)}")
+        if option.p_meet_target < base.p_meet_target:
+            reasons.append(
+                f"meets the target in fewer runs: {option.p_meet_target:.0%} against "
+                f"{base.p_meet_target:.0%}"
+            )
+        return reasons
+
+    def chosen(self, risk_target: float | None = None) -> ScenarioOutcome | None:
+        """The option the recommendation names: the cheapest meeting the target that is no
+        worse than the baseline (:meth:`harms`); ``None`` when none is, or when the baseline
+        meets the target already."""
+        need = 1.0 - (self.risk_target if risk_target is None else float(risk_target))
+        if self.outcomes[BASELINE].p_meet_target >= need:
+            return None
+        meeting = [o for o in self.options if o.p_meet_target >= need and not self.harms(o)]
+        if not meeting:
+            return None
+        return min(meeting, key=lambda o: (o.extra_cost, -o.p_meet_target, o.name))
+
+    def recommendation(self, risk_target: float | None = None, to_meet: str | None = None) -> str:
+        """A plain-English paragraph: the cheapest option meeting the risk target, never one
+        worse than the baseline (:meth:`harms`). When none does: say so, name the option that
+        avoids the most waiting a pound among those that improve on the baseline, name the
+        harmful ones, and say what would meet the target — ``to_meet`` (a sentence, e.g. the
+        staff ``flowcap plan`` finds, as :func:`flowcap.plan.outlook.simulate_ahead` gives
+        it), or by default the ``flowcap plan`` options that find it."""
         risk = self.risk_target if risk_target is None else float(risk_target)
         need = 1.0 - risk
         target = (
@@ -505,35 +557,69 @@ class ScenarioComparison:
             f"end of {self.last_day:%d %b %Y} in at least {_percent(need)} of runs"
         )
         base = self.outcomes[BASELINE]
-        meeting = [o for o in self.options if o.p_meet_target >= need]
         if base.p_meet_target >= need:
             return (
                 f"No change is needed: the baseline already meets the target ({target}) in "
                 f"{base.p_meet_target:.0%} of {self.replications:,} runs."
             )
-        if meeting:
-            best = min(meeting, key=lambda o: (o.extra_cost, -o.p_meet_target, o.name))
+        harms = {o.name: self.harms(o) for o in self.options}
+        harmful = [o for o in self.options if harms[o.name]]
+        not_recommended = ""
+        if harmful:
+            named = "; ".join(f"'{o.name}' ({'; '.join(harms[o.name])})" for o in harmful)
+            not_recommended = f" Not recommended: {named}."
+        best = self.chosen(risk)
+        if best is not None:
             per_day = best.cost_per_wait_day_avoided
             value = f", about {_money(per_day)} per case-day of waiting avoided" if per_day else ""
             return (
-                f"Choose '{best.name}': the cheapest option that meets the target ({target}); "
-                f"it does in {best.p_meet_target:.0%} of runs {_for(best.extra_cost)}{value}."
+                f"Choose '{best.name}': the cheapest option that meets the target ({target}) "
+                f"and is no worse than the baseline; it does in {best.p_meet_target:.0%} of "
+                f"runs {_for(best.extra_cost)}{value}.{not_recommended}"
             )
         if not self.options:
             return (
                 f"The baseline does not meet the target ({target}): it does in "
                 f"{base.p_meet_target:.0%} of runs, and there are no options to compare."
             )
-        closest = max(self.options, key=lambda o: (o.p_meet_target, -o.extra_cost))
-        return (
-            f"No option meets the target ({target}). '{closest.name}' comes closest, meeting "
-            f"it in {closest.p_meet_target:.0%} of runs (baseline {base.p_meet_target:.0%}) "
-            f"{_for(closest.extra_cost)}; consider combining options."
+        # Nothing safe meets the target: "comes closest" (most runs meeting it, then the
+        # cheapest) once named a free transfer that added waiting, so name instead the option
+        # that does the most good a pound, among those doing any.
+        harmful_meets = any(o.p_meet_target >= need for o in harmful)
+        head = f"No option meets the target ({target})" + (
+            " without being worse than the baseline" if harmful_meets else ""
         )
+        parts = [f"{head}; the baseline does in {base.p_meet_target:.0%} of runs."]
+        helping = [o for o in self.options if not harms[o.name] and o.wait_days_avoided > 0]
+        if helping:
+            value = min(
+                helping, key=lambda o: (o.cost_per_wait_day_avoided, -o.wait_days_avoided, o.name)
+            )
+            per_day = value.cost_per_wait_day_avoided
+            price = f" (about {_money(per_day)} per case-day)" if per_day else ""
+            parts.append(
+                f"'{value.name}' helps most per pound: it avoids "
+                f"{value.wait_days_avoided:,.0f} waiting case-days {_for(value.extra_cost)}"
+                f"{price}, meeting the target in {value.p_meet_target:.0%} of runs."
+            )
+        else:
+            parts.append("None of the options improves on the baseline.")
+        if not_recommended:
+            parts.append(not_recommended.strip())
+        if to_meet is None:
+            to_meet = (
+                f"To meet the target with staff, `flowcap plan` finds the fewest per resource "
+                f"(--target-backlog-minutes {self.threshold_minutes:g} --risk {risk:g}, with "
+                "this run's --horizon)."
+            )
+        parts.append(to_meet)
+        if len(self.options) > 1:
+            parts.append("Combining options may also meet it (--optimise).")
+        return " ".join(parts)
 
-    def as_json(self, risk_target: float | None = None) -> dict:
+    def as_json(self, risk_target: float | None = None, to_meet: str | None = None) -> dict:
         """``{"scenarios": {name: {resource: {SUMMARY_KEYS and "cost"}}}, "ranking": [...],
-        "recommendation"}``."""
+        "recommendation"}`` (``to_meet``: as for :meth:`recommendation`)."""
         scenarios = {}
         for name, o in self.outcomes.items():
             per_resource = {}
@@ -558,7 +644,7 @@ class ScenarioComparison:
         return {
             "scenarios": scenarios,
             "ranking": ranking,
-            "recommendation": self.recommendation(risk_target),
+            "recommendation": self.recommendation(risk_target, to_meet),
         }
 
 

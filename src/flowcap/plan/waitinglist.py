@@ -444,14 +444,19 @@ def waiting_list_check(
     (the simulation is the reference; these are the quick check a manager can follow).
 
     ``queue_load`` = mean work falling due a day / mean capacity a day over the horizon
-    (above 1 the list grows); ``target_queue_size_minutes`` = demand × target wait / 4,
-    the list that keeps most first contacts within the target (target wait: the service's
-    first-contact target in working days, as calendar days); ``queue_size_minutes`` the
-    backlog at the start; ``relief_capacity_minutes_per_day`` the capacity a day that
-    brings the list to its target size by the horizon; ``pressure`` = 2 × the simulated
-    mean wait for first contact / target wait (below 1: on course). Fong et al. 2022,
-    :mod:`flowcap.plan.waitinglist`."""
-    days = spec.horizon_days
+    (above 1 the list grows); ``target_queue_size_minutes`` = demand a calendar day × target
+    wait / 4, the list that keeps most first contacts within the target (target wait: the
+    service's first-contact target in working days, as calendar days);
+    ``queue_size_minutes`` the backlog at the start; ``relief_capacity_minutes_per_working_day``
+    the capacity a working day of the resource (a day its people give minutes,
+    ``minutes_per_staff > 0``) that brings the list to its target size by the horizon: the
+    work falling due over the horizon plus the excess list, over its working days (``None``
+    with none); ``pressure`` = 2 × the simulated mean wait for first contact / target wait
+    (below 1: on course). Fong et al. 2022, :mod:`flowcap.plan.waitinglist`.
+
+    Capacity is per working day, as everywhere else in flowcap (rosters, ``flowcap plan``,
+    ``measures``): referrals arrive on every calendar day, but only working days clear them,
+    so a capacity a calendar day would understate what a team must give by about 7/5."""
     target_days = None
     if target_working_days:
         target_days = target_working_days * 7 / max(len(working_days), 1)
@@ -461,19 +466,29 @@ def waiting_list_check(
         demand = float(result.demand_mean[r].mean())
         capacity = float(result.capacity_mean[r].mean())
         queue = 0.0 if opening is None else float(np.asarray(opening)[r].sum())
+        working_days_ahead = int(np.count_nonzero(spec.minutes_per_staff[r] > 0))
         entry = {
             "queue_load": json_number(queue_load(demand, capacity)) if capacity > 0 else None,
             "queue_size_minutes": json_number(queue),
             "target_queue_size_minutes": None,
-            "relief_capacity_minutes_per_day": None,
+            "relief_capacity_minutes_per_working_day": None,
             "pressure": None,
         }
         if target_days:
             target_size = float(target_queue_size(demand, target_days))
             entry["target_queue_size_minutes"] = json_number(target_size)
-            entry["relief_capacity_minutes_per_day"] = json_number(
-                relief_capacity(demand, queue, target_size, time_to_target=days)
-            )
+            if working_days_ahead:
+                # All the work falling due over the horizon (weekends' too) must be done on
+                # the working days, so demand is spread over those, as is the excess list.
+                demand_per_working_day = float(result.demand_mean[r].sum()) / working_days_ahead
+                entry["relief_capacity_minutes_per_working_day"] = json_number(
+                    relief_capacity(
+                        demand_per_working_day,
+                        queue,
+                        target_size,
+                        time_to_target=working_days_ahead,
+                    )
+                )
             wait = result.summary(resource).get("mean_first_contact_wait_days")
             if wait is not None and math.isfinite(wait):
                 entry["pressure"] = json_number(pressure(wait, target_days))

@@ -61,9 +61,12 @@ Y_LABEL = "minutes per day"
 #: capacity or activity), the backlog moves to a right-hand axis (still minutes) so the daily
 #: lines are not squashed flat against zero.
 BACKLOG_OWN_AXIS_RATIO = 4.0
-#: Series longer than this many days also get a 7-day rolling mean in the PNG.
+#: Series longer than this many days also get a 7-day trailing mean in the PNG.
 ROLLING_FROM_DAYS = 120
 ROLLING_DAYS = 7
+#: How the mean is named in the legend: it is trailing, each day's mean is of that day and the
+#: six before it.
+ROLLING_LABEL = f"{ROLLING_DAYS}-day trailing mean"
 
 REQUIRED_COLUMNS = [
     "date",
@@ -342,19 +345,28 @@ def _add_bands(fig: go.Figure, rows: pd.DataFrame, row: int) -> None:
 
 
 def measures_png(table: pd.DataFrame, title: str, path: str | Path, dpi: int = 110) -> Path:
-    """Draw the chart with matplotlib and save it as a PNG; return the path.
+    """Draw the chart with matplotlib (:func:`measures_png_figure`) and save it as a PNG;
+    return the path."""
+    path = Path(path)
+    fig = measures_png_figure(table, title, dpi)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=dpi, facecolor="white")
+    return path
+
+
+def measures_png_figure(table: pd.DataFrame, title: str, dpi: int = 110):
+    """The matplotlib figure (Agg canvas) that :func:`measures_png` saves.
 
     One panel per resource with a shared date axis. For a series longer than
     :data:`ROLLING_FROM_DAYS` days the daily demand, capacity and activity are drawn thin and
-    a 7-day rolling mean of each is drawn over them, so trends stay readable while the daily
-    values remain visible. The backlog is always drawn day by day.
+    a 7-day trailing mean of each (:func:`trailing_mean`) is drawn over them, so trends stay
+    readable while the daily values remain visible. The backlog is always drawn day by day.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     resources = _check(table)
     n = len(resources)
-    path = Path(path)
     smooth = table["date"].nunique() > ROLLING_FROM_DAYS
     fig = Figure(figsize=(13, 1.3 + 2.9 * n), dpi=dpi, layout="constrained")
     FigureCanvasAgg(fig)
@@ -371,15 +383,29 @@ def measures_png(table: pd.DataFrame, title: str, path: str | Path, dpi: int = 1
         frameon=False,
         fontsize=9,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=dpi, facecolor="white")
-    return path
+    return fig
 
 
 _MPL_NON_WORKING = (0.0, 0.0, 0.0, 0.07)
 _MPL_NON_WORKING_LONG = (0.0, 0.0, 0.0, 0.05)
 _MPL_BANK_HOLIDAY = (0.8, 0.475, 0.655, 0.32)
 _MPL_CAPACITY_MEAN_DASH = (0, (4, 2))
+
+
+def trailing_mean(dates: pd.Series, values: pd.Series) -> np.ndarray:
+    """Each day's mean over the :data:`ROLLING_DAYS` calendar days ending on it (minutes per
+    day); NaN until a whole week is in the window.
+
+    Trailing, and only over whole windows: a centred mean with partial windows at the ends
+    averaged only the last few days, which for a series ending on a Friday are all working
+    days, so capacity seemed to jump in the latest week (343 to 480 minutes a day). ``dates``
+    must be sorted; a missing day leaves its windows short, so they get no mean either.
+    """
+    series = pd.Series(
+        np.asarray(values, dtype=float), index=pd.DatetimeIndex(pd.to_datetime(dates))
+    )
+    window = series.rolling(f"{ROLLING_DAYS}D", min_periods=ROLLING_DAYS).mean()
+    return window.to_numpy()
 
 
 def _draw_panel(ax, rows: pd.DataFrame, resource: str, smooth: bool, seen: dict) -> None:
@@ -431,7 +457,7 @@ def _draw_panel(ax, rows: pd.DataFrame, resource: str, smooth: bool, seen: dict)
             )
     else:
         # Years of daily lines that drop to zero every weekend read as a barcode: the daily
-        # values are drawn as faint dots and the 7-day means as lines.
+        # values are drawn as faint dots and the 7-day trailing means as lines.
         for column in ("capacity_minutes", "demand_minutes", "activity_minutes"):
             ax.plot(
                 x,
@@ -445,19 +471,16 @@ def _draw_panel(ax, rows: pd.DataFrame, resource: str, smooth: bool, seen: dict)
                 zorder=2,
             )
         for column in ("demand_minutes", "capacity_minutes", "activity_minutes"):
-            mean = (
-                pd.Series(rows[column].to_numpy(dtype=float))
-                .rolling(ROLLING_DAYS, center=True, min_periods=1)
-                .mean()
-            )
+            mean = trailing_mean(rows["date"], rows[column])
             dash = _MPL_CAPACITY_MEAN_DASH if column == "capacity_minutes" else "-"
             ax.plot(
                 x,
-                mean.to_numpy(),
+                mean,
                 color=colour[column],
                 linewidth=LINE_WIDTH[column],
                 linestyle=dash,
                 zorder=2 + Z_ORDER[column],
+                gid=f"{column} mean",
             )
     over = _exceeds(rows)
     if over.any():
@@ -523,7 +546,7 @@ def _legend_handles(smooth: bool, seen: dict) -> list:
         style = {"linewidth": LINE_WIDTH[column]}
         if column == "capacity_minutes" and smooth:
             style["linestyle"] = _MPL_CAPACITY_MEAN_DASH
-        label = f"{name}, {ROLLING_DAYS}-day mean" if smooth else name
+        label = f"{name}, {ROLLING_LABEL}" if smooth else name
         handles.append(Line2D([], [], color=colour, label=label, **style))
     if smooth:
         handles.append(

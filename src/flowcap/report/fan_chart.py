@@ -117,6 +117,13 @@ def _figure(fan: pd.DataFrame, title: str, threshold: float | None) -> go.Figure
 
 
 def _png(fan: pd.DataFrame, title: str, path: Path, threshold: float | None) -> Path:
+    return save_png(fan_png_figure(fan, title, threshold), path, dpi=110)
+
+
+def fan_png_figure(fan: pd.DataFrame, title: str, threshold: float | None = None):
+    """The matplotlib figure (Agg canvas) of the fan that the ``.png`` chart saves."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
     resources = list(dict.fromkeys(fan["resource"]))
     fig = png_figure(11, 2.4 * len(resources) + 1.2, dpi=110)
     axes = fig.subplots(len(resources), 1, sharex=True, squeeze=False)[:, 0]
@@ -154,10 +161,15 @@ def _png(fan: pd.DataFrame, title: str, path: Path, threshold: float | None) -> 
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_formatter(thousands_formatter())
         tidy_axes(ax)
+    # Short labels ("29", "Nov", "2026"): the default locator puts ticks on days 1, 4, … 31
+    # and then 1 again, and full dates a day apart overlapped.
+    locator = AutoDateLocator(minticks=6, maxticks=14)
+    axes[-1].xaxis.set_major_locator(locator)
+    axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
     png_title(fig, title, SUBTITLE)
-    return save_png(fig, path, dpi=110)
+    return fig
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:

@@ -5,7 +5,8 @@ before each resource's last recorded day) is a dark grey line; the forecast is a
 a fan of two bands, the 95% interval pale and the 80% interval darker; a dotted line marks
 where the forecast starts. The HTML hover gives each day's forecast and both intervals. Days
 the service is closed (a weekday with no recorded demand, e.g. weekends for an office-hours
-service) are left out, so the lines join working days rather than dropping to zero each week.
+service) are left out, so the lines join working days rather than dropping to zero each week;
+the subtitle says so only when some day was left out.
 
 :func:`write_forecast_chart` writes ``.html`` (plotly, offline) or ``.png`` (matplotlib).
 """
@@ -41,10 +42,14 @@ Y_LABEL = "minutes per day"
 CLOSED_SHARE = 0.9
 #: On a closed weekday, a forecast below this fraction of the open days' median is left out.
 CLOSED_FRACTION = 0.05
-SUBTITLE = (
-    "Demand, minutes per day: recorded, then forecast with 80% and 95% prediction intervals. "
-    "Days the service is closed are left out."
-)
+SUBTITLE = "Demand, minutes per day: recorded, then forecast with 80% and 95% prediction intervals."
+#: Added to :data:`SUBTITLE` when some closed day was left out of the chart.
+CLOSED_NOTE = " Days the service is closed are left out."
+
+
+def subtitle(left_out: bool) -> str:
+    """The chart's subtitle; it mentions closed days only when ``left_out`` (some were)."""
+    return SUBTITLE + (CLOSED_NOTE if left_out else "")
 
 
 def _check(history: pd.DataFrame, forecast: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -89,19 +94,21 @@ def _drop_closed_days(past: pd.DataFrame, ahead: pd.DataFrame):
 
 
 def _panels(history, forecast, history_days: int):
-    """(resource, recent history rows, forecast rows) per resource, in forecast order."""
-    panels = []
+    """(resource, recent history rows, forecast rows) per resource, in forecast order, and
+    whether any closed day was left out of them."""
+    panels, left_out = [], False
     for resource in pd.unique(forecast["resource"]):
         past = history[history["resource"] == resource].sort_values("date", kind="stable")
         if len(past):
             cutoff = past["date"].max() - pd.Timedelta(days=max(history_days, 0) - 1)
             past = past[past["date"] >= cutoff] if history_days > 0 else past.iloc[0:0]
         ahead = forecast[forecast["resource"] == resource].sort_values("date", kind="stable")
-        past, shown = _drop_closed_days(past, ahead)
+        open_past, shown = _drop_closed_days(past, ahead)
         if shown.empty:  # closed throughout the horizon: draw it as it is
             shown = ahead.reset_index(drop=True)
-        panels.append((str(resource), past, shown))
-    return panels
+        left_out |= len(open_past) < len(past) or len(shown) < len(ahead)
+        panels.append((str(resource), open_past, shown))
+    return panels, left_out
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -122,7 +129,7 @@ def forecast_figure(
     ``"hi80"``, filled down to the lower), then ``Forecast``.
     """
     history, forecast = _check(history, forecast)
-    panels = _panels(history, forecast, history_days)
+    panels, left_out = _panels(history, forecast, history_days)
     n = len(panels)
     fig = make_subplots(
         rows=n,
@@ -180,7 +187,7 @@ def forecast_figure(
         fig.update_yaxes(title_text=Y_LABEL, rangemode="tozero", tickformat=",.0f", row=i, col=1)
     fig.update_xaxes(hoverformat="%a %d %b %Y", showspikes=True, spikethickness=1)
     fig.update_layout(
-        title=plotly_title(title, SUBTITLE),
+        title=plotly_title(title, subtitle(left_out)),
         template="plotly_white",
         hovermode="x unified",
         height=max(420, 300 * n + 140),
@@ -208,7 +215,7 @@ def forecast_png(
     from matplotlib.patches import Patch
 
     history, forecast = _check(history, forecast)
-    panels = _panels(history, forecast, history_days)
+    panels, left_out = _panels(history, forecast, history_days)
     n = len(panels)
     fig = png_figure(13, 1.3 + 2.7 * n, dpi)
     axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
@@ -244,7 +251,7 @@ def forecast_png(
         ),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False, fontsize=9)
-    png_title(fig, title, SUBTITLE)
+    png_title(fig, title, subtitle(left_out))
     return save_png(fig, Path(path), dpi)
 
 

@@ -2,10 +2,12 @@
 
 Each resource's table has the weekdays as rows (``mon`` … ``sun``) and the months as columns
 (1 … 12); a cell is the mean demand, in minutes, on that weekday in that month. Cells with no
-value (NaN: a weekday the service never works, a month with no data) are drawn grey and left
-blank; every other cell shows its value. Each panel has its own colour scale, because the
-point is the shape of each resource's week and year, and resources differ in size; the hover
-(HTML) also gives each cell's difference from the resource's average cell.
+value (NaN: no such day was recorded, e.g. a month before the data starts) are drawn grey,
+left blank and called "no data"; every other cell shows its value. Every recorded day counts,
+worked or not, so a weekend with no demand is a 0, not a grey cell. Each panel has its own
+colour scale, because the point is the shape of each resource's week and year, and resources
+differ in size; the hover (HTML) also gives each cell's difference from the resource's
+average cell.
 
 :func:`write_variation_chart` writes ``.html`` (plotly, offline) or ``.png`` (matplotlib).
 """
@@ -35,7 +37,10 @@ from flowcap.report._common import (
 
 #: Sequential, colour-blind safe, light (low) to dark (high).
 COLOURSCALE = "YlGnBu"
-SUBTITLE = "Mean demand per day, minutes, by weekday and month. Grey cells: no working days."
+#: Name (and legend) of the grey cells: no day of that weekday and month was recorded. They
+#: are not "no working days": the profile counts every recorded day, closed ones as 0.
+NO_DATA_NAME = "no data"
+SUBTITLE = "Mean demand per day, minutes, by weekday and month. Grey cells: no days recorded."
 
 
 def _profile(resource: str, table: pd.DataFrame) -> pd.DataFrame:
@@ -81,7 +86,7 @@ def variation_figure(profiles: dict[str, pd.DataFrame], title: str) -> go.Figure
     """One heatmap per resource (rows of panels), weekdays down, months across.
 
     Per panel there are two traces: a grey heatmap marking the cells without a value (named
-    ``no working days``), then the values heatmap (named after the resource) whose ``z`` is
+    :data:`NO_DATA_NAME`), then the values heatmap (named after the resource) whose ``z`` is
     the resource's table in calendar order.
     """
     tables = _check(profiles)
@@ -98,12 +103,12 @@ def variation_figure(profiles: dict[str, pd.DataFrame], title: str) -> go.Figure
                 z=np.where(missing, 0.0, np.nan),
                 x=list(MONTH_LABELS),
                 y=list(WEEKDAY_LABELS),
-                name="no working days",
+                name=NO_DATA_NAME,
                 colorscale=[[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
                 showscale=False,
                 xgap=2,
                 ygap=2,
-                hovertemplate="%{y} in %{x}: no working days<extra></extra>",
+                hovertemplate="%{y} in %{x}: no data (no days recorded)<extra></extra>",
             ),
             row=i,
             col=1,

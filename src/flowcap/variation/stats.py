@@ -17,7 +17,7 @@ minutes or in cases. Nothing here reads files or knows about resources.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -263,7 +263,10 @@ class Effect:
     ``ratio``: mean on flagged days ÷ the mean expected on unflagged days of the same weekday
     and month; ``ci_low``/``ci_high``: its 95% confidence interval; ``n_days``: flagged days
     used; ``dispersion``: the estimated quasi-Poisson dispersion φ (variance = φ × mean; 1
-    when the Poisson variance was imposed).
+    when the Poisson variance was imposed). Set by :func:`variation_summary`: ``n_events``,
+    the separate occasions behind the estimate (holiday periods, bank holidays, days), and
+    ``caution``, why the estimate is weak (too few events, or confounded with month), or
+    ``None``.
     """
 
     ratio: float
@@ -271,6 +274,8 @@ class Effect:
     ci_high: float
     n_days: int
     dispersion: float = math.nan
+    n_events: int = 0
+    caution: str | None = None
 
 
 def _poisson_irls(x: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-10):
@@ -459,6 +464,35 @@ def trend(dates, values) -> Trend:
     return Trend(slope, slope / mean if mean else math.nan, slope - t * se, slope + t * se, p_value)
 
 
+# --- how many occasions an effect rests on -------------------------------------------------
+
+#: Fewer occasions than this (bank holidays, days after one, holiday periods) and an effect
+#: is flagged: one or two days are anecdotes, not an estimate of a typical one.
+MIN_EVENTS = 3
+#: Days of data under which a school-holiday effect is confounded with month: the holidays
+#: fall in the same months each year, so only a second year separates them.
+MIN_DAYS_FOR_SCHOOL_EFFECT = 365
+
+
+def _runs(flagged: np.ndarray) -> int:
+    """Runs of consecutive flagged entries: a holiday period is one run of its days."""
+    flag = np.asarray(flagged, dtype=bool).ravel()
+    return int(np.sum(flag & ~np.concatenate([[False], flag[:-1]])))
+
+
+def _with_events(
+    effect: Effect, n_events: int, names: tuple[str, str], caution: str | None = None
+) -> Effect:
+    """``effect`` with its ``n_events`` (``names``: what one event and several are called)
+    and a ``caution``: the one given, or too few events; none without an event."""
+    if caution is None and 0 < n_events < MIN_EVENTS:
+        if n_events == 1:
+            caution = f"from one {names[0]} only: one observation, not a typical effect"
+        else:
+            caution = f"from {n_events} {names[1]} only: too few to trust"
+    return replace(effect, n_events=n_events, caution=caution if n_events else None)
+
+
 # --- everything, JSON-ready -------------------------------------------------------------------
 
 
@@ -498,6 +532,11 @@ def variation_summary(
     - *after_bank_holiday*: the first day in ``dates`` after each bank holiday
       (:func:`after_bank_holiday_days`), where an office-hours service catches up.
     - *school_holiday*: days in ``school_holiday`` (a mask over ``dates``).
+
+    Each effect also has ``n_events``: the bank holidays, the days after one, or the school
+    holiday periods (runs of flagged ``dates``) it rests on; and ``caution``: why it is weak
+    (fewer than :data:`MIN_EVENTS` events; for school holidays, under a year of data, which
+    cannot tell a holiday from its month), else ``None``.
     """
     days = _dates(dates)
     minutes, cases = _values(minutes), _values(cases)
@@ -511,6 +550,32 @@ def variation_summary(
         school_holiday = np.zeros(len(days), dtype=bool)
     finite_cases = cases[np.isfinite(cases)]
     count_fit = asdict(fit_counts(finite_cases)) if finite_cases.sum() > 0 else None
+    school = np.asarray(school_holiday, dtype=bool)
+    span = int((days.max() - days.min()).days) + 1 if len(days) else 0
+    confounded = None
+    if span < MIN_DAYS_FOR_SCHOOL_EFFECT:
+        confounded = (
+            f"from under a year of data ({span} days): school holidays fall in the same "
+            "months every year, so this is confounded with month"
+        )
+    effects = {
+        "bank_holiday_effect": _with_events(
+            day_effect(days, minutes, bank_holiday),
+            len(set(days[bank_holiday])),
+            ("bank holiday", "bank holidays"),
+        ),
+        "after_bank_holiday_effect": _with_events(
+            day_effect(days, minutes, after),
+            int(np.sum(after)),
+            ("day after a bank holiday", "days after a bank holiday"),
+        ),
+        "school_holiday_effect": _with_events(
+            day_effect(days, minutes, school),
+            _runs(school),
+            ("school holiday period", "school holiday periods"),
+            confounded,
+        ),
+    }
     return _json(
         {
             "demand_minutes": describe(minutes),
@@ -518,9 +583,7 @@ def variation_summary(
             "case_count_fit": count_fit,
             "weekday_profile": weekday_profile(days, minutes),
             "month_profile": month_profile(days, minutes),
-            "bank_holiday_effect": asdict(day_effect(days, minutes, bank_holiday)),
-            "after_bank_holiday_effect": asdict(day_effect(days, minutes, after)),
-            "school_holiday_effect": asdict(day_effect(days, minutes, school_holiday)),
+            **{name: asdict(effect) for name, effect in effects.items()},
             "trend": asdict(trend(days, minutes)),
         }
     )

@@ -293,6 +293,8 @@ class _Accumulator:
         self.waits, self.target = True, target
         self.served_by_wait = np.zeros((n_res, n_days))
         self.contacts_by_wait = np.zeros((n_res, n_days))
+        self.waiting_by_age = np.zeros((n_res, n_days + 1))
+        self.contacts_waiting_by_age = np.zeros((n_res, n_days + 1))
         self.contact_row = first_contact_rows(spec)
         working = spec.minutes_per_staff > 0
         self.working = working
@@ -307,6 +309,8 @@ class _Accumulator:
                 served_minutes_by_wait=np.zeros(shape),
                 first_contacts_by_wait=np.zeros(shape),
                 oldest_first_contact_referral=np.full((n_res, self.n, n_days), -1, np.int64),
+                waiting_minutes_by_age=np.zeros((n_res, self.n, n_days + 1)),
+                first_contacts_waiting_by_age=np.zeros((n_res, self.n, n_days + 1)),
             )
 
     def result(self, n_res: int, n_pri: int) -> DailyResult:
@@ -343,6 +347,8 @@ class _Accumulator:
             first_contacts_by_wait=self.contacts_by_wait if self.waits else None,
             days_over_target=self.days_over_target if self.waits else None,
             target_working_days=None if self.target is None else float(self.target),
+            waiting_minutes_by_age=self.waiting_by_age if self.waits else None,
+            first_contacts_waiting_by_age=self.contacts_waiting_by_age if self.waits else None,
         )
 
 
@@ -473,6 +479,27 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
                 paths.capacity_minutes[r, lo:hi, t] = cap
                 paths.activity_minutes[r, lo:hi, t] = cap - left
                 paths.reneged_cases[r, lo:hi, t] = reneged_today[r]
+    if acc.waits:
+        _count_still_waiting(acc, buckets, n_pri, lo, hi, minutes)
+
+
+def _count_still_waiting(acc, buckets: dict[int, list], n_pri: int, lo: int, hi: int, minutes):
+    """Work still waiting after the last day, at the age it has reached (``H - a``)."""
+    n_days, paths = acc.spec.horizon_days, acc.paths
+    for q, items in buckets.items():
+        r = q // n_pri
+        for due_day, row, waiting in items:
+            if due_day < 0:
+                continue  # the opening backlog: its wait began before the horizon
+            age = n_days - due_day
+            acc.waiting_by_age[r, age] += waiting.sum()
+            contact = row >= 0 and acc.contact_row[row]
+            if contact:
+                acc.contacts_waiting_by_age[r, age] += waiting.sum() / minutes[row]
+            if paths is not None:
+                paths.waiting_minutes_by_age[r, lo:hi, age] += waiting
+                if contact:
+                    paths.first_contacts_waiting_by_age[r, lo:hi, age] += waiting / minutes[row]
 
 
 def _push(items: list, t: int, row: int, waiting: np.ndarray, same_day: bool) -> None:

@@ -21,7 +21,8 @@ Each day at an IDVA service, in this order:
 6. **Waits.** Minutes done today of work that fell due on day ``a`` (in the horizon) waited
    ``t - a`` days; minutes of a first contact count as cases (minutes / step minutes). At the
    end of the day the longest-waiting case still waiting for first contact is noted (by its
-   referral day). See :class:`DailyPaths` for what is and is not counted.
+   referral day). Work still waiting after the last day is counted at the age it has reached
+   (``H - a``). See :class:`DailyPaths` for what is and is not counted.
 
 Random numbers come from one ``numpy.random.Generator`` per source and index —
 ``SeedSequence(seed, spawn_key=(source, index))`` with source 0 = arrivals (per case type),
@@ -167,6 +168,17 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
             ]
             oldest_contact[r, t] = min(waiting_since, default=-1)
 
+    # Work still waiting at the end, at the age it has reached (censored waits).
+    waiting_by_age = np.zeros((n_res, n_days + 1))
+    contacts_waiting_by_age = np.zeros((n_res, n_days + 1))
+    for r in range(n_res):
+        for p in range(n_pri):
+            for due_day, s, waiting in queue[r][p]:
+                if due_day >= 0:
+                    waiting_by_age[r, n_days - due_day] += waiting
+                    if s >= 0 and contact_row[s]:
+                        contacts_waiting_by_age[r, n_days - due_day] += waiting / minutes[s]
+
     def one_rep(a):
         return a[:, None, :]
 
@@ -180,6 +192,8 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
         served_minutes_by_wait=served_by_wait[:, None, :],
         first_contacts_by_wait=contacts_by_wait[:, None, :],
         oldest_first_contact_referral=one_rep(oldest_contact),
+        waiting_minutes_by_age=one_rep(waiting_by_age),
+        first_contacts_waiting_by_age=one_rep(contacts_waiting_by_age),
     )
 
 

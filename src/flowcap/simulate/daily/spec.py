@@ -298,6 +298,10 @@ class DailyPaths:
     oldest_first_contact_referral : int, shape (R_n, n_reps, H) — referral day of the case
         that has waited longest among those still waiting for first contact here at the end of
         the day; -1 when none is
+    waiting_minutes_by_age, first_contacts_waiting_by_age : shape (R_n, n_reps, H + 1) —
+        minutes (cases) that fell due in the horizon and still wait at the end of its last
+        day, by the age they have reached: ``H - a`` for work due on day ``a`` (censored
+        waits: each will wait at least that long)
 
     The wait fields are ``None`` from :func:`.numpy.run` without ``waits=True``.
 
@@ -308,7 +312,9 @@ class DailyPaths:
     referred in the horizon; its minutes are counted as cases (minutes / step minutes), so a
     first contact made half one day and half the next counts half at each wait. Work waiting
     before day 0 (the opening backlog) is not counted (its wait began before the horizon),
-    nor is work still waiting at the end (its wait is not over) or cases that gave up.
+    nor are cases that gave up. Work still waiting at the end is not in ``..._by_wait`` (its
+    wait is not over) but in ``..._by_age``, at the age it has reached: leaving it out would
+    make a backlog that spirals look like short waits (only the quick work gets done).
     """
 
     backlog_minutes: np.ndarray
@@ -320,6 +326,8 @@ class DailyPaths:
     served_minutes_by_wait: np.ndarray | None = None
     first_contacts_by_wait: np.ndarray | None = None
     oldest_first_contact_referral: np.ndarray | None = None
+    waiting_minutes_by_age: np.ndarray | None = None
+    first_contacts_waiting_by_age: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -342,6 +350,8 @@ class DailyResult:
         equals when nothing waits at the start or the end of the horizon and nobody gives up)
     served_minutes_by_wait, first_contacts_by_wait : (R_n, H) — :class:`DailyPaths`'
         fields summed over replications (see *waits* there); ``None`` without ``waits=True``
+    waiting_minutes_by_age, first_contacts_waiting_by_age : (R_n, H + 1) — the same for
+        work still waiting at the end, by the age it has reached (censored waits)
     days_over_target : (R_n, n_reps) — working days of the resource (``minutes_per_staff >
         0``) that ended with a case still waiting here for first contact ``target_working_days``
         or more working days after its referral, so already past the target (a case referred
@@ -371,30 +381,44 @@ class DailyResult:
     first_contacts_by_wait: np.ndarray | None = field(default=None, repr=False)
     days_over_target: np.ndarray | None = None
     target_working_days: float | None = None
+    waiting_minutes_by_age: np.ndarray | None = field(default=None, repr=False)
+    first_contacts_waiting_by_age: np.ndarray | None = field(default=None, repr=False)
 
     def _index(self, resource: str | int) -> int:
         return resource if isinstance(resource, int) else self.resources.index(resource)
 
-    def wait_days(self, resource: str | int, *, first_contact: bool = False) -> dict[str, float]:
-        """Mean and 90th percentile of the measured wait in days (NaN when nothing was done).
+    def wait_days(
+        self, resource: str | int, *, first_contact: bool = False, done_only: bool = False
+    ) -> dict[str, float]:
+        """Mean and 90th percentile of the wait in days (NaN when there is none).
 
-        Over every minute of work done at the resource, or with ``first_contact`` over the
-        first contacts made there (cases). The percentile is the smallest whole number of
-        days that at least 90% waited no longer than.
+        Over every minute of work that fell due at the resource in the horizon, or with
+        ``first_contact`` over the first contacts there (cases): what was done, at the wait it
+        had, and what still waits at the end, at the age it has reached (a censored wait, so
+        the figures are lower bounds when much is left waiting); with ``done_only``, what was
+        done alone. The percentile is the smallest whole number of days that at least 90%
+        waited no longer than.
         """
-        counts = self.first_contacts_by_wait if first_contact else self.served_minutes_by_wait
-        if counts is None:
+        done = self.first_contacts_by_wait if first_contact else self.served_minutes_by_wait
+        if done is None:
             return {"mean": math.nan, "p90": math.nan}
-        row = counts[self._index(resource)]
+        i = self._index(resource)
+        row = np.append(done[i], 0.0)  # ages run to H, waits to H - 1
+        left = self.first_contacts_waiting_by_age if first_contact else self.waiting_minutes_by_age
+        if not done_only and left is not None:
+            row = row + left[i]
         return {"mean": histogram_mean(row), "p90": histogram_quantile(row, 0.9)}
 
     def summary(self, resource: str | int) -> dict[str, float]:
         """Headline numbers for one resource (minutes, probabilities, days, cases).
 
-        ``mean_wait_days`` and ``p90_wait_days`` are over every minute of work done there,
-        ``..._first_contact_...`` over first contacts (NaN where no case type's first step is
-        at this resource, or without ``waits=True``); ``days_over_target`` is the mean over
-        replications (NaN without a target or where no first contact is made here).
+        ``mean_wait_days`` and ``p90_wait_days`` are over every minute of work that fell due
+        there in the horizon: done, at its wait, or still waiting at the end, at the age it
+        has reached (:meth:`wait_days`); ``..._done`` over the work done alone (short when a
+        backlog spirals: only the quick work gets done). ``..._first_contact_...`` the same
+        over first contacts (NaN where no case type's first step is at this resource, or
+        without ``waits=True``); ``days_over_target`` is the mean over replications (NaN
+        without a target or where no first contact is made here).
         """
         i = self._index(resource)
         final = self.final_backlog[i]
@@ -402,7 +426,9 @@ class DailyResult:
         if self.threshold_minutes is not None:
             over = float(np.mean(final > self.threshold_minutes))
         overall = self.wait_days(i)
+        done = self.wait_days(i, done_only=True)
         contact = self.wait_days(i, first_contact=True)
+        contact_done = self.wait_days(i, first_contact=True, done_only=True)
         little = np.nan if self.little_wait_days is None else float(self.little_wait_days[i])
         late = np.nan
         if self.days_over_target is not None and not math.isnan(contact["mean"]):
@@ -412,12 +438,16 @@ class DailyResult:
             "final_backlog_p50": float(np.percentile(final, 50)),
             "final_backlog_p90": float(np.percentile(final, 90)),
             "p_final_backlog_over_threshold": over,
-            "mean_wait_days": float(self.mean_wait_days[i]),
+            "mean_wait_days": overall["mean"],
             "cases_reneged": float(self.reneged_cases[i].mean()),
             "little_wait_days": little,
             "p90_wait_days": overall["p90"],
+            "mean_wait_days_done": done["mean"],
+            "p90_wait_days_done": done["p90"],
             "mean_first_contact_wait_days": contact["mean"],
             "p90_first_contact_wait_days": contact["p90"],
+            "mean_first_contact_wait_days_done": contact_done["mean"],
+            "p90_first_contact_wait_days_done": contact_done["p90"],
             "days_over_target": late,
         }
 

@@ -564,6 +564,8 @@ class _BucketChunk(_Chunk):
                 paths["by_priority"][t] = by_priority
             if t % FLOOR_EVERY_DAYS == FLOOR_EVERY_DAYS - 1:
                 floor = _oldest_waiting(work, floor, t)
+        if waits:
+            self._still_waiting(work)
         self.reneged = reneged
         self._finish(demand_sums, activity_sums, randomised)
 
@@ -622,9 +624,15 @@ class _BucketChunk(_Chunk):
         self.served_by_wait = torch.zeros((n_res, h), dtype=torch.float64, device=dev)
         self.contacts_by_wait = torch.zeros((n_res, h), dtype=torch.float64, device=dev)
         self.days_over_target = torch.zeros((n_res, self.n), dtype=torch.int32, device=dev)
+        self.waiting_by_age = torch.zeros((n_res, h + 1), dtype=torch.float64, device=dev)
+        self.contacts_waiting_by_age = torch.zeros((n_res, h + 1), dtype=torch.float64, device=dev)
         if self.paths is not None:
             for name in ("served_by_wait", "contacts_by_wait"):
                 self.paths[name] = torch.zeros((n_res, h, self.n), dtype=torch.float32, device=dev)
+            for name in ("waiting_by_age", "contacts_waiting_by_age"):
+                self.paths[name] = torch.zeros(
+                    (n_res, h + 1, self.n), dtype=torch.float32, device=dev
+                )
             self.paths["oldest"] = torch.full((h, n_res, self.n), -1, dtype=torch.int64, device=dev)
 
     def _served(self, t: int, floor: int, taken: torch.Tensor) -> None:
@@ -637,6 +645,17 @@ class _BucketChunk(_Chunk):
         if self.paths is not None:
             self.paths["served_by_wait"][:, :width] += flipped
             self.paths["contacts_by_wait"][:, :width] += contacts
+
+    def _still_waiting(self, work: torch.Tensor) -> None:
+        """After the last day: work still waiting at the age it has reached, ``H - a`` for
+        work due on day ``a`` (work: (R, P, H, G, n); the opening backlog is kept apart)."""
+        by_age = work.sum(dim=(1, 3)).flip(1)  # (R, H, n): due on the last day (age 1) first
+        contacts = (work * self.contact_weight).sum(dim=(1, 3)).flip(1)
+        self.waiting_by_age[:, 1:] += by_age.sum(2)
+        self.contacts_waiting_by_age[:, 1:] += contacts.sum(2)
+        if self.paths is not None:
+            self.paths["waiting_by_age"][:, 1:] += by_age
+            self.paths["contacts_waiting_by_age"][:, 1:] += contacts
 
     def _first_contacts_waiting(self, t: int, floor: int, window: torch.Tensor) -> None:
         """Days past the target, and (with paths) the oldest referral still waiting."""
@@ -656,6 +675,8 @@ class _BucketChunk(_Chunk):
         if acc.waits:
             acc.served_by_wait += self.served_by_wait.cpu().numpy()
             acc.contacts_by_wait += self.contacts_by_wait.cpu().numpy()
+            acc.waiting_by_age += self.waiting_by_age.cpu().numpy()
+            acc.contacts_waiting_by_age += self.contacts_waiting_by_age.cpu().numpy()
             if acc.days_over_target is not None:
                 acc.days_over_target[:, lo:hi] += self.days_over_target.cpu().numpy()
             if self.paths is not None:
@@ -663,6 +684,8 @@ class _BucketChunk(_Chunk):
                 for name, field in (
                     ("served_by_wait", "served_minutes_by_wait"),
                     ("contacts_by_wait", "first_contacts_by_wait"),
+                    ("waiting_by_age", "waiting_minutes_by_age"),
+                    ("contacts_waiting_by_age", "first_contacts_waiting_by_age"),
                 ):
                     values = self.paths[name].permute(0, 2, 1).cpu().numpy()
                     getattr(paths, field)[:, lo:hi] = values.astype(np.float64)
