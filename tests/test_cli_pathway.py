@@ -97,13 +97,43 @@ def test_des_human_output_names_every_step_and_charts_the_queues(example, tmp_pa
     assert (tmp_path / "queues.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_des_without_a_pathway_says_what_to_add(tmp_path):
+def test_des_without_a_pathway_builds_it_from_the_case_types(tmp_path):
+    # The anchor service has one case type (60 minutes of advocacy, 10 a day, 3 advocates x
+    # 240 minutes every day) and no history: one step, utilisation near 600 / 720 (a little
+    # less: minutes worked after a shift ends are overtime), nothing measured to compare.
     folder = tmp_path / "anchor"
     shutil.copytree(ROOT / "examples" / "anchor-lindley", folder)
-    result = runner.invoke(app, ["des", str(folder), "--start", "2026-01-05"])
-    assert result.exit_code == 1
-    assert "no pathway" in result.output
-    assert "Traceback" not in result.output
+    args = ["des", folder, "--start", "2026-01-05", "--hours", 24 * 7 * 8, "--json"]
+    document = run_json(*args, "--replications", 3)
+    assert document["pathway_from"] == "case_types"
+    assert list(document["steps"]) == ["advocate day 0"]
+    check = document["utilisation_check"]["advocate"]
+    assert check["measured"] is None and check["gap_points"] is None
+    assert 0.75 < check["simulated"] <= 600 / 720
+    human = runner.invoke(app, list(map(str, args[:-1])))
+    assert human.exit_code == 0, human.output
+    assert "built from the case types" in human.output
+    assert "simulated against measured" in human.output
+
+
+def test_des_from_the_case_types_of_the_example_sets_utilisation_beside_the_measures(example):
+    # The example without its pathway: the case types' steps, weekly sessions included, with
+    # a warm-up as long as the longest case (310 days) plus two weeks.
+    folder = example.parent / "no-pathway"
+    shutil.copytree(example, folder, ignore=shutil.ignore_patterns(".flowcap"))
+    text = (folder / "service.yaml").read_text()
+    (folder / "service.yaml").write_text(text[: text.index("\npathway:")] + "\n")
+    document = run_json("des", folder, "--hours", 500, "--replications", 3, "--json")
+    assert document["pathway_from"] == "case_types"
+    assert document["warmup_hours"] == 336 + 24 * 310
+    assert "idva day 1" in document["steps"] and "wait: idva day 8" in document["steps"]
+    assert document["steps"]["wait: idva day 8"]["utilisation"] is None
+    check = document["utilisation_check"]
+    assert set(check) == {"triage", "idva", "caseworker"}
+    for row in check.values():
+        assert row["gap_points"] == pytest.approx(100 * (row["simulated"] - row["measured"]))
+    notes = [w for w in document["warnings"] if "measured over the last 52 weeks" in w]
+    assert len(notes) == sum(abs(row["gap_points"]) > 10 for row in check.values())
 
 
 @pytest.mark.slow

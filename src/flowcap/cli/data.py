@@ -286,7 +286,7 @@ def _waiting_table(result: DailyMeasures) -> Table:
     """Who waits now, per resource and case type, by age in working days."""
     from flowcap.measures.waiting import BAND_COLUMNS, BAND_LABELS
 
-    last = result.table["date"].max()
+    last = result.period[1]
     table = Table(
         title=f"Waiting list at the end of {last:%a %d %b %Y}",
         caption="ages in working days since the work fell due (that day not counted); "

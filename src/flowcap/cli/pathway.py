@@ -32,8 +32,13 @@ def des(
     service: ServiceName = None,
     hours: Annotated[float, typer.Option(help="Hours observed after the warm-up.")] = 2184.0,
     warmup_hours: Annotated[
-        float, typer.Option(help="Hours simulated first and left out of the statistics.")
-    ] = 336.0,
+        float | None,
+        typer.Option(
+            help="Hours simulated first and left out of the statistics (default 336; built "
+            "from the case types, 336 more than the longest case lasts).",
+            show_default=False,
+        ),
+    ] = None,
     replications: Annotated[
         int, typer.Option(help="Independent runs (confidence intervals come from them).")
     ] = 20,
@@ -45,7 +50,8 @@ def des(
     as_json: AsJson = False,
     chart: Chart = None,
 ) -> None:
-    """Case-level simulation of the pathway: waits per step and case type, utilisation."""
+    """Case-level simulation of the pathway (service.yaml's pathway:, else the case types'
+    steps): waits per step and case type, utilisation beside the measured one."""
     from flowcap.simulate.pathway.report import simulate_service_pathway
 
     with running() as progress:
@@ -77,7 +83,9 @@ def des(
         return
     table = Table(
         title=f"{escape(report.service_name)}: pathway from {report.start:%d %b %Y}, "
-        f"{hours:,.4g} hours after {warmup_hours:,.4g} hours' warm-up, {replications} replications"
+        f"{hours:,.4g} hours after {report.result.warmup_hours:,.4g} hours' warm-up, "
+        f"{replications} replications"
+        + ("" if report.built_from == "pathway" else " (pathway built from the case types)")
     )
     for column in (
         "step",
@@ -91,7 +99,10 @@ def des(
         "gave up",
     ):
         table.add_column(column, justify="left" if column in ("step", "resource") else "right")
+    delays = report.spec.is_delay
     for index, (name, step) in enumerate(document["steps"].items()):
+        if delays[index]:  # a wait between steps (after_days): nobody to wait for
+            continue
         resource = report.spec.resources[report.spec.step_resource[index]]
         table.add_row(
             escape(name),
@@ -105,27 +116,62 @@ def des(
             f"{step['reneged']:,}",
         )
     out.print(table)
-    by_type = Table(title="Wait (minutes) by case type: mean / 90th percentile")
-    by_type.add_column("case type")
-    for name in document["steps"]:
-        by_type.add_column(escape(name), justify="right")
-    for case_type in report.spec.case_types:
-        cells = []
-        for step in document["steps"].values():
-            entry = step["by_case_type"].get(case_type)
-            if not entry or not entry["customers"]:
-                cells.append("-")
-            else:
-                mean, p90 = entry["mean_wait_minutes"], entry["p90_wait_minutes"]
-                cells.append(f"{_number(mean)} / {_number(p90)}")
-        by_type.add_row(escape(case_type), *cells)
-    out.print(by_type)
+    if delays.any():
+        out.print(
+            "Between steps due on different days (after_days) a case waits the difference "
+            "in days, occupying nobody; those waits are left out above (they are in --json)."
+        )
+    out.print(_waits_by_case_type(report, document))
     end = document["end_to_end"]
     interval = end["ci95"]
     out.print(
         f"End to end: {_number(end['mean_time_minutes'])} minutes on average"
         + ("" if interval is None else f" (95% CI {_number(interval[0])}–{_number(interval[1])})")
     )
+    check = Table(title="Utilisation: simulated against measured (activity / capacity)")
+    for column in ("resource", "simulated", "measured", "gap (points)"):
+        check.add_column(column, justify="left" if column == "resource" else "right")
+    for name, row in document["utilisation_check"].items():
+        check.add_row(
+            escape(name),
+            "-" if row["simulated"] is None else f"{row['simulated']:.0%}",
+            "-" if row["measured"] is None else f"{row['measured']:.0%}",
+            "-" if row["gap_points"] is None else f"{row['gap_points']:+.0f}",
+        )
+    out.print(check)
+
+
+def _waits_by_case_type(report, document: dict) -> Table:
+    """Mean / p90 wait per case type and step: one column per step for a short pathway,
+    else one row per case type and step it reaches."""
+    delays = report.spec.is_delay
+    steps = [(n, s) for i, (n, s) in enumerate(document["steps"].items()) if not delays[i]]
+
+    def cell(entry: dict | None) -> str | None:
+        if not entry or not entry["customers"]:
+            return None
+        return f"{_number(entry['mean_wait_minutes'])} / {_number(entry['p90_wait_minutes'])}"
+
+    title = "Wait (minutes) by case type: mean / 90th percentile"
+    by_type = Table(title=title)
+    by_type.add_column("case type")
+    if len(steps) <= 6:
+        for name, _ in steps:
+            by_type.add_column(escape(name), justify="right")
+        for case_type in report.spec.case_types:
+            cells = [cell(step["by_case_type"].get(case_type)) or "-" for _, step in steps]
+            by_type.add_row(escape(case_type), *cells)
+        return by_type
+    by_type.add_column("step")
+    by_type.add_column("cases", justify="right")
+    by_type.add_column("mean / p90", justify="right")
+    for case_type in report.spec.case_types:
+        for name, step in steps:
+            entry = step["by_case_type"].get(case_type)
+            text = cell(entry)
+            if text is not None:
+                by_type.add_row(escape(case_type), escape(name), f"{entry['customers']:,}", text)
+    return by_type
 
 
 def _share(value: float | None) -> str:

@@ -18,6 +18,10 @@ One replication is one call of :func:`_replication`, a discrete-event loop over 
   starting service and reneging are O(1);
 - a renege event is not removed when the case's service starts: it is skipped when it comes
   off the heap (lazy deletion), which the case's serial number and state make safe;
+- a step with no resource (resource index -1) is a delay: a case joining it starts its
+  "service" (the delay) at once and occupies nobody, so any number can be there together
+  (an infinite-server station); cases of type ``t`` arrive at step ``entry[t]``, and wait for
+  their first contact (their first step with a resource) with their patience;
 - arrivals of each case type are an exact non-homogeneous Poisson process: an Exp(1) draw is
   spent against the integral of the hourly rate (whole weeks skipped at once);
 - time integrals (people busy and on duty, cases waiting) are brought up to date only when
@@ -50,15 +54,16 @@ _ARRIVAL, _SERVICE_END, _RENEGE, _ROTA = 0, 1, 2, 3
 # Heap integer columns (the minute is in its own float array).
 _H_SEQ, _H_KIND, _H_SLOT, _H_TAG = 0, 1, 2, 3
 # Case table: integer columns, float columns, states.
-_C_TYPE, _C_STEP, _C_SERIAL, _C_PREV, _C_NEXT, _C_STATE = 0, 1, 2, 3, 4, 5
+_C_TYPE, _C_STEP, _C_SERIAL, _C_PREV, _C_NEXT, _C_STATE, _C_SEEN = 0, 1, 2, 3, 4, 5, 6
+_C_INTS = 7  # _C_SEEN: 1 once the case's service at a step with a resource has begun
 _C_ARRIVED, _C_JOINED = 0, 1
-_FREE, _WAITING, _SERVING, _FIRST_WAIT = 0, 1, 2, 3  # _FIRST_WAIT: at step 0, may renege
+_FREE, _WAITING, _SERVING, _FIRST_WAIT = 0, 1, 2, 3  # _FIRST_WAIT: first contact, may renege
 # Per resource: integer and float columns.
 _R_ON_DUTY, _R_BUSY, _R_WAITING = 0, 1, 2
 _R_BUSY_AREA, _R_DUTY_AREA, _R_OVER_AREA, _R_LAST = 0, 1, 2, 3
 # Per step: integer and float columns.
-_S_WAITING, _S_JOINED = 0, 1
-_S_AREA, _S_LAST = 0, 1
+_S_WAITING, _S_JOINED, _S_RENEGED = 0, 1, 2
+_S_AREA, _S_LAST, _S_RENEGE_WAIT = 0, 1, 2
 # Per (step, case type) counts; per case type counts and sums.
 _SERVED, _WAITED = 0, 1
 _T_RENEGED, _T_DONE, _T_ARRIVED = 0, 1, 2
@@ -257,7 +262,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
     (the caller grows it and calls again). No array is replaced inside the loop, so Numba
     keeps no reference counts there."""
     (resource, rank, rate, week_total, dur_kind, dur_par, dur_ptr, dur_values, route_cum,
-     sched_ptr, sched_minutes, sched_servers) = model  # fmt: skip
+     sched_ptr, sched_minutes, sched_servers, entry) = model  # fmt: skip
     st_i, st_f, ty_i, ty_f, samples, e2e, at_step, service_f = tallies
     n_s = resource.shape[0]
     n_t = rank.shape[0]
@@ -302,25 +307,24 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
             serial += 1
             ci[c, _C_TYPE] = t
             ci[c, _C_SERIAL] = serial
+            ci[c, _C_SEEN] = 0
             cf[c, _C_ARRIVED] = now
             if now >= w0:
                 ty_i[t, _T_ARRIVED] += 1
-            join_step = 0
+            join_step = entry[t]
         elif kind == _SERVICE_END:
             s = ci[slot, _C_STEP]
             r = resource[s]
-            _resource_up_to_date(res_i, res_f, r, now, w0, w1)
-            res_i[r, _R_BUSY] -= 1
-            first = r
-            n_dispatch = 1
+            if r >= 0:  # a delay step frees nobody
+                _resource_up_to_date(res_i, res_f, r, now, w0, w1)
+                res_i[r, _R_BUSY] -= 1
+                first = r
+                n_dispatch = 1
             u = np.random.random()
             for j in range(n_s):
                 if u < route_cum[ci[slot, _C_TYPE] * n_s + s, j]:
                     c = slot
                     join_step = j
-                    if resource[j] != r:
-                        second = resource[j]
-                        n_dispatch = 2
                     break
             if join_step < 0:  # leaves the pathway
                 if cf[slot, _C_ARRIVED] >= w0:
@@ -334,7 +338,8 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 free_head = slot
         elif kind == _RENEGE:
             if ci[slot, _C_SERIAL] == tag and ci[slot, _C_STATE] == _FIRST_WAIT:
-                r = resource[0]
+                s = ci[slot, _C_STEP]
+                r = resource[s]
                 q = r * n_ranks + rank[ci[slot, _C_TYPE]]
                 prev, nxt = ci[slot, _C_PREV], ci[slot, _C_NEXT]
                 if prev >= 0:
@@ -346,15 +351,17 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 else:
                     queues[q, 1] = prev
                 res_i[r, _R_WAITING] -= 1
-                step_f[0, _S_AREA] += step_i[0, _S_WAITING] * _overlap(
-                    step_f[0, _S_LAST], now, w0, w1
+                step_f[s, _S_AREA] += step_i[s, _S_WAITING] * _overlap(
+                    step_f[s, _S_LAST], now, w0, w1
                 )
-                step_f[0, _S_LAST] = now
-                step_i[0, _S_WAITING] -= 1
+                step_f[s, _S_LAST] = now
+                step_i[s, _S_WAITING] -= 1
                 if cf[slot, _C_JOINED] >= w0:
                     t = ci[slot, _C_TYPE]
                     ty_i[t, _T_RENEGED] += 1
                     ty_f[t, _T_RENEGE_WAIT] += now - cf[slot, _C_JOINED]
+                    step_i[s, _S_RENEGED] += 1
+                    step_f[s, _S_RENEGE_WAIT] += now - cf[slot, _C_JOINED]
                 ci[slot, _C_STATE] = _FREE
                 ci[slot, _C_NEXT] = free_head
                 free_head = slot
@@ -367,7 +374,32 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
             first = r
             n_dispatch = 1
 
-        if join_step >= 0:
+        if join_step >= 0 and resource[join_step] < 0:
+            # A delay: no queue and nobody to wait for; it ends after its fixed (or random)
+            # time, counted as a wait of 0 and a service of that time.
+            s = join_step
+            t = ci[c, _C_TYPE]
+            ci[c, _C_STEP] = s
+            ci[c, _C_STATE] = _SERVING
+            cf[c, _C_JOINED] = now
+            k = s * n_t + t
+            lo = dur_ptr[k]
+            minutes = _sample(dur_kind[k], dur_par[k, 0], dur_par[k, 1], dur_ptr[k + 1] - lo)
+            if dur_kind[k] == _EMPIRICAL:
+                minutes = dur_values[lo + int(minutes)]
+            if now >= w0:
+                step_i[s, _S_JOINED] += 1
+                st_i[s, t, _SERVED] += 1
+                service_f[s, t] += minutes
+                b = int(math.log1p(minutes) * _E2E_SCALE)
+                at_step[s, min(b, E2E_BINS - 1)] += 1
+                if state[_KEEP_WAITS]:
+                    w_step[n_w] = s
+                    w_type[n_w] = t
+                    w_wait[n_w] = 0.0
+                    n_w += 1
+            _heap_push(ht, hi, state, now + minutes, _SERVICE_END, c, 0)
+        elif join_step >= 0:
             # Case c joins the tail of its priority's list at the step's resource
             # (queues[r * n_ranks + rank] = (head, tail) case slots, -1 for none).
             s = join_step
@@ -390,9 +422,13 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 queues[q, 0] = c
             queues[q, 1] = c
             res_i[r, _R_WAITING] += 1
-            if kind == _ARRIVAL:
+            if n_dispatch == 0:
                 first = r
                 n_dispatch = 1
+            elif first != r:
+                second = r
+                n_dispatch = 2
+            if ci[c, _C_SEEN] == 0:  # waiting for first contact: may give up
                 k = n_s * n_t + ci[c, _C_TYPE]  # patience row
                 if dur_kind[k] >= 0:
                     ci[c, _C_STATE] = _FIRST_WAIT
@@ -402,7 +438,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                     )
                     if dur_kind[k] == _EMPIRICAL:
                         patience = dur_values[lo + int(patience)]
-                    _heap_push(ht, hi, state, now + patience, _RENEGE, c, serial)
+                    _heap_push(ht, hi, state, now + patience, _RENEGE, c, ci[c, _C_SERIAL])
 
         # Free people take waiting cases: most urgent first, then first come first served.
         for d in range(n_dispatch):
@@ -441,6 +477,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                         w_wait[n_w] = wait
                         n_w += 1
                 ci[c, _C_STATE] = _SERVING
+                ci[c, _C_SEEN] = 1
                 k = s * n_t + t  # service row
                 lo = dur_ptr[k]
                 minutes = _sample(dur_kind[k], dur_par[k, 0], dur_par[k, 1], dur_ptr[k + 1] - lo)
@@ -480,14 +517,14 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
     state[_KEEP_WAITS] = keep_waits
     ht = np.empty(64 + n_t + n_res + 2 * headroom)
     hi = np.empty((ht.shape[0], 4), np.int64)
-    ci = np.empty((0, 6), np.int64)
+    ci = np.empty((0, _C_INTS), np.int64)
     cf = np.empty((0, 2))
     ci, cf, state[_FREE_HEAD] = _grow_cases(ci, cf)
     queues = np.full((n_res * n_ranks, 2), -1, np.int64)
     res_i = np.zeros((n_res, 3), np.int64)
     res_f = np.zeros((n_res, 4))
-    step_i = np.zeros((n_s, 2), np.int64)
-    step_f = np.zeros((n_s, 2))
+    step_i = np.zeros((n_s, 3), np.int64)
+    step_f = np.zeros((n_s, 3))
     tallies = (
         np.zeros((n_s, n_t, 2), np.int64),
         np.zeros((n_s, n_t)),
@@ -556,4 +593,6 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
         tallies[5],
         tallies[6],
         tallies[7],
+        step_i[:, _S_RENEGED].copy(),
+        step_f[:, _S_RENEGE_WAIT].copy(),
     )

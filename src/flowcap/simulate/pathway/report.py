@@ -17,14 +17,23 @@ from flowcap.checks import (
     check_replications,
     check_seed,
 )
-from flowcap.errors import FlowcapError
 from flowcap.progress import Progress, quiet
-from flowcap.simulate.pathway.build import build_pathway_spec, hour_shares_of
+from flowcap.simulate.pathway.build import (
+    HISTORY_WEEKS,
+    build_pathway_spec,
+    case_type_pathway,
+    hour_shares_of,
+)
 from flowcap.simulate.pathway.spec import PathwaySpec
 
 if TYPE_CHECKING:  # the engine is imported when simulating: Numba compiles it then
     from flowcap.history import ServiceHistory
     from flowcap.simulate.pathway import PathwayResult
+
+#: Simulated and measured utilisation further apart than this (a share) get a note.
+UTILISATION_GAP = 0.10
+#: The default warm-up: two weeks (more for a pathway built from the case types).
+WARMUP_HOURS = 24 * 7 * 2
 
 
 @dataclass(frozen=True)
@@ -35,12 +44,32 @@ class PathwayReport:
     start: date
     spec: PathwaySpec
     result: PathwayResult
+    #: ``pathway`` (service.yaml's ``pathway:``) or ``case_types`` (built from their steps).
+    built_from: str = "pathway"
+    #: Measured utilisation per resource over the recent history (:func:`measured_utilisation`),
+    #: or None without history.
+    measured: dict[str, float | None] | None = None
 
     def as_json(self) -> dict:
         document = self.result.summary()
         document["start"] = self.start.isoformat()
+        document["pathway_from"] = self.built_from
+        document["utilisation_check"] = self.utilisation_check()
         document["warnings"] = self.warnings()
         return document
+
+    def utilisation_check(self) -> dict[str, dict]:
+        """Per resource: the ``simulated`` utilisation (busy / on duty), the ``measured``
+        one (activity / capacity over the history's last weeks, None without it) and
+        ``gap_points``, simulated minus measured in percentage points."""
+        simulated = self.result.utilisation()
+        check = {}
+        for r, name in enumerate(self.result.resources):
+            sim = float(simulated[r]) if math.isfinite(simulated[r]) else None
+            measured = None if self.measured is None else self.measured.get(name)
+            gap = None if sim is None or measured is None else 100 * (sim - measured)
+            check[name] = {"simulated": sim, "measured": measured, "gap_points": gap}
+        return check
 
     def warnings(self) -> list[str]:
         """What makes these numbers less than they seem: nobody on duty at a step cases
@@ -51,7 +80,7 @@ class PathwayReport:
         joined = result.joined.sum(axis=0)
         for s, step in enumerate(result.steps):
             r = int(result.step_resource[s])
-            if joined[s] and on_duty[r] == 0:
+            if r >= 0 and joined[s] and on_duty[r] == 0:
                 found.append(
                     f"nobody from {result.resources[r]} is on duty at any time in the window, "
                     f"so the {int(joined[s]):,} cases that reached {step} waited to the end"
@@ -70,36 +99,73 @@ class PathwayReport:
                 "pathway at its end; the times end to end count only those that had left, so "
                 "they are understated: run with a longer --hours"
             )
+        for name, row in self.utilisation_check().items():
+            gap = row["gap_points"]
+            if gap is not None and abs(gap) > 100 * UTILISATION_GAP:
+                found.append(
+                    f"{name} is busy {row['simulated']:.0%} of its time on duty in the "
+                    f"simulation against {row['measured']:.0%} measured over the last "
+                    f"{HISTORY_WEEKS} weeks: the pathway's minutes or routing disagree with the "
+                    "history (or it leaves out some of the team's work)"
+                )
         return found
+
+
+def measured_utilisation(
+    history: ServiceHistory, weeks: int = HISTORY_WEEKS
+) -> dict[str, float | None] | None:
+    """Activity / capacity per resource over the last ``weeks`` weeks of the measures (the
+    weeks the simulated arrivals are averaged over), as ``DailyMeasures.summary`` counts it:
+    all the activity over the capacity of the working days; None without history, None for
+    a resource with no capacity."""
+    measures = history.measures
+    if measures is None or not len(measures.table):
+        return None
+    table = measures.table
+    recent = table[table["date"] > table["date"].max() - pd.Timedelta(weeks=weeks)]
+    found: dict[str, float | None] = {}
+    for resource, days in recent.groupby("resource", sort=False):
+        working = days[days["is_working_day"]]
+        if working.empty:
+            working = days
+        capacity = float(working["capacity_minutes"].sum())
+        activity = float(days["activity_minutes"].sum())
+        found[str(resource)] = activity / capacity if capacity > 0 else None
+    return found
 
 
 def simulate_service_pathway(
     history: ServiceHistory,
     *,
     hours: float = 24 * 7 * 13,
-    warmup_hours: float = 24 * 7 * 2,
+    warmup_hours: float | None = None,
     replications: int = 20,
     seed: int = 0,
     start: date | None = None,
     progress: Progress = quiet,
 ) -> PathwayReport:
-    """Simulate the folder's ``pathway:`` ``replications`` times over ``warmup_hours`` +
-    ``hours`` from midnight on ``start`` (default: the day after the last referral, or today
-    with no history); statistics cover the ``hours`` after the warm-up."""
+    """Simulate the folder's ``pathway:`` (without one, the pathway its case types' steps
+    describe) ``replications`` times over ``warmup_hours`` + ``hours`` from midnight on
+    ``start`` (default: the day after the last referral, or today with no history);
+    statistics cover the ``hours`` after the warm-up, by default 2 weeks, and for a pathway
+    built from the case types 2 weeks more than its longest case lasts (a simulation starts
+    empty, and the weekly sessions of cases referred months ago are part of the load). The
+    simulated utilisation is set
+    beside the measured one (:meth:`PathwayReport.utilisation_check`)."""
     check_hours(hours)
-    check_hours(warmup_hours, "warmup_hours", allow_zero=True)
+    if warmup_hours is not None:
+        check_hours(warmup_hours, "warmup_hours", allow_zero=True)
     check_replications(replications)
-    check_pathway_size(replications, warmup_hours + hours)
     check_seed(seed)
     check_day(start, "start")
     from flowcap.simulate.pathway import simulate_pathway
 
     service, data = history.service, history.tables
-    if service.pathway is None:
-        raise FlowcapError(
-            f"{history.where()}: service.yaml has no pathway: section (the steps a case goes "
-            "through, each with resource, service_minutes and next); see the README"
-        )
+    if warmup_hours is None:
+        warmup_hours = WARMUP_HOURS
+        if service.pathway is None:
+            warmup_hours += 24 * case_type_pathway(service).longest_days
+    check_pathway_size(replications, warmup_hours + hours)
     referrals = data.referrals if len(data.referrals) else None
     if start is None:
         if referrals is not None:
@@ -108,7 +174,8 @@ def simulate_service_pathway(
             start = date.today()
     days = math.ceil((warmup_hours + hours) / 24) + 1
     shares = None
-    if referrals is not None and service.event_log is not None and not service.pathway.arrivals:
+    declared = service.pathway is not None and service.pathway.arrivals
+    if referrals is not None and service.event_log is not None and not declared:
         # The log has times of day, which the referrals it became have lost.
         progress("Reading the event log's arrival times")
         events = history.event_log.events
@@ -138,4 +205,11 @@ def simulate_service_pathway(
         seed=seed,
         progress=tick,
     )
-    return PathwayReport(service.name, start, spec, result)
+    return PathwayReport(
+        service.name,
+        start,
+        spec,
+        result,
+        built_from="pathway" if service.pathway is not None else "case_types",
+        measured=measured_utilisation(history) if referrals is not None else None,
+    )

@@ -64,7 +64,8 @@ class PathwayResult:
     joined : int (n, S) — cases that joined each step's queue in the window
     waiting_at_end : int (n, S) — cases still waiting at each step at the end of the window
     queue_length_hourly : int (n, S, H) — cases waiting at the start of each observed hour
-    reneged : int (n, T) — cases that joined step 0 in the window and gave up waiting
+    reneged : int (n, T) — cases that joined their first contact's queue in the window and
+        gave up waiting
     reneged_wait_minutes : (n, T) — how long those waited before giving up
     completed : int (n, T) — cases that arrived in the window and left the pathway served
     time_in_pathway_minutes : (n, T) — their times from arrival to leaving, added up
@@ -76,6 +77,12 @@ class PathwayResult:
     time_at_step_histogram : int (n, S, B) — each counted case's time at the step (its wait
         and its service), in the same bins as ``time_in_pathway_histogram``
     seeds : int (n,) — the seed of each replication
+    reneged_at_step : int (n, S) or None — the reneged cases by the step they gave up at
+    reneged_wait_at_step_minutes : (n, S) or None — their waits there, added up
+    (None in results made before delays and entry steps: then all gave up at step 0)
+
+    A delay step (``step_resource`` -1) counts each case as served with a wait of 0 and the
+    delay as its service; it has no utilisation.
     """
 
     steps: tuple[str, ...]
@@ -108,6 +115,8 @@ class PathwayResult:
     service_sum_minutes: np.ndarray = field(repr=False)
     time_at_step_histogram: np.ndarray = field(repr=False)
     histogram_scale: float = 1.0
+    reneged_at_step: np.ndarray | None = field(default=None, repr=False)
+    reneged_wait_at_step_minutes: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def replications(self) -> int:
@@ -161,6 +170,16 @@ class PathwayResult:
             return None
         return float(max(arrived - self.completed.sum() - self.reneged.sum(), 0) / arrived)
 
+    def _reneged_at(self, s: int) -> int:
+        if self.reneged_at_step is not None:
+            return int(self.reneged_at_step[:, s].sum())
+        return int(self.reneged.sum()) if s == 0 else 0
+
+    def _reneged_wait_at(self, s: int) -> float:
+        if self.reneged_wait_at_step_minutes is not None:
+            return float(self.reneged_wait_at_step_minutes[:, s].sum())
+        return float(self.reneged_wait_minutes.sum()) if s == 0 else 0.0
+
     def _histogram_percentile(self, counts: np.ndarray, q: float) -> float | None:
         total = counts.sum()
         if total == 0:
@@ -202,9 +221,8 @@ class PathwayResult:
         for s, name in enumerate(self.steps):
             n = self.served[:, s].sum()
             minutes = self.wait_sum_minutes[:, s].sum()
-            if s == 0:
-                n += self.reneged.sum()
-                minutes += self.reneged_wait_minutes.sum()
+            n += self._reneged_at(s)
+            minutes += self._reneged_wait_at(s)
             lam = self.joined[:, s].sum() / window
             wait = minutes / n if n else math.nan
             out[name] = (float(self.queue_case_minutes[:, s].sum() / window), float(lam * wait))
@@ -218,8 +236,9 @@ class PathwayResult:
         mean wait, ``ci95`` its t-interval (None with one replication); ``customers`` cases
         counted over all replications; ``p_wait`` the share of them who waited at all;
         ``p90_wait_minutes`` the 90th percentile of all their waits; ``utilisation`` that of
-        the step's resource; ``mean_queue_length`` the time-average number waiting;
-        ``reneged`` cases who gave up waiting there (step 0 only). The same per case type.
+        the step's resource (None for a delay); ``mean_queue_length`` the time-average number
+        waiting; ``reneged`` cases who gave up waiting there (at a first contact). The same per
+        case type.
         ``end_to_end`` is the time from arrival to leaving, as a mean over replications."""
         utilisation = self.utilisation()
         queue = self.mean_queue_length()
@@ -244,11 +263,15 @@ class PathwayResult:
                 # Waits are never negative: a t-interval reaching below 0 is cut there.
                 "ci95": None if ci is None else [max(0.0, float(ci[0])), float(ci[1])],
                 "p_wait": _number(self.waited[:, s].sum() / customers) if customers else None,
-                "utilisation": _number(utilisation[self.step_resource[s]]),
+                "utilisation": (
+                    None
+                    if self.step_resource[s] < 0
+                    else _number(utilisation[self.step_resource[s]])
+                ),
                 "customers": customers,
                 "p90_wait_minutes": _percentile(waits, 90),
                 "mean_queue_length": _number(queue[s]),
-                "reneged": int(self.reneged.sum()) if s == 0 else 0,
+                "reneged": self._reneged_at(s),
                 "by_case_type": by_type,
             }
         e2e_mean, e2e_ci = mean_ci95(self.end_to_end_minutes())

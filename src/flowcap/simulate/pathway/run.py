@@ -79,7 +79,7 @@ def _flatten(spec: PathwaySpec) -> tuple[tuple, int]:
     arrival rates per minute (T, 168), column 0 the hour of minute 0; arrivals per week (T,);
     durations (service row ``s * T + t``, patience row ``S * T + t``, see :func:`_durations`);
     cumulative routing (T * S, S), row ``t * S + s``; schedules as CSR (pointers (R + 1,),
-    minutes, people)."""
+    minutes, people); each case type's entry step (T,). A delay step's resource is -1."""
     _, rank = np.unique(spec.case_priority, return_inverse=True)
     hours = (spec.start_hour_of_week + np.arange(HOURS_PER_WEEK)) % HOURS_PER_WEEK
     rate = np.ascontiguousarray(spec.arrival_rate_per_hour[:, hours] / MINUTES_PER_HOUR)
@@ -102,6 +102,7 @@ def _flatten(spec: PathwaySpec) -> tuple[tuple, int]:
         sched_ptr.astype(np.int64),
         sched_minutes.astype(np.float64),
         sched_servers,
+        spec.entry_step.astype(np.int64),
     )
     return model, int(rank.max()) + 1
 
@@ -186,7 +187,7 @@ def simulate_pathway(
 def _gather(spec, outputs, hours, warmup_hours, seeds) -> PathwayResult:
     """Stack the per-replication tuples of :func:`_replication` into a result."""
     (st_i, st_f, w_step, w_type, w_wait, res_f, area, joined, left_waiting, samples, ty_i, ty_f,
-     e2e, at_step, service) = zip(*outputs, strict=True)  # fmt: skip
+     e2e, at_step, service, reneged_s, renege_wait_s) = zip(*outputs, strict=True)  # fmt: skip
     st_i, res_f, ty_i, ty_f = (np.stack(a) for a in (st_i, res_f, ty_i, ty_f))
     n_waits = [w.size for w in w_wait]
     return PathwayResult(
@@ -220,4 +221,6 @@ def _gather(spec, outputs, hours, warmup_hours, seeds) -> PathwayResult:
         service_sum_minutes=np.stack(service),
         time_at_step_histogram=np.stack(at_step),
         histogram_scale=_E2E_SCALE,
+        reneged_at_step=np.stack(reneged_s),
+        reneged_wait_at_step_minutes=np.stack(renege_wait_s),
     )

@@ -1,12 +1,17 @@
 """What the case-level pathway simulation needs to know, as plain arrays (minutes throughout).
 
-A referral of case type ``t`` arrives at step 0 (triage) at random, at the hour-of-week rate in
-``arrival_rate_per_hour[t]``; it waits for one of the people on duty at the step's resource,
-most urgent case type first (smaller ``case_priority``) and first come first served within a
-priority, across every step that shares the resource; it is served for a time drawn from
-``service[step][t]``; then it goes to step ``j`` with probability ``routing[step, j]`` or leaves
-(the rest of the row). While it waits for its first contact (at step 0) it may give up after a
-patience drawn from ``patience[t]``, as in the daily model.
+A referral of case type ``t`` arrives at step 0 (triage; or at step ``entry_step[t]``) at
+random, at the hour-of-week rate in ``arrival_rate_per_hour[t]``; it waits for one of the
+people on duty at the step's resource, most urgent case type first (smaller ``case_priority``)
+and first come first served within a priority, across every step that shares the resource; it
+is served for a time drawn from ``service[step][t]``; then it goes to step ``j`` with
+probability ``routing[step, j]`` or leaves (the rest of the row). While it waits for its first
+contact (its first step with a resource) it may give up after a patience drawn from
+``patience[t]``, as in the daily model.
+
+A step whose resource is ``-1`` (:data:`NO_RESOURCE`) is a **delay**: the case spends the
+step's time there (``service[step][t]``, e.g. a fixed number of days before the next
+appointment falls due) occupying nobody and waiting for nobody, however many are there.
 
 People on duty follow ``schedule``: for resource ``r``, ``schedule[r] = (times, servers)`` says
 ``servers[i]`` people are on duty from minute ``times[i]`` until ``times[i + 1]`` (the last
@@ -25,6 +30,8 @@ import numpy as np
 
 DISTRIBUTIONS = ("exponential", "lognormal", "gamma", "fixed", "empirical")
 HOURS_PER_WEEK = 168
+#: ``step_resource`` of a delay step: a wait that occupies nobody (an infinite-server step).
+NO_RESOURCE = -1
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,8 @@ class PathwaySpec:
     Parameters
     ----------
     steps : tuple of str, length S — step 0 is where cases arrive
-    step_resource : int array (S,) — index into ``resources``
+    step_resource : int array (S,) — index into ``resources``, or -1 (:data:`NO_RESOURCE`)
+        for a delay: the case is held for the step's time and occupies nobody
     resources : tuple of str, length R
     case_types : tuple of str, length T
     case_priority : int array (T,) — smaller is served first
@@ -74,8 +82,9 @@ class PathwaySpec:
         rows add up to at most 1, the rest leave the pathway; or (T, S, S), one such matrix
         per case type
     schedule : R-tuple of ``(times, servers)`` arrays (minutes, people on duty)
-    patience : T-tuple of :class:`Duration` (minutes) or None — giving up while waiting at
-        step 0; None: nobody gives up
+    patience : T-tuple of :class:`Duration` (minutes) or None — giving up while waiting for
+        the first step with a resource; None: nobody gives up
+    entry_step : int array (T,) or None — the step where each case type arrives; None: 0
     """
 
     steps: tuple[str, ...]
@@ -89,6 +98,7 @@ class PathwaySpec:
     schedule: tuple[tuple[np.ndarray, np.ndarray], ...]
     start_hour_of_week: int = 0
     patience: tuple[Duration | None, ...] | None = None
+    entry_step: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         def put(name, value):
@@ -103,10 +113,12 @@ class PathwaySpec:
         step_resource = np.asarray(self.step_resource, dtype=np.int64)
         if (
             step_resource.shape != (n_s,)
-            or np.any(step_resource < 0)
+            or np.any(step_resource < NO_RESOURCE)
             or np.any(step_resource >= n_r)
         ):
-            raise ValueError(f"step_resource must be {n_s} indices into {n_r} resources")
+            raise ValueError(
+                f"step_resource must be {n_s} indices into {n_r} resources (-1: a delay)"
+            )
         put("step_resource", step_resource)
         priority = np.asarray(self.case_priority, dtype=np.int64)
         if priority.shape != (n_t,):
@@ -152,6 +164,16 @@ class PathwaySpec:
         if not all(d is None or isinstance(d, Duration) for d in patience):
             raise ValueError("patience entries must be Duration objects or None")
         put("patience", tuple(patience))
+        entry = np.zeros(n_t, np.int64) if self.entry_step is None else self.entry_step
+        entry = np.asarray(entry, dtype=np.int64)
+        if entry.shape != (n_t,) or np.any(entry < 0) or np.any(entry >= n_s):
+            raise ValueError(f"entry_step must be {n_t} indices into {n_s} steps")
+        put("entry_step", entry)
+
+    @property
+    def is_delay(self) -> np.ndarray:
+        """(S,) bool: the steps that are delays (no resource)."""
+        return self.step_resource == NO_RESOURCE
 
     @property
     def routing_by_case_type(self) -> np.ndarray:
