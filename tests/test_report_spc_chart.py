@@ -74,6 +74,16 @@ def test_png_is_a_readable_image(tmp_path):
     check_readable_png(write(tmp_path / "deeper" / "spc.PNG"))
 
 
+def test_labels_add_the_mdc_icons_to_their_panel_titles(tmp_path):
+    labels = {("idva", "demand"): "special cause (high)", ("isva", "demand"): "common cause"}
+    fig = spc_figure(spc_charts(), TITLE, labels)
+    shown = titles(fig)
+    assert any(t.startswith("idva · demand") and "[special cause (high)]" in t for t in shown)
+    assert any(t.startswith("isva · demand") and "[common cause]" in t for t in shown)
+    assert "idva · backlog" in shown  # no label: the title alone
+    check_readable_png(write_spc_chart(spc_charts(), tmp_path / "spc.png", TITLE, labels))
+
+
 @pytest.mark.parametrize("name", ["chart.pdf", "chart.svg", "chart", "chart.html.txt"])
 def test_unsupported_suffix_is_refused(tmp_path, name):
     with pytest.raises(FlowcapError, match=r"\.html or \.png"):

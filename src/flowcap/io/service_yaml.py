@@ -10,6 +10,7 @@ from flowcap.errors import InputError, Problem, capped
 from flowcap.io.safe_yaml import MAX_YAML_BYTES, LineMap, load_yaml
 from flowcap.io.source import read_bytes
 from flowcap.model import Service
+from flowcap.model.service import SPC_MINUTE_MEASURES
 
 
 def read_service_yaml(path: Path, raw: bytes | None = None) -> Service:
@@ -53,12 +54,15 @@ def check_service_yaml(
         return None, [
             Problem(name, f"must be a YAML mapping of settings (key: value), not {kind}", 1)
         ]
-    unknown = _unknown_step_resources(data, name, lines)
+    unknown = _unknown_step_resources(data, name, lines) + _unknown_spc_charts(data, name, lines)
     try:
         service = Service.model_validate(data)
     except ValidationError as exc:
         found = [
-            p for p in _problems_from(exc, name, lines) if "uses unknown resource" not in p.message
+            p
+            for p in _problems_from(exc, name, lines)
+            if "uses unknown resource" not in p.message
+            and not p.message.startswith("spc_targets: ")
         ]
         return None, capped(unknown + found, name)
     return (service, []) if not unknown else (None, unknown)
@@ -107,6 +111,35 @@ def _unknown_step_resources(data: dict, file: str, lines: LineMap) -> list[Probl
                     ".".join(map(str, path)),
                 )
             )
+    return problems
+
+
+def _unknown_spc_charts(data: dict, file: str, lines: LineMap) -> list[Problem]:
+    """``spc_targets`` keys that name no chart, each at its own line (the model checks them
+    too, without a line; :meth:`Service._check_spc_chart` says what a chart name is)."""
+    targets, resources = data.get("spc_targets"), data.get("resources")
+    case_types = data.get("case_types")
+    if not all(isinstance(x, dict) for x in (targets, resources, case_types)):
+        return []
+    problems = []
+    for chart in targets:
+        words = str(chart).split()
+        if words == ["referrals"] or (len(words) >= 2 and words[0] == "source"):
+            continue
+        if len(words) == 2 and words[0] == "referrals":
+            if words[1] in case_types:
+                continue
+            message = f"unknown case type {words[1]!r} (case types: {', '.join(case_types)})"
+        elif len(words) == 2 and words[0] in resources and words[1] in SPC_MINUTE_MEASURES:
+            continue
+        else:
+            message = (
+                f"{chart!r} is not a chart: use 'RESOURCE MEASURE' (resources: "
+                f"{', '.join(map(str, resources))}; measures: {', '.join(SPC_MINUTE_MEASURES)}), "
+                "'referrals', 'referrals CASE_TYPE' or 'source SOURCE'"
+            )
+        path = ("spc_targets", chart)
+        problems.append(Problem(file, message, _line_of(path, lines), f"spc_targets.{chart}"))
     return problems
 
 

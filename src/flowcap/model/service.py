@@ -176,6 +176,25 @@ class CaseType(_Frozen):
         return totals
 
 
+#: What an SPC chart of minutes measures, per resource (``flowcap variation``).
+SPC_MINUTE_MEASURES = ("demand", "activity", "backlog")
+
+
+class SPCTarget(_Frozen):
+    """A target for one SPC chart, for Making Data Count's assurance icon (``spc_targets:``).
+
+    ``better`` is the improvement direction (``higher`` or ``lower``), which also colours the
+    variation icon improving or concerning; ``day`` and ``week`` are the target for a point
+    of ``flowcap variation --period day`` (a working day) and ``--period week`` (an ISO
+    week's total; backlog: as it stood at the week's end). Either may be left out: that
+    period then gets the direction but no assurance icon.
+    """
+
+    better: Literal["higher", "lower"]
+    day: float | None = Field(default=None, ge=0)
+    week: float | None = Field(default=None, ge=0)
+
+
 class Service(_Frozen):
     """A service: its calendar, its critical resources and its case types (``service.yaml``)."""
 
@@ -189,6 +208,9 @@ class Service(_Frozen):
     case_types: dict[str, CaseType] = Field(min_length=1)
     event_log: EventLogConfig | None = None
     pathway: Pathway | None = None
+    #: Targets for SPC charts, by chart: "RESOURCE demand|activity|backlog" (minutes),
+    #: "referrals" (all), "referrals CASE_TYPE" or "source SOURCE" (referral counts).
+    spc_targets: dict[str, SPCTarget] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -223,7 +245,29 @@ class Service(_Frozen):
         if self.pathway is not None:
             self._check_pathway(self.pathway, known)
             self._check_pathway_exits(self.pathway)
+        for chart in self.spc_targets:
+            self._check_spc_chart(chart, known)
         return self
+
+    def _check_spc_chart(self, chart: str, known: list[str]) -> None:
+        """An ``spc_targets`` key names a chart ``flowcap variation`` draws."""
+        words = chart.split()
+        if words == ["referrals"] or (len(words) >= 2 and words[0] == "source"):
+            return  # sources are known only from the data
+        if len(words) == 2 and words[0] == "referrals":
+            if words[1] not in self.case_types:
+                raise ValueError(
+                    f"spc_targets: {chart!r}: unknown case type {words[1]!r}; case types are: "
+                    f"{', '.join(self.case_types)}"
+                )
+            return
+        if len(words) == 2 and words[0] in self.resources and words[1] in SPC_MINUTE_MEASURES:
+            return
+        raise ValueError(
+            f"spc_targets: {chart!r} is not a chart: use 'RESOURCE MEASURE' (resources: "
+            f"{', '.join(known)}; measures: {', '.join(SPC_MINUTE_MEASURES)}), 'referrals', "
+            "'referrals CASE_TYPE' or 'source SOURCE'"
+        )
 
     def _check_pathway_exits(self, pathway: Pathway) -> None:
         """Every case type can leave the pathway from every step it can reach: routing that

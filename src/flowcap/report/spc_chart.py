@@ -10,7 +10,9 @@ direction is set), shaped by the first rule that fired, in the precedence of
 cause points are grey (#A6A6A6). The HTML hover gives the date, the value, the lines and every
 rule that fired.
 
-Panels are laid out with the resources as rows and the measures as columns.
+Panels are laid out with the resources as rows and the measures as columns. ``labels``, when
+given, adds a few words to a panel's title: ``flowcap variation`` gives each chart's Making
+Data Count variation and assurance icons in words ("special cause (high) · hit and miss").
 :func:`write_spc_chart` writes ``.html`` (plotly, offline) or ``.png`` (matplotlib).
 """
 
@@ -145,7 +147,22 @@ def hover_text(rows: pd.DataFrame) -> np.ndarray:
 # --------------------------------------------------------------------------- plotly
 
 
-def spc_figure(charts: dict[tuple[str, str], pd.DataFrame], title: str) -> go.Figure:
+def _panel_title(key: tuple[str, str], labels: dict | None, html: bool) -> str:
+    """A panel's title: "idva · demand", with its label (the MDC icons in words) if any."""
+    text = f"{key[0]} · {key[1]}"
+    label = (labels or {}).get(key)
+    if not label:
+        return text
+    if html:
+        return f"{text} <span style='font-size:11px;color:{MDC_SPECIAL_CAUSE}'>[{label}]</span>"
+    return f"{text}  [{label}]"
+
+
+def spc_figure(
+    charts: dict[tuple[str, str], pd.DataFrame],
+    title: str,
+    labels: dict[tuple[str, str], str] | None = None,
+) -> go.Figure:
     """An interactive grid of XmR charts, resources as rows and measures as columns.
 
     Per panel the traces are, in order: ``±2σ``, ``Process limits``, ``Mean``, ``Value`` and
@@ -162,7 +179,9 @@ def spc_figure(charts: dict[tuple[str, str], pd.DataFrame], title: str) -> go.Fi
         vertical_spacing=min(0.08, 0.3 / n_rows),
         horizontal_spacing=0.06,
         subplot_titles=[
-            f"{r} · {m}" if (r, m) in tables else "" for r in resources for m in measures
+            _panel_title((r, m), labels, True) if (r, m) in tables else ""
+            for r in resources
+            for m in measures
         ],
     )
     first = True
@@ -251,7 +270,11 @@ def spc_figure(charts: dict[tuple[str, str], pd.DataFrame], title: str) -> go.Fi
 
 
 def spc_png(
-    charts: dict[tuple[str, str], pd.DataFrame], title: str, path: str | Path, dpi: int = 110
+    charts: dict[tuple[str, str], pd.DataFrame],
+    title: str,
+    path: str | Path,
+    dpi: int = 110,
+    labels: dict[tuple[str, str], str] | None = None,
 ) -> Path:
     """Draw the grid of XmR charts with matplotlib and save it as a PNG; return the path."""
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -286,7 +309,12 @@ def spc_png(
                             markersize=size, zorder=5)  # fmt: skip
         for start in segment_starts(rows)[1:]:
             ax.axvline(dates[start], color="#888888", linewidth=0.9, linestyle=":", zorder=1)
-        ax.set_title(f"{resource} · {measure}", loc="left", fontsize=10.5, fontweight="bold")
+        ax.set_title(
+            _panel_title((resource, measure), labels, False),
+            loc="left",
+            fontsize=10.5,
+            fontweight="bold",
+        )
         ax.yaxis.set_major_formatter(thousands_formatter())
         tidy_axes(ax)
     for column in axes.T:  # dates under the lowest panel drawn in each column
@@ -316,16 +344,20 @@ def spc_png(
 
 
 def write_spc_chart(
-    charts: dict[tuple[str, str], pd.DataFrame], path: str | Path, title: str
+    charts: dict[tuple[str, str], pd.DataFrame],
+    path: str | Path,
+    title: str,
+    labels: dict[tuple[str, str], str] | None = None,
 ) -> Path:
     """Write the XmR charts to ``.html`` (interactive, offline) or ``.png``.
 
     ``charts`` maps (resource, measure) to the points table of
-    :func:`flowcap.variation.spc.xmr`. Raises :class:`FlowcapError` for another suffix or no
+    :func:`flowcap.variation.spc.xmr`; ``labels`` optionally maps a key to words added to its
+    panel's title (the MDC icons). Raises :class:`FlowcapError` for another suffix or no
     data.
     """
     return write_by_suffix(
         path,
-        html=lambda: spc_figure(charts, title),
-        png=lambda target: spc_png(charts, title, target),
+        html=lambda: spc_figure(charts, title, labels),
+        png=lambda target: spc_png(charts, title, target, labels=labels),
     )

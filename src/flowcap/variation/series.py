@@ -79,3 +79,47 @@ def fold_to_working_days(
         owner[inside], weights=np.asarray(values, float)[inside], minlength=len(positions)
     )
     return pd.Series(summed, index=pd.DatetimeIndex(dates)[positions])
+
+
+def weekly_totals(dates: pd.DatetimeIndex, values: np.ndarray, level: bool = False) -> pd.Series:
+    """A daily series as one value per complete ISO week (Monday to Sunday).
+
+    Parameters
+    ----------
+    dates : consecutive calendar days, shape (n,).
+    values : the measure on each day, shape (n,).
+    level : False for a flow (the week's total: referrals, minutes due or done); True for a
+        level (backlog): the value at the end of the week, on its Sunday.
+
+    Returns
+    -------
+    Series indexed by each week's Monday. Weeks the dates do not cover from Monday to Sunday
+    (a part week at either end) are left out, so a part week never looks like a quiet one.
+    """
+    dates = pd.DatetimeIndex(dates).normalize()
+    series = pd.Series(np.asarray(values, float), index=dates)
+    monday = dates - pd.to_timedelta(dates.dayofweek, unit="D")
+    weeks = series.groupby(monday)
+    days = weeks.size()
+    out = weeks.last() if level else weeks.sum()
+    out = out[days == 7]
+    out.index = pd.DatetimeIndex(out.index)
+    return out
+
+
+def daily_referrals(
+    referrals: pd.DataFrame, column: str | None, days: pd.DatetimeIndex
+) -> pd.DataFrame:
+    """Referrals on each calendar day of ``days`` (consecutive), one column per value of
+    ``column`` (``case_type`` or ``source``; missing sources are "(not given)"), or a single
+    column ``all`` when ``column`` is None. Referrals outside ``days`` are left out."""
+    days = pd.DatetimeIndex(days).normalize()
+    when = pd.to_datetime(referrals["referral_date"]).dt.normalize()
+    if column is None:
+        group = pd.Series("all", index=referrals.index)
+    else:
+        group = referrals[column].astype(object).where(referrals[column].notna(), "(not given)")
+        group = group.astype(str).str.strip().replace("", "(not given)")
+    counts = pd.crosstab(when, group)
+    counts.index = pd.DatetimeIndex(counts.index)
+    return counts.reindex(days, fill_value=0).astype(float)

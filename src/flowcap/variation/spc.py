@@ -46,6 +46,8 @@ LIMIT_FACTOR = 2.66
 MR_SCREEN_FACTOR = 3.267
 #: Rules in order of precedence for a point's single ``direction`` (NHSRplotthedots' order).
 RULES = ("outside_limits", "trend", "two_of_three", "shift")
+#: What one point of a chart is: a working day, or an ISO week (Monday to Sunday).
+PERIODS = ("day", "week")
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,7 @@ def xmr(
     settings: SPCSettings = SPCSettings(),
     label: str = "value",
     unit: str = "",
+    period: str = "day",
 ) -> SPCResult:
     """Draw an XmR chart of a daily series and list its special causes as alerts.
 
@@ -263,6 +266,9 @@ def xmr(
         Run lengths, minimum points, screening and recalculation dates.
     label, unit : str
         Used in the alert sentences: "IDVA demand of 1,240 minutes on Mon 3 Mar 2025 …".
+    period : {"day", "week"}
+        What one point is, for the sentences: a day, or the week beginning on its date
+        ("… in the week of Mon 3 Mar 2025 …", "weeks in a row").
 
     Returns
     -------
@@ -329,9 +335,12 @@ def xmr(
 
     name = label[:1].upper() + label[1:]
     order = ("outside_limits", "shift", "trend", "two_of_three")
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
+    days, on = ("weeks", "in the week of") if period == "week" else ("days", "on")
     alerts = []
     for i in np.flatnonzero(direction != 0):
-        what = f"{name} of {_fmt(y[i])}{' ' + unit if unit else ''} on {_day(day[i])}"
+        what = f"{name} of {_fmt(y[i])}{' ' + unit if unit else ''} {on} {_day(day[i])}"
         for rule in order:
             sign = int(flags[rule][i])
             if not sign:
@@ -344,18 +353,18 @@ def xmr(
             elif rule == "shift":
                 a, k = shift_start[i], shift_length[i]
                 text = (
-                    f"is the {_ordinal(i - a + 1)} of {k} days in a row {side} the mean of "
+                    f"is the {_ordinal(i - a + 1)} of {k} {days} in a row {side} the mean of "
                     f"{_fmt(mean[i])} ({_day(day[a])} to {_day(day[a + k - 1])})."
                 )
             elif rule == "trend":
                 a, k = trend_start[i], trend_length[i]
                 text = (
-                    f"is part of a run of {k} {'rising' if high else 'falling'} days "
+                    f"is part of a run of {k} {'rising' if high else 'falling'} {days} "
                     f"({_day(day[a])} to {_day(day[a + k - 1])})."
                 )
             else:
                 text = (
-                    f"is one of {two_count[i]} of 3 days in a row beyond the {edge} 2-sigma line "
+                    f"is one of {two_count[i]} of 3 {days} in a row beyond the {edge} 2-sigma line "
                     f"({_fmt(upper_2s[i] if high else lower_2s[i])}), all {side} the mean "
                     f"of {_fmt(mean[i])}."
                 )
