@@ -116,3 +116,41 @@ def test_backtest_windows_are_one_or_more_and_no_more_than_fit():
     with pytest.raises(ArgumentError, match=r"windows must be at most 4, not 5") as caught:
         checks.check_windows(5, 4, "the 183 days of history")
     assert caught.value.parameter == "windows"
+
+
+def test_the_backlog_target_is_given_one_way_at_most():
+    checks.check_backlog_target(None)
+    checks.check_backlog_target(2400)
+    checks.check_backlog_target(None, 20)
+    checks.check_backlog_target(None, None, 2.5)
+    with pytest.raises(ArgumentError, match="one way") as caught:
+        checks.check_backlog_target(2400, 20)
+    assert caught.value.parameter == "target_backlog_cases"
+    for args, parameter in (
+        ((-1,), "target_backlog_minutes"),
+        ((None, math.inf), "target_backlog_cases"),
+        ((None, None, 0), "target_wait_weeks"),
+        ((None, None, -2), "target_wait_weeks"),
+    ):
+        with pytest.raises(ArgumentError) as caught:
+            checks.check_backlog_target(*args)
+        assert caught.value.parameter == parameter
+
+
+def test_recruits_must_join_by_the_day_the_list_is_judged():
+    first = date(2026, 1, 1)
+    checks.check_recruitment(first, first, date(2026, 3, 26), 84)  # join on the day itself
+    with pytest.raises(ArgumentError, match="could join: 2026-03-26, 84 days after") as caught:
+        checks.check_recruitment(first, first, date(2026, 3, 25), 84)
+    assert caught.value.parameter == "by"
+    with pytest.raises(ArgumentError, match="on or after the first day"):
+        checks.check_recruitment(first, first, date(2025, 12, 31), 0)
+    with pytest.raises(ArgumentError) as caught:
+        checks.check_recruitment(first, first, date(2026, 6, 1), 10, -1)
+    assert caught.value.parameter == "induction_days"
+    with pytest.raises(ArgumentError) as caught:
+        checks.check_recruitment(first, first, date(2026, 6, 1), 10, 5, 1.5)
+    assert caught.value.parameter == "induction_output"
+    with pytest.raises(ArgumentError) as caught:
+        checks.check_recruitment(first, first, date(2045, 1, 1), 10)
+    assert caught.value.parameter == "by"  # past the longest horizon

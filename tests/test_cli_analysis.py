@@ -38,11 +38,13 @@ def run_json(*args):
 @pytest.mark.slow
 def test_variation_json_has_the_issue_shape(example, tmp_path):
     document = run_json("variation", example, "--json", "--chart", tmp_path / "spc.html")
-    assert set(document) == {"resources", "alerts"}
+    assert set(document) == {"resources", "alerts", "period", "referrals", "referral_alerts"}
+    assert document["period"] == "day"
     assert set(document["resources"]) == RESOURCES
     for item in document["resources"].values():
-        assert set(item) == {"stats", "spc"}
-        assert set(item["spc"]) == {"demand", "activity", "backlog"}
+        assert set(item) == {"stats", "spc", "icons"}
+        assert set(item["spc"]) == set(item["icons"]) == {"demand", "activity", "backlog"}
+        assert all(i["variation"] for i in item["icons"].values())
         for segments in item["spc"].values():
             assert segments and all(
                 set(s) == {"from", "to", "mean", "lower_limit", "upper_limit"} for s in segments
@@ -74,6 +76,23 @@ def test_variation_json_has_the_issue_shape(example, tmp_path):
     }
     assert {a["direction"] for a in document["alerts"]} <= {"high", "low"}
     assert (tmp_path / "spc.html").exists() and (tmp_path / "spc-profile.html").exists()
+    assert (tmp_path / "spc-referrals.html").exists()
+    referrals = document["referrals"]
+    assert set(referrals) == {"all", "case_type", "source"}
+    assert set(referrals["source"]) == {"police", "partner_agency", "self"}
+    assert set(referrals["all"]) == {"spc", "icons"}
+
+
+@pytest.mark.slow
+def test_variation_by_week_uses_complete_iso_weeks(example):
+    document = run_json("variation", example, "--json", "--period", "week")
+    assert document["period"] == "week"
+    segment = document["resources"]["idva"]["spc"]["demand"][0]
+    first, last = date.fromisoformat(segment["from"]), date.fromisoformat(segment["to"])
+    assert first.weekday() == last.weekday() == 0  # weeks dated by their Mondays
+    assert last + timedelta(days=6) <= date(2025, 12, 31)  # complete weeks only
+    result = runner.invoke(app, ["variation", str(example), "--period", "month"])
+    assert result.exit_code != 0 and "use day or week" in result.output
 
 
 def test_variation_recalculates_limits_from_a_date(example):

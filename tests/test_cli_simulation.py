@@ -30,6 +30,10 @@ RESOURCE_KEYS = {
     "mean_first_contact_wait_days",
     "p90_first_contact_wait_days",
     "days_over_target",
+    "mean_wait_days_done",
+    "p90_wait_days_done",
+    "mean_first_contact_wait_days_done",
+    "p90_first_contact_wait_days_done",
     "cost",
 }
 
@@ -115,6 +119,7 @@ def test_plan_finds_the_three_staff_theory_implies(tmp_path):
         "stable": True,
         "min_minutes_per_staff": item["min_minutes_per_staff"],
         "fewest_capacity_minutes": item["fewest_capacity_minutes"],
+        "target_backlog_minutes": 2400.0,
     }
     assert item["p_exceed_at_min"] <= 0.05
     # The minutes search at three people: stable needs 3 x m x 0.9 > 600, so m > 222; the
@@ -146,7 +151,7 @@ def test_simulate_on_the_bundled_example_starts_after_the_data(tmp_path):
         "waiting_list_check",
     }
     options = set(document["scenarios"]) - {"baseline"}
-    assert len(options) == 4  # from the example's scenarios.yaml
+    assert len(options) == 5  # from the example's scenarios.yaml
     assert {row["scenario"] for row in document["ranking"]} == options
     for row in document["ranking"]:
         assert set(row) == {
@@ -392,3 +397,69 @@ def test_when_nothing_meets_the_target_simulate_quotes_the_staff_plan_finds(tmp_
                                   "300"])  # fmt: skip
     assert console.exit_code == 0, console.output
     assert "To meet the target with staff: " in console.stdout
+
+
+# --- plan --by: recruitment -------------------------------------------------------------------
+
+
+def short_staffed_anchor(tmp_path) -> Path:
+    """The anchor model with two advocates: 432 minutes a day against 600, a growing list."""
+    folder = anchor_folder(tmp_path)
+    path = folder / "service.yaml"
+    path.write_text(path.read_text().replace("staff: 3", "staff: 2"))
+    return folder
+
+
+def test_plan_by_says_how_many_to_recruit_and_when_they_join(tmp_path):
+    folder = short_staffed_anchor(tmp_path)
+    args = ["plan", folder, "--start", "2026-01-01", "--by", "2026-04-10", "--replications", 500]
+    [item] = run_json(
+        *args, "--from", "2026-01-01", "--lead-days", 40, "--induction-days", 0, "--json"
+    )
+    # joining on day 40 of 100: the list grows 168 a day to 6,720 minutes, then two recruits
+    # (2 × 216 − 168 = 264 a day) bring it to about 6,720 − 264 × 60 = 0 (one would not)
+    assert item == {
+        "resource": "advocate",
+        "target_backlog_minutes": 2400.0,
+        "recruits": 2,
+        "recruit_from": "2026-01-01",
+        "joins": "2026-02-10",
+        "by": "2026-04-10",
+        "head_count": 2,
+        "p_exceed_now": 1.0,
+        "p_exceed": item["p_exceed"],
+        "load_after_joining": pytest.approx(600 / (4 * 240 * 0.9), abs=1e-6),
+    }
+    assert item["p_exceed"] <= 0.05
+    result = runner.invoke(app, list(map(str, args)) + ["--target-backlog-cases", "40"])
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.stdout.split())
+    assert "Recruits to bring each list under its target by 10 Apr 2026" in printed
+    assert "joining 26 Mar 2026" in printed  # the default lead time: 84 days
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--from", "2026-03-01"], "--by (2026-04-10) is before the recruits could join"),
+        (["--from", "1800-01-01"], "--from must be a date from 1900-01-01"),
+        (["--lead-days", "-3"], "--lead-days must be a whole number of days, 0 or more"),
+        (["--horizon", "30"], "give --horizon or --by, not both"),
+        (
+            ["--target-backlog-minutes", "60", "--target-wait-weeks", "2"],
+            "--target-wait-weeks cannot be given with another target",
+        ),
+    ],
+)
+def test_plan_by_refuses_bad_arguments_by_their_flags(tmp_path, extra, message):
+    folder = short_staffed_anchor(tmp_path)
+    args = ["plan", str(folder), "--start", "2026-01-01", "--by", "2026-04-10", *extra]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert message in " ".join(result.stderr.split())
+
+
+def test_recruitment_flags_need_by(tmp_path):
+    result = runner.invoke(app, ["plan", str(anchor_folder(tmp_path)), "--lead-days", "30"])
+    assert result.exit_code == 1
+    assert "--lead-days plans recruitment, and needs --by DATE" in result.stderr

@@ -14,9 +14,11 @@ from flowcap.model.scenario import (
     Agency,
     Demand,
     Overtime,
+    Recruit,
     Scenario,
     Transfer,
     Triage,
+    Vacancy,
 )
 
 GOOD = """\
@@ -108,3 +110,81 @@ def test_yaml_anchors_are_refused(tmp_path):
     )
     with pytest.raises(InputError, match="anchors"):
         read_scenarios(path, hub())
+
+
+STAFFING = """\
+lose an IDVA for three months:
+  - vacancy: {resource: idva, staff: 1, start: 2026-02-02, end: 2026-05-01}
+long-term sickness:
+  - vacancy: {resource: idva, staff: 1, start: 2026-02-02, end: 2026-05-01, paid: true}
+recruit two IDVAs:
+  - recruit: {resource: idva, staff: 2, start: 2026-01-05, salary: 33000}
+  - recruit: {resource: triage, staff: 1, start: 2026-01-05, salary: 28000, lead_days: 60,
+              induction_days: 14, induction_output: 0.25}
+"""
+
+
+def test_reads_vacancies_and_recruits_with_their_defaults(tmp_path):
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(STAFFING)
+    empty, sick, hire = read_scenarios(path, hub())
+    assert empty.changes == (
+        Vacancy(resource="idva", staff=1, start=date(2026, 2, 2), end=date(2026, 5, 1)),
+    )
+    assert empty.changes[0].paid is False and sick.changes[0].paid is True
+    first, second = hire.changes
+    assert first == Recruit(
+        resource="idva",
+        staff=2,
+        start=date(2026, 1, 5),
+        salary=33000,
+        lead_days=84,
+        induction_days=28,
+        induction_output=0.5,
+    )
+    assert (second.lead_days, second.induction_days, second.induction_output) == (60, 14, 0.25)
+    assert second.joins == date(2026, 3, 6)
+
+
+def test_vacancy_and_recruit_problems_have_their_row_and_key_path(tmp_path):
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(
+        "gaps:\n"  # 1
+        "  - vacancy: {resource: idva, staff: 3, start: 2026-02-02, end: 2026-05-01}\n"  # 2
+        "  - vacancy: {resource: idva, staff: 1, start: 2026-05-01, end: 2026-02-02}\n"  # 3
+        "  - vacancy: {resource: idvaa, staff: 1, start: 2026-02-02, end: 2026-05-01,\n"  # 4
+        "              paid: maybe}\n"  # 5
+        "hires:\n"  # 6
+        "  - recruit: {resource: idva, staff: 1, start: 2026-01-05}\n"  # 7
+        "  - recruit: {resource: idva, staff: 0, start: 2026-01-05, salary: 30000,\n"  # 8
+        "              lead_days: -1, induction_output: 1.5, end: 2026-06-01}\n"  # 9
+    )
+    with pytest.raises(InputError) as caught:
+        read_scenarios(path, hub())
+    found = {(p.row, p.column): p.message for p in caught.value.problems}
+    assert found[(2, "gaps.0.vacancy.staff")] == "empties 3 posts but 'idva' has 2"
+    assert "before start" in found[(3, "gaps.1.vacancy")]
+    assert "unknown resource 'idvaa'" in found[(4, "gaps.2.vacancy.resource")]
+    assert "boolean" in found[(5, "gaps.2.vacancy.paid")]
+    assert found[(7, "hires.0.recruit.salary")] == "required setting 'salary' is missing"
+    assert "greater than 0" in found[(8, "hires.1.recruit.staff")]
+    assert "greater than or equal to 0" in found[(9, "hires.1.recruit.lead_days")]
+    assert "less than or equal to 1" in found[(9, "hires.1.recruit.induction_output")]
+    assert "unknown setting 'end'" in found[(9, "hires.1.recruit.end")]
+
+
+def test_the_init_template_scenarios_are_commented_and_valid_uncommented(tmp_path):
+    from flowcap.io.service_yaml import read_service_yaml
+    from flowcap.manage import TEMPLATE
+
+    text = (TEMPLATE / "scenarios.yaml").read_text()
+    service = read_service_yaml(TEMPLATE / "service.yaml")
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(text)
+    assert read_scenarios(path, service) == ()  # as written: every option commented out
+    _, options_text = text.split("\n\n", 1)  # the first paragraph is prose
+    lines = [line.removeprefix("# ") for line in options_text.splitlines()]
+    path.write_text("\n".join(lines) + "\n")
+    options = read_scenarios(path, service)
+    kinds = [type(option.changes[0]) for option in options]
+    assert kinds[:2] == [Vacancy, Recruit] and Agency in kinds and Transfer in kinds

@@ -52,3 +52,34 @@ def test_changes_take_iso_dates_and_a_transfer_its_from_key():
 def test_a_change_that_cannot_happen_is_refused(make, message):
     with pytest.raises(ValidationError, match=message):
         make()
+
+
+def test_a_vacancy_and_a_recruitment_with_their_defaults():
+    from flowcap.model.scenario import (
+        INDUCTION_DAYS,
+        INDUCTION_OUTPUT,
+        RECRUITMENT_LEAD_DAYS,
+        Recruit,
+        Vacancy,
+    )
+
+    empty = Vacancy(resource="idva", staff=1, start="2026-02-02", end="2026-05-01")
+    assert empty.kind == "vacancy" and empty.paid is False  # an empty post saves its pay
+    hire = Recruit(resource="idva", staff=2, start="2026-01-05", salary=33_000)
+    assert hire.kind == "recruit"
+    assert (
+        (hire.lead_days, hire.induction_days, hire.induction_output)
+        == (
+            RECRUITMENT_LEAD_DAYS,
+            INDUCTION_DAYS,
+            INDUCTION_OUTPUT,
+        )
+        == (84, 28, 0.5)
+    )
+    assert hire.joins == date(2026, 3, 30)  # 5 January + 84 days
+    with pytest.raises(ValidationError, match="before start"):
+        Vacancy(resource="idva", staff=1, start="2026-05-01", end="2026-02-02")
+    with pytest.raises(ValidationError, match="less than or equal to 1"):
+        Recruit(resource="idva", staff=1, start="2026-01-05", salary=1, induction_output=2)
+    with pytest.raises(ValidationError, match="salary"):
+        Recruit(resource="idva", staff=1, start="2026-01-05")

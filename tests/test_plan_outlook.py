@@ -31,7 +31,7 @@ def test_long_runs_report_how_far_along_they_are(tmp_path):
     folder = example_folder(tmp_path)
     simulate_ahead(open_service(folder), replications=50, progress=record)
     counted = [(done, total) for _, done, total in calls if total is not None]
-    assert counted == [(k, 5) for k in range(5)]  # the baseline, then the four options
+    assert counted == [(k, 6) for k in range(6)]  # the baseline, then the five options
     calls.clear()
     plan_capacity(
         open_service(folder),

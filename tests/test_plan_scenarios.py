@@ -26,9 +26,11 @@ from flowcap.model.scenario import (
     Agency,
     Demand,
     Overtime,
+    Recruit,
     Scenario,
     Transfer,
     Triage,
+    Vacancy,
 )
 from flowcap.plan.scenarios import (
     apply_scenario,
@@ -461,6 +463,10 @@ def test_json_has_exactly_the_documented_shape(comparison):
                 "mean_first_contact_wait_days",
                 "p90_first_contact_wait_days",
                 "days_over_target",
+                "mean_wait_days_done",
+                "p90_wait_days_done",
+                "mean_first_contact_wait_days_done",
+                "p90_first_contact_wait_days_done",
                 "cost",
             }
     for row in data["ranking"]:
@@ -647,3 +653,108 @@ def test_triage_always_acts_and_mixed_options_name_both_sides():
     }
     with pytest.raises(ValueError, match="before it starts"):
         inert_options(options, END, START)
+
+
+# --- vacancies and recruitment ----------------------------------------------------------------
+
+
+def test_a_vacancy_of_one_of_two_halves_capacity_on_exactly_its_working_days():
+    service = hub()  # two IDVAs, 240 minutes each, £24 an hour
+    spec = spec_for(service, START, 14)  # Mon 3 Mar to Sun 16 Mar 2025
+    empty = Vacancy(resource="idva", staff=1, start=date(2025, 3, 5), end=date(2025, 3, 11))
+    new, extra = apply_scenario(spec, START, service, [empty])
+    days = [2, 3, 4, 7, 8]  # Wed 5 to Fri 7, Mon 10 and Tue 11 March
+    staff = spec.staff.copy()
+    staff[1, days] = 1
+    np.testing.assert_array_equal(new.staff, staff)
+    np.testing.assert_array_equal(new.minutes_per_staff, spec.minutes_per_staff)
+    capacity = new.staff * new.minutes_per_staff
+    np.testing.assert_allclose(capacity[1, days], 240.0)  # half of 2 x 240
+    cost = np.zeros_like(extra)
+    cost[1, days] = -240 / 60 * 24  # the empty post's pay is saved: £96 a working day
+    np.testing.assert_allclose(extra, cost)
+    assert extra.sum() == pytest.approx(-480)
+
+
+def test_a_paid_vacancy_saves_nothing_and_none_goes_below_zero():
+    service = hub()
+    spec = spec_for(service, START, 7)
+    sick = Vacancy(resource="idva", staff=1, start=START, end=END, paid=True)
+    new, extra = apply_scenario(spec, START, service, [sick])
+    assert not extra.any()  # a long-term sickness: sick pay, no saving
+    np.testing.assert_array_equal(new.staff[1, :5], 1)
+    everyone = Vacancy(resource="idva", staff=5, start=START, end=END)  # 5 of 2
+    new, extra = apply_scenario(spec, START, service, [everyone])
+    np.testing.assert_array_equal(new.staff[1], 0)
+    assert extra.sum() == pytest.approx(-2 * 96 * 5)  # both posts' pay, five weekdays
+
+
+def test_nobody_is_moved_or_paid_overtime_from_an_empty_post():
+    service = hub()
+    spec = spec_for(service, START, 7)
+    empty = Vacancy(resource="idva", staff=1, start=START, end=END)
+    away = transfer(2, START, END, **{"from": "idva", "to": "caseworker"})
+    extra_hour = Overtime(resource="idva", minutes_per_day=60, start=START, end=END)
+    # listed after them, the vacancy still goes first
+    new, extra = apply_scenario(spec, START, service, [away, extra_hour, empty])
+    np.testing.assert_array_equal(new.staff[1, :5], 0)  # one post empty, one person moved
+    np.testing.assert_array_equal(new.staff[2, :5], 5)
+    assert extra[1].sum() == pytest.approx(-96 * 5)  # no overtime: nobody left to do it
+
+
+def test_recruits_join_after_the_lead_time_at_half_output_then_full_and_cost_pro_rata():
+    service = hub()
+    spec = spec_for(service, START, 21)  # Mon 3 Mar to Sun 23 Mar 2025
+    hire = Recruit(
+        resource="idva", staff=2, start=START, lead_days=9, induction_days=7, salary=36_500
+    )
+    assert hire.joins == date(2025, 3, 12)  # a Wednesday, day 9
+    new, extra = apply_scenario(spec, START, service, [hire])
+    induction, full = [9, 10, 11, 14, 15], [16, 17, 18]  # 12-18 Mar, then 19-21 Mar
+    staff = spec.staff.copy()
+    staff[1, induction + full] += 2
+    np.testing.assert_array_equal(new.staff, staff)
+    capacity = new.staff * new.minutes_per_staff
+    np.testing.assert_allclose(capacity[1, induction], 2 * 240 + 2 * 120)  # half output
+    np.testing.assert_allclose(capacity[1, full], 4 * 240)
+    np.testing.assert_allclose(capacity[1, :9], spec.staff[1, :9] * spec.minutes_per_staff[1, :9])
+    cost = np.zeros_like(extra)
+    cost[1, 9:] = 2 * 36_500 / 365  # £100 a person a calendar day from joining, weekends too
+    np.testing.assert_allclose(extra, cost)
+    assert extra.sum() == pytest.approx(2 * 100 * 12)
+
+
+def test_recruit_defaults_are_the_documented_assumptions():
+    hire = Recruit(resource="idva", staff=1, start=START, salary=33_000)
+    assert (hire.lead_days, hire.induction_days, hire.induction_output) == (84, 28, 0.5)
+    assert hire.joins == START + timedelta(days=84)
+    assert Vacancy(resource="idva", staff=1, start=START, end=END).paid is False
+
+
+def test_a_vacancy_never_means_less_backlog_on_the_same_futures():
+    service = hub()
+    spec = spec_for(service)
+    empty = Vacancy(resource="idva", staff=1, start=START + timedelta(days=7), end=END)
+    changed, _ = apply_scenario(spec, START, service, [empty])
+    base, option = draw_inputs(spec, 300, SEED), draw_inputs(changed, 300, SEED)
+    np.testing.assert_array_equal(base.arrivals, option.arrivals)
+    assert np.all(option.present_staff <= base.present_staff)
+    base_run, option_run = run(spec, 300, SEED), run(changed, 300, SEED)
+    assert np.all(option_run.final_backlog >= base_run.final_backlog)
+    assert option_run.final_backlog[1].mean() > base_run.final_backlog[1].mean()
+
+
+def test_a_recruitment_acts_from_when_its_people_join_and_a_vacancy_by_its_dates():
+    late = Recruit(resource="idva", staff=1, start=END - timedelta(days=7), salary=30_000)
+    in_time = Recruit(resource="idva", staff=1, start=END - timedelta(days=84), salary=30_000)
+    before = Vacancy(resource="idva", staff=1, start=date(2025, 1, 6), end=date(2025, 2, 28))
+    options = (
+        Scenario.of("late", late),
+        Scenario.of("in time", in_time),
+        Scenario.of("before", before),
+    )
+    assert inert_options(options, START, END) == {
+        "late": "'late' starts to act on 11 Jul 2025, when its recruits join (84 days after its "
+        "start on 18 Apr 2025), after the horizon ends on 25 Apr 2025.",
+        "before": "'before' ends on 28 Feb 2025, before the horizon starts on 3 Mar 2025.",
+    }

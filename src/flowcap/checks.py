@@ -200,3 +200,72 @@ def check_windows(windows: int | None, most: int | None = None, why: str = "") -
     if most is not None and windows > most:
         reason = f" ({why})" if why else ""
         raise ArgumentError("windows", f"must be at most {most}, not {windows}{reason}")
+
+
+#: The three ways ``flowcap plan`` takes its backlog target, by parameter name.
+BACKLOG_TARGETS = ("target_backlog_minutes", "target_backlog_cases", "target_wait_weeks")
+
+
+def check_backlog_target(
+    minutes: float | None, cases: float | None = None, weeks: float | None = None
+) -> None:
+    """The backlog target, given one way at most: minutes of work waiting, cases waiting (each a
+    finite number, 0 or more) or weeks the oldest case waits (more than 0)."""
+    given = [
+        name
+        for name, value in zip(BACKLOG_TARGETS, (minutes, cases, weeks), strict=True)
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ArgumentError(
+            given[1],
+            "cannot be given with another target: give the backlog target one way (minutes of "
+            "work, cases waiting or weeks the oldest case waits)",
+        )
+    if minutes is not None:
+        check_minutes(minutes, "target_backlog_minutes")
+    if cases is not None and not (
+        isinstance(cases, int | float) and math.isfinite(cases) and cases >= 0
+    ):
+        raise ArgumentError("target_backlog_cases", "must be a number of cases, 0 or more")
+    if weeks is not None and not (
+        isinstance(weeks, int | float) and math.isfinite(weeks) and 0 < weeks <= 520
+    ):
+        raise ArgumentError("target_wait_weeks", "must be a number of weeks, more than 0")
+
+
+def check_recruitment(
+    first: date,
+    recruit_from: date,
+    by: date,
+    lead_days: int,
+    induction_days: int = 0,
+    induction_output: float = 0.5,
+) -> None:
+    """A recruitment plan: the list judged on ``by``, on or after the first day ahead
+    (``first``) and within :data:`MAX_HORIZON_DAYS` of it; recruiting starts on
+    ``recruit_from`` and the recruits join ``lead_days`` (0 or more) later, on or before
+    ``by``; ``induction_days`` 0 or more at ``induction_output`` (0 to 1) of a person's
+    minutes."""
+    check_day(by, "by")
+    check_day(recruit_from, "recruit_from")
+    for value, parameter in ((lead_days, "lead_days"), (induction_days, "induction_days")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ArgumentError(
+                parameter, f"must be a whole number of days, 0 or more, not {value}"
+            )
+    if not (isinstance(induction_output, int | float) and 0 <= induction_output <= 1):
+        raise ArgumentError("induction_output", "must be a share from 0 to 1")
+    if by < first:
+        raise ArgumentError(
+            "by", f"({by}) must be on or after the first day simulated ({first}, after the data)"
+        )
+    check_horizon((by - first).days + 1, "by")
+    joins = date.fromordinal(recruit_from.toordinal() + lead_days)
+    if joins > by:
+        raise ArgumentError(
+            "by",
+            f"({by}) is before the recruits could join: {joins}, {lead_days} days after "
+            f"recruiting starts on {recruit_from}; give a later date, start recruiting sooner "
+            "or a shorter lead time",
+        )

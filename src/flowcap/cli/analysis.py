@@ -31,7 +31,8 @@ from flowcap.errors import FlowcapError
 from flowcap.forecast import ForecastReport, forecast_demand
 from flowcap.plan.risk import DEFAULT_KS, RiskReport, assess_risk, format_every
 from flowcap.variation import VariationReport, describe_variation
-from flowcap.variation.spc import SPCSettings
+from flowcap.variation.report import chart_name
+from flowcap.variation.spc import PERIODS, SPCSettings
 
 
 @app.command()
@@ -50,8 +51,21 @@ def variation(
     screen_outliers: Annotated[
         bool, typer.Option(help="Leave out moving ranges above 3.267 × their mean.")
     ] = False,
+    period: Annotated[
+        str,
+        typer.Option(
+            help="SPC points: day (working days) or week (complete ISO weeks, Monday to "
+            "Sunday: a week's total of referrals or minutes; backlog at its end)."
+        ),
+    ] = "day",
 ) -> None:
-    """Variation of daily demand per resource, and SPC (XmR) alerts on demand, activity, backlog."""
+    """Variation of daily demand per resource, and SPC (XmR) charts with Making Data Count
+    icons and alerts on demand, activity and backlog minutes and on referrals (cases) by case
+    type and by source, per working day or per week."""
+    if period not in PERIODS:
+        raise typer.BadParameter(
+            f"use {' or '.join(PERIODS)}, not {period!r}", param_hint="'--period'"
+        )
     with running() as progress:
         settings = SPCSettings(
             shift_run=shift_run,
@@ -63,13 +77,33 @@ def variation(
             ),
         )
         history = open_history(service_dir, service, progress)
-        report = describe_variation(history, settings, progress=progress)
+        report = describe_variation(history, settings, progress=progress, period=period)
         charts = []
         if chart is not None:
             from flowcap.report import write_spc_chart, write_variation_chart
 
+            each = "per working day" if period == "day" else "per week (ISO, complete weeks)"
             spc_frames = {key: result.points for key, result in report.spc.items()}
-            charts.append(write_spc_chart(spc_frames, chart, f"{report.service_name}: SPC"))
+            labels = {key: report.icons[key].label for key in report.spc}
+            charts.append(
+                write_spc_chart(
+                    spc_frames, chart, f"{report.service_name}: SPC, minutes {each}", labels
+                )
+            )
+            if report.referral_spc:
+                frames, labels = {}, {}
+                for key, result in report.referral_spc.items():
+                    # Panels "da_standard · referrals", "source police · referrals".
+                    name = chart_name(key, referrals=True).removeprefix("referrals ")
+                    name = "all" if name == "referrals" else name
+                    frames[(name, "referrals")] = result.points
+                    labels[(name, "referrals")] = report.referral_icons[key].label
+                referrals = chart.with_name(f"{chart.stem}-referrals{chart.suffix}")
+                charts.append(
+                    write_spc_chart(
+                        frames, referrals, f"{report.service_name}: SPC, referrals {each}", labels
+                    )
+                )
             profile = chart.with_name(f"{chart.stem}-profile{chart.suffix}")
             charts.append(
                 write_variation_chart(
@@ -207,6 +241,8 @@ def _print_variation(report: VariationReport) -> None:
             if effect.get("caution") and effect.get("ratio") is not None:
                 name = kind.replace("_", " ")
                 out.print(f"! {escape(resource)}, {name}: {escape(effect['caution'])}")
+    _print_icons(report)
+    _print_referral_alerts(report)
     alerts = report.alerts
     if not alerts:
         out.print("No special-cause variation in demand, activity or backlog.")
@@ -230,6 +266,45 @@ def _print_variation(report: VariationReport) -> None:
         recent.add_row(
             alert["date"], alert["resource"], alert["measure"], alert["rule"], alert["message"]
         )
+    out.print(recent)
+
+
+def _print_icons(report: VariationReport) -> None:
+    """Each chart's latest point, its limits and its Making Data Count icons, in words."""
+    each = "working day" if report.period == "day" else "week (complete ISO weeks, Mon-Sun)"
+    icons = Table(
+        title=f"SPC per {each}: Making Data Count icons (variation: latest point; "
+        "assurance: limits against the target)"
+    )
+    for column in ("chart", "latest", "value", "mean", "limits", "variation", "assurance"):
+        icons.add_column(column, justify="right" if column in ("value", "mean") else "left")
+    for row in report.chart_summaries():
+        limits = "-"
+        if row["upper_limit"] is not None and row["upper_limit"] == row["upper_limit"]:
+            limits = f"{_cell(row['lower_limit'], ',.1f')} to {_cell(row['upper_limit'], ',.1f')}"
+        target = f" (target {row['target']:,g})" if row["target"] is not None else ""
+        icons.add_row(
+            escape(row["chart"]),
+            f"{row['latest']:%d %b %Y}" if row["latest"] else "-",
+            _cell(row["value"], ",.0f"),
+            _cell(row["mean"], ",.1f"),
+            limits,
+            row["variation"],
+            (row["assurance"] or "-") + target,
+        )
+    out.print(icons)
+
+
+def _print_referral_alerts(report: VariationReport) -> None:
+    alerts = report.referral_alerts
+    if not alerts:
+        out.print("No special-cause variation in referrals.")
+        return
+    recent = Table(title=f"{len(alerts):,} SPC alerts on referrals; the most recent")
+    for column in ("date", "chart", "rule", "message"):
+        recent.add_column(column)
+    for alert in alerts[-8:]:
+        recent.add_row(alert["date"], escape(alert["chart"]), alert["rule"], alert["message"])
     out.print(recent)
 
 

@@ -26,8 +26,11 @@ from flowcap.cli.app import (
     out,
     running,
 )
+from flowcap.errors import FlowcapError
+from flowcap.model.scenario import INDUCTION_DAYS, RECRUITMENT_LEAD_DAYS
 from flowcap.plan import SimulationReport, plan_capacity, simulate_ahead
-from flowcap.plan.outlook import PLAN_REPLICATIONS
+from flowcap.plan.capacity import MAX_RECRUITS
+from flowcap.plan.outlook import PLAN_REPLICATIONS, RecruitPlan, plan_recruitment
 
 Device = Annotated[
     str,
@@ -262,13 +265,54 @@ def plan(
     service_dir: ServiceDir = None,
     service: ServiceName = None,
     target_backlog_minutes: Annotated[
-        float, typer.Option(help="Backlog (minutes) not to exceed at the horizon.")
-    ] = 2400.0,
+        float | None,
+        typer.Option(help="Backlog (minutes of work waiting) not to exceed (default 2,400)."),
+    ] = None,
+    target_backlog_cases: Annotated[
+        float | None,
+        typer.Option(
+            help="Or: cases waiting not to exceed (× each resource's mean minutes per case)."
+        ),
+    ] = None,
+    target_wait_weeks: Annotated[
+        float | None,
+        typer.Option(
+            help="Or: weeks the oldest case may wait (× the work falling due a week, by "
+            "Little's law: oldest first, the list holds the work since the oldest arrived)."
+        ),
+    ] = None,
     risk: Annotated[float, typer.Option(help="Accepted chance of exceeding it.")] = 0.05,
-    horizon: Annotated[int, typer.Option(help="Calendar days ahead.")] = 90,
+    horizon: Annotated[
+        int | None, typer.Option(help="Calendar days ahead (default 90; not with --by).")
+    ] = None,
     start: Annotated[
         str | None, typer.Option(help="First day (YYYY-MM-DD) when there is no history.")
     ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Recruitment: how many more people bring the list under the target by this "
+            "day (YYYY-MM-DD)?"
+        ),
+    ] = None,
+    recruit_from: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="With --by: the day recruiting starts (default: the first day ahead).",
+        ),
+    ] = None,
+    lead_days: Annotated[
+        int,
+        typer.Option(
+            help="With --by: calendar days from recruiting to a recruit's first day (assumed: "
+            "~6 weeks to hire, a month's notice, a week for checks)."
+        ),
+    ] = RECRUITMENT_LEAD_DAYS,
+    induction_days: Annotated[
+        int,
+        typer.Option(help="With --by: calendar days a recruit works at half output."),
+    ] = INDUCTION_DAYS,
     replications: Annotated[
         int, typer.Option(help="Simulated futures per candidate.")
     ] = PLAN_REPLICATIONS,
@@ -276,31 +320,73 @@ def plan(
     device: Device = "cpu",
     as_json: AsJson = False,
 ) -> None:
-    """The fewest staff per resource that keep the backlog stable and below the target."""
-    with running({"risk": "--risk"}) as progress:
+    """The fewest staff per resource that keep the backlog stable and below the target; with
+    --by, how many more people to recruit (from --from, joining --lead-days later) to bring
+    the list under the target by that day."""
+    flags = {"risk": "--risk", "recruit_from": "--from"}
+    targets = dict(
+        target_backlog_minutes=target_backlog_minutes,
+        target_backlog_cases=target_backlog_cases,
+        target_wait_weeks=target_wait_weeks,
+    )
+    with running(flags) as progress:
         first = _parse_date(start, "--start")
+        until = _parse_date(by, "--by")
+        begin = _parse_date(recruit_from, "--from")
+        if until is None:
+            for given, flag in (
+                (recruit_from, "--from"),
+                (lead_days != RECRUITMENT_LEAD_DAYS, "--lead-days"),
+                (induction_days != INDUCTION_DAYS, "--induction-days"),
+            ):
+                if given:
+                    raise FlowcapError(f"{flag} plans recruitment, and needs --by DATE")
+        elif horizon is not None:
+            raise FlowcapError("give --horizon or --by, not both (--by sets the horizon)")
         history = open_history(service_dir, service, progress)
-        plans = plan_capacity(
-            history,
-            target_backlog_minutes=target_backlog_minutes,
-            risk=risk,
-            horizon=horizon,
-            replications=replications,
-            seed=seed,
-            start=first,
-            device=device,
-            progress=progress,
-            warn=_note,
-        )
+        if until is not None:
+            recruits = plan_recruitment(
+                history,
+                by=until,
+                risk=risk,
+                recruit_from=begin,
+                lead_days=lead_days,
+                induction_days=induction_days,
+                replications=replications,
+                seed=seed,
+                start=first,
+                device=device,
+                progress=progress,
+                warn=_note,
+                **targets,
+            )
+        else:
+            plans = plan_capacity(
+                history,
+                risk=risk,
+                horizon=90 if horizon is None else horizon,
+                replications=replications,
+                seed=seed,
+                start=first,
+                device=device,
+                progress=progress,
+                warn=_note,
+                **targets,
+            )
+    if until is not None:
+        _print_recruitment(recruits, risk, as_json)
+        return
     if as_json:
         sys.stdout.write(json.dumps([p.as_json() for p in plans], allow_nan=False) + "\n")
         return
+    horizon = 90 if horizon is None else horizon
     table = Table(
-        title=f"Minimum staff: P(backlog after {horizon} days > {target_backlog_minutes:,.0f} "
-        f"minutes) ≤ {risk:.0%}, backlog not growing"
+        title=f"Minimum staff: P(backlog after {horizon} days > target) ≤ {risk:.0%}, "
+        "backlog not growing"
     )
     for column in (
         "resource",
+        "target (minutes)",
         "min staff",
         "minutes/working day",
         "P(exceed) at min",
@@ -313,6 +399,7 @@ def plan(
         item, minutes = plan_of.staff, plan_of.minutes
         table.add_row(
             escape(item.resource),
+            f"{plan_of.target_backlog_minutes:,.0f}",
             "not found" if item.min_staff is None else str(item.min_staff),
             "-" if item.min_capacity_minutes is None else f"{item.min_capacity_minutes:,.0f}",
             f"{item.p_exceed_at_min:.1%}",
@@ -326,5 +413,47 @@ def plan(
     out.print(
         "Two ways to the target: the fewest people at their usual minutes, or the usual head "
         "count giving the fewest minutes each (to the minute).",
+        soft_wrap=True,
+    )
+
+
+def _print_recruitment(recruits: list[RecruitPlan], risk: float, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps([p.as_json() for p in recruits], allow_nan=False) + "\n")
+        return
+    if not recruits:
+        out.print("No resource to plan.")
+        return
+    head = recruits[0]
+    table = Table(
+        title=f"Recruits to bring each list under its target by {head.by:%d %b %Y} "
+        f"(P(over) ≤ {risk:.0%}): recruiting from {head.recruit_from:%d %b %Y}, joining "
+        f"{head.joins:%d %b %Y}"
+    )
+    for column in (
+        "resource",
+        "target (minutes)",
+        "head count now",
+        "P(over) with none",
+        "recruits",
+        "P(over) with them",
+        "load after joining",
+    ):
+        table.add_column(column, justify="left" if column == "resource" else "right")
+    for row in recruits:
+        table.add_row(
+            escape(row.resource),
+            f"{row.target_backlog_minutes:,.0f}",
+            "-" if row.head_count is None else str(row.head_count),
+            f"{row.p_exceed_now:.1%}",
+            f"more than {MAX_RECRUITS}" if row.recruits is None else str(row.recruits),
+            f"{row.p_exceed:.1%}",
+            _cell(row.load_after_joining, ".2f"),
+        )
+    out.print(table)
+    out.print(
+        "Recruits join after the lead time and give half their minutes during induction. "
+        "Load after joining: work falling due / capacity from their first day to the date "
+        "(1 or more: the list grows again).",
         soft_wrap=True,
     )

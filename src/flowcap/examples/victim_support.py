@@ -252,6 +252,15 @@ transfer a caseworker to IDVA in August:
 
 shorter needs assessments for standard domestic abuse:
   - triage: {case_type: da_standard, step: 1, minutes: 45}   # 60 -> 45 minutes (L)
+
+lose an IDVA for three months:
+  - vacancy:
+      resource: idva
+      staff: 1               # one of the four IDVA posts empty (a leaver not yet replaced)
+      start: 2026-02-02
+      end: 2026-05-01
+      paid: false            # an empty post saves its pay; a long-term sickness would be
+                             # paid: true (sick pay, no saving)
 """
 FILES = (
     "service.yaml referrals.csv waiting.csv roster.csv sessions.csv school_holidays.csv "

@@ -9,8 +9,17 @@ pay the triage team overtime in January, or move a caseworker to the IDVA team i
     transfer a caseworker to IDVA in August:
       - transfer: {from: caseworker, to: idva, staff: 1, start: 2025-08-01, end: 2025-08-29}
 
-Each change is exactly one of ``transfer``, ``agency``, ``overtime``, ``demand`` or ``triage``
-(:mod:`flowcap.model.scenario` has their fields). Dates are ``YYYY-MM-DD``, ``end`` inclusive.
+A post left empty for three months, or a new IDVA recruited (joining 12 weeks later, at half
+output for four weeks)::
+
+    lose an IDVA for three months:
+      - vacancy: {resource: idva, staff: 1, start: 2026-02-02, end: 2026-05-01}
+    recruit an IDVA:
+      - recruit: {resource: idva, staff: 1, start: 2026-01-05, salary: 33000}
+
+Each change is exactly one of ``transfer``, ``agency``, ``overtime``, ``demand``, ``triage``,
+``vacancy`` or ``recruit`` (:mod:`flowcap.model.scenario` has their fields and defaults).
+Dates are ``YYYY-MM-DD``, ``end`` inclusive.
 Every problem in the file is reported at once, each with its line (row) and key path (column),
 as :class:`~flowcap.errors.InputError`. What the changes do to the simulation and what they
 cost is :func:`flowcap.plan.scenarios.apply_scenario`.
@@ -35,7 +44,7 @@ def read_scenarios(path: Path, service: Service) -> tuple[Scenario, ...]:
 
     An empty file means no options. Checked against ``service``: resources and case types
     must exist, a triage ``step`` must be one of the case type's steps, a transfer cannot move
-    more people than the sending resource has.
+    (nor a vacancy empty) more posts than the resource has.
     """
     path = Path(path)
     name = path.name
@@ -159,6 +168,14 @@ def _check_names(item: Any, service: Service) -> list[tuple[tuple[str, str], str
     ):
         found.append(
             ((kind, "staff"), f"moves {staff} people but {fields['from']!r} has {sending.staff}")
+        )
+    vacant = resources.get(fields.get("resource"))
+    if kind == "vacancy" and vacant is not None and isinstance(staff, int) and staff > vacant.staff:
+        found.append(
+            (
+                (kind, "staff"),
+                f"empties {staff} posts but {fields['resource']!r} has {vacant.staff}",
+            )
         )
     return found
 

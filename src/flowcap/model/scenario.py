@@ -1,7 +1,8 @@
 """A scenario: a manager's contingency option, as a list of dated changes to the service.
 
 Each change is exactly one of :class:`Transfer`, :class:`Agency`, :class:`Overtime`,
-:class:`Demand` or :class:`Triage` (the :data:`Change` union). Dates are ``YYYY-MM-DD`` and
+:class:`Demand`, :class:`Triage`, :class:`Vacancy` or :class:`Recruit` (the :data:`Change`
+union). Dates are ``YYYY-MM-DD`` and
 ``end`` is inclusive. They are read from ``scenarios.yaml`` by
 :func:`flowcap.io.scenarios_yaml.read_scenarios`; what they do to the simulation and what they
 cost is :func:`flowcap.plan.scenarios.apply_scenario`.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -19,19 +20,35 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 __all__ = [
     "BASELINE",
     "CHANGE_KINDS",
+    "INDUCTION_DAYS",
+    "INDUCTION_OUTPUT",
+    "RECRUITMENT_LEAD_DAYS",
     "Agency",
     "Change",
     "Day",
     "Demand",
     "Overtime",
+    "Recruit",
     "Scenario",
     "Transfer",
     "Triage",
+    "Vacancy",
 ]
 
 #: The name the comparison gives the unchanged service; an option may not use it.
 BASELINE = "baseline"
-CHANGE_KINDS = ("transfer", "agency", "overtime", "demand", "triage")
+CHANGE_KINDS = ("transfer", "agency", "overtime", "demand", "triage", "vacancy", "recruit")
+#: Calendar days from starting to recruit to a new person's first day (an assumption, L):
+#: about six weeks from advert to accepted offer (the UK public sector's average time to hire,
+#: standout-cv.com's survey of 497 employers; four to eight weeks in charities, The Principle
+#: Partnership), a month's notice, and a week for the contract and checks (DBS): 12 weeks, as
+#: a not-for-profit recruiter's timeline adds it up (Gembridge, 2024). research/domain.md has
+#: no figure; replace it with the service's own.
+RECRUITMENT_LEAD_DAYS = 84
+#: Calendar days a new recruit works at reduced output (shadowing, training; assumption, L).
+INDUCTION_DAYS = 28
+#: Share of a full person's minutes a recruit gives during induction (assumption, L).
+INDUCTION_OUTPUT = 0.5
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -154,7 +171,55 @@ class Triage(_Change):
     minutes: float = Field(ge=0)
 
 
-Change = Transfer | Agency | Overtime | Demand | Triage
+class Vacancy(_Change):
+    """``staff`` fewer people rostered at ``resource`` from ``start`` to ``end`` (inclusive):
+    a post left empty, or a long-term sickness.
+
+    Never below zero: on each working day the resource loses up to ``staff`` of the people
+    rostered that day. ``paid``: whether their pay is still paid. An empty post is not
+    (``paid: false``, the default: the option saves ``staff × minutes / 60 × cost_per_hour``
+    on each working day lost); a long-term sickness usually is (``paid: true``: sick pay, no
+    saving). See :func:`flowcap.plan.scenarios.apply_scenario`.
+    """
+
+    resource: str
+    staff: int = Field(gt=0, description="People (posts) missing.")
+    start: Day
+    end: Day
+    paid: bool = Field(default=False, description="Still paid (long-term sickness): no saving.")
+
+    @model_validator(mode="after")
+    def _dates(self) -> Vacancy:
+        _end_not_before(self.start, self.end)
+        return self
+
+
+class Recruit(_Change):
+    """Recruit ``staff`` permanent people to ``resource``, starting the recruitment on ``start``.
+
+    They join ``lead_days`` calendar days later (default :data:`RECRUITMENT_LEAD_DAYS`) and
+    stay; for their first ``induction_days`` calendar days (default :data:`INDUCTION_DAYS`)
+    they give ``induction_output`` of a person's minutes (default :data:`INDUCTION_OUTPUT`,
+    half), then the resource's full minutes. Each costs ``salary`` pounds a year (the cost to
+    the employer, on-costs included: research/domain.md rows 25-26, an IDVA's median £26,432
+    × 1.13-1.30), pro rata per calendar day from the day they join.
+    """
+
+    resource: str
+    staff: int = Field(gt=0, description="People recruited.")
+    start: Day
+    salary: float = Field(ge=0, description="Pounds a year per person, on-costs included.")
+    lead_days: int = Field(default=RECRUITMENT_LEAD_DAYS, ge=0)
+    induction_days: int = Field(default=INDUCTION_DAYS, ge=0)
+    induction_output: float = Field(default=INDUCTION_OUTPUT, ge=0, le=1)
+
+    @property
+    def joins(self) -> date:
+        """The new people's first day: ``start + lead_days``."""
+        return self.start + timedelta(days=self.lead_days)
+
+
+Change = Transfer | Agency | Overtime | Demand | Triage | Vacancy | Recruit
 
 
 class _Item(BaseModel):
@@ -165,6 +230,8 @@ class _Item(BaseModel):
     overtime: Overtime | None = None
     demand: Demand | None = None
     triage: Triage | None = None
+    vacancy: Vacancy | None = None
+    recruit: Recruit | None = None
 
     @model_validator(mode="before")
     @classmethod

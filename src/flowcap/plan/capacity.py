@@ -48,6 +48,11 @@ So the search starts at the fewest that rule 2 allows (in closed form), gallops 
 streams are fixed by the seed and the model's shapes, not by the staffing
 (:mod:`flowcap.simulate.daily.torch`).
 
+:func:`minimum_added` asks the recruitment question with the same search: the fewest people
+added (however they come: recruits joining after a lead time, at reduced output in induction)
+for rule 1 alone, from 0 up — the list on one date is what is judged, so a backlog still
+falling then is fine (:func:`flowcap.plan.outlook.plan_recruitment`).
+
 Without reneging (no case type in service.yaml has a ``patience_days``) resources do not
 interact and the total backlog of a resource is the same whatever order work is taken in, so
 each resource is simulated on its own (:func:`resource_submodel`): one resource, one
@@ -60,6 +65,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -71,6 +77,8 @@ from flowcap.simulate.daily import DailySpec, run
 
 #: Most minutes a person can give a day (``Resource.minutes_per_day`` is at most a day).
 MAX_MINUTES_PER_DAY = 1440
+#: Most people :func:`minimum_added` will add to one resource.
+MAX_RECRUITS = 50
 #: The final window of rule 2(b) is the last quarter of the horizon but at least this many days.
 FINAL_WINDOW_MIN_DAYS = 28
 
@@ -223,6 +231,42 @@ def minimum_minutes_per_day(
     )
 
 
+def minimum_added(
+    spec: DailySpec,
+    resource: str,
+    with_added: Callable[[DailySpec, int], DailySpec],
+    *,
+    target_backlog_minutes: float,
+    risk: float,
+    replications: int = 2000,
+    seed: int = 0,
+    most: int = MAX_RECRUITS,
+    device: str = "cpu",
+) -> tuple[int | None, float, tuple[tuple[int, float], ...]]:
+    """Fewest people added to ``resource`` so P(backlog at the horizon > B) <= ``risk`` (rule 1
+    alone: the question is the list on one date, so a backlog still falling is fine).
+
+    ``with_added(model, n)`` is the model with ``n`` more people (for ``n`` = 0 the model
+    itself), in whatever way they come (recruits joining after a lead time, at reduced
+    output in induction: :func:`flowcap.plan.outlook.plan_recruitment` adds them as a
+    scenario ``recruit`` change). The search is this module's, from 0 up to ``most``, on the
+    resource alone where it can be (:func:`resource_submodel`). Returns (the fewest, or
+    ``None`` when even ``most`` is not enough; P(exceed) there, or at ``most``; ``(n, p)``
+    for every ``n`` simulated, ``0`` among them).
+    """
+    model, r, _ = _prepare(spec, resource, target_backlog_minutes, risk, replications)
+    found, p, _, candidates = _search(
+        lambda n: with_added(model, n),
+        model,
+        r,
+        None,
+        most,
+        (target_backlog_minutes, risk, replications, seed, device),
+        start_at=0,
+    )
+    return found, p, candidates
+
+
 # --- theory: expected work and capacity ----------------------------------------------------
 
 
@@ -343,11 +387,12 @@ def _fewest_stable(model: DailySpec, r: int, capacity_per_unit: np.ndarray) -> i
     return fewest
 
 
-def _search(trial, model, r, capacity_per_unit, highest, settings):
+def _search(trial, model, r, capacity_per_unit, highest, settings, *, start_at=None):
     """Smallest whole value in [fewest stable, highest] meeting rule 1: gallop up, then bisect.
 
-    Returns (value or None, p there, stable there, ((value, p), ...)); "there" is the value
-    found, else ``highest``.
+    ``start_at``: search from there instead of the fewest stable (``capacity_per_unit`` is
+    then not used). Returns (value or None, p there, stable there, ((value, p), ...));
+    "there" is the value found, else ``highest``.
     """
     target, risk, replications, seed, device = settings
     p_of: dict[int, float] = {}
@@ -357,7 +402,10 @@ def _search(trial, model, r, capacity_per_unit, highest, settings):
         p_of[x] = float(np.mean(result.final_backlog[r] > target))
         return p_of[x] <= risk
 
-    fewest = _fewest_stable(model, r, capacity_per_unit)
+    if start_at is None:
+        fewest = _fewest_stable(model, r, capacity_per_unit)
+    else:
+        fewest = start_at
     found = None
     if fewest is not None and fewest <= highest:
         bad, step, x = None, 1, fewest

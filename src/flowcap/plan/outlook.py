@@ -1,9 +1,29 @@
-"""The days ahead of a service: its backlog simulated with contingency options, and the
-minimum capacity that keeps it in hand (``flowcap simulate`` and ``flowcap plan``)."""
+"""The days ahead of a service: its backlog simulated with contingency options, the minimum
+capacity that keeps it in hand, and the people to recruit to bring it under a target by a
+date (``flowcap simulate``, ``flowcap plan`` and ``flowcap plan --by``).
+
+Backlog targets (:func:`backlog_targets`) may be given three ways, each turned into minutes of
+work waiting at the resource, the unit the simulation judges:
+
+- **minutes** of work waiting (``target_backlog_minutes``, by default 2,400), the same at
+  every resource;
+- **cases** waiting (``target_backlog_cases``): × the resource's mean minutes per piece of
+  work (:func:`flowcap.plan.scenarios.minutes_per_case`, the minutes of the steps falling at
+  the resource weighted by their case type's mean referrals a day — the yardstick the options'
+  "waiting case-days avoided" use). A resource with no steps has no yardstick and is left out;
+- **weeks the oldest case waits** (``target_wait_weeks``, W): × 7 × λ, λ the expected minutes
+  of work falling due a calendar day at the resource over the horizon's final window (the
+  last quarter, at least 28 days: :func:`flowcap.plan.capacity.final_window_days`). Taken
+  oldest first, the work waiting behind the oldest case is what fell due since it did, so a
+  list of B minutes has its oldest case about B / λ days old (Little's law, L = λW, for the
+  last in the queue); B ≤ 7Wλ keeps it under W weeks. Priorities break it: a low-priority case
+  may wait longer than the list's size says, so the simulated waits stay the reference.
+"""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
@@ -16,10 +36,12 @@ import pandas as pd
 from flowcap._json import json_number
 from flowcap.checks import (
     ArgumentError,
+    check_backlog_target,
     check_day,
     check_horizon,
     check_minutes,
     check_optimise,
+    check_recruitment,
     check_replications,
     check_risk,
     check_seed,
@@ -28,17 +50,35 @@ from flowcap.checks import (
 from flowcap.errors import FlowcapError
 from flowcap.io.scenarios_yaml import read_scenarios
 from flowcap.model import Service
-from flowcap.model.scenario import BASELINE
-from flowcap.plan.capacity import MinutesPlan, StaffPlan, minimum_minutes_per_day, minimum_staff
+from flowcap.model.scenario import (
+    BASELINE,
+    INDUCTION_DAYS,
+    INDUCTION_OUTPUT,
+    RECRUITMENT_LEAD_DAYS,
+    Recruit,
+)
+from flowcap.plan.capacity import (
+    MAX_RECRUITS,
+    MinutesPlan,
+    StaffPlan,
+    expected_demand_minutes,
+    expected_load,
+    final_window_days,
+    minimum_added,
+    minimum_minutes_per_day,
+    minimum_staff,
+)
 from flowcap.plan.scenarios import (
     MAX_COMBINED_OPTIONS,
     SUMMARY_KEYS,
     Combination,
     ScenarioComparison,
+    apply_scenario,
     baseline_cost,
     cheapest_combination,
     compare_scenarios,
     inert_options,
+    minutes_per_case,
 )
 from flowcap.plan.waitinglist import waiting_list_check
 from flowcap.progress import Progress, quiet
@@ -53,6 +93,8 @@ if TYPE_CHECKING:
 #: Futures per candidate head count in ``flowcap plan`` (its default), and in the staff that
 #: ``simulate`` quotes when nothing meets the target, so both print the same numbers.
 PLAN_REPLICATIONS = 2000
+#: ``flowcap plan``'s backlog target when none is given (minutes of work waiting).
+DEFAULT_TARGET_MINUTES = 2400.0
 
 
 @dataclass
@@ -373,10 +415,12 @@ def staff_to_meet(
 @dataclass(frozen=True)
 class ResourcePlan:
     """Minimum capacity of one resource two ways: the fewest people at their usual minutes
-    (``staff``), and the fewest minutes each at the usual head count (``minutes``)."""
+    (``staff``), and the fewest minutes each at the usual head count (``minutes``), for a
+    backlog target of ``target_backlog_minutes`` (:func:`backlog_targets`)."""
 
     staff: StaffPlan
     minutes: MinutesPlan
+    target_backlog_minutes: float = DEFAULT_TARGET_MINUTES
 
     @property
     def resource(self) -> str:
@@ -384,22 +428,63 @@ class ResourcePlan:
 
     def as_json(self) -> dict:
         """The ``flowcap plan --json`` record: the head-count search's keys, then the minutes
-        search's."""
+        search's, then the target in minutes."""
         document = self.staff.as_json()
         document["min_minutes_per_staff"] = json_number(self.minutes.min_minutes_per_staff)
         document["fewest_capacity_minutes"] = json_number(self.minutes.min_capacity_minutes)
+        document["target_backlog_minutes"] = json_number(self.target_backlog_minutes)
         return document
+
+
+def backlog_targets(
+    spec: DailySpec,
+    *,
+    minutes: float | None = None,
+    cases: float | None = None,
+    weeks: float | None = None,
+) -> dict[str, float]:
+    """The backlog target of each resource in minutes of work waiting, from a target given one
+    way (the module's rules; minutes, by default :data:`DEFAULT_TARGET_MINUTES`). Resources
+    with no yardstick for ``cases`` (no steps) are left out."""
+    if cases is not None:
+        per_case = minutes_per_case(spec)
+        return {
+            name: float(cases * m)
+            for name, m in zip(spec.resources, per_case, strict=True)
+            if np.isfinite(m)
+        }
+    if weeks is not None:
+        window = final_window_days(spec.horizon_days)
+        return {
+            name: float(weeks * 7 * expected_demand_minutes(spec, name)[-window:].mean())
+            for name in spec.resources
+        }
+    target = DEFAULT_TARGET_MINUTES if minutes is None else float(minutes)
+    return dict.fromkeys(spec.resources, target)
+
+
+def _targets(spec: DailySpec, minutes, cases, weeks, warn: Progress) -> dict[str, float]:
+    targets = backlog_targets(spec, minutes=minutes, cases=cases, weeks=weeks)
+    left_out = [name for name in spec.resources if name not in targets]
+    if left_out:
+        warn(
+            f"no case type has steps at {', '.join(left_out)}, so a target in cases waiting "
+            "means nothing there: left out"
+        )
+    return targets
 
 
 def plan_capacity(
     history: ServiceHistory,
     *,
-    target_backlog_minutes: float,
+    target_backlog_minutes: float | None = None,
     risk: float,
     horizon: int = 90,
     replications: int = PLAN_REPLICATIONS,
     seed: int = 0,
     start: date | None = None,
+    target_backlog_cases: float | None = None,
+    target_wait_weeks: float | None = None,
     device: str = "cpu",
     progress: Progress = quiet,
     warn: Progress = quiet,
@@ -408,31 +493,186 @@ def plan_capacity(
     and the fewest minutes each at the usual head count (both searches reuse one set of
     random numbers).
 
+    B is given one way at most (the module's rules): ``target_backlog_minutes`` (by default
+    :data:`DEFAULT_TARGET_MINUTES`), ``target_backlog_cases`` or ``target_wait_weeks``.
     ``device``: ``"cpu"`` (NumPy) or ``"cuda"`` (PyTorch on a GPU).
     """
     _check_device(device)
     check_risk(risk, "risk")
-    check_minutes(target_backlog_minutes, "target_backlog_minutes")
+    check_backlog_target(target_backlog_minutes, target_backlog_cases, target_wait_weeks)
     check_replications(replications)
     check_seed(seed)
     check_horizon(horizon)
     check_simulation_size(replications, horizon, len(history.service.resources))
     check_day(start, "start")
     spec, _ = _spec(history, horizon, start, progress, warn)
+    targets = _targets(spec, target_backlog_minutes, target_backlog_cases, target_wait_weeks, warn)
     plans = []
-    search = dict(
-        target_backlog_minutes=target_backlog_minutes,
-        risk=risk,
-        replications=replications,
-        seed=seed,
-        device=device,
-    )
-    for k, resource in enumerate(spec.resources, start=1):
-        n = len(spec.resources)
+    search = dict(risk=risk, replications=replications, seed=seed, device=device)
+    n = len(targets)
+    for k, (resource, target) in enumerate(targets.items(), start=1):
         progress(f"Planning {resource} ({k} of {n}): head count", 2 * k - 2, 2 * n)
-        staff = minimum_staff(spec, resource, **search)
+        staff = minimum_staff(spec, resource, target_backlog_minutes=target, **search)
         progress(f"Planning {resource} ({k} of {n}): minutes each", 2 * k - 1, 2 * n)
-        plans.append(ResourcePlan(staff, minimum_minutes_per_day(spec, resource, **search)))
+        minutes = minimum_minutes_per_day(spec, resource, target_backlog_minutes=target, **search)
+        plans.append(ResourcePlan(staff, minutes, target))
+    return plans
+
+
+@dataclass(frozen=True)
+class RecruitPlan:
+    """The people to recruit to one resource to bring its list under the target by a date.
+
+    Attributes
+    ----------
+    resource : the resource's name.
+    target_backlog_minutes : the target, in minutes of work waiting (:func:`backlog_targets`).
+    recruits : fewest extra people, recruited from ``recruit_from``, with which
+        P(backlog at the end of ``by`` > target) ≤ risk; 0 when none are needed; ``None``
+        when even :data:`~flowcap.plan.capacity.MAX_RECRUITS` are not enough.
+    recruit_from, joins, by : recruiting starts; the recruits' first day (``recruit_from +
+        lead_days``), after which they work at reduced output for ``induction_days``; the day
+        the list is judged (the last day simulated, a working day).
+    head_count : the resource's ``staff`` in service.yaml now.
+    p_exceed_now : P(backlog at ``by`` > target) with nobody recruited.
+    p_exceed : the same with ``recruits`` (with the most tried when none is enough).
+    load_after_joining : expected work falling due / expected capacity after absence, from
+        ``joins`` to ``by``, with them: at 1 or more the list grows again once it is down.
+    candidates : ``(n, p)`` for every number simulated.
+    """
+
+    resource: str
+    target_backlog_minutes: float
+    recruits: int | None
+    recruit_from: date
+    joins: date
+    by: date
+    head_count: int | None
+    p_exceed_now: float
+    p_exceed: float
+    load_after_joining: float
+    candidates: tuple[tuple[int, float], ...]
+
+    def as_json(self) -> dict:
+        """The ``flowcap plan --by --json`` record."""
+        return {
+            "resource": self.resource,
+            "target_backlog_minutes": json_number(self.target_backlog_minutes),
+            "recruits": self.recruits,
+            "recruit_from": self.recruit_from.isoformat(),
+            "joins": self.joins.isoformat(),
+            "by": self.by.isoformat(),
+            "head_count": self.head_count,
+            "p_exceed_now": json_number(self.p_exceed_now),
+            "p_exceed": json_number(self.p_exceed),
+            "load_after_joining": json_number(self.load_after_joining),
+        }
+
+
+def plan_recruitment(
+    history: ServiceHistory,
+    *,
+    by: date,
+    risk: float,
+    recruit_from: date | None = None,
+    target_backlog_minutes: float | None = None,
+    target_backlog_cases: float | None = None,
+    target_wait_weeks: float | None = None,
+    lead_days: int = RECRUITMENT_LEAD_DAYS,
+    induction_days: int = INDUCTION_DAYS,
+    induction_output: float = INDUCTION_OUTPUT,
+    replications: int = PLAN_REPLICATIONS,
+    seed: int = 0,
+    start: date | None = None,
+    device: str = "cpu",
+    progress: Progress = quiet,
+    warn: Progress = quiet,
+) -> list[RecruitPlan]:
+    """How many more people, recruited from ``recruit_from``, bring each resource's list under
+    the target by ``by``: the fewest with P(backlog at the end of ``by`` > target) ≤ ``risk``.
+
+    The days from the first day after the data (or ``start``) to ``by`` are simulated (a
+    ``by`` on a closed day runs on to the next working day, as every horizon does). The
+    recruits are a scenario ``recruit`` change (:class:`flowcap.model.scenario.Recruit`,
+    applied by :func:`flowcap.plan.scenarios.apply_scenario`): they join ``lead_days`` after
+    ``recruit_from`` (by default the first day simulated; default lead time
+    :data:`~flowcap.model.scenario.RECRUITMENT_LEAD_DAYS`, an assumption) and give
+    ``induction_output`` of a person's minutes for their first ``induction_days``. Each
+    resource is searched on its own (:func:`flowcap.plan.capacity.minimum_added`), every
+    number of recruits on the same random numbers; the others keep their staffing. The target
+    is given one way at most (the module's rules; by default
+    :data:`DEFAULT_TARGET_MINUTES`). Only the list on ``by`` is judged: whether it would grow
+    again after is ``load_after_joining``.
+    """
+    _check_device(device)
+    check_risk(risk, "risk")
+    check_backlog_target(target_backlog_minutes, target_backlog_cases, target_wait_weeks)
+    check_replications(replications)
+    check_seed(seed)
+    check_day(start, "start")
+    check_day(by, "by")
+    check_day(recruit_from, "recruit_from")
+    service = history.service
+    if history.has_history:
+        progress("Measuring")
+    first = first_day_ahead(history.measures, start)
+    begin = first if recruit_from is None else recruit_from
+    check_recruitment(first, begin, by, lead_days, induction_days, induction_output)
+    horizon = (by - first).days + 1
+    check_simulation_size(replications, horizon, len(service.resources))
+    spec, _ = _spec(history, horizon, start, progress, warn)
+    last = first + timedelta(days=spec.horizon_days - 1)
+    joins = begin + timedelta(days=lead_days)
+    targets = _targets(spec, target_backlog_minutes, target_backlog_cases, target_wait_weeks, warn)
+
+    def recruited(name: str) -> Callable[[DailySpec, int], DailySpec]:
+        def with_added(model: DailySpec, n: int) -> DailySpec:
+            if n == 0:
+                return model
+            hire = Recruit(
+                resource=name,
+                staff=n,
+                start=begin,
+                salary=0,
+                lead_days=lead_days,
+                induction_days=induction_days,
+                induction_output=induction_output,
+            )
+            return apply_scenario(model, first, service, [hire])[0]
+
+        return with_added
+
+    plans = []
+    after = (last - max(joins, first)).days + 1
+    for k, (name, target) in enumerate(targets.items(), start=1):
+        progress(f"Planning recruits for {name} ({k} of {len(targets)})", k - 1, len(targets))
+        found, p, candidates = minimum_added(
+            spec,
+            name,
+            recruited(name),
+            target_backlog_minutes=target,
+            risk=risk,
+            replications=replications,
+            seed=seed,
+            device=device,
+        )
+        at = found if found is not None else MAX_RECRUITS
+        resource = service.resources.get(name)
+        plans.append(
+            RecruitPlan(
+                resource=name,
+                target_backlog_minutes=target,
+                recruits=found,
+                recruit_from=begin,
+                joins=joins,
+                by=last,
+                head_count=None if resource is None else resource.staff,
+                p_exceed_now=dict(candidates)[0],
+                p_exceed=p,
+                load_after_joining=expected_load(recruited(name)(spec, at), name, last_days=after),
+                candidates=candidates,
+            )
+        )
     return plans
 
 

@@ -37,6 +37,19 @@ Cost rules (pounds; all costs are what falls inside the horizon)
   out; not agency staff or people transferred in) gives ``minutes_per_day`` more on the
   resource's working days. The cost is ``own people × minutes_per_day / 60 × cost_per_hour ×
   premium``, with ``sunday_premium`` on Sundays and bank holidays (domain notes: 1.5× and 2×).
+- **Vacancy** (a post empty, or a long-term sickness): on each working day of the resource
+  from ``start`` to ``end`` it loses up to ``staff`` of its own people still rostered that
+  day (never below zero; applied before transfers and overtime, so the missing people are
+  neither moved nor paid overtime). With ``paid: false`` (the default: an empty post) the
+  option saves their pay, ``lost people × minutes_per_staff / 60 × cost_per_hour`` a working
+  day (a negative extra cost); with ``paid: true`` (a long-term sickness on sick pay) it
+  saves nothing.
+- **Recruit**: ``staff`` permanent people join on ``start + lead_days`` and stay to the end of
+  the horizon, at the resource's minutes per person on its working days, but for their
+  first ``induction_days`` calendar days at ``induction_output`` of them (default half).
+  Each costs ``salary / 365`` pounds a calendar day from the day they join (``salary`` a
+  year, the cost to the employer). Like agency people (the same code adds both) they are
+  absent at the resource's ``absence_rate`` and do no overtime.
 - **Demand** and **triage**: no cost. Triage sets the minutes of one step for new cases over
   the whole horizon. Work already due from existing cases (opening backlog, due-ahead
   minutes) keeps its minutes. Two triage changes to one step: the later one wins. Demand
@@ -90,9 +103,11 @@ from flowcap.model.scenario import (
     Change,
     Demand,
     Overtime,
+    Recruit,
     Scenario,
     Transfer,
     Triage,
+    Vacancy,
 )
 from flowcap.simulate.daily import DailyResult, DailySpec, run
 
@@ -109,6 +124,8 @@ __all__ = [
     "minutes_per_case",
 ]
 
+#: A recruit's yearly salary is paid this many days' worth a year (pro rata per calendar day).
+DAYS_A_YEAR = 365
 #: Most options :func:`cheapest_combination` will combine (2**10 subsets).
 MAX_COMBINED_OPTIONS = 10
 #: Per resource in ``--json``, with ``cost`` (see :meth:`DailyResult.summary` for each).
@@ -168,8 +185,9 @@ def apply_scenario(
     start : the date of the spec's day 0.
     service : gives the costs per hour, the steps a triage change refers to, and bank holidays.
     changes : an option's changes (``Scenario.changes``, as
-        :func:`flowcap.io.scenarios_yaml.read_scenarios` reads them), applied transfers
-        first, then the rest in order. Changes outside the horizon have no effect there
+        :func:`flowcap.io.scenarios_yaml.read_scenarios` reads them), applied vacancies
+        first, then transfers (nobody can be moved who is not there), then the rest in
+        order. Changes outside the horizon have no effect there
         (:func:`inert_options` names the options with none at all). A transfer moves people,
         never creates them: each day the receiving resource gains exactly the people the
         sending one loses, and nobody moves on a day the receiving resource does not work.
@@ -197,8 +215,26 @@ def apply_scenario(
         hi = n_days if end is None else min(n_days, (end - start).days + 1)
         return slice(lo, max(lo, hi))
 
-    ordered = [c for c in changes if isinstance(c, Transfer)]
-    ordered += [c for c in changes if not isinstance(c, Transfer)]
+    def join(
+        r: int, staff: int, arrive: date, end: date | None, induction: int, output: float
+    ) -> None:
+        """``staff`` more people at ``r`` on its working days from ``arrive`` to ``end`` (or
+        the horizon); for their first ``induction`` calendar days each gives ``output`` of
+        the resource's minutes a person (with 0 they are not there for the work yet)."""
+        settled = arrive + timedelta(days=induction)
+        spans = [(days(settled, end), 1.0)]
+        if induction > 0 and output > 0:
+            inducted = settled - timedelta(days=1)
+            spans.append((days(arrive, inducted if end is None else min(end, inducted)), output))
+        for w, share in spans:
+            on = working[r, w]
+            added_people[r, w] += staff * on
+            added_minutes[r, w] += staff * share * spec.minutes_per_staff[r, w] * on
+
+    # posts empty first (nobody can be moved or do overtime who is not there), then transfers
+    ordered = [c for c in changes if isinstance(c, Vacancy)]
+    ordered += [c for c in changes if isinstance(c, Transfer)]
+    ordered += [c for c in changes if not isinstance(c, Vacancy | Transfer)]
     for change in ordered:
         if isinstance(change, Transfer):
             src, dst = _resource(spec, change.from_), _resource(spec, change.to)
@@ -228,10 +264,25 @@ def apply_scenario(
                 if short > 0:
                     at = paid_days[-1] if paid_days.size else max(0, (change.end - start).days)
                     extra[r, at] += short * change.staff * change.day_rate
-            w = days(arrive + timedelta(days=change.induction_days), change.end)
-            on = working[r, w]
-            added_people[r, w] += change.staff * on
-            added_minutes[r, w] += change.staff * spec.minutes_per_staff[r, w] * on
+            join(r, change.staff, arrive, change.end, change.induction_days, 0.0)
+        elif isinstance(change, Recruit):
+            r = _resource(spec, change.resource)
+            extra[r, days(change.joins, None)] += change.staff * change.salary / DAYS_A_YEAR
+            join(
+                r,
+                change.staff,
+                change.joins,
+                None,
+                change.induction_days,
+                change.induction_output,
+            )
+        elif isinstance(change, Vacancy):
+            r = _resource(spec, change.resource)
+            w = days(change.start, change.end)
+            lost = np.where(working[r, w], np.minimum(change.staff, own[r, w]), 0.0)
+            own[r, w] -= lost
+            if not change.paid:
+                extra[r, w] -= lost * spec.minutes_per_staff[r, w] / 60 * rate[r]
         elif isinstance(change, Overtime):
             r = _resource(spec, change.resource)
             w = days(change.start, change.end)
@@ -249,7 +300,7 @@ def apply_scenario(
         elif isinstance(change, Triage):
             rows = _step_rows(spec, service, change.case_type, change.step)
             steps[rows, 3] = change.minutes
-        else:  # pragma: no cover - the reader only makes the five kinds
+        else:  # pragma: no cover - the reader only makes the seven kinds
             raise TypeError(f"not a scenario change: {change!r}")
 
     staff = own + added_people
@@ -272,9 +323,10 @@ def inert_options(options: Sequence[Scenario], first: date, last: date) -> dict[
     name, each with a one-sentence reason, in the order given; options that act are left out.
 
     A change acts on the days from when it takes effect to its ``end`` (inclusive): a
-    transfer, overtime or demand change from its ``start`` (a transfer's handover days count:
-    the sending team loses people), an agency booking from ``start + lead_days`` (when its
-    staff arrive and are paid) to ``end`` or for good. A triage change has no dates and always
+    transfer, overtime, vacancy or demand change from its ``start`` (a transfer's handover
+    days count: the sending team loses people), an agency booking from ``start + lead_days``
+    (when its staff arrive and are paid) to ``end`` or for good, a recruitment from
+    ``start + lead_days`` (when its people join) for good. A triage change has no dates and always
     acts. An option is inert when every one of its changes starts after ``last`` or ends
     before ``first``; one that overlaps the horizon by even a day is not. For example::
 
@@ -295,12 +347,13 @@ def inert_options(options: Sequence[Scenario], first: date, last: date) -> dict[
                 acts = True
                 break
             begins = change.start
-            if isinstance(change, Agency):
+            if isinstance(change, Agency | Recruit):
                 begins += timedelta(days=change.lead_days)
+            ends = getattr(change, "end", None)  # a recruit stays
             if begins > last:
                 later.append((begins, change))
-            elif change.end is not None and change.end < first:
-                earlier.append(change.end)
+            elif ends is not None and ends < first:
+                earlier.append(ends)
             else:
                 acts = True
                 break
@@ -311,9 +364,10 @@ def inert_options(options: Sequence[Scenario], first: date, last: date) -> dict[
             found[name] = f"'{name}' has no changes, so it changes nothing in {horizon}."
         elif not earlier:
             begins, change = min(later, key=lambda pair: pair[0])
-            if isinstance(change, Agency) and change.lead_days > 0:
+            if isinstance(change, Agency | Recruit) and change.lead_days > 0:
+                who = "agency staff arrive" if isinstance(change, Agency) else "recruits join"
                 when = (
-                    f"starts to act on {_day(begins)}, when its agency staff arrive "
+                    f"starts to act on {_day(begins)}, when its {who} "
                     f"({change.lead_days} days after its start on {_day(change.start)})"
                 )
             else:
@@ -429,9 +483,11 @@ class ScenarioComparison:
 
     ``outcomes`` holds the baseline first, then the options in the order given, by name.
     ``ranking`` lists the options (not the baseline): the non-dominated ones by cost per wait
-    day avoided (options avoiding none last), then the dominated ones in the same order. An
-    option is dominated when another option, or the baseline, costs less and avoids more
-    waiting, or costs no more and meets the target in a larger share of runs.
+    day avoided (options avoiding none last), then the dominated ones in the same order, then
+    those worse than the baseline (:meth:`harms`; a vacancy that saves pay but adds waiting
+    is cheap and not dominated, but it is no value). An option is dominated when another
+    option, or the baseline, costs less and avoids more waiting, or costs no more and meets
+    the target in a larger share of runs.
     """
 
     resources: tuple[str, ...]
@@ -470,12 +526,14 @@ class ScenarioComparison:
                     "cost_per_wait_day_avoided": o.cost_per_wait_day_avoided,
                     "p_meet_target": o.p_meet_target,
                     "dominated": dominated,
+                    "harms": bool(self.harms(o)),
                 }
             )
 
         def key(row: dict):
             per_day = row["cost_per_wait_day_avoided"]
             return (
+                row["harms"],
                 row["dominated"],
                 per_day is None,
                 per_day if per_day is not None else 0.0,
@@ -841,7 +899,8 @@ def cheapest_combination(
     options, then in the order given) and the first that meets the target is returned, all on
     the same random numbers. When no subset does: ``None``, or with ``closest`` the subset
     meeting it in the largest share of runs (the cheapest of those), with ``meets_target``
-    false. At most :data:`MAX_COMBINED_OPTIONS` options (``2**n`` subsets). ``device``: as in
+    false. Options with a ``vacancy`` change are left out (what-ifs, not ways to meet the
+    target). At most :data:`MAX_COMBINED_OPTIONS` options (``2**n`` subsets). ``device``: as in
     :func:`compare_scenarios`. ``known``: results already simulated with the same seed and
     replications, by the names of the options in them (``()`` for the baseline) — a
     comparison's — which are used instead of running again.
@@ -849,6 +908,10 @@ def cheapest_combination(
     names = _names(options)
     if len(names) > MAX_COMBINED_OPTIONS:
         raise ValueError(f"at most {MAX_COMBINED_OPTIONS} options can be combined")
+    # a vacancy is a what-if (losing staff), not a way to meet the target: leaving a post
+    # empty saves pay, so it would otherwise be the "cheapest" way whenever the target holds
+    options = [o for o in options if not any(isinstance(c, Vacancy) for c in o.changes)]
+    names = _names(options)
     need = 1.0 - risk_target
 
     def combined(subset: tuple[int, ...]) -> list[Change]:
