@@ -121,6 +121,16 @@ def tidy_axes(ax, grid_axis: str | None = "y") -> None:
     ax.spines["right"].set_visible(False)
 
 
+def date_axis(ax, minticks: int = 6, maxticks: int = 14) -> None:
+    """Short date labels ("29", "Nov", "2026") on ``ax``'s x axis: the default locator puts
+    ticks on days 1, 4, … 31 and then 1 again, and full dates a day apart overlap."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(minticks=minticks, maxticks=maxticks)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+
+
 def thousands_formatter():
     from matplotlib.ticker import FuncFormatter
 

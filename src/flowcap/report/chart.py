@@ -32,7 +32,7 @@ from plotly.subplots import make_subplots
 
 from flowcap.errors import FlowcapError
 from flowcap.report._common import SUPPORTED_SUFFIXES as SUPPORTED_SUFFIXES  # re-exported
-from flowcap.report._common import write_by_suffix
+from flowcap.report._common import date_axis, write_by_suffix
 
 #: The four measures charted: column, legend name, colour (Okabe–Ito, colour-blind safe).
 SERIES: list[tuple[str, str, str]] = [
@@ -525,11 +525,9 @@ def _draw_panel(ax, rows: pd.DataFrame, resource: str, smooth: bool, seen: dict)
 
 
 def _date_axis(ax, dates: pd.Series) -> None:
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+    from matplotlib.dates import date2num
 
-    locator = AutoDateLocator(minticks=6, maxticks=14)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    date_axis(ax)
     ax.set_xlim(date2num(dates.min()), date2num(dates.max() + pd.Timedelta(days=1)))
 
 

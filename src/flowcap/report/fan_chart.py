@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 from flowcap.errors import FlowcapError
 from flowcap.report._common import (
     OKABE_ITO,
+    date_axis,
     plotly_title,
     png_figure,
     png_title,
@@ -122,7 +123,6 @@ def _png(fan: pd.DataFrame, title: str, path: Path, threshold: float | None) -> 
 
 def fan_png_figure(fan: pd.DataFrame, title: str, threshold: float | None = None):
     """The matplotlib figure (Agg canvas) of the fan that the ``.png`` chart saves."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     resources = list(dict.fromkeys(fan["resource"]))
     fig = png_figure(11, 2.4 * len(resources) + 1.2, dpi=110)
@@ -161,11 +161,7 @@ def fan_png_figure(fan: pd.DataFrame, title: str, threshold: float | None = None
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_formatter(thousands_formatter())
         tidy_axes(ax)
-    # Short labels ("29", "Nov", "2026"): the default locator puts ticks on days 1, 4, … 31
-    # and then 1 again, and full dates a day apart overlapped.
-    locator = AutoDateLocator(minticks=6, maxticks=14)
-    axes[-1].xaxis.set_major_locator(locator)
-    axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    date_axis(axes[-1])
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
     png_title(fig, title, SUBTITLE)

@@ -22,6 +22,7 @@ from plotly.subplots import make_subplots
 from flowcap.errors import FlowcapError
 from flowcap.report._common import (
     OKABE_ITO,
+    date_axis,
     plotly_title,
     png_figure,
     png_title,
@@ -210,7 +211,6 @@ def forecast_png(
     dpi: int = 110,
 ) -> Path:
     """Draw the fan chart with matplotlib and save it as a PNG; return the path."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -239,9 +239,7 @@ def forecast_png(
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_formatter(thousands_formatter())
         tidy_axes(ax)
-    locator = AutoDateLocator(minticks=6, maxticks=14)
-    axes[-1].xaxis.set_major_locator(locator)
-    axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    date_axis(axes[-1])
     handles = [
         Line2D([], [], color=HISTORY_COLOUR, lw=0.9, label=f"recorded (last {history_days} days)"),
         Line2D([], [], color=FORECAST_COLOUR, lw=1.6, label="forecast"),

@@ -29,6 +29,7 @@ from flowcap.errors import FlowcapError
 from flowcap.report._common import (
     MDC_COMMON_CAUSE,
     MDC_SPECIAL_CAUSE,
+    date_axis,
     plotly_title,
     png_figure,
     png_title,
@@ -277,7 +278,6 @@ def spc_png(
     labels: dict[tuple[str, str], str] | None = None,
 ) -> Path:
     """Draw the grid of XmR charts with matplotlib and save it as a PNG; return the path."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.lines import Line2D
 
     tables = _check(charts)
@@ -320,9 +320,7 @@ def spc_png(
     for column in axes.T:  # dates under the lowest panel drawn in each column
         shown = [ax for ax in column if ax.get_visible()]
         if shown:
-            locator = AutoDateLocator(minticks=4, maxticks=8)
-            shown[-1].xaxis.set_major_locator(locator)
-            shown[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
+            date_axis(shown[-1], minticks=4, maxticks=8)
             shown[-1].tick_params(axis="x", labelbottom=True)
     handles = [
         Line2D([], [], color=VALUE_COLOUR, marker="o", markerfacecolor=MDC_COMMON_CAUSE,

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from flowcap.errors import FlowcapError
 from flowcap.measures.waiting import BAND_COLUMNS, BAND_LABELS
 from flowcap.report._common import (
+    date_axis,
     plotly_title,
     png_figure,
     png_title,
@@ -81,7 +82,6 @@ def waiting_figure(profile: pd.DataFrame, title: str) -> go.Figure:
 
 
 def _png_figure(profile: pd.DataFrame, title: str):
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
     resources = list(dict.fromkeys(profile["resource"]))
     fig = png_figure(11, 2.3 * len(resources) + 1.2, dpi=110)
@@ -100,9 +100,7 @@ def _png_figure(profile: pd.DataFrame, title: str):
         ax.set_ylim(bottom=0)
         ax.yaxis.set_major_formatter(thousands_formatter())
         tidy_axes(ax)
-    locator = AutoDateLocator(minticks=6, maxticks=14)
-    axes[-1].xaxis.set_major_locator(locator)
-    axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    date_axis(axes[-1])
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
     png_title(fig, title, SUBTITLE)

@@ -62,10 +62,7 @@ class VariationReport:
         (:func:`chart_name`) in place of resource and measure."""
         out = []
         for key, result in self.referral_spc.items():
-            first: dict = {}
-            for alert in sorted(result.alerts, key=lambda a: RULES.index(a.rule)):
-                first.setdefault(alert.date, alert)
-            for alert in first.values():
+            for alert in _one_per_point(result.alerts):
                 out.append(
                     {
                         "date": alert.date.isoformat(),
@@ -110,10 +107,7 @@ class VariationReport:
         (outside the limits, trend, two of three, shift) when several flag the same point."""
         out = []
         for (resource, measure), result in self.spc.items():
-            first: dict = {}
-            for alert in sorted(result.alerts, key=lambda a: RULES.index(a.rule)):
-                first.setdefault(alert.date, alert)
-            for alert in first.values():
+            for alert in _one_per_point(result.alerts):
                 out.append(
                     {
                         "date": alert.date.isoformat(),
@@ -354,3 +348,12 @@ def _referral_series(
                 series = weekly_totals(days, values)
             groups[(kind, "all" if kind == "all" else str(name))] = series
     return groups
+
+
+def _one_per_point(alerts) -> list:
+    """One alert per flagged point: the rule first in Making Data Count precedence (outside
+    the limits, trend, two of three, shift) when several flag the same point."""
+    first: dict = {}
+    for alert in sorted(alerts, key=lambda a: RULES.index(a.rule)):
+        first.setdefault(alert.date, alert)
+    return list(first.values())
