@@ -30,6 +30,8 @@ def test_each_resource_stacks_its_bands_in_age_order():
     assert [trace.name for trace in idva][-1] == "over 20 working days"
     assert list(idva[-1].y) == [50, 100, 150]  # over 20: 10 × day × 5
     assert sum(trace.showlegend for trace in fig.data) == len(BAND_COLUMNS)  # one legend
+    # No edge lines: the empty top band's edge would trace the total in the oldest colour.
+    assert all(trace.line.width == 0 for trace in fig.data)
 
 
 @pytest.mark.parametrize("suffix", [".html", ".png"])

@@ -61,7 +61,9 @@ def waiting_figure(profile: pd.DataFrame, title: str) -> go.Figure:
                     y=rows[column],
                     mode="lines",
                     stackgroup=f"r{i}",
-                    line={"width": 0.5, "color": colour},
+                    # No edge lines: the top band's edge would trace the total in its colour
+                    # and read as cases that old.
+                    line={"width": 0},
                     fillcolor=colour,
                     name=f"{label} working days",
                     legendgroup=label,
