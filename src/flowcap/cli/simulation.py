@@ -444,7 +444,7 @@ def _print_recruitment(recruits: list[RecruitPlan], risk: float, as_json: bool) 
         table.add_row(
             escape(row.resource),
             f"{row.target_backlog_minutes:,.0f}",
-            "-" if row.head_count is None else str(row.head_count),
+            "-" if row.head_count is None else f"{row.head_count:g}",
             f"{row.p_exceed_now:.1%}",
             f"more than {MAX_RECRUITS}" if row.recruits is None else str(row.recruits),
             f"{row.p_exceed:.1%}",

@@ -126,9 +126,12 @@ case_types:
   da_high_risk:
     priority: 1
     description: High-risk (Marac-level) domestic abuse, supported by an IDVA
+    caseload_per_staff: 22      # open cases per full-time IDVA (row 4: ~20-25)
     steps:
       - {resource: triage, minutes: 30}                 # first call on the referral day
-      - {resource: idva, minutes: 120, after_days: 1}   # risk assessment, safety plan (row 6)
+      # risk assessment, safety plan (row 6), within a working day of falling due (L; row
+      # 14's 1 working day for enhanced-rights victims' updates)
+      - {resource: idva, minutes: 120, after_days: 1, target_working_days: 1}
       # weekly one-hour contacts (row 6); 8 is within row 7's 6-12. The case lasts about
       # 2 months, a little under row 5's 2.5-4 months.
       - {resource: idva, minutes: 60, after_days: 8, repeat: 8, every_days: 7}
@@ -443,8 +446,9 @@ def _roster(rng, service: Service, start: date, end: date, holidays) -> pd.DataF
     spell_start_p = SICKNESS_RATE / float(np.dot(SPELL_DAYS, SPELL_P)) * winter / winter.mean()
     frames = []
     for name, resource in service.resources.items():
-        away = _annual_leave(rng, resource.staff, work_days, holidays)
-        for person in range(resource.staff):
+        people = round(resource.staff)  # the example's posts are all full-time
+        away = _annual_leave(rng, people, work_days, holidays)
+        for person in range(people):
             starts = rng.random(len(work_days)) < spell_start_p
             lengths = rng.choice(SPELL_DAYS, size=len(work_days), p=SPELL_P)
             day = 0
@@ -452,7 +456,7 @@ def _roster(rng, service: Service, start: date, end: date, holidays) -> pd.DataF
                 if starts[day]:
                     away[person, day : day + lengths[day]] = True
                 day += lengths[day] if starts[day] else 1
-        on_duty = resource.staff - away.sum(axis=0) + (rng.random(len(work_days)) < AGENCY_DAY_P)
+        on_duty = people - away.sum(axis=0) + (rng.random(len(work_days)) < AGENCY_DAY_P)
         frames.append(pd.DataFrame({"date": work_days, "resource": name, "staff": on_duty}))
     roster = pd.concat(frames, ignore_index=True)[np.tile(in_period, len(frames))]
     roster["minutes_per_staff"] = [service.resources[n].minutes_per_day for n in roster["resource"]]

@@ -184,7 +184,7 @@ def _events(
     staff = np.zeros((len(names), n_days), dtype=int)
     working = calendar["is_working_day"].to_numpy()
     for r, name in enumerate(names):
-        staff[r, working] = service.resources[name].staff
+        staff[r, working] = round(service.resources[name].staff)  # full-time posts
     first = calendar["date"].iloc[0].date()
     for day, resource, people in roster:
         staff[names.index(resource), (day - first).days] = people

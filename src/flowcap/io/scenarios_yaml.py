@@ -163,18 +163,23 @@ def _check_names(item: Any, service: Service) -> list[tuple[tuple[str, str], str
     if (
         kind == "transfer"
         and sending is not None
-        and isinstance(staff, int)
+        and isinstance(staff, (int, float))
         and staff > sending.staff
     ):
         found.append(
-            ((kind, "staff"), f"moves {staff} people but {fields['from']!r} has {sending.staff}")
+            ((kind, "staff"), f"moves {staff} people but {fields['from']!r} has {sending.staff:g}")
         )
     vacant = resources.get(fields.get("resource"))
-    if kind == "vacancy" and vacant is not None and isinstance(staff, int) and staff > vacant.staff:
+    if (
+        kind == "vacancy"
+        and vacant is not None
+        and isinstance(staff, (int, float))
+        and staff > vacant.staff
+    ):
         found.append(
             (
                 (kind, "staff"),
-                f"empties {staff} posts but {fields['resource']!r} has {vacant.staff}",
+                f"empties {staff} posts but {fields['resource']!r} has {vacant.staff:g}",
             )
         )
     return found

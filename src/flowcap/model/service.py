@@ -35,10 +35,15 @@ class Resource(_Frozen):
     """A critical resource: a team of people who do one kind of work (triage, IDVA, caseworker).
 
     Capacity on a working day is ``staff * minutes_per_day`` minutes unless the roster says
-    otherwise for that day.
+    otherwise for that day. ``staff`` is in full-time equivalents (FTE): a part-timer on three
+    days of five is 0.6, and ``minutes_per_day`` is what one full-time person gives.
     """
 
-    staff: int = Field(ge=0, description="Head count.")
+    staff: float = Field(
+        ge=0,
+        le=100_000,
+        description="People in post in full-time equivalents (FTE): 2.6 with a 0.6 part-timer.",
+    )
     minutes_per_day: float = Field(
         gt=0, le=1440, description="Minutes each person gives to this work on a working day."
     )
@@ -77,7 +82,12 @@ class Step(_Frozen):
     """One piece of work a case needs from one resource.
 
     Its ``minutes`` fall due on referral date + ``after_days``, and again every
-    ``every_days`` until it has happened ``repeat`` times.
+    ``every_days`` until it has happened ``repeat`` times. ``target_working_days`` (optional)
+    is a contact target for the step: each occurrence is done within that many working days
+    of the day it falls due, counted as the first-contact target counts from the referral
+    (:func:`flowcap.targets.past_contact_target`): due Monday with a target of 1, it is met
+    if done by the end of Tuesday. A first step due on the referral day thus counts from the
+    referral, like ``first_contact_target_working_days``.
     """
 
     resource: str
@@ -85,6 +95,15 @@ class Step(_Frozen):
     after_days: int = Field(default=0, ge=0, description="Calendar days after the referral.")
     repeat: int = Field(default=1, ge=1, le=1000)
     every_days: int | None = Field(default=None, ge=1, description="Calendar days between repeats.")
+    target_working_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=365,
+        description=(
+            "Done within this many working days of falling due (every occurrence of a repeated "
+            "step); the same rule as the first-contact target."
+        ),
+    )
 
     @model_validator(mode="after")
     def _repeat_needs_interval(self) -> Step:
@@ -136,6 +155,15 @@ class CaseType(_Frozen):
     steps: tuple[Step, ...] | None = None
     description: str | None = Field(default=None, max_length=200)
     demand: DemandModel | None = None
+    caseload_per_staff: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000,
+        description=(
+            "Caseload standard: open cases of this type one full-time person of its case "
+            "holder (caseload_resource) should hold at most, e.g. 20-25 high-risk cases per IDVA."
+        ),
+    )
     patience_days: Distribution | None = Field(
         default=None,
         description="How long (days) someone waits for first contact before giving up.",
@@ -167,6 +195,13 @@ class CaseType(_Frozen):
             return self.steps
         assert self.resource is not None and self.minutes is not None
         return (Step(resource=self.resource, minutes=self.minutes),)
+
+    @property
+    def caseload_resource(self) -> str:
+        """The case holder: the resource giving a case of this type the most minutes over its
+        life (the first listed on ties). ``caseload_per_staff`` is per FTE of this resource."""
+        totals = self.minutes_by_resource()
+        return max(totals, key=lambda name: totals[name])
 
     def minutes_by_resource(self) -> dict[str, float]:
         """Total minutes one case needs from each resource over its whole life."""

@@ -381,7 +381,7 @@ def staff_to_meet(
             device=device,
         )
         resource = history.service.resources.get(name)
-        now = "" if resource is None else f" (head count now {resource.staff})"
+        now = "" if resource is None else f" (staff now {resource.staff:g} FTE)"
         if plan.min_staff is None:
             found.append(f"no head count that `flowcap plan` tries is enough at {name}")
         else:
@@ -547,7 +547,7 @@ class RecruitPlan:
     recruit_from: date
     joins: date
     by: date
-    head_count: int | None
+    head_count: float | None
     p_exceed_now: float
     p_exceed: float
     load_after_joining: float
