@@ -3,7 +3,8 @@
 moved into the store, and since changed only deliberately, file by file, with the keys that
 changed checked by a diff (issue #10: the measures gained the waiting list's age bands; the
 simulation's headline waits count work still waiting; the relief capacity is per working day;
-forecast intervals no longer depend on the horizon; holiday effects say how many events).
+forecast intervals no longer depend on the horizon; holiday effects say how many events;
+plan gives the FTE that are enough, fte_now and fte_needed).
 
 Each command runs twice: on the folder (its SQLite store), and with ``--service NAME`` on a
 store holding the imported service and no folder at all (PostgreSQL where the test run has a

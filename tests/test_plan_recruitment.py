@@ -107,3 +107,40 @@ def test_bad_recruitment_arguments_are_refused_by_name(short_staffed, arguments,
         recruit(short_staffed, **arguments)
     assert refused.value.parameter == parameter
     assert words in refused.value.rule
+
+
+def test_the_latest_start_is_the_last_day_the_same_recruits_are_enough(short_staffed):
+    found = recruit(short_staffed, lead_days=40, induction_days=0)
+    latest = found.latest_recruit_from
+    assert found.recruits and latest is not None and START < latest
+    # Starting on the latest day, as many recruits are enough; a day later, they are not.
+    on_time = recruit(short_staffed, lead_days=40, induction_days=0, recruit_from=latest)
+    assert on_time.recruits == found.recruits
+    late = recruit(
+        short_staffed, lead_days=40, induction_days=0, recruit_from=latest + timedelta(days=1)
+    )
+    assert late.recruits is None or late.recruits > found.recruits
+    # The list grows 168 a day, and 168 - 216 n once the n recruits join: for the mean list
+    # at the end to be under the target (needed for a 5% tail), they must work at least
+    # (168 × 100 - 2400) / (216 n) days; the tail asks for a margin, but not weeks of it.
+    n = found.recruits
+    joined = (BY - latest).days + 1 - 40
+    assert (168 * 100 - 2400) / (216 * n) <= joined <= (168 * 100 - 2400) / (216 * n) + 14
+    assert recruit(short_staffed, lead_days=0).latest_recruit_from is not None
+
+
+def test_the_plan_in_full_time_equivalents(tmp_path):
+    shutil.copytree(ANCHOR, tmp_path / "anchor")
+    (plan,) = plan_capacity(
+        open_service(tmp_path / "anchor"),
+        risk=0.05,
+        horizon=100,
+        start=START,
+        replications=REPS,
+        seed=SEED,
+    )
+    assert plan.fte_now == 3
+    # The anchor rosters 3 people at 240 minutes every day: the FTE that is enough is the
+    # fewest minutes each, as a share of 240, times 3 posts.
+    assert plan.fte_needed == pytest.approx(3 * plan.minutes.min_minutes_per_staff / 240)
+    assert plan.as_json()["fte_needed"] == pytest.approx(plan.fte_needed, rel=1e-5)

@@ -142,6 +142,9 @@ class MinutesPlan(_Plan):
     p_exceed_at_min : P(backlog at the horizon > target) there (at ``max_minutes`` when none).
     stable : whether the backlog is stable there.
     candidates : ``(minutes, p)`` for every value simulated, ascending.
+    usual_capacity_minutes : rostered minutes on an average working day as planned now (the
+        same mean, at today's minutes each): ``min_capacity_minutes / usual_capacity_minutes``
+        is the share of today's capacity that is enough.
     """
 
     minimised: ClassVar[str] = "min_minutes_per_staff"
@@ -152,6 +155,7 @@ class MinutesPlan(_Plan):
     p_exceed_at_min: float
     stable: bool
     candidates: tuple[tuple[float, float], ...]
+    usual_capacity_minutes: float = math.nan
 
 
 def minimum_staff(
@@ -228,6 +232,7 @@ def minimum_minutes_per_day(
         p,
         stable,
         tuple((float(m), q) for m, q in candidates),
+        float((model.staff[r, days] * model.minutes_per_staff[r, days]).mean()),
     )
 
 
@@ -265,6 +270,53 @@ def minimum_added(
         start_at=0,
     )
     return found, p, candidates
+
+
+def latest_delay(
+    spec: DailySpec,
+    resource: str,
+    delayed: Callable[[DailySpec, int], DailySpec],
+    *,
+    most: int,
+    target_backlog_minutes: float,
+    risk: float,
+    replications: int = 2000,
+    seed: int = 0,
+    device: str = "cpu",
+) -> tuple[int | None, tuple[tuple[int, float], ...]]:
+    """The longest delay (whole days, 0 to ``most``) that still meets rule 1:
+    P(backlog at the horizon > B) <= ``risk``.
+
+    ``delayed(model, d)`` is the model with a change made ``d`` days later (recruits who start
+    to be recruited ``d`` days later, so join ``d`` days later). Later help is never more
+    help, so the chance of exceeding rises with ``d`` (in every replication without reneging,
+    as the module's search relies on for head counts: every delay sees the same random
+    numbers), and the delays that work are ``0 .. d``: found by bisection, about
+    ``log2(most)`` runs. Returns (``d``, or ``None`` when even no delay fails; ``(d, p)`` for
+    every delay simulated).
+    """
+    model, r, _ = _prepare(spec, resource, target_backlog_minutes, risk, replications)
+    p_of: dict[int, float] = {}
+
+    def tail_ok(d: int) -> bool:
+        result = run(delayed(model, d), replications, seed, fan_replications=1, device=device)
+        p_of[d] = float(np.mean(result.final_backlog[r] > target_backlog_minutes))
+        return p_of[d] <= risk
+
+    if not tail_ok(0):
+        return None, tuple(sorted(p_of.items()))
+    good, bad = 0, most + 1
+    if tail_ok(most):
+        good = most
+    else:
+        bad = most
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if tail_ok(mid):
+            good = mid
+        else:
+            bad = mid
+    return good, tuple(sorted(p_of.items()))
 
 
 # --- theory: expected work and capacity ----------------------------------------------------

@@ -64,6 +64,7 @@ from flowcap.plan.capacity import (
     expected_demand_minutes,
     expected_load,
     final_window_days,
+    latest_delay,
     minimum_added,
     minimum_minutes_per_day,
     minimum_staff,
@@ -421,10 +422,25 @@ class ResourcePlan:
     staff: StaffPlan
     minutes: MinutesPlan
     target_backlog_minutes: float = DEFAULT_TARGET_MINUTES
+    fte_now: float | None = None
 
     @property
     def resource(self) -> str:
         return self.staff.resource
+
+    @property
+    def fte_needed(self) -> float | None:
+        """Full-time equivalents in post that are enough, with leave and absence as now:
+        today's FTE (``staff`` in service.yaml) × the share of today's capacity that the
+        minutes search found enough (``None`` when it found none or nobody is in post). A
+        team of 4 FTE whose fewest minutes are 624 a working day against 920 now needs
+        4 × 624 / 920 = 2.7 FTE: the same capacity, counted in posts."""
+        plan = self.minutes
+        if not self.fte_now or plan.min_capacity_minutes is None:
+            return None
+        if not plan.usual_capacity_minutes > 0:
+            return None
+        return self.fte_now * plan.min_capacity_minutes / plan.usual_capacity_minutes
 
     def as_json(self) -> dict:
         """The ``flowcap plan --json`` record: the head-count search's keys, then the minutes
@@ -433,6 +449,8 @@ class ResourcePlan:
         document["min_minutes_per_staff"] = json_number(self.minutes.min_minutes_per_staff)
         document["fewest_capacity_minutes"] = json_number(self.minutes.min_capacity_minutes)
         document["target_backlog_minutes"] = json_number(self.target_backlog_minutes)
+        document["fte_now"] = json_number(self.fte_now)
+        document["fte_needed"] = json_number(self.fte_needed)
         return document
 
 
@@ -515,7 +533,8 @@ def plan_capacity(
         staff = minimum_staff(spec, resource, target_backlog_minutes=target, **search)
         progress(f"Planning {resource} ({k} of {n}): minutes each", 2 * k - 1, 2 * n)
         minutes = minimum_minutes_per_day(spec, resource, target_backlog_minutes=target, **search)
-        plans.append(ResourcePlan(staff, minutes, target))
+        posts = history.service.resources.get(resource)
+        plans.append(ResourcePlan(staff, minutes, target, None if posts is None else posts.staff))
     return plans
 
 
@@ -539,6 +558,10 @@ class RecruitPlan:
     load_after_joining : expected work falling due / expected capacity after absence, from
         ``joins`` to ``by``, with them: at 1 or more the list grows again once it is down.
     candidates : ``(n, p)`` for every number simulated.
+    latest_recruit_from : the latest day recruiting can start for ``recruits`` people to be
+        enough (joining ``lead_days`` later; every start from ``recruit_from`` to it is enough),
+        by :func:`flowcap.plan.capacity.latest_delay`; ``None`` when nobody is needed or
+        none is enough.
     """
 
     resource: str
@@ -552,6 +575,7 @@ class RecruitPlan:
     p_exceed: float
     load_after_joining: float
     candidates: tuple[tuple[int, float], ...]
+    latest_recruit_from: date | None = None
 
     def as_json(self) -> dict:
         """The ``flowcap plan --by --json`` record."""
@@ -566,6 +590,9 @@ class RecruitPlan:
             "p_exceed_now": json_number(self.p_exceed_now),
             "p_exceed": json_number(self.p_exceed),
             "load_after_joining": json_number(self.load_after_joining),
+            "latest_recruit_from": None
+            if self.latest_recruit_from is None
+            else self.latest_recruit_from.isoformat(),
         }
 
 
@@ -625,14 +652,14 @@ def plan_recruitment(
     joins = begin + timedelta(days=lead_days)
     targets = _targets(spec, target_backlog_minutes, target_backlog_cases, target_wait_weeks, warn)
 
-    def recruited(name: str) -> Callable[[DailySpec, int], DailySpec]:
+    def recruited(name: str, start: date = begin) -> Callable[[DailySpec, int], DailySpec]:
         def with_added(model: DailySpec, n: int) -> DailySpec:
             if n == 0:
                 return model
             hire = Recruit(
                 resource=name,
                 staff=n,
-                start=begin,
+                start=start,
                 salary=0,
                 lead_days=lead_days,
                 induction_days=induction_days,
@@ -657,6 +684,23 @@ def plan_recruitment(
             device=device,
         )
         at = found if found is not None else MAX_RECRUITS
+        latest = None
+        if found:  # the latest day to start recruiting them: later starts join later
+            progress(f"Latest start for {name}'s recruits ({k} of {len(targets)})")
+            delay, _ = latest_delay(
+                spec,
+                name,
+                lambda model, d, name=name, n=found: recruited(name, begin + timedelta(d))(
+                    model, n
+                ),
+                most=max(0, (last - joins).days),
+                target_backlog_minutes=target,
+                risk=risk,
+                replications=replications,
+                seed=seed,
+                device=device,
+            )
+            latest = None if delay is None else begin + timedelta(days=delay)
         resource = service.resources.get(name)
         plans.append(
             RecruitPlan(
@@ -671,6 +715,7 @@ def plan_recruitment(
                 p_exceed=p,
                 load_after_joining=expected_load(recruited(name)(spec, at), name, last_days=after),
                 candidates=candidates,
+                latest_recruit_from=latest,
             )
         )
     return plans
