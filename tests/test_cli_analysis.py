@@ -377,3 +377,46 @@ def test_processmap_of_a_folder_without_an_event_log_says_so(tmp_path):
     assert result.exit_code == 1 and "has no event_log: section" in result.stderr
     result = runner.invoke(app, ["processmap", str(tmp_path / "x.csv"), "--timezone", "Mars/Base"])
     assert result.exit_code == 1 and "--timezone unknown time zone" in result.stderr
+
+
+@pytest.mark.slow
+def test_measures_reads_step_targets_and_caseloads_as_sentences(example):
+    """Issue #10 items 2 and 5 on the bundled example: the IDVA risk assessment (step 2 of
+    da_high_risk, within 1 working day) and the IDVAs' caseload against 22 per FTE. Checked
+    by hand from the CSV files: 456 assessments fell due, 323 done within a working day; on
+    31 Dec 2025, 37 high-risk cases were open (about 4.4 referrals a week, each open at
+    least the 57 days until its last weekly contact falls due) for 4 IDVAs."""
+    result = runner.invoke(app, ["measures", str(example)])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert "Steps with a target: work due 02 Jan 2024 to 31 Dec 2025" in text
+    assert "Steps with a target: 71% of 456 done in time (0 still inside the target)." in text
+    assert "│ 2024-08 │ da_high_risk │    2 │   0 │     27 │       0 │    0% │" in text
+    assert "Caseloads at the end of Wed 31 Dec 2025" in text
+    assert (
+        "idva: 37 open da_high_risk cases, 9.2 per FTE (4 FTE in post) against a standard "
+        "of 22 (42%)."
+    ) in text
+    assert "not those on duty that day" in text
+
+
+@pytest.mark.slow
+def test_measures_json_rows_carry_step_targets_and_caseloads(example):
+    rows = run_json("measures", example, "--json")
+    idva = [row for row in rows if row["resource"] == "idva"]
+    triage = [row for row in rows if row["resource"] == "triage"]
+    totals = {
+        status: sum(row[f"step_targets_{status}"] for row in idva)
+        for status in ("met", "missed", "pending")
+    }
+    assert totals == {"met": 323, "missed": 133, "pending": 0}
+    assert {row["step_targets_met"] for row in triage} == {None}
+    assert {row["open_cases"] for row in triage} == {None}
+    last = idva[-1]
+    assert (last["date"], last["open_cases"]) == ("2025-12-31", 37)
+    assert (last["open_cases_per_fte"], last["caseload_share"]) == (9.25, 0.4205)
+    assert max(row["open_cases"] for row in idva) == 52
+    june = run_json("measures", example, "--json", "--from", "2025-06-01", "--to", "2025-06-30")
+    june_idva = [row for row in june if row["resource"] == "idva"]
+    assert sum(row["step_targets_met"] for row in june_idva) == 19
+    assert sum(row["step_targets_missed"] for row in june_idva) == 0

@@ -147,7 +147,10 @@ def measures(
     ] = None,
     to: Annotated[str | None, typer.Option("--to", help="Last day shown (YYYY-MM-DD).")] = None,
 ) -> None:
-    """Daily demand, capacity, activity and backlog in minutes, per resource."""
+    """Daily demand, capacity, activity and backlog in minutes, per resource.
+
+    Also the waiting list by age, contact targets met and caseloads per FTE against the standard.
+    """
     with running({"start": "--from", "end": "--to"}) as progress:
         start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
         history = open_history(service_dir, service, progress)
@@ -168,6 +171,8 @@ def measures(
     out.print(_summary_table(result))
     out.print(_story(result))
     out.print(_waiting_table(result))
+    _print_step_targets(result)
+    _print_caseloads(result)
 
 
 @app.command()
@@ -309,6 +314,128 @@ def _waiting_table(result: DailyMeasures) -> Table:
             days(row["p90_working_days"]),
         )
     return table
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.0%}"  # NaN: none decided
+
+
+def _print_step_targets(result: DailyMeasures) -> None:
+    """Steps with a contact target: met, missed and pending, by step and by month due."""
+    targets = result.step_targets()
+    if targets.steps.empty:
+        return
+    first, last = result.period
+    table = Table(
+        title=f"Steps with a target: work due {first:%d %b %Y} to {last:%d %b %Y}",
+        caption="target: done within this many working days of falling due (that day not "
+        "counted); missed: done later, or still waiting past it; pending: still waiting, "
+        "not yet past it (left out of the share)",
+    )
+    for column in ("case type", "step", "resource", "target", "met", "missed", "pending", "met %"):
+        table.add_column(column, justify="left" if column in ("case type", "resource") else "right")
+    for row in targets.by_step().to_dict(orient="records"):
+        table.add_row(
+            escape(row["case_type"]),
+            str(row["step"]),
+            escape(row["resource"]),
+            f"{row['target_working_days']} working day(s)",
+            f"{row['met']:,}",
+            f"{row['missed']:,}",
+            f"{row['pending']:,}",
+            _share(row["share_met"]),
+        )
+    out.print(table)
+    by_type = targets.by_case_type()
+    if len(by_type) < len(targets.steps):  # a case type with several steps with a target
+        for row in by_type.to_dict(orient="records"):
+            out.print(
+                f"{row['case_type']}: {_share(row['share_met'])} of "
+                f"{row['met'] + row['missed']:,} done in time over its steps with a target.",
+                markup=False,
+            )
+    months = Table(title="Steps with a target by the month the work fell due")
+    for column in ("month", "case type", "step", "met", "missed", "pending", "met %"):
+        months.add_column(column, justify="left" if column in ("month", "case type") else "right")
+    for row in targets.by_month(per_step=True).to_dict(orient="records"):
+        months.add_row(
+            row["month"],
+            escape(row["case_type"]),
+            str(row["step"]),
+            f"{row['met']:,}",
+            f"{row['missed']:,}",
+            f"{row['pending']:,}",
+            _share(row["share_met"]),
+        )
+    out.print(months)
+    overall = targets.overall()
+    decided = overall["met"] + overall["missed"]
+    done = (
+        f"{_share(overall['share_met'])} of {decided:,} done in time"
+        if decided
+        else "no outcome yet"
+    )
+    out.print(
+        f"Steps with a target: {done} ({overall['pending']:,} still inside the target).",
+        markup=False,
+    )
+
+
+def _print_caseloads(result: DailyMeasures) -> None:
+    """Open cases per FTE of their case holder against the caseload standard, now."""
+    caseloads = result.caseloads()
+    summary = caseloads.summary()
+    if summary.empty:
+        return
+    last = result.period[1]
+    table = Table(
+        title=f"Caseloads at the end of {last:%a %d %b %Y}",
+        caption="open: from referral until the last step has fallen due and all the work is "
+        "done; FTE: the case holder's staff in post in service.yaml, not those on duty that "
+        "day (a sick day does not change a caseload)",
+    )
+    for column in (
+        "resource",
+        "case type",
+        "open",
+        "FTE",
+        "per FTE",
+        "standard",
+        "of standard",
+        "peak open",
+    ):
+        table.add_column(column, justify="left" if column in ("resource", "case type") else "right")
+    rows = summary.to_dict(orient="records")
+    for row in rows:
+        table.add_row(
+            escape(row["resource"]),
+            escape(row["case_type"]),
+            f"{row['open_cases']:,}",
+            f"{row['fte']:g}",
+            _per_fte(row["open_cases_per_fte"]),
+            f"{row['caseload_per_staff']:g}",
+            _share(row["share_of_standard"]),
+            f"{row['peak_open_cases']:,} on {row['peak_date']:%d %b %Y}",
+        )
+    out.print(table)
+    for row in rows:
+        out.print(
+            f"{row['resource']}: {row['open_cases']:,} open {row['case_type']} cases, "
+            f"{_per_fte(row['open_cases_per_fte'])} per FTE ({row['fte']:g} FTE in post) "
+            f"against a standard of {row['caseload_per_staff']:g} "
+            f"({_share(row['share_of_standard'])}).",
+            markup=False,
+        )
+    for row in caseloads.shared().to_dict(orient="records"):
+        out.print(
+            f"{row['resource']} holds {_share(row['caseload_share'])} of a full caseload "
+            f"across {row['case_types']}.",
+            markup=False,
+        )
+
+
+def _per_fte(value: float) -> str:
+    return "-" if value != value else f"{value:,.1f}"  # NaN: no staff in post
 
 
 def _summary_table(result: DailyMeasures) -> Table:

@@ -13,6 +13,10 @@ For each critical resource and each calendar day:
   on, and still waiting at the end of the day. A case leaves the backlog when all its due work
   at that resource is done.
 
+The same replay says when each piece of each case's work was done
+(:class:`~flowcap.measures.casework.CaseWork`): the waiting list by age, the steps' contact
+targets met and the caseloads per FTE are counted from it.
+
 Worked example (DESIGN.md): 12 referrals needing 60 IDVA minutes → demand 720; 2 IDVAs × 240
 → capacity 480; 20 cases already waiting × 60 → opening backlog 1,200; the day ends at
 1,200 + 720 − 480 = 1,440 and the next day, with no referrals, at 960.
@@ -33,6 +37,9 @@ import numpy as np
 import pandas as pd
 
 from flowcap.errors import FlowcapError
+from flowcap.measures.caseload import Caseloads, caseload_standards
+from flowcap.measures.casework import CaseWork
+from flowcap.measures.step_targets import STATUSES, StepTargets, targeted_steps
 from flowcap.measures.waiting import BAND_COLUMNS, SNAPSHOT_COLUMNS, WaitingList
 from flowcap.measures.work import step_positions
 from flowcap.model import Service, working_calendar
@@ -52,6 +59,12 @@ MEASURE_COLUMNS = [
     "activity_cases",
     "backlog_cases",
 ]
+#: Per resource and day in ``--json``: occurrences of steps with a target at the resource
+#: that fell due that day, by how they stand at the end of the data.
+DAY_TARGET_COLUMNS = ("step_targets_met", "step_targets_missed", "step_targets_pending")
+#: Per resource and day in ``--json``: its open cases of the case types it holds with a
+#: caseload standard, per FTE, and as a share of a full caseload (:class:`Caseloads`).
+DAY_CASELOAD_COLUMNS = ("open_cases", "open_cases_per_fte", "caseload_share")
 _EPS = 1e-6
 
 
@@ -77,6 +90,10 @@ class DailyMeasures:
     waiting : WaitingList
         Who waits at each resource and for how long, in working days
         (:class:`~flowcap.measures.waiting.WaitingList`).
+    casework : CaseWork
+        Every piece of every case's work with the day it fell due and the day it was done
+        (:class:`~flowcap.measures.casework.CaseWork`), from which :meth:`step_targets`
+        and :meth:`caseloads` are counted.
     """
 
     table: pd.DataFrame
@@ -85,6 +102,10 @@ class DailyMeasures:
     target_working_days: int
     service_name: str = ""
     waiting: WaitingList | None = field(default=None, repr=False)
+    casework: CaseWork | None = field(default=None, repr=False)
+    # The step targets and caseloads of every measured day, made on first use (a copy cut to
+    # fewer days by ``dataclasses.replace`` shares them).
+    _over_all_days: dict = field(default_factory=dict, repr=False, compare=False)
 
     def first_contact_share(self) -> float:
         """Share of referrals (with a decided outcome) first contacted within the target."""
@@ -149,14 +170,49 @@ class DailyMeasures:
             return keys.assign(**{column: 0 for column in BAND_COLUMNS})
         return keys.merge(self.waiting.profile(), on=["date", "resource"], how="left")
 
+    def step_targets(self) -> StepTargets:
+        """How the work with a step target that fell due on the table's days stands at the
+        end of the data: met, missed or pending (:class:`StepTargets`)."""
+        first, last = self.period
+        return self._measured(StepTargets).between(first, last)
+
+    def caseloads(self) -> Caseloads:
+        """Open cases per FTE of their case holder against the standard, on the table's
+        days (:class:`Caseloads`)."""
+        first, last = self.period
+        return self._measured(Caseloads).between(first, last)
+
+    def _measured(self, kind: type[StepTargets] | type[Caseloads]) -> StepTargets | Caseloads:
+        """``kind`` over every measured day, made once."""
+        if self.casework is None:
+            raise FlowcapError("these measures were made without the cases' work")
+        if kind not in self._over_all_days:
+            self._over_all_days[kind] = kind.measure(self.casework)
+        return self._over_all_days[kind]
+
     def as_json(self) -> list[dict]:
         """The ``flowcap measures --json`` document: one object per resource and day with
         :data:`MEASURE_COLUMNS` as keys (dates ISO, minutes to 3 decimals, cases whole),
-        then the cases waiting at the end of the day by age band (:data:`BAND_COLUMNS`)."""
+        then the cases waiting at the end of the day by age band (:data:`BAND_COLUMNS`).
+        A service with a step with ``target_working_days`` also gets
+        :data:`DAY_TARGET_COLUMNS`, and one with a ``caseload_per_staff``
+        :data:`DAY_CASELOAD_COLUMNS` (null on the rows of a resource with no such step, or
+        holding no such case type)."""
         table = self.table[list(MEASURE_COLUMNS)].copy()
         profile = self.waiting_profile()
         for column in BAND_COLUMNS:
             table[column] = profile[column].to_numpy()
+        keys, counts, ratios = ["date", "resource"], [], []
+        service = None if self.casework is None else self.casework.service
+        if service is not None and not targeted_steps(service).empty:
+            targets = self.step_targets().by_day(self.table[keys])
+            renamed = dict(zip(STATUSES, DAY_TARGET_COLUMNS, strict=True))
+            table = table.merge(targets.rename(columns=renamed), on=keys, how="left")
+            counts += DAY_TARGET_COLUMNS
+        if service is not None and not caseload_standards(service).empty:
+            table = table.merge(self.caseloads().by_resource(), on=keys, how="left")
+            counts.append("open_cases")
+            ratios += ["open_cases_per_fte", "caseload_share"]
         table["date"] = table["date"].dt.strftime("%Y-%m-%d")
         records = table.to_dict(orient="records")
         for record in records:
@@ -164,6 +220,12 @@ class DailyMeasures:
                 record[name] = int(record[name])
             for name in MEASURE_COLUMNS[2:7]:
                 record[name] = round(float(record[name]), 3)
+            for name in counts:
+                value = record[name]
+                record[name] = None if value != value else int(value)
+            for name in ratios:
+                value = record[name]
+                record[name] = None if value != value else round(float(value), 4)
         return records
 
     def between(self, start: date | None, end: date | None) -> pd.DataFrame:
@@ -266,6 +328,7 @@ def daily_measures(
         case_types[waited["case"].to_numpy(dtype=np.int64)],
         *(waited[name].to_numpy(dtype=np.int64) for name in ("case", "due_day", "begin", "end")),
     )
+    casework = CaseWork.build(service, days, cases, waited)
     return DailyMeasures(
         table.reset_index(drop=True),
         contacts,
@@ -273,6 +336,7 @@ def daily_measures(
         service.first_contact_target_working_days,
         service.name,
         waiting,
+        casework,
     )
 
 
@@ -319,8 +383,8 @@ def _day_numbers(dates, start: pd.Timestamp) -> np.ndarray:
 
 def _items(service: Service, cases: pd.DataFrame, start: pd.Timestamp, n_days: int) -> dict:
     """Due work as arrays: case, case_day, day (due; negative = before the period), minutes,
-    priority and resource (index into ``service.resources``); work due after the period is
-    left out."""
+    priority, resource (index into ``service.resources``) and step (its place in the case
+    type's list, from 1); work due after the period is left out."""
     case_row, steps = step_positions(service, cases["case_type"])
     case_day = _day_numbers(cases["case_date"], start)[case_row]
     day = case_day + steps["offset_days"]
@@ -332,6 +396,7 @@ def _items(service: Service, cases: pd.DataFrame, start: pd.Timestamp, n_days: i
         "minutes": steps["minutes"][keep],
         "priority": steps["priority"][keep],
         "resource": steps["resource_index"][keep],
+        "step": steps["step"][keep],
     }
 
 
@@ -357,8 +422,9 @@ def _modelled(
     """Activity as capacity allows: priority first, oldest due first within a priority.
 
     Updates ``first_day`` (per case, the first day any of its work was done) in place.
-    Returns the day's measures and each piece of work's time waiting (``case``, ``due_day``,
-    ``begin``, ``end``: waiting at the end of days ``begin`` to ``end - 1``).
+    Returns the day's measures and each piece of work's time waiting (``case``, ``step``,
+    ``due_day``, ``begin``, ``end``: waiting at the end of days ``begin`` to ``end - 1``, done
+    on day ``end``; ``n_days`` if not done by the last day).
     """
     order = np.lexsort((items["case"], items["case_day"], items["day"], items["priority"]))
     case = items["case"][order]
@@ -412,7 +478,13 @@ def _modelled(
             # Outstanding from the day it falls due until the day it is finished.
             "backlog_cases": _cases_covering(case, arrival, end_day, n_days),
         }
-    ), {"case": case, "due_day": due_day, "begin": arrival, "end": np.minimum(end_day, n_days)}
+    ), {
+        "case": case,
+        "step": items["step"][order],
+        "due_day": due_day,
+        "begin": arrival,
+        "end": np.minimum(end_day, n_days),
+    }
 
 
 def _recorded(
@@ -428,7 +500,7 @@ def _recorded(
     backlog = opening + demand − activity_planned_minutes exactly. The two activities differ
     by how much longer or shorter the sessions were than planned. Updates ``first_day``.
     """
-    due_day, minutes, case = items["day"], items["minutes"], items["case"]
+    due_day, minutes, case, step = items["day"], items["minutes"], items["case"], items["step"]
     worked = sessions["day"] >= 0
     activity = np.bincount(
         sessions["day"][worked], weights=sessions["minutes"][worked], minlength=n_days
@@ -448,6 +520,7 @@ def _recorded(
     # Work both due and completed before the first day is history, not backlog.
     keep = ~((due_day < 0) & (completed < 0))
     due_day, minutes, case, completed = due_day[keep], minutes[keep], case[keep], completed[keep]
+    step = step[keep]
     arrival = np.maximum(due_day, 0)
     finish = np.where(np.isnan(completed), n_days, np.maximum(completed, arrival)).astype(np.int64)
 
@@ -471,7 +544,7 @@ def _recorded(
             ),
             "backlog_cases": _cases_covering(case, arrival, finish, n_days),
         }
-    ), {"case": case, "due_day": due_day, "begin": arrival, "end": finish}
+    ), {"case": case, "step": step, "due_day": due_day, "begin": arrival, "end": finish}
 
 
 def _rank_within(case: np.ndarray, day: np.ndarray) -> np.ndarray:

@@ -86,7 +86,8 @@ def step_positions(service: Service, case_types: pd.Series) -> tuple[np.ndarray,
     -------
     case_row : ndarray of int, shape (n_items,) — row of ``case_types`` each item belongs to.
     steps : dict of arrays, shape (n_items,) — ``offset_days``, ``resource`` (name),
-        ``resource_index`` (position in ``service.resources``), ``minutes``, ``priority``.
+        ``resource_index`` (position in ``service.resources``), ``minutes``, ``priority``,
+        ``step`` (the step's place in its case type's list, from 1).
     """
     table = step_table(service)
     names = list(service.case_types)
@@ -110,5 +111,19 @@ def step_positions(service: Service, case_types: pd.Series) -> tuple[np.ndarray,
         "resource_index": resource_index.to_numpy(np.int64)[step_row],
         "minutes": table["minutes"].to_numpy(float)[step_row],
         "priority": table["priority"].to_numpy(np.int64)[step_row],
+        "step": _step_numbers(service)[step_row],
     }
     return case_row, steps
+
+
+def _step_numbers(service: Service) -> np.ndarray:
+    """For each row of :func:`step_table`, its step's place in its case type's list (from 1)."""
+    return np.array(
+        [
+            number
+            for case_type in service.case_types.values()
+            for number, step in enumerate(case_type.work, start=1)
+            for _ in step.due_offsets()
+        ],
+        dtype=np.int64,
+    )
