@@ -120,6 +120,8 @@ def test_plan_finds_the_three_staff_theory_implies(tmp_path):
         "min_minutes_per_staff": item["min_minutes_per_staff"],
         "fewest_capacity_minutes": item["fewest_capacity_minutes"],
         "target_backlog_minutes": 2400.0,
+        "fte_now": 3.0,
+        "fte_needed": pytest.approx(3 * item["min_minutes_per_staff"] / 240, rel=1e-5),
     }
     assert item["p_exceed_at_min"] <= 0.05
     # The minutes search at three people: stable needs 3 x m x 0.9 > 600, so m > 222; the
@@ -149,10 +151,13 @@ def test_simulate_on_the_bundled_example_starts_after_the_data(tmp_path):
         "recommendation",
         "baseline_by_day",
         "waiting_list_check",
+        "step_targets",
+        "waiting_at_horizon",
     }
     options = set(document["scenarios"]) - {"baseline"}
     assert len(options) == 5  # from the example's scenarios.yaml
     assert {row["scenario"] for row in document["ranking"]} == options
+    label = "da_high_risk: idva step 2 (target 1 working day)"
     for row in document["ranking"]:
         assert set(row) == {
             "scenario",
@@ -160,7 +165,25 @@ def test_simulate_on_the_bundled_example_starts_after_the_data(tmp_path):
             "wait_days_avoided",
             "cost_per_wait_day_avoided",
             "p_meet_target",
+            "step_targets",
         }
+        (target,) = row["step_targets"]  # the IDVA risk assessment, within a working day
+        assert target["label"] == label and 0 <= target["p_met"] <= 1
+    # every option has its step targets and its waiting list at the horizon
+    assert (
+        set(document["step_targets"])
+        == set(document["waiting_at_horizon"])
+        == {
+            "baseline",
+            *options,
+        }
+    )
+    (target,) = document["step_targets"]["baseline"]
+    assert target["step"] == 2 and target["target_working_days"] == 1
+    assert target["met"] > 0 and 0.5 < target["p_met"] <= 1
+    waiting = document["waiting_at_horizon"]["baseline"]
+    assert set(waiting["totals"]) == {"triage", "idva", "caseworker"}
+    assert {row["resource"] for row in waiting["by_case_type"]} <= set(waiting["totals"])
     assert isinstance(document["recommendation"], str) and document["recommendation"]
     baseline = document["scenarios"]["baseline"]
     assert set(baseline) == {"triage", "idva", "caseworker"}
@@ -383,7 +406,7 @@ def test_when_nothing_meets_the_target_simulate_quotes_the_staff_plan_finds(tmp_
     )
     assert command in text
     quoted = re.findall(
-        r"(\w+) (\d+) people rostered each working day \(head count now (\d+)\)", text
+        r"(\w+) (\d+) people rostered each working day \(staff now (\d+) FTE\)", text
     )
     assert quoted, text
     # the same search as the quoted command's, on the same futures: the same head counts
@@ -429,8 +452,11 @@ def test_plan_by_says_how_many_to_recruit_and_when_they_join(tmp_path):
         "p_exceed_now": 1.0,
         "p_exceed": item["p_exceed"],
         "load_after_joining": pytest.approx(600 / (4 * 240 * 0.9), abs=1e-6),
+        "latest_recruit_from": item["latest_recruit_from"],
     }
     assert item["p_exceed"] <= 0.05
+    # recruiting can start no earlier than planned and must leave them time to join
+    assert "2026-01-01" <= item["latest_recruit_from"] <= "2026-01-31"
     result = runner.invoke(app, list(map(str, args)) + ["--target-backlog-cases", "40"])
     assert result.exit_code == 0, result.output
     printed = " ".join(result.stdout.split())
@@ -463,3 +489,22 @@ def test_recruitment_flags_need_by(tmp_path):
     result = runner.invoke(app, ["plan", str(anchor_folder(tmp_path)), "--lead-days", "30"])
     assert result.exit_code == 1
     assert "--lead-days plans recruitment, and needs --by DATE" in result.stderr
+
+
+def test_simulate_shows_step_targets_and_the_waiting_list_at_the_horizon(tmp_path):
+    """The console: each step target's P(met) (also per option, beside the cost), the
+    waiting list at the end by case type in working-day bands, and per option the contacts
+    waiting and those over 20 working days."""
+    folder = tmp_path / "vs"
+    shutil.copytree(EXAMPLES / "victim-support", folder, ignore=shutil.ignore_patterns(".flowcap"))
+    result = runner.invoke(
+        app,
+        ["simulate", str(folder), "--horizon", "30", "--replications", "300"],
+    )
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.stdout.split())
+    assert "Step contact targets, simulated" in printed
+    assert "da_high_risk: idva step 2" in printed and "P(met)" in printed  # (cells wrap)
+    assert "Waiting at the end of" in printed and "over 20" in printed
+    assert "Contacts are pieces of work (a contact or session), not cases" in printed
+    assert "Waiting at the horizon by option: contacts (over 20 working days)" in printed

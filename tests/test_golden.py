@@ -1,10 +1,13 @@
 """Every command's ``--json`` on the bundled examples, against golden files
 (``tests/golden/*.json.gz``, made by ``tests/golden/capture.sh``): captured before the service
 moved into the store, and since changed only deliberately, file by file, with the keys that
-changed checked by a diff (issue #10: the measures gained the waiting list's age bands; the
+changed checked by a diff (issue #10: the measures gained the waiting list's age bands, then the
+bundled example's step targets met/missed/pending and caseloads per FTE by day; the
 simulation's headline waits count work still waiting; the relief capacity is per working day;
 forecast intervals no longer depend on the horizon; holiday effects say how many events;
-plan gives the FTE that are enough, fte_now and fte_needed).
+plan gives the FTE that are enough, fte_now and fte_needed; simulate gives each option's
+step contact targets (P(met), days over target) and its waiting list at the horizon, keys
+added with every other number unchanged).
 
 Each command runs twice: on the folder (its SQLite store), and with ``--service NAME`` on a
 store holding the imported service and no folder at all (PostgreSQL where the test run has a

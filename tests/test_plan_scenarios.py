@@ -447,7 +447,13 @@ def test_pareto_front_runs_from_the_baseline_to_the_dearest_useful_option(compar
 
 def test_json_has_exactly_the_documented_shape(comparison):
     data = json.loads(json.dumps(comparison.as_json()))
-    assert set(data) == {"scenarios", "ranking", "recommendation"}
+    assert set(data) == {
+        "scenarios",
+        "ranking",
+        "recommendation",
+        "step_targets",
+        "waiting_at_horizon",
+    }
     assert list(data["scenarios"]) == [BASELINE, *(option.name for option in options())]
     for per_resource in data["scenarios"].values():
         assert list(per_resource) == ["triage", "idva", "caseworker"]
@@ -476,7 +482,24 @@ def test_json_has_exactly_the_documented_shape(comparison):
             "wait_days_avoided",
             "cost_per_wait_day_avoided",
             "p_meet_target",
+            "step_targets",
         }
+        assert row["step_targets"] == []  # the hub's steps have no targets
+    names = [BASELINE, *(option.name for option in options())]
+    assert list(data["step_targets"]) == names and list(data["waiting_at_horizon"]) == names
+    waiting = data["waiting_at_horizon"][BASELINE]
+    assert set(waiting) == {"totals", "by_case_type"}
+    assert set(waiting["totals"]) == {"triage", "idva", "caseworker"}
+    assert set(waiting["by_case_type"][0]) == {
+        "resource",
+        "case_type",
+        "contacts_waiting",
+        "bands",
+        "oldest_working_days",
+        "median_working_days",
+        "p90_working_days",
+    }
+    assert list(waiting["by_case_type"][0]["bands"]) == ["0-2", "3-5", "6-10", "11-20", "over 20"]
     base = data["scenarios"][BASELINE]
     assert base["idva"]["cost"] == pytest.approx(2 * 4 * 24 * 38)
     # first contacts are triage calls; the overloaded IDVAs' work waits longer than triage's
@@ -758,3 +781,82 @@ def test_a_recruitment_acts_from_when_its_people_join_and_a_vacancy_by_its_dates
         "start on 18 Apr 2025), after the horizon ends on 25 Apr 2025.",
         "before": "'before' ends on 28 Feb 2025, before the horizon starts on 3 Mar 2025.",
     }
+
+
+# --- step contact targets and the waiting list at the horizon --------------------------------
+
+
+@pytest.fixture(scope="module")
+def targeted():
+    """The hub with a 1-working-day target on the IDVA step, and two options: an agency
+    IDVA (helps) and moving an IDVA to the caseworkers (harms)."""
+    service = hub()
+    high = service.case_types["high"]
+    steps = (high.steps[0], high.steps[1].model_copy(update={"target_working_days": 1}))
+    service = service.model_copy(
+        update={
+            "case_types": {
+                **service.case_types,
+                "high": high.model_copy(update={"steps": steps}),
+            }
+        }
+    )
+    agency = Agency.model_validate(
+        {"resource": "idva", "staff": 1, "day_rate": 100, "start": START, "lead_days": 0}
+    )
+    return compare_scenarios(
+        spec_for(service),
+        START,
+        service,
+        [
+            Scenario(name="agency IDVA", changes=(agency,)),
+            Scenario(name="IDVA to caseworkers", changes=(moved("idva", "caseworker"),)),
+        ],
+        replications=500,
+        seed=SEED,
+        threshold_minutes=THRESHOLD,
+        risk_target=0.1,
+    )
+
+
+def test_step_targets_are_rankable_beside_cost(targeted):
+    data = json.loads(json.dumps(targeted.as_json()))
+    label = "high: idva step 2 (target 1 working day)"
+    p_met = {
+        name: rows[0]["p_met"]
+        for name, rows in data["step_targets"].items()
+        if rows and rows[0]["label"] == label
+    }
+    assert set(p_met) == {BASELINE, "agency IDVA", "IDVA to caseworkers"}
+    assert p_met["IDVA to caseworkers"] < p_met[BASELINE] < p_met["agency IDVA"]
+    ranked = {row["scenario"]: row["step_targets"] for row in data["ranking"]}
+    assert ranked["agency IDVA"][0]["p_met"] == p_met["agency IDVA"]
+    assert (
+        ranked["agency IDVA"][0]["days_over_target"]
+        < (data["step_targets"][BASELINE][0]["days_over_target"])
+    )
+    harms = targeted.harms(targeted.outcomes["IDVA to caseworkers"])
+    assert any(label in reason and "less often" in reason for reason in harms)
+    # the overloaded IDVAs' list at the horizon: the moved IDVA leaves more waiting, older
+    totals = {name: w["totals"]["idva"] for name, w in data["waiting_at_horizon"].items()}
+    assert totals["IDVA to caseworkers"]["contacts_waiting"] > totals[BASELINE]["contacts_waiting"]
+    assert totals["agency IDVA"]["contacts_waiting"] < totals[BASELINE]["contacts_waiting"]
+
+
+def test_an_option_that_lowers_a_step_targets_p_met_alone_is_worse_than_the_baseline(targeted):
+    """Everything else equal to the baseline (the same result), only the step target met
+    less often: the option is named harmful and never chosen."""
+    base = targeted.outcomes[BASELINE]
+    worse_result = dataclasses.replace(
+        base.result,
+        step_target_outcomes=base.result.step_target_outcomes * np.array([[0.9, 1.0, 1.0]]),
+    )
+    worse = dataclasses.replace(base, name="same but later", result=worse_result)
+    same = dataclasses.replace(base, name="same")
+    comparison = dataclasses.replace(
+        targeted, outcomes={BASELINE: base, "same but later": worse, "same": same}
+    )
+    assert comparison.harms(same) == []
+    (reason,) = comparison.harms(worse)
+    assert reason.startswith("meets the step target high: idva step 2 (target 1 working day)")
+    assert [row["scenario"] for row in comparison.ranking][-1] == "same but later"

@@ -361,6 +361,8 @@ def test_work_due_seven_days_after_referral_brings_no_demand_before_day_seven():
     spec = dataclasses.replace(
         service_spec(days=20, patience=False),
         steps=np.array([[0, 0, 0, 30], [0, 1, 7, 90]], dtype=float),  # type 0 only
+        step_number=None,
+        step_target_working_days=None,
         due_ahead_minutes=None,
         opening_backlog_minutes=None,
     )

@@ -66,6 +66,8 @@ def service_spec(days: int = 40, patience=None, staff_idva: int = 2) -> DailySpe
         opening_backlog_minutes=np.array([[100.0, 200.0], [300.0, 600.0]]),
         due_ahead_minutes=due_ahead,
         patience_days=patience,
+        # step targets: an IDVA step, a later one, and a first contact that may give up
+        step_target_working_days=np.array([np.nan, 1, np.nan, np.nan, 2, 0, np.nan]),
     )
 
 
@@ -143,6 +145,13 @@ def test_same_draws_give_the_numpy_engines_numbers(engine, patience, waits):
         ):
             np.testing.assert_allclose(getattr(gpu_model, name), getattr(cpu, name), err_msg=name)
         assert cpu.waiting_minutes_by_age.sum() > 0  # the IDVAs fall behind: work is left
+        np.testing.assert_array_equal(gpu_model.days_over_step_target, cpu.days_over_step_target)
+        for name in ("contacts_waiting_by_working_age", "step_target_outcomes"):
+            np.testing.assert_allclose(getattr(gpu_model, name), getattr(cpu, name), err_msg=name)
+        assert gpu_model.target_steps == cpu.target_steps and len(cpu.target_steps) == 3
+        outcomes = cpu.step_target_outcomes
+        assert outcomes[0, 0] > 0 and (outcomes[:, 1:].sum(axis=1) > 0).all()  # met, missed
+        assert cpu.days_over_step_target.sum() > 0
     assert (cpu.reneged_cases.sum() > 0) == (patience is not None)
 
 

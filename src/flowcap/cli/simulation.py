@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +32,8 @@ from flowcap.model.scenario import INDUCTION_DAYS, RECRUITMENT_LEAD_DAYS
 from flowcap.plan import SimulationReport, plan_capacity, simulate_ahead
 from flowcap.plan.capacity import MAX_RECRUITS
 from flowcap.plan.outlook import PLAN_REPLICATIONS, RecruitPlan, plan_recruitment
+from flowcap.plan.scenarios import horizon_json
+from flowcap.simulate.horizon import step_targets, waiting_at_horizon, waiting_totals
 
 Device = Annotated[
     str,
@@ -82,7 +85,10 @@ def simulate(
     Per resource: final backlog, the chance it ends over --threshold-minutes, how long work
     waits (mean and 90th percentile, days from falling due to being done, work still waiting
     at the end counted at the age it has reached; the work done alone beside it; first
-    contacts apart) and the working days that end with a case past the first-contact target.
+    contacts apart) and the working days that end with a case past the first-contact target;
+    each step contact target (target_working_days in service.yaml): the chance an occurrence
+    meets it and the working days that end with one past it; and the waiting list at the end
+    of the horizon by case type, in contacts and working days, for every option.
     """
     with running() as progress:
         first = _parse_date(start, "--start")
@@ -105,7 +111,10 @@ def simulate(
             for path in _simulation_charts(report, chart):
                 err.print(f"chart: {path}")
     if as_json:
-        sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
+        document = report.as_json()
+        if "waiting_at_horizon" not in document:  # only the baseline: no comparison's JSON
+            document.update(horizon_json({"baseline": report.result}))
+        sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
         return
     table = Table(
         title=f"{escape(report.service_name)}: {horizon} days from {report.start:%d %b %Y}, "
@@ -150,13 +159,129 @@ def simulate(
         "end with a case already past the first-contact target (mean over the futures).",
         soft_wrap=True,
     )
+    _print_step_targets(report)
+    _print_waiting_at_horizon(report)
     _print_waiting_list_check(report)
     if report.comparison is not None:
         _print_ranking(report)
+        _print_waiting_by_option(report)
     elif report.to_meet is not None:
         out.print(report.recommendation(), soft_wrap=True, markup=False)
     if report.combination is not None:
         _print_combination(report)
+
+
+#: Rows of the waiting list at the horizon below this mean count are left off the console.
+SHOWN_FROM_CONTACTS = 0.05
+
+
+def _print_step_targets(report: SimulationReport) -> None:
+    """Each step contact target: the chance an occurrence meets it, and days past it."""
+    rows = step_targets(report.result)
+    if not rows:
+        return
+    table = Table(title="Step contact targets, simulated")
+    for column in (
+        "step",
+        "P(met)",
+        "working days past target",
+        "met",
+        "done late",
+        "still waiting past target",
+    ):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    for row in rows:
+        table.add_row(
+            escape(row["label"]),
+            _cell(row["p_met"], ".1%"),
+            _cell(row["days_over_target"], ",.1f"),
+            _cell(row["met"], ",.1f"),
+            _cell(row["late"], ",.1f"),
+            _cell(row["waiting_past_target"], ",.1f"),
+        )
+    out.print(table)
+    out.print(
+        "P(met): of the occurrences falling due in the horizon, the share done within the "
+        "target, counting those still waiting past it at the end as missed and leaving out "
+        "those still waiting within it (no outcome yet). Working days past target: working "
+        "days of the resource that end with an occurrence waiting past it. Met, done late, "
+        "still waiting: occurrences, mean over the futures.",
+        soft_wrap=True,
+    )
+
+
+def _print_waiting_at_horizon(report: SimulationReport) -> None:
+    """The waiting list at the end of the last day, by resource and case type, in bands."""
+    rows = waiting_at_horizon(report.result)
+    if report.result.contacts_waiting_by_working_age is None:
+        return
+    last = report.start + timedelta(days=report.spec.horizon_days - 1)
+    table = Table(
+        title=f"Waiting at the end of {last:%d %b %Y}: contacts (mean over the futures) by "
+        "working days waited"
+    )
+    labels = list(rows[0]["bands"]) if rows else []
+    for column in (
+        "resource",
+        "case type",
+        "contacts",
+        *labels,
+        "oldest",
+        "median",
+        "p90",
+    ):
+        table.add_column(column, justify="left" if column in ("resource", "case type") else "right")
+    shown = [row for row in rows if row["contacts_waiting"] >= SHOWN_FROM_CONTACTS]
+    for row in shown:
+        table.add_row(
+            escape(row["resource"]),
+            escape(row["case_type"]),
+            f"{row['contacts_waiting']:,.1f}",
+            *(f"{row['bands'][label]:,.1f}" for label in labels),
+            _cell(row["oldest_working_days"], ".0f"),
+            _cell(row["median_working_days"], ".0f"),
+            _cell(row["p90_working_days"], ".0f"),
+        )
+    out.print(table)
+    left_off = len(rows) - len(shown)
+    out.print(
+        "Contacts are pieces of work (a contact or session), not cases: a case with two "
+        "sessions overdue counts twice. Only the work of cases referred in the horizon (the "
+        "engine knows no case type for existing cases' work). Ages in working days of the "
+        "resource since the work fell due; oldest, median and p90 over every future's "
+        "waiting work pooled."
+        + (
+            f" {left_off} case type(s) with under {SHOWN_FROM_CONTACTS} contacts waiting on "
+            "average are left off (all are in --json)."
+            if left_off
+            else ""
+        ),
+        soft_wrap=True,
+    )
+
+
+def _print_waiting_by_option(report: SimulationReport) -> None:
+    """Per option and resource: contacts waiting at the horizon, and those over 20 working
+    days."""
+    comparison = report.comparison
+    table = Table(
+        title="Waiting at the horizon by option: contacts (over 20 working days), mean over "
+        "the futures"
+    )
+    table.add_column("option", justify="left")
+    for resource in report.spec.resources:
+        table.add_column(escape(resource), justify="right")
+    for name, outcome in comparison.outcomes.items():
+        totals = waiting_totals(outcome.result)
+        table.add_row(
+            escape("(baseline)" if name == "baseline" else name),
+            *(
+                f"{_cell(totals[r]['contacts_waiting'], ',.1f')} "
+                f"({_cell(totals[r]['over_20_working_days'], ',.1f')})"
+                for r in report.spec.resources
+            ),
+        )
+    out.print(table)
 
 
 def _mean_and_p90(mean: float, p90: float) -> str:
@@ -237,24 +362,35 @@ def _print_waiting_list_check(report: SimulationReport) -> None:
 def _print_ranking(report: SimulationReport) -> None:
     document = report.comparison.as_json()
     table = Table(title="Contingency options, best value first")
+    baseline_steps = document["step_targets"]["baseline"]
     for column in (
         "option",
         "extra cost (£)",
         "waiting case-days avoided",
         "£ per day avoided",
         "P(all backlogs ≤ threshold)",
+        *(f"P(met) {target['label']}" for target in baseline_steps),
     ):
-        table.add_column(column, justify="left" if column == "option" else "right")
+        table.add_column(escape(column), justify="left" if column == "option" else "right")
     baseline_p = report.comparison.outcomes["baseline"].p_meet_target
-    table.add_row("(baseline)", "0", "-", "-", f"{baseline_p:.0%}")
+    table.add_row(
+        "(baseline)",
+        "0",
+        "-",
+        "-",
+        f"{baseline_p:.0%}",
+        *(_cell(target["p_met"], ".1%") for target in baseline_steps),
+    )
     for row in document["ranking"]:
         per_day = row["cost_per_wait_day_avoided"]
+        met = {target["label"]: target["p_met"] for target in row["step_targets"]}
         table.add_row(
             escape(row["scenario"]),
             f"{row['extra_cost']:,.0f}",
             f"{row['wait_days_avoided']:,.0f}",
             "-" if per_day is None else f"{per_day:,.0f}",
             f"{row['p_meet_target']:.0%}",
+            *(_cell(met.get(target["label"]), ".1%") for target in baseline_steps),
         )
     out.print(table)
     out.print(report.recommendation(), soft_wrap=True, markup=False)
@@ -393,6 +529,7 @@ def plan(
         "stable",
         "or: minutes each",
         "minutes/working day",
+        "FTE needed (now)",
     ):
         table.add_column(column, justify="left" if column == "resource" else "right")
     for plan_of in plans:
@@ -408,11 +545,15 @@ def plan(
             if minutes.min_minutes_per_staff is None
             else f"{minutes.min_minutes_per_staff:,.0f}",
             "-" if minutes.min_capacity_minutes is None else f"{minutes.min_capacity_minutes:,.0f}",
+            "-"
+            if plan_of.fte_needed is None
+            else f"{plan_of.fte_needed:.1f} ({plan_of.fte_now:g})",
         )
     out.print(table)
     out.print(
         "Two ways to the target: the fewest people at their usual minutes, or the usual head "
-        "count giving the fewest minutes each (to the minute).",
+        "count giving the fewest minutes each (to the minute). FTE needed: the posts (full-time "
+        "equivalents) that give those fewest minutes with leave and absence as now.",
         soft_wrap=True,
     )
 
@@ -433,10 +574,11 @@ def _print_recruitment(recruits: list[RecruitPlan], risk: float, as_json: bool) 
     for column in (
         "resource",
         "target (minutes)",
-        "head count now",
+        "FTE now",
         "P(over) with none",
         "recruits",
         "P(over) with them",
+        "start recruiting by",
         "load after joining",
     ):
         table.add_column(column, justify="left" if column == "resource" else "right")
@@ -448,11 +590,14 @@ def _print_recruitment(recruits: list[RecruitPlan], risk: float, as_json: bool) 
             f"{row.p_exceed_now:.1%}",
             f"more than {MAX_RECRUITS}" if row.recruits is None else str(row.recruits),
             f"{row.p_exceed:.1%}",
+            "-" if row.latest_recruit_from is None else f"{row.latest_recruit_from:%d %b %Y}",
             _cell(row.load_after_joining, ".2f"),
         )
     out.print(table)
     out.print(
         "Recruits join after the lead time and give half their minutes during induction. "
+        "Start recruiting by: the last day recruiting can start for as many recruits to be "
+        "enough (the list is judged on the one date, so later help can still do). "
         "Load after joining: work falling due / capacity from their first day to the date "
         "(1 or more: the list grows again).",
         soft_wrap=True,

@@ -110,6 +110,7 @@ from flowcap.model.scenario import (
     Vacancy,
 )
 from flowcap.simulate.daily import DailyResult, DailySpec, run
+from flowcap.simulate.horizon import step_targets, waiting_at_horizon, waiting_totals
 
 __all__ = [
     "BASELINE",
@@ -120,6 +121,7 @@ __all__ = [
     "baseline_cost",
     "cheapest_combination",
     "compare_scenarios",
+    "horizon_json",
     "inert_options",
     "minutes_per_case",
 ]
@@ -561,7 +563,9 @@ class ScenarioComparison:
         """How ``option`` is worse than the baseline, in words (empty when it is not): more
         waiting (negative ``wait_days_avoided``, in case-days), more working days ending with
         a first contact past its target at any resource (``days_over_target``, mean over the
-        futures), or the target met in fewer runs (``p_meet_target``).
+        futures), a step contact target met less often (a lower ``p_met``,
+        :meth:`~flowcap.simulate.daily.DailyResult.step_targets`), or the target met in
+        fewer runs (``p_meet_target``).
 
         Strict comparisons: with common random numbers an option that changes nothing at a
         resource gives exactly the baseline's figures there, so any excess is the option's.
@@ -582,6 +586,14 @@ class ScenarioComparison:
             if days is not None:
                 target = f"{days:g}-working-day {target}"
             reasons.append(f"more working days past the {target}: {', '.join(later)}")
+        theirs = {row["label"]: row["p_met"] for row in step_targets(base.result)}
+        for row in step_targets(option.result):
+            before = theirs.get(row["label"], math.nan)
+            if math.isfinite(row["p_met"]) and math.isfinite(before) and row["p_met"] < before:
+                reasons.append(
+                    f"meets the step target {row['label']} less often: "
+                    f"{_share(row['p_met'])} against {_share(before)}"
+                )
         if option.p_meet_target < base.p_meet_target:
             reasons.append(
                 f"meets the target in fewer runs: {option.p_meet_target:.0%} against "
@@ -677,7 +689,9 @@ class ScenarioComparison:
 
     def as_json(self, risk_target: float | None = None, to_meet: str | None = None) -> dict:
         """``{"scenarios": {name: {resource: {SUMMARY_KEYS and "cost"}}}, "ranking": [...],
-        "recommendation"}`` (``to_meet``: as for :meth:`recommendation`)."""
+        "recommendation", "step_targets", "waiting_at_horizon"}`` (``to_meet``: as for
+        :meth:`recommendation`; the last two by scenario, :func:`horizon_json`). Each ranking
+        row carries its option's ``step_targets``: ``{label, p_met, days_over_target}``."""
         scenarios = {}
         for name, o in self.outcomes.items():
             per_resource = {}
@@ -696,6 +710,14 @@ class ScenarioComparison:
                 if row["cost_per_wait_day_avoided"] is None
                 else round(row["cost_per_wait_day_avoided"], 2),
                 "p_meet_target": json_number(row["p_meet_target"]),
+                "step_targets": [
+                    {
+                        "label": target["label"],
+                        "p_met": json_number(target["p_met"]),
+                        "days_over_target": json_number(target["days_over_target"]),
+                    }
+                    for target in step_targets(self.outcomes[row["scenario"]].result)
+                ],
             }
             for row in self.ranking
         ]
@@ -703,7 +725,40 @@ class ScenarioComparison:
             "scenarios": scenarios,
             "ranking": ranking,
             "recommendation": self.recommendation(risk_target, to_meet),
+            **horizon_json({name: o.result for name, o in self.outcomes.items()}),
         }
+
+
+def horizon_json(results: Mapping[str, DailyResult]) -> dict:
+    """The step targets and the waiting list at the horizon of each scenario's result, for
+    ``--json``: ``{"step_targets": {scenario: [row]}, "waiting_at_horizon": {scenario:
+    {"totals": {resource: {contacts_waiting, over_20_working_days}}, "by_case_type":
+    [row]}}}``, rows as :func:`flowcap.simulate.horizon.step_targets` and
+    :func:`~flowcap.simulate.horizon.waiting_at_horizon` give them (counts are means over
+    the futures; contacts are pieces of work, not cases)."""
+
+    def numbers(row: dict) -> dict:
+        return {
+            key: numbers(value)
+            if isinstance(value, dict)
+            else value
+            if isinstance(value, str | int)
+            else json_number(value)
+            for key, value in row.items()
+        }
+
+    return {
+        "step_targets": {
+            name: [numbers(row) for row in step_targets(result)] for name, result in results.items()
+        },
+        "waiting_at_horizon": {
+            name: {
+                "totals": numbers(waiting_totals(result)),
+                "by_case_type": [numbers(row) for row in waiting_at_horizon(result)],
+            }
+            for name, result in results.items()
+        },
+    }
 
 
 def _dominates(a: ScenarioOutcome, b: ScenarioOutcome) -> bool:
@@ -720,6 +775,11 @@ def _for(extra_cost: float) -> str:
     if extra_cost == 0:
         return "at no extra cost"
     return f"for {_money(extra_cost)} over the baseline"
+
+
+def _share(p: float) -> str:
+    """A probability as a percentage with one decimal (``93.8%``)."""
+    return f"{p:.1%}"
 
 
 def _percent(share: float) -> str:

@@ -34,7 +34,8 @@ The rules, in one place:
   method of moments around those means.
 - **Work per case.** Each case type's steps, repeats expanded (one row per occurrence), at the
   step's resource, ``after_days`` (+ ``k × every_days``) calendar days after the referral, in the
-  queue of the case type's priority.
+  queue of the case type's priority; each row knows which of the type's steps it is
+  (``step_number``) and the step's ``target_working_days`` (NaN without one).
 - **Opening backlog.** The measures' end-of-day backlog per resource on the last day, split by
   priority from the work items still outstanding then (recorded sessions: the items no session
   has completed, by the measures' rule that a case's k-th session at a resource completes its
@@ -145,6 +146,8 @@ def build_spec(
         mean_cases_per_day=means,
         dispersion=dispersion,
         steps=_steps(service),
+        step_number=_step_numbers(service),
+        step_target_working_days=_step_targets(service),
         opening_backlog_minutes=opening,
         due_ahead_minutes=due_ahead,
         patience_days=tuple(
@@ -380,6 +383,32 @@ def _steps(service: Service) -> np.ndarray:
             table["offset_days"].to_numpy(float),
             table["minutes"].to_numpy(float),
         ]
+    )
+
+
+def _step_numbers(service: Service) -> np.ndarray:
+    """Which of its case type's steps each row of :func:`_steps` is (0 = the first)."""
+    return np.array(
+        [
+            number
+            for case_type in service.case_types.values()
+            for number, step in enumerate(case_type.work)
+            for _ in step.due_offsets()
+        ],
+        dtype=np.int64,
+    )
+
+
+def _step_targets(service: Service) -> np.ndarray:
+    """Each row's step's ``target_working_days`` (NaN: none), in :func:`_steps`' order."""
+    return np.array(
+        [
+            math.nan if step.target_working_days is None else float(step.target_working_days)
+            for case_type in service.case_types.values()
+            for step in case_type.work
+            for _ in step.due_offsets()
+        ],
+        dtype=np.float64,
     )
 
 

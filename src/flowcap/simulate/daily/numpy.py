@@ -15,21 +15,26 @@ which is several times cheaper than ``Generator.poisson`` and couples scenarios 
 replications and ``chunk_size`` see the same referrals whatever their staffing (common random
 numbers); a resource without absence uses no random numbers at all.
 
-Waits (``waits=True``): every queue is kept as buckets by due day, the first contacts of each
-case type in buckets of their own, and the minutes each bucket gives up to work on a day are
-counted at that day's wait (:class:`~.spec.DailyPaths` defines what is counted).
+Waits (``waits=True``): every queue is kept as buckets by due day, each step row in buckets of
+its own (so what still waits at the end is known by case type, and each step's target can be
+judged), and the minutes each bucket gives up to work on a day are counted at that day's wait
+(:class:`~.spec.DailyPaths` defines what is counted).
 
 Memory: about ``8 * R_n * (P_n + 6) + 4 * T_n * (max_offset + 1)`` bytes per replication in a
 chunk (default 65,536 replications), ``24 * R_n`` bytes per replication kept for the result
 (``32 * R_n`` with a first-contact target), ``4 * R_n * H`` bytes per fan-chart replication (at
 most ``fan_replications``), and with ``record="paths"`` ``8 * R_n * (P_n + 5) * H`` bytes per
-replication (``8 * R_n * (P_n + 8) * H`` with waits). Buckets add ``8`` bytes per replication
-per (day, step) still waiting somewhere.
+replication (``8 * R_n * (P_n + 8) * H`` with waits, plus ``8 * R_n * T_n * (H + 1)`` for the
+waiting list by case type). Buckets add ``8`` bytes per replication per (day, step) still
+waiting somewhere.
 
 Speed (2-core CPU, the one-resource model of benchmarks/bench_simulate_daily.py): about 1e8
 replication-days/s without reneging; a queue with reneging costs a few array passes per bucket
 still waiting in some replication, about 6-8 times slower (exponential patience, mean 30 days).
-Measuring waits keeps every queue in buckets: about 1.5 times slower on that model.
+Measuring waits keeps every queue in buckets: about 1.5 times slower on that model. Keeping
+each step apart (one bucket per step and due day; a step's occurrences due on one day share
+one) so that the waiting list is known by case type and step targets can be judged cost the
+bundled example's 90 days about 1.1-1.2 times the time of waits with plain work merged.
 """
 
 from __future__ import annotations
@@ -189,8 +194,9 @@ class RunSettings:
         (exact when ``replications`` is not larger; with 10,000 the p95 is within about ±0.4
         percentage points of probability); everything else uses all replications
     waits : also measure how long work waits (``mean_wait_days``, ``served_minutes_by_wait``,
-        ``first_contacts_by_wait`` and, with paths, their per-replication records); slower,
-        and the same numbers otherwise (the random numbers do not change)
+        ``first_contacts_by_wait`` and, with paths, their per-replication records), the
+        waiting list at the end by case type and the spec's step targets; slower, and the
+        same numbers otherwise (the random numbers do not change)
     target_working_days : first-contact target in working days, for ``days_over_target``
         (needs ``waits``)
     """
@@ -302,6 +308,11 @@ class _Accumulator:
         self.days_over_target = None
         if target is not None:
             self.days_over_target = np.zeros((n_res, self.n), dtype=np.int64)
+        n_types, n_targets = len(spec.case_types), len(spec.target_steps)
+        self.target_of = spec.step_target_index
+        self.by_working_age = np.zeros((n_res, n_types, n_days + 1))
+        self.step_outcomes = np.zeros((n_targets, 3))
+        self.days_over_step = np.zeros((n_targets, self.n), dtype=np.int64)
         if self.paths is not None:
             shape = (n_res, self.n, n_days)
             self.paths = dataclasses.replace(
@@ -311,6 +322,9 @@ class _Accumulator:
                 oldest_first_contact_referral=np.full((n_res, self.n, n_days), -1, np.int64),
                 waiting_minutes_by_age=np.zeros((n_res, self.n, n_days + 1)),
                 first_contacts_waiting_by_age=np.zeros((n_res, self.n, n_days + 1)),
+                contacts_waiting_by_working_age=np.zeros((n_res, n_types, self.n, n_days + 1)),
+                step_target_outcomes=np.zeros((n_targets, 3, self.n)),
+                days_over_step_target=self.days_over_step,
             )
 
     def result(self, n_res: int, n_pri: int) -> DailyResult:
@@ -349,7 +363,25 @@ class _Accumulator:
             target_working_days=None if self.target is None else float(self.target),
             waiting_minutes_by_age=self.waiting_by_age if self.waits else None,
             first_contacts_waiting_by_age=self.contacts_waiting_by_age if self.waits else None,
+            **self._step_fields(),
         )
+
+    def _step_fields(self) -> dict[str, Any]:
+        """The result's waiting list by case type and step-target fields (empty without
+        waits), with the spec's names."""
+        spec = self.spec
+        if not self.waits:
+            return {"case_types": spec.case_types}
+        return {
+            "case_types": spec.case_types,
+            "contacts_waiting_by_working_age": self.by_working_age,
+            "target_steps": tuple(
+                (spec.case_types[k], number, spec.resources[r], target)
+                for k, number, r, target in spec.target_steps
+            ),
+            "step_target_outcomes": self.step_outcomes,
+            "days_over_step_target": self.days_over_step,
+        }
 
 
 def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
@@ -380,9 +412,17 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
     bucketed = {queue_of[s] for s in renege_rows}
     # rows kept in buckets of their own: first contacts that may give up, or all when measured
     own_rows = set(renege_rows)
-    if acc.waits:
+    # rows whose buckets may merge with the one just ahead (same due day): -1 = plain work
+    merge_as = np.full(len(types), -1, dtype=np.int64)
+    if acc.waits:  # every step apart: what waits is known by case type and step
         bucketed = set(range(n_res * n_pri))
-        own_rows |= set(np.flatnonzero(acc.contact_row).tolist())
+        special = own_rows | set(np.flatnonzero(acc.contact_row).tolist())
+        own_rows = set(range(len(types)))
+        # a step's occurrences falling due on one day (cases referred on different days)
+        # share a bucket, unless first contacts (counted by referral day) or giving up
+        for s in range(len(types)):
+            same = np.flatnonzero((types == types[s]) & (spec.step_number == spec.step_number[s]))
+            merge_as[s] = -2 - s if s in special else -2 - min(set(same.tolist()) - special)
     # Lindley queues: one total per replication; bucketed queues: [due_day, row, minutes] FIFO
     total = np.repeat(spec.opening_backlog_minutes.reshape(-1, 1), n, axis=1)
     buckets: dict[int, list] = {q: [] for q in bucketed}
@@ -406,7 +446,7 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
             if extra > 0:
                 acc.demand[r, t] += extra * n
                 if q in buckets:
-                    _push(buckets[q], t, -1, np.full(n, extra), acc.waits)
+                    _push(buckets[q], t, -1, np.full(n, extra), acc.waits, merge_as)
                 else:
                     total[q] += extra
                 if demand_today is not None:
@@ -418,7 +458,8 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
                 acc.demand[r, t] += count.sum() * minutes[s]
                 np.multiply(count, minutes[s], out=work)
                 if q in buckets:
-                    _push(buckets[q], t, s if s in own_rows else -1, work.copy(), acc.waits)
+                    row = s if s in own_rows else -1
+                    _push(buckets[q], t, row, work.copy(), acc.waits, merge_as)
                 else:
                     total[q] += work
                 if demand_today is not None:
@@ -427,7 +468,7 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
             reneged_today[:] = 0
         for q, items in buckets.items():
             for due_day, s, waiting in items:
-                if s < 0:
+                if s not in renege_rows:
                     continue
                 k = types[s]
                 h = hazard[k][t - due_day]
@@ -465,7 +506,10 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
                 acc.over[r, t] += np.count_nonzero(over)
                 acc.days_over[r, lo:hi] += over
             if log is not None:
-                log.first_contacts_waiting([buckets[q] for q in range(r * n_pri, (r + 1) * n_pri)])
+                queues = [buckets[q] for q in range(r * n_pri, (r + 1) * n_pri)]
+                log.first_contacts_waiting(queues)
+                if acc.step_outcomes.shape[0]:
+                    log.steps_past_target(queues)
             if fan_n:
                 acc.fan[r, lo : lo + fan_n, t] = backlog[:fan_n]
             if t == n_days - 1:
@@ -484,8 +528,10 @@ def _run_chunk(spec: DailySpec, rand: _Randomness, acc: _Accumulator) -> None:
 
 
 def _count_still_waiting(acc, buckets: dict[int, list], n_pri: int, lo: int, hi: int, minutes):
-    """Work still waiting after the last day, at the age it has reached (``H - a``)."""
+    """Work still waiting after the last day, at the age it has reached (``H - a``), and by
+    case type at its age in working days (step targets: past the target or not)."""
     n_days, paths = acc.spec.horizon_days, acc.paths
+    types, targets = acc.spec.step_type, acc.spec.step_target_working_days
     for q, items in buckets.items():
         r = q // n_pri
         for due_day, row, waiting in items:
@@ -500,15 +546,36 @@ def _count_still_waiting(acc, buckets: dict[int, list], n_pri: int, lo: int, hi:
                 paths.waiting_minutes_by_age[r, lo:hi, age] += waiting
                 if contact:
                     paths.first_contacts_waiting_by_age[r, lo:hi, age] += waiting / minutes[row]
+            if row < 0 or minutes[row] <= 0:
+                continue  # existing cases' work: no case type
+            worked = acc.working_days_to[r]
+            working_age, k, g = worked[-1] - worked[due_day], types[row], acc.target_of[row]
+            pieces = waiting / minutes[row]
+            acc.by_working_age[r, k, working_age] += pieces.sum()
+            late = g >= 0 and past_contact_target(working_age, targets[row])
+            if late:
+                acc.step_outcomes[g, 2] += pieces.sum()
+            if paths is not None:
+                paths.contacts_waiting_by_working_age[r, k, lo:hi, working_age] += pieces
+                if late:
+                    paths.step_target_outcomes[g, 2, lo:hi] += pieces
 
 
-def _push(items: list, t: int, row: int, waiting: np.ndarray, same_day: bool) -> None:
+def _push(
+    items: list, t: int, row: int, waiting: np.ndarray, same_day: bool, merge_as: np.ndarray
+) -> None:
     """Add work that fell due today; plain work joins plain work just ahead of it (only if
-    that fell due today too, with ``same_day``: waits are counted by due day)."""
-    if row < 0 and items and items[-1][1] < 0 and (not same_day or items[-1][0] == t):
-        items[-1][2] += waiting
-    else:
-        items.append([t, row, waiting])
+    that fell due today too, with ``same_day``: waits are counted by due day), and so does
+    an occurrence of a step the one just ahead of it is (``merge_as`` equal, not -1): one
+    step's minutes, target and case type, so what is counted stays the same."""
+    if items and (not same_day or items[-1][0] == t):
+        ahead = items[-1][1]
+        if (row < 0 and ahead < 0) or (
+            row >= 0 and ahead >= 0 and merge_as[row] < -1 and merge_as[row] == merge_as[ahead]
+        ):
+            items[-1][2] += waiting
+            return
+    items.append([t, row, waiting])
 
 
 class _WaitLog:
@@ -534,6 +601,33 @@ class _WaitLog:
                 self.paths.first_contacts_by_wait[r, self.lo : self.hi, wait] += (
                     take / self.minutes[row]
                 )
+        if row >= 0 and acc.target_of[row] >= 0 and done > 0:
+            g, counted = acc.target_of[row], acc.working_days_to[r]
+            elapsed = counted[self.t] - counted[due_day]
+            met = elapsed <= acc.spec.step_target_working_days[row]  # not yet past it
+            acc.step_outcomes[g, 0 if met else 1] += done / self.minutes[row]
+            if self.paths is not None:
+                self.paths.step_target_outcomes[g, 0 if met else 1, self.lo : self.hi] += (
+                    take / self.minutes[row]
+                )
+
+    def steps_past_target(self, queues: list[list]) -> None:
+        """On a working day: the steps with an occurrence still waiting past its target."""
+        acc, r, t = self.acc, self.r, self.t
+        if not acc.working[r, t]:
+            return
+        counted, targets = acc.working_days_to[r], acc.spec.step_target_working_days
+        over: dict[int, np.ndarray] = {}
+        for items in queues:
+            for due_day, row, waiting in items:
+                if row < 0 or due_day < 0 or acc.target_of[row] < 0:
+                    continue
+                if past_contact_target(counted[t] - counted[due_day], targets[row]):
+                    g = acc.target_of[row]
+                    now = waiting > WAITING_EPS
+                    over[g] = now if g not in over else over[g] | now
+        for g, late in over.items():
+            acc.days_over_step[g, self.lo : self.hi] += late
 
     def first_contacts_waiting(self, queues: list[list]) -> None:
         """Days past the target, and (with paths) the oldest referral still waiting."""

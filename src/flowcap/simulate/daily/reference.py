@@ -23,6 +23,12 @@ Each day at an IDVA service, in this order:
    end of the day the longest-waiting case still waiting for first contact is noted (by its
    referral day). Work still waiting after the last day is counted at the age it has reached
    (``H - a``). See :class:`DailyPaths` for what is and is not counted.
+7. **Step targets.** An occurrence of a step with a target done on day ``s`` was done within
+   it when the resource's working days after the day it fell due, up to and including ``s``,
+   are at most the target; one still waiting at the end of a working day is past it once
+   they reach the target (:func:`flowcap.targets.past_contact_target`, the one rule). At the
+   end, what still waits is counted by case type at its age in working days, and a step's
+   occurrences still waiting past the target as such.
 
 Random numbers come from one ``numpy.random.Generator`` per source and index —
 ``SeedSequence(seed, spawn_key=(source, index))`` with source 0 = arrivals (per case type),
@@ -34,6 +40,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from flowcap.targets import past_contact_target
 
 from .spec import DailyPaths, DailySpec, Draws
 
@@ -95,6 +103,12 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
     served_by_wait = np.zeros((n_res, n_days))
     contacts_by_wait = np.zeros((n_res, n_days))
     oldest_contact = np.full(shape, -1, dtype=np.int64)
+    # step targets: each row's target step (-1: none), met / late / still waiting past it
+    counted = np.cumsum(spec.minutes_per_staff > 0, axis=1)  # working days in days 0..t
+    target_of, targets = spec.step_target_index, spec.step_target_working_days
+    target_steps = spec.target_steps
+    outcomes = np.zeros((len(target_steps), 3))
+    days_over_step = np.zeros(len(target_steps))
 
     for t in range(n_days):
         # 1. referrals
@@ -157,6 +171,10 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
                         served_by_wait[r, t - due_day] += take
                         if s >= 0 and contact_row[s]:
                             contacts_by_wait[r, t - due_day] += take / minutes[s]
+                        if s >= 0 and target_of[s] >= 0 and take > 0:
+                            elapsed = counted[r, t] - counted[r, due_day]
+                            met = elapsed <= targets[s]  # done on a day not yet past it
+                            outcomes[target_of[s], 0 if met else 1] += take / minutes[s]
                 queue[r][p] = [item for item in queue[r][p] if item[2] > 0]
                 backlog_by_priority[r, p, t] = sum(item[2] for item in queue[r][p])
             activity[r, t] = capacity[r, t] - left
@@ -167,10 +185,24 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
                 if s >= 0 and contact_row[s] and waiting > WAITING_EPS
             ]
             oldest_contact[r, t] = min(waiting_since, default=-1)
+            if spec.minutes_per_staff[r, t] > 0:
+                late_steps = {
+                    target_of[s]
+                    for p in range(n_pri)
+                    for due_day, s, waiting in queue[r][p]
+                    if s >= 0
+                    and due_day >= 0
+                    and target_of[s] >= 0
+                    and waiting > WAITING_EPS
+                    and past_contact_target(counted[r, t] - counted[r, due_day], targets[s])
+                }
+                for g in late_steps:
+                    days_over_step[g] += 1
 
     # Work still waiting at the end, at the age it has reached (censored waits).
     waiting_by_age = np.zeros((n_res, n_days + 1))
     contacts_waiting_by_age = np.zeros((n_res, n_days + 1))
+    by_working_age = np.zeros((n_res, n_types, n_days + 1))
     for r in range(n_res):
         for p in range(n_pri):
             for due_day, s, waiting in queue[r][p]:
@@ -178,6 +210,12 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
                     waiting_by_age[r, n_days - due_day] += waiting
                     if s >= 0 and contact_row[s]:
                         contacts_waiting_by_age[r, n_days - due_day] += waiting / minutes[s]
+                if due_day < 0 or s < 0 or minutes[s] <= 0:
+                    continue  # existing work: no case type
+                age = counted[r, n_days - 1] - counted[r, due_day]
+                by_working_age[r, types[s], age] += waiting / minutes[s]
+                if target_of[s] >= 0 and past_contact_target(age, targets[s]):
+                    outcomes[target_of[s], 2] += waiting / minutes[s]
 
     def one_rep(a):
         return a[:, None, :]
@@ -194,6 +232,9 @@ def run_reference(spec: DailySpec, seed: int, *, draws: Draws | None = None) -> 
         oldest_first_contact_referral=one_rep(oldest_contact),
         waiting_minutes_by_age=one_rep(waiting_by_age),
         first_contacts_waiting_by_age=one_rep(contacts_waiting_by_age),
+        contacts_waiting_by_working_age=by_working_age[:, :, None, :],
+        step_target_outcomes=outcomes[:, :, None],
+        days_over_step_target=days_over_step[:, None],
     )
 
 

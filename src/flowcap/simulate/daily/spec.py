@@ -45,6 +45,13 @@ class DailySpec:
     patience_days : tuple, length T_n — per type ``(dist, mean, sd)`` with dist one of
         ``exponential``, ``lognormal``, ``gamma``, ``fixed`` (sd unused for exponential and
         fixed), or ``None``: nobody gives up (the default for every type)
+    step_number : ndarray of int, shape (S,) — which of its case type's steps each row is an
+        occurrence of (0 = the type's first step; the rows of a repeated step share it).
+        Default: each row its own step, numbered in row order within its type
+    step_target_working_days : ndarray of float, shape (S,) — each occurrence of the row is to
+        be done within this many working days of its resource after the day it falls due
+        (:func:`flowcap.targets.past_contact_target`; working days: ``minutes_per_staff > 0``);
+        NaN where the step has no target (the default). The rows of one step share one target
     """
 
     resources: tuple[str, ...]
@@ -60,6 +67,8 @@ class DailySpec:
     opening_backlog_minutes: np.ndarray | None = None
     due_ahead_minutes: np.ndarray | None = None
     patience_days: tuple[tuple[str, float, float] | None, ...] | None = None
+    step_number: np.ndarray | None = None
+    step_target_working_days: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         def put(name, value):
@@ -104,6 +113,8 @@ class DailySpec:
             raise ValueError(f"case_priority must be (T_n,) values from {self.priorities}")
         put("case_priority", prio)
         put("steps", _steps_array(self.steps, n_t, n_r))
+        put("step_number", _step_numbers(self.step_number, self.steps[:, 0]))
+        put("step_target_working_days", _step_targets(self))
         patience = self.patience_days if self.patience_days is not None else (None,) * n_t
         if len(patience) != n_t:
             raise ValueError(f"patience_days needs one entry per case type ({n_t})")
@@ -140,6 +151,27 @@ class DailySpec:
     @property
     def step_minutes(self) -> np.ndarray:
         return self.steps[:, 3]
+
+    @property
+    def target_steps(self) -> tuple[tuple[int, int, int, float], ...]:
+        """The steps with a target, ``(case type, step number, resource, target working
+        days)`` each, in the order of their first row: the ``G`` step targets of a result."""
+        found: dict[tuple[int, int], tuple[int, int, int, float]] = {}
+        for s in np.flatnonzero(~np.isnan(self.step_target_working_days)):
+            key = (int(self.step_type[s]), int(self.step_number[s]))
+            if key not in found:
+                target = float(self.step_target_working_days[s])
+                found[key] = (*key, int(self.step_resource[s]), target)
+        return tuple(found.values())
+
+    @property
+    def step_target_index(self) -> np.ndarray:
+        """For each row of ``steps``, its step's index in :attr:`target_steps`, or -1 (no
+        target), shape (S,)."""
+        index = np.full(len(self.steps), -1, dtype=np.int64)
+        for g, (k, number, _, _) in enumerate(self.target_steps):
+            index[(self.step_type == k) & (self.step_number == number)] = g
+        return index
 
     def first_step(self, case_type: int) -> int | None:
         """Row of ``steps`` that is the type's first contact (smallest offset, first on ties)."""
@@ -213,6 +245,41 @@ def _steps_array(steps, n_types: int, n_resources: int) -> np.ndarray:
     if np.any(steps[:, 0] >= n_types) or np.any(steps[:, 1] >= n_resources):
         raise ValueError("steps: type or resource index out of range")
     return steps
+
+
+def _step_numbers(numbers, types: np.ndarray) -> np.ndarray:
+    if numbers is None:  # each row its own step, in row order within its type
+        numbers = np.zeros(len(types), dtype=np.int64)
+        for k in np.unique(types):
+            rows = np.flatnonzero(types == k)
+            numbers[rows] = np.arange(rows.size)
+        return numbers
+    numbers = np.asarray(numbers)
+    if numbers.shape != types.shape:
+        raise ValueError(
+            f"step_number needs one entry per row of steps ({types.size}), got {numbers.shape} "
+            "(with new steps, give step_number and step_target_working_days anew, or None)"
+        )
+    if np.any(numbers < 0) or np.any(numbers != np.round(numbers)):
+        raise ValueError("step_number must be whole numbers >= 0")
+    return numbers.astype(np.int64)
+
+
+def _step_targets(spec: DailySpec) -> np.ndarray:
+    n_steps = len(spec.steps)
+    if spec.step_target_working_days is None:
+        return np.full(n_steps, np.nan)
+    targets = np.asarray(spec.step_target_working_days, dtype=np.float64)
+    if targets.shape != (n_steps,) or np.any(targets < 0) or np.any(np.isinf(targets)):
+        raise ValueError(f"step_target_working_days must be >= 0 or NaN, shape ({n_steps},)")
+    for s in range(n_steps):
+        same = (spec.steps[:, 0] == spec.steps[s, 0]) & (spec.step_number == spec.step_number[s])
+        shared = targets[same]
+        if not (np.all(np.isnan(shared)) or np.all(shared == targets[s])) or np.any(
+            spec.steps[same, 1::2] != spec.steps[s, 1::2]
+        ):
+            raise ValueError("the rows of one step must share its resource, minutes and target")
+    return targets
 
 
 def patience_survival(entry: tuple[str, float, float], days: float) -> float:
@@ -303,6 +370,21 @@ class DailyPaths:
         day, by the age they have reached: ``H - a`` for work due on day ``a`` (censored
         waits: each will wait at least that long)
 
+    contacts_waiting_by_working_age : shape (R_n, T_n, n_reps, H + 1) — pieces of work (one
+        occurrence of a step: a contact or session) of cases referred in the horizon still
+        waiting at the resource at the end of the last day, by case type and by the working
+        days of the resource since it fell due (``w[H - 1] - w[a]`` for work due on day ``a``,
+        ``w[t]`` the resource's working days in days 0..t), as the measures age a waiting
+        list; existing cases' work (``due_ahead_minutes``, the opening backlog) has no case
+        type and is not in it
+    step_target_outcomes : shape (G, 3, n_reps) — for each step with a target
+        (:attr:`DailySpec.target_steps`), occurrences falling due in the horizon that were
+        done within it (met), done past it (late), and still waiting past it at the end of
+        the last day; those still waiting within it (outcome unknown) and those given up are
+        in none
+    days_over_step_target : shape (G, n_reps) — working days of the step's resource that
+        ended with an occurrence of the step waiting past its target
+
     The wait fields are ``None`` from :func:`.numpy.run` without ``waits=True``.
 
     **Waits.** A piece of work that falls due on day ``a`` and is done on day ``s`` waited
@@ -328,6 +410,9 @@ class DailyPaths:
     oldest_first_contact_referral: np.ndarray | None = None
     waiting_minutes_by_age: np.ndarray | None = None
     first_contacts_waiting_by_age: np.ndarray | None = None
+    contacts_waiting_by_working_age: np.ndarray | None = None
+    step_target_outcomes: np.ndarray | None = None
+    days_over_step_target: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -358,6 +443,17 @@ class DailyResult:
         on Monday and not contacted by the end of Wednesday is past a 2-working-day target);
         ``None`` without a target
     target_working_days : the first-contact target those were counted against, or ``None``
+    case_types : the spec's case types (T_n), naming the axis below
+    contacts_waiting_by_working_age : (R_n, T_n, H + 1) — :class:`DailyPaths`' field summed
+        over replications: pieces of work (contacts, sessions) still waiting at the end by
+        case type and age in working days (:meth:`waiting_list`)
+    target_steps : the steps with a target, ``(case type, step number, resource, target
+        working days)`` with names (the step number counts from 0), G of them
+    step_target_outcomes : (G, 3) — occurrences met, late, and still waiting past the target
+        at the end, summed over replications (see :class:`DailyPaths`; :meth:`step_targets`)
+    days_over_step_target : (G, n_reps) — working days of the step's resource that ended
+        with an occurrence of the step waiting past its target
+    The last four are empty or ``None`` without ``waits=True``.
     """
 
     resources: tuple[str, ...]
@@ -383,6 +479,54 @@ class DailyResult:
     target_working_days: float | None = None
     waiting_minutes_by_age: np.ndarray | None = field(default=None, repr=False)
     first_contacts_waiting_by_age: np.ndarray | None = field(default=None, repr=False)
+    case_types: tuple[str, ...] = ()
+    contacts_waiting_by_working_age: np.ndarray | None = field(default=None, repr=False)
+    target_steps: tuple[tuple[str, int, str, float], ...] = ()
+    step_target_outcomes: np.ndarray | None = field(default=None, repr=False)
+    days_over_step_target: np.ndarray | None = field(default=None, repr=False)
+
+    def waiting_list(self, resource: str | int, case_type: str | int) -> np.ndarray | None:
+        """Pieces of work of ``case_type`` still waiting at ``resource`` at the end of the
+        last day, by age in working days, shape (H + 1,), mean over replications (``None``
+        without waits)."""
+        if self.contacts_waiting_by_working_age is None:
+            return None
+        k = case_type if isinstance(case_type, int) else self.case_types.index(case_type)
+        return self.contacts_waiting_by_working_age[self._index(resource), k] / self.replications
+
+    def step_targets(self) -> list[dict]:
+        """Each step target's outcome: ``case_type``, ``step`` (its number, from 0),
+        ``resource``, ``target_working_days``, ``p_met`` = met / (met + late + still waiting
+        past the target at the end), NaN with none of those (occurrences still waiting
+        within the target are left out: their outcome is unknown), ``days_over_target``
+        (mean over replications), and ``met``, ``late``, ``waiting_past_target`` (mean
+        occurrences a replication)."""
+        found = []
+        for g, (case_type, number, resource, target) in enumerate(self.target_steps):
+            met, late, waiting = (
+                (np.nan,) * 3
+                if self.step_target_outcomes is None
+                else (float(v) for v in self.step_target_outcomes[g])
+            )
+            decided = met + late + waiting
+            over = np.nan
+            if self.days_over_step_target is not None:
+                over = float(self.days_over_step_target[g].mean())
+            n = self.replications
+            found.append(
+                {
+                    "case_type": case_type,
+                    "step": number,
+                    "resource": resource,
+                    "target_working_days": target,
+                    "p_met": met / decided if decided > 0 else math.nan,
+                    "days_over_target": over,
+                    "met": met / n,
+                    "late": late / n,
+                    "waiting_past_target": waiting / n,
+                }
+            )
+        return found
 
     def _index(self, resource: str | int) -> int:
         return resource if isinstance(resource, int) else self.resources.index(resource)

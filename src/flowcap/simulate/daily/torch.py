@@ -34,6 +34,10 @@ feeding the queue, in row order: the reference's FIFO order). A day is served ol
 with one cumulative sum over the days still waiting in some replication, and the minutes each
 bucket gives up are counted at their wait; the oldest day still waiting is re-read every eight
 days (one host sync). Reneging draws for every first-contact bucket in that window at once.
+Each segment is one step row, so with waits the occurrences of steps with a target done today
+are split met / late against a day computed on the host (``w[t] - w[a] > target``), the steps
+with one waiting past it are noted on each working day, and at the end what still waits is
+counted by case type and working age, as the NumPy engine counts them.
 
 Memory per replication in a chunk: about ``4 * (ring * T_n + 4 * R_n * P_n + 3 * R_n)`` bytes
 (Lindley) or ``24 * R_n * P_n * H * G`` (buckets; ``G``: most step rows feeding one queue,
@@ -616,6 +620,7 @@ class _BucketChunk(_Chunk):
                 # (elapsed >= target), as a day to compare with on the device.
                 need = counted[ref[valid]] + acc.target
                 late_from[r, p, valid, g] = np.searchsorted(counted, need, side="left")
+        self._setup_step_targets()
         self.contact_weight = torch.as_tensor(contact, device=dev)[:, :, None, :, None]
         self.is_contact = self.contact_weight > 0
         self.referred = torch.as_tensor(referred, device=dev)[..., None]
@@ -635,8 +640,79 @@ class _BucketChunk(_Chunk):
                 )
             self.paths["oldest"] = torch.full((h, n_res, self.n), -1, dtype=torch.int64, device=dev)
 
+    def _setup_step_targets(self) -> None:
+        """Each segment's step (pieces per minute, case type, step target) and, for steps
+        with a target, the first day an occurrence due on day ``a`` is past it while
+        waiting (``w[t] - w[a] >= target``) and once done (``> target``): the rule of
+        :func:`flowcap.targets.past_contact_target` as days to compare with on the device."""
+        e, acc, dev = self.e, self.e.acc, self.dev
+        h, n_res, n_pri, n_seg = e.n_days, e.n_res, e.n_pri, e.n_segments
+        pieces = np.zeros((n_res, n_pri, n_seg))
+        self.segment_rows = []  # (row, type, r, p, g) of every segment holding a step row
+        past_waiting = np.full((n_res, n_pri, h, n_seg), _NEVER, dtype=np.int64)
+        late_done = np.full((n_res, n_pri, h, n_seg), _NEVER, dtype=np.int64)
+        targets = e.spec.step_target_working_days
+        for s, k, r, p, g, _, minutes in e.steps:
+            if minutes <= 0:
+                continue
+            pieces[r, p, g] = 1.0 / minutes
+            self.segment_rows.append((s, k, r, p, g))
+            if acc.target_of[s] >= 0:
+                counted = acc.working_days_to[r]
+                for a in range(h):
+                    past_waiting[r, p, a, g] = np.searchsorted(counted, counted[a] + targets[s])
+                    late_done[r, p, a, g] = np.searchsorted(counted, counted[a] + targets[s] + 1)
+        self.piece_weight = torch.as_tensor(pieces, device=dev)[:, :, None, :, None]
+        self.has_targets = bool(self.segment_rows) and acc.step_outcomes.shape[0] > 0
+        if not self.has_targets:
+            return
+        self.past_waiting = torch.as_tensor(past_waiting, device=dev)[..., None]
+        self.late_done = torch.as_tensor(late_done, device=dev)[..., None]
+        target_seg = np.zeros((n_res, n_pri, n_seg), dtype=bool)
+        self.target_masks = []  # per target step: its segments, (R, P, G) bool, and resource
+        for g_step, (_, _, r_step, _) in enumerate(e.spec.target_steps):
+            mask = np.zeros((n_res, n_pri, n_seg), dtype=bool)
+            for s, _, r, p, g in self.segment_rows:
+                if acc.target_of[s] == g_step:
+                    mask[r, p, g] = True
+            target_seg |= mask
+            self.target_masks.append((torch.as_tensor(mask, device=dev), r_step))
+        self.target_weight = torch.as_tensor(np.where(target_seg, pieces, 0.0), device=dev)
+        self.target_weight = self.target_weight[:, :, None, :, None]
+        # pieces met / done late / still waiting past the target, per segment (and per rep)
+        self.step_done = torch.zeros((3, n_res, n_pri, n_seg), dtype=torch.float64, device=dev)
+        self.days_over_step = torch.zeros(
+            (len(self.target_masks), self.n), dtype=torch.int32, device=dev
+        )
+        if self.paths is not None:
+            self.paths["step_done"] = torch.zeros(
+                (3, n_res, n_pri, n_seg, self.n), dtype=torch.float64, device=dev
+            )
+
+    def _step_targets_served(self, t: int, floor: int, taken: torch.Tensor) -> None:
+        """Occurrences of steps with a target done today, within it or late."""
+        pieces = taken * self.target_weight  # (R, P, A, G, n)
+        late = self.late_done[:, :, floor : t + 1] <= t
+        late_pieces = torch.where(late, pieces, 0.0)
+        met_pieces = pieces - late_pieces
+        self.step_done[0] += met_pieces.sum(dim=(2, 4))
+        self.step_done[1] += late_pieces.sum(dim=(2, 4))
+        if self.paths is not None:
+            self.paths["step_done"][0] += met_pieces.sum(dim=2)
+            self.paths["step_done"][1] += late_pieces.sum(dim=2)
+
+    def _steps_past_target(self, t: int, floor: int, window: torch.Tensor) -> None:
+        """On each resource's working days: the steps with an occurrence waiting past it."""
+        waiting = (window > WAITING_EPS) & (self.past_waiting[:, :, floor : t + 1] <= t)
+        late = waiting.any(dim=2)  # (R, P, G, n)
+        for g, (mask, r) in enumerate(self.target_masks):
+            if self.e.acc.working[r, t]:  # on the host: no sync
+                self.days_over_step[g] += (late & mask[..., None]).flatten(0, 2).any(dim=0)
+
     def _served(self, t: int, floor: int, taken: torch.Tensor) -> None:
         """Step 6: minutes done today by wait ``t - a`` (taken: (R, P, A, G, n))."""
+        if self.has_targets:
+            self._step_targets_served(t, floor, taken)
         flipped = taken.sum(dim=(1, 3)).flip(1)  # (R, A, n), wait 0 first
         width = flipped.shape[1]
         self.served_by_wait[:, :width] += flipped.sum(2)
@@ -656,9 +732,35 @@ class _BucketChunk(_Chunk):
         if self.paths is not None:
             self.paths["waiting_by_age"][:, 1:] += by_age
             self.paths["contacts_waiting_by_age"][:, 1:] += contacts
+        self._waiting_list(work)
+
+    def _waiting_list(self, work: torch.Tensor) -> None:
+        """After the last day: pieces of work still waiting by case type and working age,
+        and occurrences still waiting past their step's target (work: (R, P, H, G, n))."""
+        acc, h = self.e.acc, self.e.n_days
+        pieces = work * self.piece_weight
+        if self.has_targets:
+            past = self.past_waiting <= h - 1
+            late = torch.where(past, pieces * (self.target_weight > 0), 0.0)
+            self.step_done[2] += late.sum(dim=(2, 4))
+            if self.paths is not None:
+                self.paths["step_done"][2] += late.sum(dim=2)
+        by_segment = pieces.sum(dim=4).cpu().numpy()  # (R, P, H, G)
+        per_rep = pieces.cpu().numpy() if self.paths is not None else None
+        lo, hi = self.lo, self.lo + self.n
+        for _, k, r, p, g in self.segment_rows:
+            counted = acc.working_days_to[r]
+            age = counted[-1] - counted  # working age of work due on each day, (H,)
+            np.add.at(acc.by_working_age[r, k], age, by_segment[r, p, :, g])
+            if per_rep is not None:
+                target = acc.paths.contacts_waiting_by_working_age[r, k, lo:hi]  # (n, H + 1)
+                for a in np.flatnonzero(per_rep[r, p, :, g].any(axis=1)):
+                    target[:, age[a]] += per_rep[r, p, a, g]
 
     def _first_contacts_waiting(self, t: int, floor: int, window: torch.Tensor) -> None:
         """Days past the target, and (with paths) the oldest referral still waiting."""
+        if self.has_targets:
+            self._steps_past_target(t, floor, window)
         waiting = (window > WAITING_EPS) & self.is_contact  # (R, P, A, G, n)
         if self.e.acc.target is not None:
             late = waiting & (self.late_from[:, :, floor : t + 1] <= t)
@@ -679,6 +781,17 @@ class _BucketChunk(_Chunk):
             acc.contacts_waiting_by_age += self.contacts_waiting_by_age.cpu().numpy()
             if acc.days_over_target is not None:
                 acc.days_over_target[:, lo:hi] += self.days_over_target.cpu().numpy()
+            if self.has_targets:
+                done = self.step_done.cpu().numpy()  # (3, R, P, G)
+                per_rep = self.paths["step_done"].cpu().numpy() if self.paths else None
+                for s, _, r, p, g in self.segment_rows:
+                    step = acc.target_of[s]
+                    if step < 0:
+                        continue
+                    acc.step_outcomes[step] += done[:, r, p, g]
+                    if per_rep is not None:
+                        acc.paths.step_target_outcomes[step, :, lo:hi] += per_rep[:, r, p, g]
+                acc.days_over_step[:, lo:hi] += self.days_over_step.cpu().numpy()
             if self.paths is not None:
                 paths = acc.paths
                 for name, field in (
