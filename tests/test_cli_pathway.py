@@ -288,3 +288,137 @@ def test_calibrate_needs_two_replications(tmp_path):
     result = runner.invoke(app, ["calibrate", str(folder), "--replications", "1"])
     assert result.exit_code == 1
     assert "--replications must be at least 2 (the intervals need two)" in result.stderr
+
+
+# --- des --from-today: starting from the waiting list at the end of the data ----------------
+
+
+def test_des_from_today_carries_in_the_measured_waiting_list(example):
+    document = run_json(
+        "des", example, "--from-today", "--hours", 200, "--replications", 2, "--json"
+    )
+    measures = run_json("measures", example, "--json")
+    last = max(row["date"] for row in measures)
+    waiting = {
+        row["resource"]: sum(v for k, v in row.items() if k.startswith("waiting_"))
+        for row in measures
+        if row["date"] == last
+    }
+    loaded = document["from_today"]
+    carried: dict[str, int] = {}
+    for step in loaded["steps"].values():
+        carried[step["resource"]] = carried.get(step["resource"], 0) + step["cases"]
+    assert carried == {r: n for r, n in waiting.items() if n} and sum(waiting.values()) > 0
+    assert loaded["cases"] == sum(waiting.values()) and loaded["not_loaded"] == {}
+    assert loaded["data_end"] == last and document["start"] == "2026-01-01" == loaded["start"]
+    assert document["warmup_hours"] == 0 and loaded["waits_include_time_before_start"]
+    # Each type waits at its own step of the pathway (the example routes by case type).
+    assert set(loaded["steps"]["risk_assessment"]["by_case_type"]) == {"da_high_risk"}
+    for name, step in loaded["steps"].items():
+        # Carried cases are counted like any case: served in the window, in the waits.
+        assert document["steps"][name]["customers"] >= step["cases"]
+        assert step["oldest_working_days"] >= 0 and step["oldest_due_date"] <= last
+    result = runner.invoke(
+        app, ["des", str(example), "--from-today", "--hours", "200", "--replications", "2"],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        f"{loaded['cases']} cases waiting at the end of the data carried in at 00:00 on 01 Jan 2026"
+        in result.stdout
+    )
+    assert "200 hours from the waiting list (no warm-up)" in result.stdout
+
+
+def test_des_from_today_refuses_a_warm_up_or_a_start(example):
+    for extra, message in (
+        (["--warmup-hours", "24"], "leave out --warmup-hours"),
+        (["--start", "2026-02-01"], "leave out --start"),
+    ):
+        result = runner.invoke(app, ["des", str(example), "--from-today", *extra])
+        assert result.exit_code == 1
+        assert message in result.stderr and "Traceback" not in result.output
+
+
+def worked_by_hand_waits() -> list[float]:
+    """DESIGN.md's worked example after 4 March 2025: 12 cases waiting since 14-19 February
+    (2 a day) and the 12 referred on 4 March, 60 minutes each, 2 IDVAs 09:00-13:00; served
+    oldest first from 09:00 on Wednesday 5 March, 8 a day. Waits in minutes from midnight
+    of the day each began waiting."""
+    since_days = [19, 19, 18, 18, 17, 17, 16, 16, 15, 15, 14, 14, 1, 1, 1, 1]  # before 5 March
+    slot = [k // 2 for k in range(16)]  # the k-th pair starts at 09:00 + k hours, 4 a day
+    starts = [(s // 4) * 1440 + 540 + (s % 4) * 60 for s in slot]
+    return [start + days * 1440 for start, days in zip(starts, since_days, strict=True)]
+
+
+def test_des_from_today_on_a_stored_service_serves_the_list_as_worked_out_by_hand(
+    tmp_path, monkeypatch
+):
+    from conftest import worked_example
+    from flowcap import import_folder
+    from flowcap.store import Store
+
+    folder = worked_example(tmp_path / "svc")
+    import_folder(folder)
+    store = Store.for_folder(folder)
+    monkeypatch.setenv("FLOWCAP_DATABASE_URL", store.url)
+    store.close()
+    # No pathway: built from the case type's one step, "idva day 0". Referrals came on a
+    # Tuesday only, so nobody arrives on Wednesday 5 or Thursday 6 March.
+    document = run_json(
+        "des", "--service", "Worked example", "--from-today", "--hours", 48,
+        "--replications", 2, "--json",
+    )  # fmt: skip
+    loaded = document["from_today"]
+    assert loaded["data_end"] == "2025-03-04" and document["start"] == "2025-03-05"
+    assert loaded["steps"] == {
+        "idva day 0": {
+            "resource": "idva",
+            "cases": 24,  # 32 on the list, 8 done on 4 March
+            "oldest_due_date": "2025-02-14",
+            "oldest_working_days": 12,  # Mon 17 Feb to Tue 4 March
+            "by_case_type": {"advocacy": 24},
+        }
+    }
+    step = document["steps"]["idva day 0"]
+    waits = worked_by_hand_waits()
+    assert step["customers"] == 2 * len(waits)
+    assert step["mean_wait_minutes"] == pytest.approx(sum(waits) / len(waits))
+    assert step["mean_queue_length"] == pytest.approx(
+        (sum(waits) - sum(d * 1440 for d in [19, 19, 18, 18, 17, 17, 16, 16, 15, 15, 14, 14])
+         - 4 * 1440 + 8 * 2880) / 2880
+    )  # fmt: skip
+
+
+def test_des_from_today_with_nobody_waiting_starts_empty_and_says_so(tmp_path):
+    # Two referrals on 4 March, done that day: the list is empty at the end.
+    from conftest import write_folder
+
+    folder = write_folder(
+        tmp_path / "svc", referrals="case_id,referral_date,case_type\nA,2025-03-04,advocacy\n"
+    )
+    result = runner.invoke(
+        app, ["des", str(folder), "--from-today", "--hours", "24", "--replications", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["from_today"]["cases"] == 0 and document["from_today"]["steps"] == {}
+    assert "nobody was waiting at the end of the data (04 Mar 2025)" in result.stderr
+    assert "started empty" in document["warnings"][0]
+
+
+def test_des_from_today_needs_history(tmp_path):
+    from conftest import write_folder
+
+    service = {
+        "name": "No history",
+        "resources": {"idva": {"staff": 2, "minutes_per_day": 240}},
+        "case_types": {
+            "advocacy": {"priority": 1, "resource": "idva", "minutes": 60, "demand": {"per_day": 3}}
+        },
+    }
+    folder = write_folder(tmp_path / "svc", service=service)
+    result = runner.invoke(app, ["des", str(folder), "--from-today", "--hours", "24"])
+    assert result.exit_code == 1
+    assert "des --from-today needs history" in result.stderr
+    assert "Traceback" not in result.output

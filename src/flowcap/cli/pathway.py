@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -35,7 +36,8 @@ def des(
         float | None,
         typer.Option(
             help="Hours simulated first and left out of the statistics (default 336; built "
-            "from the case types, 336 more than the longest case lasts).",
+            "from the case types, 336 more than the longest case lasts; none with "
+            "--from-today).",
             show_default=False,
         ),
     ] = None,
@@ -47,6 +49,14 @@ def des(
         str | None,
         typer.Option(help="First day (YYYY-MM-DD); default the day after the last referral."),
     ] = None,
+    from_today: Annotated[
+        bool,
+        typer.Option(
+            "--from-today",
+            help="Start from the cases still waiting at the end of the data, at their ages, "
+            "the day after it ends, instead of empty after a warm-up.",
+        ),
+    ] = False,
     as_json: AsJson = False,
     chart: Chart = None,
 ) -> None:
@@ -65,6 +75,7 @@ def des(
             seed=seed,
             start=first,
             progress=progress,
+            from_today=from_today,
         )
         if chart is not None:
             from flowcap.report.queue_chart import queue_table, write_queue_chart
@@ -81,10 +92,24 @@ def des(
     if as_json:
         sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
         return
+    if report.waiting_start is not None:
+        loaded = document["from_today"]
+        if loaded["steps"]:
+            out.print(_carried_in(report, loaded))
+        out.print(
+            f"{loaded['cases']:,} cases waiting at the end of the data carried in at 00:00 on "
+            f"{report.start:%d %b %Y}: waits count from midnight of the day a case's work fell "
+            "due, so theirs include their time before.",
+            soft_wrap=True,
+        )
+    run = (
+        f"{hours:,.4g} hours from the waiting list (no warm-up)"
+        if report.waiting_start is not None
+        else f"{hours:,.4g} hours after {report.result.warmup_hours:,.4g} hours' warm-up"
+    )
     table = Table(
         title=f"{escape(report.service_name)}: pathway from {report.start:%d %b %Y}, "
-        f"{hours:,.4g} hours after {report.result.warmup_hours:,.4g} hours' warm-up, "
-        f"{replications} replications"
+        f"{run}, {replications} replications"
         + ("" if report.built_from == "pathway" else " (pathway built from the case types)")
     )
     for column in (
@@ -139,6 +164,24 @@ def des(
             "-" if row["gap_points"] is None else f"{row['gap_points']:+.0f}",
         )
     out.print(check)
+
+
+def _carried_in(report, loaded: dict) -> Table:
+    """The cases carried in from the waiting list, per step: how many, and the oldest."""
+    table = Table(
+        title=f"Carried in: waiting at the end of {report.waiting_start.data_end:%d %b %Y}"
+    )
+    for column in ("step", "resource", "cases", "oldest due", "oldest (working days)"):
+        table.add_column(column, justify="left" if column in ("step", "resource") else "right")
+    for name, step in loaded["steps"].items():
+        table.add_row(
+            escape(name),
+            escape(step["resource"]),
+            f"{step['cases']:,}",
+            f"{date.fromisoformat(step['oldest_due_date']):%d %b %Y}",
+            f"{step['oldest_working_days']:,}",
+        )
+    return table
 
 
 def _waits_by_case_type(report, document: dict) -> Table:

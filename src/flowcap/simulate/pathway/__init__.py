@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .spec import Duration, PathwaySpec
+from .spec import CarriedCases, Duration, PathwaySpec
 
 if TYPE_CHECKING:
     from .result import PathwayResult
     from .run import simulate_pathway
 
-__all__ = ["Duration", "PathwayResult", "PathwaySpec", "simulate_pathway"]
+__all__ = ["CarriedCases", "Duration", "PathwayResult", "PathwaySpec", "simulate_pathway"]
 
 
 def __getattr__(name: str):

@@ -24,6 +24,11 @@ One replication is one call of :func:`_replication`, a discrete-event loop over 
   their first contact (their first step with a resource) with their patience;
 - arrivals of each case type are an exact non-homogeneous Poisson process: an Exp(1) draw is
   spent against the integral of the hourly rate (whole weeks skipped at once);
+- cases **carried in** (the waiting list at minute 0, ``carried``) join their step's queue at
+  minute 0, one event each in the order given, with the minute they began waiting (at or
+  before 0) as their joining time, so first come first served and their waits count from
+  then; their waits are counted whatever the window (time before it included), and a case
+  flagged to leave does so after that step's service (see :class:`.spec.CarriedCases`);
 - time integrals (people busy and on duty, cases waiting) are brought up to date only when
   the quantity changes, clipped to the observed window;
 - tables grow by doubling: :func:`_events` stops before an event that might not fit, and
@@ -50,12 +55,19 @@ MINUTES_PER_HOUR = 60.0
 MINUTES_PER_WEEK = HOURS_PER_WEEK * MINUTES_PER_HOUR
 
 # Event kinds.
-_ARRIVAL, _SERVICE_END, _RENEGE, _ROTA = 0, 1, 2, 3
+_ARRIVAL, _SERVICE_END, _RENEGE, _ROTA, _CARRY = 0, 1, 2, 3, 4
 # Heap integer columns (the minute is in its own float array).
 _H_SEQ, _H_KIND, _H_SLOT, _H_TAG = 0, 1, 2, 3
 # Case table: integer columns, float columns, states.
-_C_TYPE, _C_STEP, _C_SERIAL, _C_PREV, _C_NEXT, _C_STATE, _C_SEEN = 0, 1, 2, 3, 4, 5, 6
-_C_INTS = 7  # _C_SEEN: 1 once the case's service at a step with a resource has begun
+_C_TYPE, _C_STEP, _C_SERIAL, _C_PREV, _C_NEXT, _C_STATE, _C_SEEN, _C_CARRIED = range(8)
+_C_INTS = 8  # _C_SEEN: 1 once the case's service at a step with a resource has begun
+# _C_CARRIED bits: count this wait though it began before the window (cleared when served);
+# leave after this step's service; carried in (never counted end to end).
+_CARRIED_WAIT, _CARRIED_LEAVES, _CARRIED_IN = 1, 2, 4
+# Flags of a case carried in (``carried[3]``): leaves after its step; past its first contact.
+CARRY_LEAVES, CARRY_SEEN = 1, 2
+#: Tries at a patience longer than a carried case has already waited (then it gives up at once).
+PATIENCE_TRIES = 1000
 _C_ARRIVED, _C_JOINED = 0, 1
 _FREE, _WAITING, _SERVING, _FIRST_WAIT = 0, 1, 2, 3  # _FIRST_WAIT: first contact, may renege
 # Per resource: integer and float columns.
@@ -63,7 +75,7 @@ _R_ON_DUTY, _R_BUSY, _R_WAITING = 0, 1, 2
 _R_BUSY_AREA, _R_DUTY_AREA, _R_OVER_AREA, _R_LAST = 0, 1, 2, 3
 # Per step: integer and float columns.
 _S_WAITING, _S_JOINED, _S_RENEGED = 0, 1, 2
-_S_AREA, _S_LAST, _S_RENEGE_WAIT = 0, 1, 2
+_S_AREA, _S_LAST, _S_RENEGE_WAIT, _S_BEFORE = 0, 1, 2, 3  # _S_BEFORE: counted waits before w0
 # Per (step, case type) counts; per case type counts and sums.
 _SERVED, _WAITED = 0, 1
 _T_RENEGED, _T_DONE, _T_ARRIVED = 0, 1, 2
@@ -257,13 +269,14 @@ _HEAP_SIZE, _NEXT_SEQ, _FREE_HEAD, _SERIAL, _N_WAITS, _N_SAMPLES, _KEEP_WAITS = 
 
 @njit(cache=True, nogil=True)
 def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f, step_i, step_f,
-            tallies, w_step, w_type, w_wait):  # fmt: skip
+            tallies, w_step, w_type, w_wait, carried):  # fmt: skip
     """Run events until the window ends, or until a table may be too small for the next event
     (the caller grows it and calls again). No array is replaced inside the loop, so Numba
     keeps no reference counts there."""
     (resource, rank, rate, week_total, dur_kind, dur_par, dur_ptr, dur_values, route_cum,
      sched_ptr, sched_minutes, sched_servers, entry) = model  # fmt: skip
     st_i, st_f, ty_i, ty_f, samples, e2e, at_step, service_f = tallies
+    c_type, c_step, c_since, c_flags = carried
     n_s = resource.shape[0]
     n_t = rank.shape[0]
     n_ranks = queues.shape[0] // res_i.shape[0]
@@ -298,6 +311,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
         n_dispatch = 0
         first = second = 0  # resources where free people may now take waiting cases
         c = join_step = -1  # a case that now joins the queue of join_step
+        since = now  # when it began waiting there (earlier for a case carried in)
         if kind == _ARRIVAL:
             t = slot
             after = _next_arrival(now, np.random.exponential(1.0), rate, t, week_total[t])
@@ -308,10 +322,24 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
             ci[c, _C_TYPE] = t
             ci[c, _C_SERIAL] = serial
             ci[c, _C_SEEN] = 0
+            ci[c, _C_CARRIED] = 0
             cf[c, _C_ARRIVED] = now
             if now >= w0:
                 ty_i[t, _T_ARRIVED] += 1
             join_step = entry[t]
+        elif kind == _CARRY:  # a case on the waiting list at minute 0 (row slot of carried)
+            c = free_head
+            free_head = ci[c, _C_NEXT]
+            serial += 1
+            ci[c, _C_TYPE] = c_type[slot]
+            ci[c, _C_SERIAL] = serial
+            ci[c, _C_SEEN] = 1 if c_flags[slot] & CARRY_SEEN else 0
+            ci[c, _C_CARRIED] = _CARRIED_WAIT | _CARRIED_IN
+            if c_flags[slot] & CARRY_LEAVES:
+                ci[c, _C_CARRIED] |= _CARRIED_LEAVES
+            since = min(c_since[slot], now)
+            cf[c, _C_ARRIVED] = since
+            join_step = c_step[slot]
         elif kind == _SERVICE_END:
             s = ci[slot, _C_STEP]
             r = resource[s]
@@ -320,14 +348,15 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 res_i[r, _R_BUSY] -= 1
                 first = r
                 n_dispatch = 1
-            u = np.random.random()
-            for j in range(n_s):
-                if u < route_cum[ci[slot, _C_TYPE] * n_s + s, j]:
-                    c = slot
-                    join_step = j
-                    break
+            if (ci[slot, _C_CARRIED] & _CARRIED_LEAVES) == 0:
+                u = np.random.random()
+                for j in range(n_s):
+                    if u < route_cum[ci[slot, _C_TYPE] * n_s + s, j]:
+                        c = slot
+                        join_step = j
+                        break
             if join_step < 0:  # leaves the pathway
-                if cf[slot, _C_ARRIVED] >= w0:
+                if cf[slot, _C_ARRIVED] >= w0 and (ci[slot, _C_CARRIED] & _CARRIED_IN) == 0:
                     t = ci[slot, _C_TYPE]
                     ty_i[t, _T_DONE] += 1
                     ty_f[t, _T_DONE_MINUTES] += now - cf[slot, _C_ARRIVED]
@@ -356,12 +385,15 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 )
                 step_f[s, _S_LAST] = now
                 step_i[s, _S_WAITING] -= 1
-                if cf[slot, _C_JOINED] >= w0:
+                joined = cf[slot, _C_JOINED]
+                if joined >= w0 or (ci[slot, _C_CARRIED] & _CARRIED_WAIT) != 0:
                     t = ci[slot, _C_TYPE]
                     ty_i[t, _T_RENEGED] += 1
-                    ty_f[t, _T_RENEGE_WAIT] += now - cf[slot, _C_JOINED]
+                    ty_f[t, _T_RENEGE_WAIT] += now - joined
                     step_i[s, _S_RENEGED] += 1
-                    step_f[s, _S_RENEGE_WAIT] += now - cf[slot, _C_JOINED]
+                    step_f[s, _S_RENEGE_WAIT] += now - joined
+                    if joined < w0:
+                        step_f[s, _S_BEFORE] += w0 - joined
                 ci[slot, _C_STATE] = _FREE
                 ci[slot, _C_NEXT] = free_head
                 free_head = slot
@@ -410,7 +442,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 step_i[s, _S_JOINED] += 1
             ci[c, _C_STEP] = s
             ci[c, _C_STATE] = _WAITING
-            cf[c, _C_JOINED] = now
+            cf[c, _C_JOINED] = since
             r = resource[s]
             q = r * n_ranks + rank[ci[c, _C_TYPE]]
             tail = queues[q, 1]
@@ -433,12 +465,22 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 if dur_kind[k] >= 0:
                     ci[c, _C_STATE] = _FIRST_WAIT
                     lo = dur_ptr[k]
-                    patience = _sample(
-                        dur_kind[k], dur_par[k, 0], dur_par[k, 1], dur_ptr[k + 1] - lo
-                    )
-                    if dur_kind[k] == _EMPIRICAL:
-                        patience = dur_values[lo + int(patience)]
-                    _heap_push(ht, hi, state, now + patience, _RENEGE, c, ci[c, _C_SERIAL])
+                    waited = now - since  # > 0 only for a case carried in
+                    patience = -1.0
+                    tries = 0
+                    # A case carried in has not given up yet: its patience is drawn given
+                    # that it exceeds the wait so far (by rejection; at once if none does).
+                    while patience < 0 or (waited > 0 and patience <= waited):
+                        if tries == (1 if waited <= 0 else PATIENCE_TRIES):
+                            patience = waited
+                            break
+                        tries += 1
+                        patience = _sample(
+                            dur_kind[k], dur_par[k, 0], dur_par[k, 1], dur_ptr[k + 1] - lo
+                        )
+                        if dur_kind[k] == _EMPIRICAL:
+                            patience = dur_values[lo + int(patience)]
+                    _heap_push(ht, hi, state, since + patience, _RENEGE, c, ci[c, _C_SERIAL])
 
         # Free people take waiting cases: most urgent first, then first come first served.
         for d in range(n_dispatch):
@@ -465,8 +507,12 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 res_i[r, _R_BUSY] += 1
                 t = ci[c, _C_TYPE]
                 joined = cf[c, _C_JOINED]
-                if joined >= w0:
+                counted = joined >= w0 or (ci[c, _C_CARRIED] & _CARRIED_WAIT) != 0
+                ci[c, _C_CARRIED] &= ~_CARRIED_WAIT
+                if counted:
                     wait = now - joined
+                    if joined < w0:
+                        step_f[s, _S_BEFORE] += w0 - joined
                     st_i[s, t, _SERVED] += 1
                     st_f[s, t] += wait
                     if wait > 0:
@@ -483,7 +529,7 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
                 minutes = _sample(dur_kind[k], dur_par[k, 0], dur_par[k, 1], dur_ptr[k + 1] - lo)
                 if dur_kind[k] == _EMPIRICAL:
                     minutes = dur_values[lo + int(minutes)]
-                if joined >= w0:  # time at the step: the wait and the service
+                if counted:  # time at the step: the wait and the service
                     service_f[s, t] += minutes
                     b = int(math.log1p(now - joined + minutes) * _E2E_SCALE)
                     at_step[s, min(b, E2E_BINS - 1)] += 1
@@ -495,10 +541,12 @@ def _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f
 
 
 @njit(cache=True, nogil=True)
-def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
+def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits, carried):
     """One replication from minute 0 to ``w1``; statistics cover the window [w0, w1].
 
-    ``model`` and ``n_ranks`` are :func:`_flatten`'s. Returns the tuple that
+    ``model`` and ``n_ranks`` are :func:`_flatten`'s; ``carried`` the cases on the waiting
+    list at minute 0 as arrays (case type, step, minute they began waiting, flags
+    :data:`CARRY_LEAVES` | :data:`CARRY_SEEN`), empty for none. Returns the tuple that
     :func:`_gather` unpacks (shapes in :class:`PathwayResult`)."""
     np.random.seed(seed)
     resource, rank, rate, week_total = model[0], model[1], model[2], model[3]
@@ -515,7 +563,8 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
 
     state = np.zeros(7, np.int64)
     state[_KEEP_WAITS] = keep_waits
-    ht = np.empty(64 + n_t + n_res + 2 * headroom)
+    n_carried = carried[0].shape[0]
+    ht = np.empty(64 + n_t + n_res + 2 * headroom + n_carried)
     hi = np.empty((ht.shape[0], 4), np.int64)
     ci = np.empty((0, _C_INTS), np.int64)
     cf = np.empty((0, 2))
@@ -524,7 +573,7 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
     res_i = np.zeros((n_res, 3), np.int64)
     res_f = np.zeros((n_res, 4))
     step_i = np.zeros((n_s, 3), np.int64)
-    step_f = np.zeros((n_s, 3))
+    step_f = np.zeros((n_s, 4))
     tallies = (
         np.zeros((n_s, n_t, 2), np.int64),
         np.zeros((n_s, n_t)),
@@ -555,10 +604,12 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
                 t,
                 0,
             )
+    for k in range(n_carried):  # no random draw: runs without carried cases are unchanged
+        _heap_push(ht, hi, state, 0.0, _CARRY, k, 0)
 
     while True:
         status = _events(model, w0, w1, headroom, state, ht, hi, ci, cf, queues, res_i, res_f,
-                         step_i, step_f, tallies, w_step, w_type, w_wait)  # fmt: skip
+                         step_i, step_f, tallies, w_step, w_type, w_wait, carried)  # fmt: skip
         if status == _DONE:
             break
         if status == _FULL_HEAP:
@@ -595,4 +646,5 @@ def _replication(seed, w0, w1, n_samples, model, n_ranks, keep_waits):
         tallies[7],
         step_i[:, _S_RENEGED].copy(),
         step_f[:, _S_RENEGE_WAIT].copy(),
+        step_f[:, _S_BEFORE].copy(),
     )

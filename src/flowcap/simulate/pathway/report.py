@@ -1,5 +1,10 @@
 """A case-level simulation of a service's pathway (``flowcap des``), with what makes its
-numbers less than they seem."""
+numbers less than they seem.
+
+It starts empty after a warm-up, or (``from_today``) from the waiting list at the end of the
+data (:mod:`.today`): the cases still waiting then, in the queues of their steps since the
+days their work fell due, with no warm-up, from midnight after the last day measured.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from flowcap.checks import (
     check_replications,
     check_seed,
 )
+from flowcap.errors import FlowcapError
 from flowcap.progress import Progress, quiet
 from flowcap.simulate.pathway.build import (
     HISTORY_WEEKS,
@@ -25,6 +31,7 @@ from flowcap.simulate.pathway.build import (
     hour_shares_of,
 )
 from flowcap.simulate.pathway.spec import PathwaySpec
+from flowcap.simulate.pathway.today import WaitingStart, waiting_start
 
 if TYPE_CHECKING:  # the engine is imported when simulating: Numba compiles it then
     from flowcap.history import ServiceHistory
@@ -49,6 +56,8 @@ class PathwayReport:
     #: Measured utilisation per resource over the recent history (:func:`measured_utilisation`),
     #: or None without history.
     measured: dict[str, float | None] | None = None
+    #: The waiting list it started from (``from_today``), or None: it started empty.
+    waiting_start: WaitingStart | None = None
 
     def as_json(self) -> dict:
         document = self.result.summary()
@@ -56,6 +65,8 @@ class PathwayReport:
         document["pathway_from"] = self.built_from
         document["utilisation_check"] = self.utilisation_check()
         document["warnings"] = self.warnings()
+        if self.waiting_start is not None:
+            document["from_today"] = self.waiting_start.as_json(self.start)
         return document
 
     def utilisation_check(self) -> dict[str, dict]:
@@ -75,6 +86,23 @@ class PathwayReport:
         """What makes these numbers less than they seem: nobody on duty at a step cases
         reach, a team busy all the time it is on duty, a window too short for the pathway."""
         result, found = self.result, []
+        carried = self.waiting_start
+        if carried is not None and carried.cases.empty and carried.not_loaded.empty:
+            found.append(
+                f"nobody was waiting at the end of the data ({carried.data_end:%d %b %Y}), so "
+                "the simulation started empty, as without --from-today (and with no warm-up: "
+                "empty is the real state)"
+            )
+        if carried is not None and not carried.not_loaded.empty:
+            missing = carried.not_loaded
+            pairs = ", ".join(
+                f"{row.cases:,} {row.case_type} at {row.resource}"
+                for row in missing.itertuples(index=False)
+            )
+            found.append(
+                f"{int(missing['cases'].sum()):,} cases waiting at the end of the data were "
+                f"left out: their case type's pathway never visits the resource ({pairs})"
+            )
         on_duty = result.on_duty_minutes.sum(axis=0)
         utilisation = result.utilisation()
         joined = result.joined.sum(axis=0)
@@ -143,6 +171,7 @@ def simulate_service_pathway(
     seed: int = 0,
     start: date | None = None,
     progress: Progress = quiet,
+    from_today: bool = False,
 ) -> PathwayReport:
     """Simulate the folder's ``pathway:`` (without one, the pathway its case types' steps
     describe) ``replications`` times over ``warmup_hours`` + ``hours`` from midnight on
@@ -151,7 +180,12 @@ def simulate_service_pathway(
     built from the case types 2 weeks more than its longest case lasts (a simulation starts
     empty, and the weekly sessions of cases referred months ago are part of the load). The
     simulated utilisation is set
-    beside the measured one (:meth:`PathwayReport.utilisation_check`)."""
+    beside the measured one (:meth:`PathwayReport.utilisation_check`).
+
+    With ``from_today`` it starts instead from the cases still waiting at the end of the
+    data (:func:`~flowcap.simulate.pathway.today.waiting_start`), at midnight after the last
+    day measured, with no warm-up (the start is the real state; giving ``warmup_hours`` or
+    ``start`` is refused). Their waits count from when they began waiting."""
     check_hours(hours)
     if warmup_hours is not None:
         check_hours(warmup_hours, "warmup_hours", allow_zero=True)
@@ -161,6 +195,18 @@ def simulate_service_pathway(
     from flowcap.simulate.pathway import simulate_pathway
 
     service, data = history.service, history.tables
+    measures = None
+    if from_today:
+        if warmup_hours is not None:
+            raise FlowcapError(
+                "--from-today starts from the cases waiting at the end of the data, the real "
+                "state, so it has no warm-up: leave out --warmup-hours"
+            )
+        if start is not None:
+            raise FlowcapError("--from-today starts the day after the data end: leave out --start")
+        measures = history.require_measures("des --from-today")
+        start = (measures.period[1] + pd.Timedelta(days=1)).date()
+        warmup_hours = 0.0
     if warmup_hours is None:
         warmup_hours = WARMUP_HOURS
         if service.pathway is None:
@@ -189,6 +235,11 @@ def simulate_service_pathway(
         hour_shares=shares,
     )
 
+    carried = None
+    if measures is not None:
+        carried = waiting_start(service, measures, data, spec)
+        progress(f"Carrying in {len(carried.cases):,} cases waiting on {carried.data_end}")
+
     def tick(done: int) -> None:
         progress(f"Simulated {done} of {replications} replications", done, replications)
 
@@ -204,6 +255,7 @@ def simulate_service_pathway(
         replications=replications,
         seed=seed,
         progress=tick,
+        carried=None if carried is None else carried.carried(),
     )
     return PathwayReport(
         service.name,
@@ -212,4 +264,5 @@ def simulate_service_pathway(
         result,
         built_from="pathway" if service.pathway is not None else "case_types",
         measured=measured_utilisation(history) if referrals is not None else None,
+        waiting_start=carried,
     )

@@ -49,8 +49,9 @@ class PathwayResult:
     """Per-replication statistics of the observed window (shapes: ``n`` replications, ``S``
     steps, ``R`` resources, ``T`` case types, ``H`` hours observed, ``N`` counted waits).
 
-    A case counts at a step if it joined the step's queue after the warm-up and its service
-    started by the end of the window.
+    A case counts at a step if it joined the step's queue after the warm-up (or was carried
+    in there, waiting when the simulation began: its wait then counts from when it began
+    waiting) and its service started by the end of the window.
 
     served, waited : int (n, S, T) — counted cases, and those of them who waited at all
     wait_sum_minutes : (n, S, T) — their waits added up
@@ -80,6 +81,9 @@ class PathwayResult:
     reneged_at_step : int (n, S) or None — the reneged cases by the step they gave up at
     reneged_wait_at_step_minutes : (n, S) or None — their waits there, added up
     (None in results made before delays and entry steps: then all gave up at step 0)
+    wait_before_window_minutes : (n, S) or None — the part before the window of the counted
+        waits (served or given up) that began before it: cases carried in, whose waits count
+        from when they began waiting (None in results made before cases could be carried in)
 
     A delay step (``step_resource`` -1) counts each case as served with a wait of 0 and the
     delay as its service; it has no utilisation.
@@ -117,6 +121,7 @@ class PathwayResult:
     histogram_scale: float = 1.0
     reneged_at_step: np.ndarray | None = field(default=None, repr=False)
     reneged_wait_at_step_minutes: np.ndarray | None = field(default=None, repr=False)
+    wait_before_window_minutes: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def replications(self) -> int:
@@ -214,8 +219,9 @@ class PathwayResult:
         """Per step: (L, λ·W) pooled over replications, which Little's law says agree.
 
         L is the time-average number waiting; λ the cases joining per minute; W the mean time
-        they spent waiting, reneged cases' waits included (they were in the queue too). Edge
-        effects (cases waiting across the window's ends) shrink as the window grows."""
+        they spent waiting in the window, reneged cases' waits included (they were in the
+        queue too), less the time cases carried in had waited before it. Edge effects (cases
+        waiting across the window's ends) shrink as the window grows."""
         out = {}
         window = self.window_minutes * self.replications
         for s, name in enumerate(self.steps):
@@ -223,6 +229,8 @@ class PathwayResult:
             minutes = self.wait_sum_minutes[:, s].sum()
             n += self._reneged_at(s)
             minutes += self._reneged_wait_at(s)
+            if self.wait_before_window_minutes is not None:
+                minutes -= self.wait_before_window_minutes[:, s].sum()
             lam = self.joined[:, s].sum() / window
             wait = minutes / n if n else math.nan
             out[name] = (float(self.queue_case_minutes[:, s].sum() / window), float(lam * wait))

@@ -25,11 +25,19 @@ from .engine import (
     _T_RENEGE_WAIT,
     _T_RENEGED,
     _WAITED,
+    CARRY_LEAVES,
+    CARRY_SEEN,
     MINUTES_PER_HOUR,
     _replication,
 )
 from .result import PathwayResult
-from .spec import DISTRIBUTIONS, HOURS_PER_WEEK, PathwaySpec
+from .spec import (
+    DISTRIBUTIONS,
+    HOURS_PER_WEEK,
+    CarriedCases,
+    PathwaySpec,
+    first_contact_steps,
+)
 
 
 def _durations(rows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -107,6 +115,26 @@ def _flatten(spec: PathwaySpec) -> tuple[tuple, int]:
     return model, int(rank.max()) + 1
 
 
+def _flatten_carried(spec: PathwaySpec, carried: CarriedCases | None) -> tuple:
+    """The carried cases as the kernel's arrays, oldest first (in the order given on a tie),
+    the order they join their queues at minute 0: case type, step, minute they began waiting
+    and flags (:data:`CARRY_LEAVES`; :data:`CARRY_SEEN` where the step is not one of the case
+    type's first contacts, so it cannot give up there)."""
+    if carried is None:
+        carried = CarriedCases.none()
+    carried.check(spec)
+    order = np.argsort(carried.waiting_since_minutes, kind="stable")
+    case_type, step = carried.case_type[order], carried.step[order]
+    first = first_contact_steps(spec)[case_type, step]
+    flags = np.where(carried.leaves[order], CARRY_LEAVES, 0) | np.where(first, 0, CARRY_SEEN)
+    return (
+        np.ascontiguousarray(case_type),
+        np.ascontiguousarray(step),
+        np.ascontiguousarray(carried.waiting_since_minutes[order]),
+        flags.astype(np.int64),
+    )
+
+
 def replication_seeds(seed: int, replications: int) -> np.ndarray:
     """One 32-bit seed per replication, from independent ``SeedSequence(seed)`` children (so
     the first k replications are the same whatever the total)."""
@@ -124,6 +152,7 @@ def simulate_pathway(
     *,
     threads: int | None = None,
     detail: bool = True,
+    carried: CarriedCases | None = None,
 ) -> PathwayResult:
     """Simulate the pathway ``replications`` times for ``warmup_hours + hours`` hours each.
 
@@ -143,6 +172,8 @@ def simulate_pathway(
         ``replications``); 1 runs them one after another in this thread
     detail : bool — keep every wait (for percentiles by step) and the hourly queue lengths;
         False keeps only counts and sums, for very long runs (percentiles are then None)
+    carried : CarriedCases or None — cases already waiting at minute 0 (None: it starts
+        empty); their waits count from when they began waiting, whatever the warm-up
 
     Returns
     -------
@@ -160,13 +191,14 @@ def simulate_pathway(
     if threads < 1:
         raise ValueError(f"threads must be >= 1, not {threads}")
     model, n_ranks = _flatten(spec)
+    initial = _flatten_carried(spec, carried)
     w0 = warmup_hours * MINUTES_PER_HOUR
     w1 = (warmup_hours + hours) * MINUTES_PER_HOUR
     n_samples = math.ceil(hours) if detail else 0
     seeds = replication_seeds(seed, replications)
 
     def one(k: int):
-        return _replication(int(seeds[k]), w0, w1, n_samples, model, n_ranks, int(detail))
+        return _replication(int(seeds[k]), w0, w1, n_samples, model, n_ranks, int(detail), initial)
 
     outputs: list = [None] * replications
     if threads == 1:
@@ -187,7 +219,8 @@ def simulate_pathway(
 def _gather(spec, outputs, hours, warmup_hours, seeds) -> PathwayResult:
     """Stack the per-replication tuples of :func:`_replication` into a result."""
     (st_i, st_f, w_step, w_type, w_wait, res_f, area, joined, left_waiting, samples, ty_i, ty_f,
-     e2e, at_step, service, reneged_s, renege_wait_s) = zip(*outputs, strict=True)  # fmt: skip
+     e2e, at_step, service, reneged_s, renege_wait_s,
+     before) = zip(*outputs, strict=True)  # fmt: skip
     st_i, res_f, ty_i, ty_f = (np.stack(a) for a in (st_i, res_f, ty_i, ty_f))
     n_waits = [w.size for w in w_wait]
     return PathwayResult(
@@ -223,4 +256,5 @@ def _gather(spec, outputs, hours, warmup_hours, seeds) -> PathwayResult:
         histogram_scale=_E2E_SCALE,
         reneged_at_step=np.stack(reneged_s),
         reneged_wait_at_step_minutes=np.stack(renege_wait_s),
+        wait_before_window_minutes=np.stack(before),
     )

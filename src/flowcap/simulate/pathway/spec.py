@@ -18,6 +18,9 @@ People on duty follow ``schedule``: for resource ``r``, ``schedule[r] = (times, 
 count holds to the end; ``times[0] == 0``). When the count falls, people who are serving finish
 their case first (no pre-emption); when it rises, the newcomers take waiting cases at once.
 
+The simulation starts empty, or with the cases already waiting (:class:`CarriedCases`: the
+waiting list at minute 0, each case at its step since a minute at or before 0).
+
 Built from a service folder by :mod:`flowcap.simulate.pathway.build`; run by
 :func:`flowcap.simulate.pathway.simulate_pathway`.
 """
@@ -204,3 +207,87 @@ class PathwaySpec:
             routing=np.zeros((n, n)) if routing is None else routing,
             schedule=tuple((np.array([0.0]), np.array([c])) for c in servers),
         )
+
+
+@dataclass(frozen=True)
+class CarriedCases:
+    """Cases already waiting when the simulation starts (the waiting list at minute 0), ``N``
+    of them; validated against a spec by :meth:`check`.
+
+    Each joins the queue of ``step[i]`` at minute 0, oldest first (in the order given on a
+    tie), as if it had joined at minute ``waiting_since_minutes[i]`` (<= 0): first come first
+    served counts from then,
+    and so does its wait, which is counted whatever the window (its time before minute 0
+    included). Then it goes on as the routing says, or leaves when ``leaves[i]`` (a case
+    waiting at several steps at once, as the daily measures allow, is carried in at each and
+    goes on from one of them only). A case at its first contact may still give up: its
+    patience is drawn given that it exceeds the wait so far. Carried cases are not
+    arrivals: times end to end leave them out.
+
+    Parameters
+    ----------
+    case_type : int array (N,) — index into the spec's case types
+    step : int array (N,) — index into its steps; a step with a resource
+    waiting_since_minutes : float array (N,) — when each began waiting, minutes <= 0
+    leaves : bool array (N,) or None — leave after this step's service; None: none do
+    """
+
+    case_type: np.ndarray
+    step: np.ndarray
+    waiting_since_minutes: np.ndarray
+    leaves: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        case_type = np.asarray(self.case_type, dtype=np.int64).ravel()
+        step = np.asarray(self.step, dtype=np.int64).ravel()
+        since = np.asarray(self.waiting_since_minutes, dtype=np.float64).ravel()
+        n = case_type.size
+        leaves = np.zeros(n, bool) if self.leaves is None else np.asarray(self.leaves, bool)
+        if step.shape != (n,) or since.shape != (n,) or leaves.shape != (n,):
+            raise ValueError("carried cases: case_type, step, waiting_since_minutes and leaves "
+                             "must have one length")  # fmt: skip
+        if not np.all(np.isfinite(since)) or np.any(since > 0):
+            raise ValueError("carried cases: waiting_since_minutes must be finite and <= 0")
+        object.__setattr__(self, "case_type", case_type)
+        object.__setattr__(self, "step", step)
+        object.__setattr__(self, "waiting_since_minutes", since)
+        object.__setattr__(self, "leaves", leaves.ravel())
+
+    def __len__(self) -> int:
+        return int(self.case_type.size)
+
+    @classmethod
+    def none(cls) -> CarriedCases:
+        """No case waiting: the simulation starts empty."""
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+
+    def check(self, spec: PathwaySpec) -> None:
+        """Raise ValueError unless every case type and step is one of ``spec``'s, and every
+        step has a resource (a delay has no queue to wait in)."""
+        if np.any((self.case_type < 0) | (self.case_type >= len(spec.case_types))):
+            raise ValueError("carried cases: case_type must index the spec's case types")
+        if np.any((self.step < 0) | (self.step >= len(spec.steps))):
+            raise ValueError("carried cases: step must index the spec's steps")
+        if np.any(spec.is_delay[self.step]):
+            raise ValueError("carried cases: a delay step has no queue to wait in")
+
+
+def first_contact_steps(spec: PathwaySpec) -> np.ndarray:
+    """(T, S) bool: the steps with a resource where each case type may make its first
+    contact (the engine's patience applies there): its entry step, or those reached from it
+    through delays only."""
+    n_t, n_s = len(spec.case_types), len(spec.steps)
+    found = np.zeros((n_t, n_s), bool)
+    routing = spec.routing_by_case_type
+    for t in range(n_t):
+        seen, todo = set(), [int(spec.entry_step[t])]
+        while todo:
+            s = todo.pop()
+            if s in seen:
+                continue
+            seen.add(s)
+            if spec.is_delay[s]:
+                todo.extend(int(j) for j in np.flatnonzero(routing[t, s] > 0))
+            else:
+                found[t, s] = True
+    return found
