@@ -32,7 +32,6 @@ from flowcap.model.scenario import INDUCTION_DAYS, RECRUITMENT_LEAD_DAYS
 from flowcap.plan import SimulationReport, plan_capacity, simulate_ahead
 from flowcap.plan.capacity import MAX_RECRUITS
 from flowcap.plan.outlook import PLAN_REPLICATIONS, RecruitPlan, plan_recruitment
-from flowcap.plan.scenarios import horizon_json
 from flowcap.simulate.horizon import step_targets, waiting_at_horizon, waiting_totals
 
 Device = Annotated[
@@ -112,8 +111,6 @@ def simulate(
                 err.print(f"chart: {path}")
     if as_json:
         document = report.as_json()
-        if "waiting_at_horizon" not in document:  # only the baseline: no comparison's JSON
-            document.update(horizon_json({"baseline": report.result}))
         sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
         return
     table = Table(

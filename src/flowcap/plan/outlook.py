@@ -78,6 +78,7 @@ from flowcap.plan.scenarios import (
     baseline_cost,
     cheapest_combination,
     compare_scenarios,
+    horizon_json,
     inert_options,
     minutes_per_case,
 )
@@ -198,6 +199,7 @@ class SimulationReport:
                 "scenarios": {"baseline": baseline},
                 "ranking": [],
                 "recommendation": self.recommendation(),
+                **horizon_json({"baseline": self.result}),
             }
         if self.combination is not None:
             document["cheapest_combination"] = self.combination.as_json()
