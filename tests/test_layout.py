@@ -83,6 +83,7 @@ LAYERS = [
     {"model"},
     {"io"},
     {"store"},
+    {"accounts"},
     {"measures"},
     {"history"},
     {"variation", "forecast", "processmap", "examples"},
@@ -90,6 +91,7 @@ LAYERS = [
     {"plan"},
     {"report"},
     {"manage"},
+    {"web"},
     {"cli"},
 ]
 LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}
