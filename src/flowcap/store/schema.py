@@ -6,6 +6,7 @@ Case ids appear only as ``case_key``: the keyed hash from :mod:`flowcap.io.pseud
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -136,3 +137,83 @@ SETTINGS = {
 
 #: The data tables an import fills, in the order they are written.
 DATA_TABLES = {"referrals": referrals, "waiting": waiting, "roster": roster, "sessions": sessions}
+
+
+# --- accounts of the web app (flowcap.accounts) ---------------------------------------------
+# Passwords only as Argon2id hashes, session and API tokens only as SHA-256 hashes. The web
+# app's login sessions are ``user_sessions``: ``sessions`` above is a service's sessions
+# delivered.
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),  # normalised: lower-case
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("password_changed_at", DateTime, nullable=False),
+    sqlite_autoincrement=True,  # ids never reused
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("service_id", Integer, ForeignKey("services.id"), primary_key=True),
+    Column("role", String(10), nullable=False),
+)
+
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Index("ix_user_sessions_user", "user_id"),
+    sqlite_autoincrement=True,  # ids never reused
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime, nullable=True),
+    Index("ix_api_tokens_user", "user_id"),
+    sqlite_autoincrement=True,  # ids never reused
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(254), nullable=True),
+    Column("action", String(50), nullable=False),
+    Column("service", String(200), nullable=True),  # a name: the row outlives the service
+    Column("detail", String(1000), nullable=False),
+    Index("ix_audit_log_service_at", "service", "at"),
+    Index("ix_audit_log_at", "at"),
+    sqlite_autoincrement=True,  # ids never reused
+)
+
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("email", String(254), nullable=False),  # or a hash of what was typed, if no email
+    Column("client", String(100), nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("counted", Boolean, nullable=False),  # a wrong password (not one refused unchecked)
+    Index("ix_login_attempts_email_at", "email", "at"),
+    Index("ix_login_attempts_client_at", "client", "at"),
+    Index("ix_login_attempts_at", "at"),
+    sqlite_autoincrement=True,  # ids never reused
+)
