@@ -1,13 +1,19 @@
-# The two set-up commands of the README, plus the benchmark.
+# The set-up commands of the README (demo, serve, test), plus the benchmark.
 VENV ?= .venv
 PYTHON ?= python3
 
-.PHONY: demo test bench
+.PHONY: demo serve test bench
 
 demo:
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e .
 	$(VENV)/bin/flowcap demo
+
+# The web app on the bundled example, at http://127.0.0.1:8000/ (the demo login is printed).
+serve:
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e .
+	$(VENV)/bin/flowcap serve --demo
 
 test:
 	bash scripts/test.sh

@@ -9,14 +9,20 @@ python=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 
-# Graphviz's `dot` draws process maps (Debian's package; needs root to install).
-if ! command -v dot >/dev/null 2>&1; then
+# Debian's packages the tests need (installed as root when missing): Graphviz's `dot` draws
+# process maps; Chromium runs the web app's browser and accessibility tests (Playwright drives
+# the system executable; never `playwright install`). Without Chromium those tests skip, except
+# under CI=true, where they fail.
+missing=()
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "test.sh: installing Graphviz from Debian's packages" >&2
+    echo "test.sh: installing ${missing[*]} from Debian's packages" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq graphviz >/dev/null
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "test.sh: Graphviz (dot) is missing: install Debian's graphviz package" >&2
+    echo "test.sh: missing ${missing[*]}: install Debian's packages of those names" >&2
   fi
 fi
 

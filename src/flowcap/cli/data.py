@@ -264,9 +264,23 @@ def demo(
         _print_ranking(ahead)
     for path in charts:
         out.print(f"chart: {path}", markup=False)
+    _print_serve_hint()
 
 
 DEMO_HORIZON_DAYS = 243
+
+
+def _print_serve_hint() -> None:
+    """The one command that serves the example in a browser, and the demo login."""
+    from flowcap.web import demo as web
+
+    where = web.address(web.DEFAULT_HOST, web.DEFAULT_PORT)
+    out.print(
+        f"In a browser: {web.SERVE_COMMAND} (or make serve), then open {where} and log in as "
+        f"{web.DEMO_EMAIL} with the password {web.DEMO_PASSWORD}.",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def _write_chart(result: DailyMeasures, path: Path) -> Path:

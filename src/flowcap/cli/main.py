@@ -13,6 +13,7 @@ from flowcap.cli import analysis  # noqa: F401
 from flowcap.cli import simulation  # noqa: F401
 from flowcap.cli import pathway  # noqa: F401
 from flowcap.cli import users  # noqa: F401
+from flowcap.cli import web  # noqa: F401
 
 # isort: on
 from flowcap.cli.app import app

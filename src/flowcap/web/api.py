@@ -1,0 +1,107 @@
+"""The REST API under ``/api/``: a token for scripts, the services a user may see, and a
+service's measures exactly as ``flowcap measures --json`` prints them.
+
+Every route but ``POST /api/token`` needs ``Authorization: Bearer TOKEN`` (401 without a
+valid one); a service the token's user may not see is a 404, as an unknown one is.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from fastapi.security import OAuth2PasswordRequestForm
+
+from flowcap.accounts import AccountError, LoginRefused
+from flowcap.checks import ArgumentError
+from flowcap.errors import FlowcapError
+from flowcap.web.deps import AccountsDep, ApiService, ApiUser, CacheDep
+from flowcap.web.schemas import MeasuresDay, Problem, ServiceSummary, Token
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+#: What a token made by POST /api/token is called in the user's list of tokens, unless the
+#: form's ``client_id`` names it.
+TOKEN_NAME = "POST /api/token"
+UNAUTHORISED = {401: {"model": Problem, "description": "No valid API token"}}
+
+
+@router.post(
+    "/token",
+    response_model=Token,
+    responses={
+        401: {"model": Problem, "description": "Wrong email or password"},
+        429: {"model": Problem, "description": "Locked out after too many failed logins"},
+    },
+)
+def token(
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    accounts: AccountsDep,
+) -> Token:
+    """An API token for scripts (OAuth2 password form: ``username`` is the email). It does
+    not expire: the user revokes it. ``client_id``, when given, names it."""
+    client = request.client.host if request.client else ""
+    try:
+        user = accounts.authenticate(form.username, form.password, client=client)
+    except LoginRefused as refused:
+        if refused.locked_until is not None:
+            wait = (refused.locked_until - datetime.now(UTC)).total_seconds()
+            raise HTTPException(
+                status_code=429,
+                detail=str(refused),
+                headers={"Retry-After": str(max(1, int(wait) + 1))},
+            ) from None
+        raise HTTPException(
+            status_code=401, detail=str(refused), headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+    try:
+        _, secret = accounts.create_api_token(user, (form.client_id or TOKEN_NAME).strip())
+    except AccountError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    return Token(access_token=secret)
+
+
+@router.get("/services", response_model=list[ServiceSummary], responses=UNAUTHORISED)
+def services(user: ApiUser, cache: CacheDep) -> list[ServiceSummary]:
+    """The services the token's user belongs to, with their role in each."""
+    listing = []
+    for name, role in sorted(user.roles.items()):
+        revision = cache.revision(name)
+        if revision is not None:
+            stamp = revision.last_change
+            listing.append(
+                ServiceSummary(
+                    name=name,
+                    role=role,
+                    last_updated=None if stamp is None else stamp.replace(tzinfo=UTC),
+                )
+            )
+    return listing
+
+
+@router.get(
+    "/services/{name}/measures",
+    response_model=list[MeasuresDay],
+    responses={**UNAUTHORISED, 404: {"model": Problem}, 422: {"model": Problem}},
+)
+def measures(
+    name: ApiService,
+    cache: CacheDep,
+    from_: Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD)")] = None,
+    to: Annotated[date | None, Query(description="Last day (YYYY-MM-DD)")] = None,
+) -> Response:
+    """The daily measures per resource: the objects of ``flowcap measures --json`` for the
+    same service and days (the backlog always counts from the first referral)."""
+    try:
+        measured = cache.measures(name, from_, to)
+    except ArgumentError as error:
+        flag = {"start": "from", "end": "to"}.get(error.parameter, error.parameter)
+        raise HTTPException(status_code=422, detail=f"{flag}: {error.rule}") from None
+    except FlowcapError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    if measured is None:
+        raise HTTPException(status_code=404, detail="Not Found")
+    return Response(measured.as_json(), media_type="application/json")

@@ -1,0 +1,113 @@
+"""The web app: :func:`create_app` builds it on a store (``FLOWCAP_DATABASE_URL``, else the
+CLI's default store), migrated before the first request.
+
+``flowcap serve`` runs it under Uvicorn; tests call ``create_app(url)`` with a temporary
+store. Pages are server-rendered (:mod:`flowcap.web.pages`), the API is under ``/api/``
+(:mod:`flowcap.web.api`), OpenAPI docs at ``/docs``; see :mod:`flowcap.web.security` for the
+session, CSRF and header rules.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import flowcap
+from flowcap.accounts import Accounts
+from flowcap.store import Store, default_database_url
+from flowcap.web import api, pages, security
+from flowcap.web.assets import PLOTLY_JS, STATIC, plotly_css
+from flowcap.web.cache import MeasuresCache
+from flowcap.web.deps import Forbidden, LoginRequired, NotFound
+from flowcap.web.render import environment, render
+
+STATIC_MAX_AGE = 3600
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    """The web app on the store at ``database_url`` (default: ``FLOWCAP_DATABASE_URL``, else
+    the user's default store, as the CLI's ``--service``), its schema brought up to date."""
+    store = Store.open(database_url or default_database_url())
+    app = FastAPI(
+        title="flowcap",
+        version=flowcap.__version__,
+        summary="Demand, capacity, activity and backlog of the services you belong to.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.store = store
+    app.state.accounts = Accounts(store)
+    app.state.cache = MeasuresCache(store)
+    app.state.templates = environment()
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", f"public, max-age={STATIC_MAX_AGE}")
+        security.add_security_headers(response, request)
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired):
+        return RedirectResponse(f"/login?next={quote(exc.next_path, safe='/')}", status_code=303)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound):
+        return _not_found_page(request)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden):
+        return render(
+            request, "forbidden.html", {"title": "You do not have permission"}, status=403
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404 and not request.url.path.startswith("/api/"):
+            return _not_found_page(request)
+        return await http_exception_handler(request, exc)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(PLOTLY_JS, media_type="text/javascript")
+
+    @app.get("/static/plotly.css", include_in_schema=False)
+    def plotly_stylesheet() -> Response:
+        return Response(plotly_css(), media_type="text/css")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title="flowcap API")
+        html = page.body.decode()
+        cdn = "https://cdn.jsdelivr.net"
+        scripts = " ".join(security.inline_script_hashes(html))
+        # Swagger UI comes from its CDN (online only) and starts from an inline script: this
+        # page alone allows those, by hash; it shows no data, only the API's description.
+        page.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'self' {cdn} {scripts}; "
+            f"style-src 'self' {cdn} 'unsafe-inline'; img-src 'self' data: https:; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        )
+        return page
+
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _not_found_page(request: Request) -> Response:
+    """One page for an unknown address, an unknown service and a service the user may not
+    see, so that none can be told from the others."""
+    return render(request, "not_found.html", {"title": "Page not found"}, status=404)

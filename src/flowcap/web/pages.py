@@ -1,0 +1,252 @@
+"""The pages: log in and out, the user's services, and a service's dashboard.
+
+Each route reads its form or query, calls the accounts or the measures cache, and renders a
+template; the numbers come from :mod:`flowcap.measures` as the CLI prints them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from flowcap.accounts import LoginRefused
+from flowcap.checks import ArgumentError
+from flowcap.errors import FlowcapError
+from flowcap.measures.waiting import BAND_COLUMNS, BAND_LABELS
+from flowcap.web import security
+from flowcap.web.deps import AccountsDep, CacheDep, NotFound, PageService, Visitor
+from flowcap.web.render import FieldError, render
+
+router = APIRouter(include_in_schema=False)
+
+#: The form field of each library parameter a page passes on.
+FIELDS = {"start": "from", "end": "to"}
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/services", status_code=303)
+
+
+# --- logging in and out ------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, accounts: AccountsDep, next: str | None = None) -> Response:
+    token = request.cookies.get(security.SESSION_COOKIE)
+    if token and accounts.session(token) is not None:
+        return RedirectResponse(security.local_path(next), status_code=303)
+    return _login_page(request, next=next)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    accounts: AccountsDep,
+    email: Annotated[str, Form(max_length=1000)] = "",
+    password: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    expected = request.cookies.get(security.LOGIN_CSRF_COOKIE)
+    if not security.tokens_match(csrf_token, expected):
+        problem = FieldError(
+            "email", "This form had expired. Enter your email address and password again."
+        )
+        return _login_page(request, email=email, next=next, errors=[problem], status=403)
+    errors = []
+    if not email.strip():
+        errors.append(FieldError("email", "Enter your email address"))
+    if not password:
+        errors.append(FieldError("password", "Enter your password"))
+    if errors:
+        return _login_page(request, email=email, next=next, errors=errors)
+    client = request.client.host if request.client else ""
+    try:
+        user = accounts.authenticate(email, password, client=client)
+    except LoginRefused as refused:
+        if refused.locked_until is not None:
+            until = refused.locked_until
+            message = (
+                f"Too many failed logins: you can try again after {until:%H:%M} UTC on "
+                f"{until:%d %B %Y}"
+            )
+        else:
+            message = "Enter a correct email address and password"
+        problem = FieldError("email", message)
+        return _login_page(request, email=email, next=next, errors=[problem])
+    old = request.cookies.get(security.SESSION_COOKIE)
+    if old:
+        accounts.end_session(old)  # a new session token at every login: no fixation
+    session_token, _ = accounts.start_session(user)
+    response = RedirectResponse(security.local_path(next), status_code=303)
+    security.set_session_cookie(response, request, session_token)
+    security.clear_login_csrf_cookie(response, request)
+    return response
+
+
+def _login_page(
+    request: Request,
+    *,
+    email: str = "",
+    next: str | None = None,
+    errors: list[FieldError] | None = None,
+    status: int = 200,
+) -> Response:
+    token = security.new_token()
+    response = render(
+        request,
+        "login.html",
+        {
+            "title": "Log in",
+            "email": email,
+            "next": security.local_path(next, default=""),
+            "csrf_token": token,
+            "errors": errors or [],
+        },
+        status=status,
+    )
+    security.set_login_csrf_cookie(response, request, token)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if not security.tokens_match(csrf_token, visitor.csrf_token):
+        return render(
+            request,
+            "problem.html",
+            {
+                "title": "This form had expired",
+                "message": "Nothing was changed. Go back, reload the page and try again.",
+                "visitor": visitor,
+            },
+            status=403,
+        )
+    accounts.end_session(visitor.session_token)
+    response = RedirectResponse("/login", status_code=303)
+    security.clear_session_cookie(response, request)
+    return response
+
+
+# --- services and their dashboards -------------------------------------------------------------
+
+
+@router.get("/services", response_class=HTMLResponse)
+def services(request: Request, visitor: Visitor, cache: CacheDep) -> Response:
+    listing = []
+    for name, role in sorted(visitor.user.roles.items()):
+        revision = cache.revision(name)
+        if revision is None:
+            continue
+        try:
+            measured = cache.measures(name)
+        except FlowcapError:
+            measured = None  # no referrals stored yet
+        listing.append(
+            {
+                "name": name,
+                "role": role,
+                "last_change": revision.last_change,
+                "summary": [] if measured is None else _records(measured.result.summary()),
+                "period": None if measured is None else measured.result.period,
+            }
+        )
+    return render(
+        request,
+        "services.html",
+        {"title": "Your services", "services": listing, "visitor": visitor},
+    )
+
+
+@router.get("/services/{name}", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    name: PageService,
+    visitor: Visitor,
+    cache: CacheDep,
+    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    to: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    revision = cache.revision(name)
+    if revision is None:
+        raise NotFound
+    errors: list[FieldError] = []
+    start, end = _day(from_, "from", errors), _day(to, "to", errors)
+    whole = measured = None
+    note = None
+    try:
+        whole = cache.measures(name)
+    except FlowcapError as error:
+        note = str(error)  # no referrals stored: nothing to measure yet
+    if whole is not None:
+        measured = whole
+        if not errors and (start or end):
+            try:
+                measured = cache.measures(name, start, end)
+            except ArgumentError as error:
+                field = FIELDS.get(error.parameter, "from")
+                label = "Start" if field == "from" else "End"
+                errors.append(FieldError(field, f"{label} date: {error.rule}"))
+            except FlowcapError as error:
+                errors.append(FieldError("from", _sentence(str(error))))
+    context = {
+        "title": name,
+        "name": name,
+        "visitor": visitor,
+        "errors": errors,
+        "from_value": from_ or "",
+        "to_value": to or "",
+        "last_change": revision.last_change,
+        "note": note,
+        "band_labels": BAND_LABELS,
+    }
+    if measured is not None:
+        result = measured.result
+        first, last = whole.result.period
+        context |= {
+            "first_day": first,
+            "last_day": last,
+            "period": result.period,
+            "recorded": result.recorded,
+            "figure_json": measured.figure_json(),
+            "summary": _records(result.summary()),
+            "waiting": [
+                {**row, "bands": [row[column] for column in BAND_COLUMNS]}
+                for row in _records(result.waiting_list())
+            ],
+            "first_contact": {
+                "share": result.first_contact_share(),
+                "counts": result.first_contact_counts(),
+                "target_working_days": result.target_working_days,
+            },
+        }
+    return render(request, "dashboard.html", context)
+
+
+def _records(frame) -> list[dict]:
+    return frame.to_dict(orient="records")
+
+
+def _day(value: str | None, field: str, errors: list[FieldError]) -> date | None:
+    """A date field (YYYY-MM-DD, as a date input sends it); empty is none."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        label = "start" if field == "from" else "end"
+        errors.append(FieldError(field, f"Enter the {label} date as a real date, like 2025-03-31"))
+        return None
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

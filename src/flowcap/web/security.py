@@ -1,0 +1,129 @@
+"""Cookies, CSRF tokens and the security headers of every response.
+
+- **The session** is a random token from :meth:`Accounts.start_session`, in the cookie
+  :data:`SESSION_COOKIE`: HttpOnly (no script reads it), SameSite=Lax (other sites' forms do
+  not send it), Secure when the request came over HTTPS, and with no expiry of its own: the
+  store's session row decides when it ends, and logout ends it there.
+- **CSRF, signed in:** every form that changes anything posts ``csrf_token``, compared in
+  constant time with the token the store keeps for the session.
+- **CSRF, the login form** (no session yet): the double-submit pattern. ``GET /login`` puts
+  a random token both in the form and in the short-lived cookie :data:`LOGIN_CSRF_COOKIE`
+  (HttpOnly, SameSite=Strict, ten minutes, path ``/login``); ``POST /login`` must bring the
+  two equal. Another site can make a browser post the form but can neither read nor set
+  that cookie, so it cannot log a victim into the attacker's account.
+- **Headers:** a Content-Security-Policy allowing scripts, styles and fetches from this site
+  only (no inline script or style: the dashboard's figure travels as JSON and a static script
+  draws it) and no framing; ``nosniff``; ``Referrer-Policy: same-origin``; ``no-store`` on
+  everything but the static files; HSTS over HTTPS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+SESSION_COOKIE = "flowcap_session"
+LOGIN_CSRF_COOKIE = "flowcap_login_csrf"
+LOGIN_CSRF_SECONDS = 600
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def is_https(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def tokens_match(given: str | None, expected: str | None) -> bool:
+    """Constant-time equality of two tokens; false when either is missing or empty."""
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def set_session_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=is_https(request)
+    )
+
+
+def set_login_csrf_cookie(response: Response, request: Request, token: str) -> None:
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=LOGIN_CSRF_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=is_https(request),
+        path="/login",
+    )
+
+
+def clear_login_csrf_cookie(response: Response, request: Request) -> None:
+    response.delete_cookie(
+        LOGIN_CSRF_COOKIE, path="/login", httponly=True, samesite="strict", secure=is_https(request)
+    )
+
+
+def local_path(target: str | None, default: str = "/services") -> str:
+    """``target`` when it is a path on this site (``/services/x?from=...``), else
+    ``default``: a ``next`` parameter must never send a user to another site."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return default
+    return target
+
+
+def add_security_headers(response: Response, request: Request) -> None:
+    """The headers every response carries (a route may set its own CSP first)."""
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.url.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    if is_https(request):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+
+
+def inline_script_hashes(html: str) -> list[str]:
+    """CSP ``'sha256-...'`` sources for the inline scripts of a page we do not write
+    ourselves (the OpenAPI docs), so that only those scripts run."""
+    sources = []
+    for body in re.findall(r"<script>(.*?)</script>", html, flags=re.S):
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        sources.append(f"'sha256-{digest}'")
+    return sources
