@@ -16,8 +16,10 @@ On SQLite and, when the run has a server (``scripts/test.sh``), on PostgreSQL.
 from __future__ import annotations
 
 import html
+import importlib.util
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
@@ -66,6 +68,14 @@ ROUTES: dict[tuple[str, str], str] = {
     # mounted folders: (MOUNT, path)
     ("MOUNT", "/static"): "static",
 }
+
+# Each feature's routes may also sit in a file of their own, tests/web_routes_FEATURE.py,
+# with a ROUTES dict of the same shape (so features added side by side do not edit one table).
+for _extra in sorted(Path(__file__).parent.glob("web_routes_*.py")):
+    _spec = importlib.util.spec_from_file_location(_extra.stem, _extra)
+    _module = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_module)
+    ROUTES.update(_module.ROUTES)
 
 #: Path parameters naming a service (they get the example's name, the other's, an unknown).
 SERVICE_PARAMS = {"name", "service", "service_name"}
