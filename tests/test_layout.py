@@ -90,7 +90,7 @@ LAYERS = [
     {"simulate"},
     {"plan"},
     {"report"},
-    {"manage"},
+    {"manage", "jobs"},
     {"web"},
     {"cli"},
 ]

@@ -165,3 +165,129 @@ def test_an_unknown_service_names_the_store_searched(url):
             store.load("Nobody")
     finally:
         store.close()
+
+
+# --- uploads: files for a stored service -------------------------------------------------------
+
+
+@pytest.fixture
+def worked(url, tmp_path):
+    """The worked example in the store under test (12 referrals, 20 waiting)."""
+    flowcap.manage.import_folder(worked_example(tmp_path / "worked"), database_url=url)
+    return WORKED_SERVICE["name"]
+
+
+def upload_problems(name, files, url) -> list[str]:
+    from flowcap.manage import preview_upload
+
+    with pytest.raises(InputError) as caught:
+        preview_upload(name, files, database_url=url)
+    return [str(p) for p in caught.value.problems]
+
+
+REFERRALS = "case_id,referral_date,case_type\n" + "".join(
+    f"R{i:02d},2025-03-04,advocacy\n" for i in range(12)
+)
+
+
+def test_an_upload_lists_every_problem_by_file_row_and_column_and_stores_nothing(url, worked):
+    bad = REFERRALS.replace("R01,2025-03-04", "R01,2025-13-04").replace(
+        "R05,2025-03-04,advocacy", "R05,2025-03-04,burglary"
+    )
+    before = Store.open(url).counts(worked)
+    problems = upload_problems(worked, {"referrals.csv": bad.encode()}, url)
+    assert (
+        "referrals.csv, row 3, column referral_date: not a date (use YYYY-MM-DD): '2025-13-04'"
+        in (problems)
+    )
+    assert any(
+        p.startswith("referrals.csv, row 7, column case_type: unknown case type") for p in problems
+    )
+    assert Store.open(url).counts(worked) == before
+
+
+def test_an_upload_is_previewed_against_the_stored_tables_then_imported(url, worked):
+    from flowcap.manage import import_upload, preview_upload
+
+    changed = REFERRALS.replace("R03,2025-03-04", "R03,2025-03-05") + "R12,2025-03-05,advocacy\n"
+    preview = preview_upload(worked, {"referrals.csv": changed.encode()}, database_url=url)
+    [table] = preview.tables
+    assert (table.table, table.rows_now, table.rows_after) == ("referrals", 12, 13)
+    assert (table.added, table.replaced, table.removed, table.unchanged) == (1, 1, 0, 11)
+    assert Store.open(url).counts(worked)["referrals"] == 12  # a preview stores nothing
+    done = import_upload(worked, {"referrals.csv": changed.encode()}, database_url=url)
+    assert done.imported and Store.open(url).counts(worked) == {
+        "referrals": 13,
+        "waiting": 20,
+        "roster": 0,
+        "sessions": 0,
+    }
+    again = preview_upload(worked, {"referrals.csv": changed.encode()}, database_url=url)
+    assert not again.changed and again.tables[0].unchanged == 13
+
+
+def test_an_uploaded_table_is_checked_with_the_stored_ones(url, worked):
+    sessions = (
+        "date,case_id,resource,minutes\n"
+        "2025-03-05,R00,idva,60\n"  # a stored referral: fine
+        "2025-03-05,W03,idva,60\n"  # a stored waiting case: fine
+        "2025-03-05,NOBODY,idva,60\n"
+        "2025-03-01,R01,idva,60\n"  # before its referral
+    )
+    problems = upload_problems(worked, {"sessions.csv": sessions.encode()}, url)
+    assert problems == [
+        "sessions.csv, row 4, column case_id: case id is in neither referrals nor waiting",
+        "sessions.csv, row 5, column date: session is dated before its case was referred",
+    ]
+    # A referrals file that would strand the stored waiting list's dates is refused as a whole.
+    early = "case_id,referral_date,case_type\nR00,2025-01-02,advocacy\n"
+    [problem] = upload_problems(worked, {"referrals.csv": early.encode()}, url)
+    assert "20 stored waiting row(s) would no longer fit" in problem
+
+
+def test_an_upload_refuses_names_outside_a_service_folder(url, worked):
+    problems = upload_problems(
+        worked,
+        {"../referrals.csv": b"x", "notes.txt": b"x", "roster.csv": b"x", "roster.xlsx": b"x"},
+        url,
+    )
+    assert problems[0] == "../referrals.csv: a file name only, with no folder in it"
+    assert problems[1].startswith("notes.txt: not a file of a service folder; upload files named")
+    assert problems[2] == "roster.csv: both roster.csv and roster.xlsx; upload one"
+
+
+def test_an_upload_over_the_limits_is_refused_before_reading(url, worked):
+    from flowcap.manage import UploadLimits, UploadTooLarge, preview_upload
+
+    limits = UploadLimits(file_bytes=100, total_bytes=150, files=2)
+    with pytest.raises(UploadTooLarge) as caught:
+        preview_upload(
+            worked,
+            {"referrals.csv": REFERRALS.encode(), "a": b"", "b": b""},
+            database_url=url,
+            limits=limits,
+        )
+    text = str(caught.value)
+    assert "3 files; an upload holds at most 2" in text
+    assert "referrals.csv: file is more than 100 bytes" in text
+    assert "the limit of one upload (FLOWCAP_MAX_UPLOAD_MB)" in text
+
+
+def test_an_uploaded_settings_file_is_checked_and_saved_as_a_new_version(url, worked):
+    from flowcap.manage import import_upload
+
+    bad = (
+        b"overtime:\n  - overtime: {resource: nobody, minutes_per_day: 30, "
+        b"start: 2025-03-10, end: 2025-03-14}\n"
+    )
+    problems = upload_problems(worked, {"scenarios.yaml": bad}, url)
+    assert any("unknown resource 'nobody'" in p for p in problems)
+    done = import_upload(
+        worked,
+        {"scenarios.yaml": bad.replace(b"nobody", b"idva")},
+        database_url=url,
+        saved_by="e@x",
+    )
+    assert done.settings == ("scenarios",) and done.tables == ()
+    assert [o.name for o in open_stored(worked, url).scenarios] == ["overtime"]
+    assert Store.open(url).counts(worked)["referrals"] == 12  # the tables stay as they were

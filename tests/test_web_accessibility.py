@@ -9,7 +9,9 @@ violation; the lesser ones are printed (``pytest -s``) but do not fail.
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -33,6 +35,14 @@ BLOCKING = ("serious", "critical")
 NOT_PAGES = re.compile(r"^/(api|static|docs|redoc|openapi\.json|healthz)(/|$)")
 #: Path parameters a page route may have, and what to put in them.
 SERVICE_PARAMS = {"name", "service", "service_name"}
+#: Other path parameters: a feature's tests/web_routes_FEATURE.py may fill them (its PARAMS:
+#: param -> fill(service, database_url), as the role matrix does).
+FILLS: dict = {}
+for _extra in sorted(Path(__file__).parent.glob("web_routes_*.py")):
+    _spec = importlib.util.spec_from_file_location(_extra.stem, _extra)
+    _module = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_module)
+    FILLS.update(getattr(_module, "PARAMS", {}))
 
 
 def axe_check(page, label: str) -> None:
@@ -65,12 +75,13 @@ def page_paths(app) -> list[str]:
             continue
         if NOT_PAGES.match(route.path) or route.path == "/login":
             continue
-        if route.params - SERVICE_PARAMS:
+        if route.params - SERVICE_PARAMS - set(FILLS):
             unknown.append(route.path)
             continue
         path = route.path
         for param in route.params:
-            path = re.sub(r"\{" + param + r"(:[^}]*)?\}", quote(EXAMPLE, safe=""), path)
+            value = FILLS[param](EXAMPLE, app.state.store.url) if param in FILLS else EXAMPLE
+            path = re.sub(r"\{" + param + r"(:[^}]*)?\}", quote(str(value), safe=""), path)
         paths.append(path)
     assert not unknown, f"pages with parameters this test cannot fill: {unknown}"
     return sorted(set(paths))

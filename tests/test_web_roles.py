@@ -71,11 +71,18 @@ ROUTES: dict[tuple[str, str], str] = {
 
 # Each feature's routes may also sit in a file of their own, tests/web_routes_FEATURE.py,
 # with a ROUTES dict of the same shape (so features added side by side do not edit one table).
+# A file may also give PARAMS = {param: fill} for a path parameter that is not the service's
+# name: fill(service, database_url) gives a value belonging to that service (a job's id), or
+# one nobody has for a service the store does not hold; the route's kind is then the kind of
+# the service it belongs to ("service page", "service api"...).
+#: Path parameters other than the service's, and how to fill them.
+FILLS: dict = {}
 for _extra in sorted(Path(__file__).parent.glob("web_routes_*.py")):
     _spec = importlib.util.spec_from_file_location(_extra.stem, _extra)
     _module = importlib.util.module_from_spec(_spec)
     _spec.loader.exec_module(_module)
     ROUTES.update(_module.ROUTES)
+    FILLS.update(getattr(_module, "PARAMS", {}))
 
 #: Path parameters naming a service (they get the example's name, the other's, an unknown).
 SERVICE_PARAMS = {"name", "service", "service_name"}
@@ -118,11 +125,16 @@ class Endpoint:
     path: str
     kind: str
     params: frozenset[str]
+    database_url: str = ""  # the app's store, for FILLS
 
     def url(self, service: str) -> str:
         path = self.path
         for param in self.params:
-            path = re.sub(r"\{" + param + r"(:[^}]*)?\}", quote(service, safe=""), path)
+            if param in FILLS:
+                value = str(FILLS[param](service, self.database_url))
+            else:
+                value = service
+            path = re.sub(r"\{" + param + r"(:[^}]*)?\}", quote(value, safe=""), path)
         return path
 
     def __str__(self) -> str:
@@ -132,6 +144,7 @@ class Endpoint:
 def endpoints_of(app) -> tuple[list[Endpoint], list[str]]:
     """The app's routes as :class:`Endpoint`, and those the matrix does not know."""
     endpoints, unknown = [], []
+    database_url = app.state.store.url
     for route in app_routes(app):
         if route.kind == "mount":
             kind = ROUTES.get(("MOUNT", route.path))
@@ -147,13 +160,13 @@ def endpoints_of(app) -> tuple[list[Endpoint], list[str]]:
             if method in ("HEAD", "OPTIONS"):
                 continue
             kind = ROUTES.get((method, route.path))
-            fits = not (route.params - SERVICE_PARAMS) and bool(route.params) == (
+            fits = not (route.params - SERVICE_PARAMS - set(FILLS)) and bool(route.params) == (
                 kind in SERVICE_KINDS
             )
             if kind is None or not fits:
                 unknown.append(f"{method} {route.path}")
                 continue
-            endpoints.append(Endpoint(method, route.path, kind, route.params))
+            endpoints.append(Endpoint(method, route.path, kind, route.params, database_url))
     return endpoints, unknown
 
 

@@ -144,17 +144,25 @@ class Accounts:
     # --- users and memberships -----------------------------------------------------------
 
     def add_user(
-        self, email: str, password: str, *, role: str, service: str, actor: str | None = None
+        self,
+        email: str,
+        password: str,
+        *,
+        role: str,
+        service: str,
+        actor: str | None = None,
+        keep_admin: bool = False,
     ) -> User:
         """A new user with ``role`` in ``service``; for an existing user, that membership
-        added or changed (``password`` is then ignored: :meth:`set_password` changes it)."""
+        added or changed (``password`` is then ignored: :meth:`set_password` changes it;
+        ``keep_admin`` as for :meth:`grant`)."""
         email = normal_email(email)
         _check_role(role)
         with self._engine.connect() as connection:
             self._service_id(connection, service)
             exists = self._user_row(connection, email) is not None
         if exists:
-            return self.grant(email, service, role, actor=actor)
+            return self.grant(email, service, role, actor=actor, keep_admin=keep_admin)
         hashed = self._hasher.hash(_checked_password(password))
         now = self._now()
         with self._engine.begin() as connection:
@@ -202,8 +210,19 @@ class Accounts:
             for service in services or [None]:
                 self._audit(connection, now, "user_removed", actor, service, email)
 
-    def grant(self, email: str, service: str, role: str, *, actor: str | None = None) -> User:
-        """Give an existing user ``role`` in ``service`` (replacing any role they had there)."""
+    def grant(
+        self,
+        email: str,
+        service: str,
+        role: str,
+        *,
+        actor: str | None = None,
+        keep_admin: bool = False,
+    ) -> User:
+        """Give an existing user ``role`` in ``service`` (replacing any role they had there).
+
+        With ``keep_admin`` (the web app), an AccountError refuses to demote the service's
+        last admin: a service must keep someone who can manage its users."""
         email = normal_email(email)
         _check_role(role)
         now = self._now()
@@ -219,20 +238,33 @@ class Accounts:
                 )
                 self._audit(connection, now, "role_granted", actor, service, f"{email}: {role}")
             elif before != role:
+                if keep_admin and before == "admin":
+                    self._require_another_admin(connection, service, service_id, row)
                 connection.execute(update(membership).where(*where).values(role=role))
                 detail = f"{email}: {role} (was {before})"
                 self._audit(connection, now, "role_changed", actor, service, detail)
             return self._load_user(connection, row.id)
 
-    def revoke(self, email: str, service: str, *, actor: str | None = None) -> User:
+    def revoke(
+        self, email: str, service: str, *, actor: str | None = None, keep_admin: bool = False
+    ) -> User:
         """Take away the user's role in ``service`` (they keep their account and other
-        services; their sessions see the change at the next request)."""
+        services; their sessions see the change at the next request). ``keep_admin`` as for
+        :meth:`grant`: the last admin is not removed."""
         email = normal_email(email)
         now = self._now()
         with self._engine.begin() as connection:
             service_id = self._service_id(connection, service)
             row = self._require_user(connection, email)
             membership = schema.memberships
+            if keep_admin:
+                role = connection.scalar(
+                    select(membership.c.role).where(
+                        membership.c.user_id == row.id, membership.c.service_id == service_id
+                    )
+                )
+                if role == "admin":
+                    self._require_another_admin(connection, service, service_id, row)
             removed = connection.execute(
                 delete(membership).where(
                     membership.c.user_id == row.id, membership.c.service_id == service_id
@@ -571,16 +603,21 @@ class Accounts:
         with self._engine.begin() as connection:
             self._audit(connection, self._now(), action, actor, service, detail)
 
-    def audit_log(self, service: str | None = None, limit: int = 200) -> list[dict]:
-        """The newest ``limit`` entries, newest first (those about ``service`` when given):
-        ``at`` (UTC), ``actor``, ``action``, ``service``, ``detail``."""
+    def audit_log(
+        self, service: str | None = None, limit: int = 200, offset: int = 0
+    ) -> list[dict]:
+        """The newest ``limit`` entries after skipping the ``offset`` newest, newest first
+        (those about ``service`` when given): ``at`` (UTC), ``actor``, ``action``,
+        ``service``, ``detail``."""
         if limit < 1:
             raise AccountError(f"limit must be at least 1, not {limit}")
+        if offset < 0:
+            raise AccountError(f"offset must be at least 0, not {offset}")
         log = schema.audit_log
         query = select(log.c.at, log.c.actor, log.c.action, log.c.service, log.c.detail)
         if service is not None:
             query = query.where(log.c.service == service)
-        query = query.order_by(log.c.at.desc(), log.c.id.desc()).limit(limit)
+        query = query.order_by(log.c.at.desc(), log.c.id.desc()).limit(limit).offset(offset)
         with self._engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         return [{**row, "at": _aware(row["at"])} for row in rows]
@@ -639,6 +676,22 @@ class Accounts:
         found = connection.scalar(select(schema.users.c.email).where(schema.users.c.id == user.id))
         if found != user.email:
             raise AccountError(f"there is no user {user.email}")
+
+    def _require_another_admin(self, connection, service: str, service_id: int, row) -> None:
+        """AccountError unless ``service`` has an admin besides the user of ``row``. The
+        admins' memberships are locked (PostgreSQL) so that two admins demoting each other
+        at once cannot leave the service with none."""
+        membership = schema.memberships
+        admins = connection.scalars(
+            select(membership.c.user_id)
+            .where(membership.c.service_id == service_id, membership.c.role == "admin")
+            .with_for_update()
+        ).all()
+        if not set(admins) - {row.id}:
+            raise AccountError(
+                f"{row.email} is the last admin of {service!r}: make someone else an admin "
+                "first, so that someone can still manage its users and settings"
+            )
 
     def _roles(self, connection, user_id: int) -> dict[str, str]:
         memberships, services = schema.memberships, schema.services

@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +99,10 @@ class ImportReport:
         return any(rows is not None for rows in self.written.values())
 
 
+#: Alembic's commands are not thread-safe (see :meth:`Store.migrate`).
+_MIGRATING = threading.Lock()
+
+
 class Store:
     """A flowcap store at an SQLAlchemy URL; call :meth:`migrate` before first use."""
 
@@ -135,10 +140,15 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+        """Bring the schema to the newest Alembic revision.
+
+        Alembic keeps the running migration's context in module globals, so two threads
+        migrating at once (the web app's requests and its job workers each open stores) break
+        each other: one lock per process makes them take turns.
+        """
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as connection:
+        with _MIGRATING, self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -215,5 +216,38 @@ login_attempts = Table(
     Index("ix_login_attempts_email_at", "email", "at"),
     Index("ix_login_attempts_client_at", "client", "at"),
     Index("ix_login_attempts_at", "at"),
+    sqlite_autoincrement=True,  # ids never reused
+)
+
+
+# --- background jobs of the web app (flowcap.jobs) --------------------------------------------
+# A simulation or plan asked for in the web app: queued, claimed by one worker, its progress
+# written as it runs, its result kept as the CLI's --json document. ``worker`` is the claim's
+# random token (a late finish by a claim that was requeued writes nothing); ``heartbeat_at``
+# is touched while the job runs, so a job left running by a dead process is requeued.
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", Integer, ForeignKey("services.id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("options", Text, nullable=False),  # JSON, as checked
+    Column("status", String(10), nullable=False),  # queued, running, done, failed
+    Column("progress", Float, nullable=True),  # 0 to 1 when the run knows it
+    Column("message", String(500), nullable=False),
+    Column("notes", Text, nullable=True),  # JSON list of the run's warnings
+    Column("result", Text, nullable=True),  # JSON: the CLI's --json document
+    Column("chart", Text, nullable=True),  # JSON: a Plotly figure (simulate's backlog fan)
+    Column("error", Text, nullable=True),
+    Column("created_by", String(254), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("started_at", DateTime, nullable=True),
+    Column("finished_at", DateTime, nullable=True),
+    Column("heartbeat_at", DateTime, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("worker", String(64), nullable=True),
+    Index("ix_jobs_status_id", "status", "id"),
+    Index("ix_jobs_service_id", "service_id", "id"),
     sqlite_autoincrement=True,  # ids never reused
 )

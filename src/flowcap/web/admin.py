@@ -1,0 +1,538 @@
+"""The pages where people manage who may do what: a service's users and roles, its audit log
+and its settings (admins of the service), and each user's own account (their services, API
+tokens and password).
+
+Every change goes through :class:`flowcap.accounts.Accounts` (which writes the audit entries
+of user, token and password changes itself, naming the admin as the actor) or
+:func:`flowcap.manage.save_settings` (checked as ``flowcap validate`` checks a service.yaml,
+each save a new version; the audit entry is written here). Every form that changes anything
+carries the session's CSRF token. A form with a problem comes back with the error summary at
+the top; a change that worked redirects to the page (POST, redirect, GET) with a fixed note
+chosen by ``?done=``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from flowcap.accounts import (
+    PASSWORD_MIN_CHARS,
+    ROLES,
+    AccountError,
+    LoginRefused,
+    normal_email,
+)
+from flowcap.errors import InputError, StoreError
+from flowcap.manage import save_settings
+from flowcap.store.schema import SETTINGS
+from flowcap.web import security
+from flowcap.web.deps import AccountsDep, SignedIn, Visitor, page_service
+from flowcap.web.render import FieldError, render
+
+router = APIRouter(include_in_schema=False)
+
+#: The path's service, when the signed-in user is one of its admins.
+AdminService = Annotated[str, Depends(page_service("admin"))]
+
+#: Audit entries shown a page.
+AUDIT_PAGE = 100
+#: The longest settings file the form takes (characters): a service.yaml is a few kilobytes.
+SETTINGS_MAX_CHARS = 200_000
+
+#: The note a page shows after a change (``?done=``): fixed texts, so a link cannot put words
+#: on the page.
+DONE = {
+    "added": "The person was added to the service.",
+    "role": "The role was changed.",
+    "removed": "The person was removed from the service.",
+    "saved": "The settings were saved as a new version. The dashboard uses them from now on.",
+    "unchanged": "The settings were the same as the stored version: nothing was saved.",
+    "revoked": "The API token was revoked: scripts using it can no longer sign in with it.",
+    "password": "Your password was changed. You were logged out everywhere else.",
+}
+
+Email = Annotated[str, Form(max_length=1000)]
+Csrf = Annotated[str, Form(max_length=200)]
+Password = Annotated[str, Form(max_length=2000)]
+
+
+def _service_path(name: str, suffix: str = "") -> str:
+    return f"/services/{quote(name, safe='')}{suffix}"
+
+
+def _done(code: str | None) -> str | None:
+    return DONE.get(code or "")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _expired(request: Request, visitor: SignedIn) -> Response:
+    """The answer to a form without the session's CSRF token: 403, nothing changed."""
+    return render(
+        request,
+        "problem.html",
+        {
+            "title": "This form had expired",
+            "message": "Nothing was changed. Go back, reload the page and try again.",
+            "visitor": visitor,
+        },
+        status=403,
+    )
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+# --- a service's users -----------------------------------------------------------------------
+
+
+@router.get("/services/{name}/users", response_class=HTMLResponse)
+def users(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    return _users_page(request, name, visitor, accounts, done=_done(done))
+
+
+@router.post("/services/{name}/users", response_class=HTMLResponse)
+def add_user(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    csrf_token: Csrf = "",
+    email: Email = "",
+    role: Annotated[str, Form(max_length=20)] = "",
+    password: Password = "",
+    confirm_password: Password = "",
+) -> Response:
+    """Add a person with a role; someone new to flowcap also needs an initial password,
+    typed twice (they change it on their account page)."""
+    if not security.tokens_match(csrf_token, visitor.csrf_token):
+        return _expired(request, visitor)
+    form = {"email": email, "role": role}
+    errors = []
+    if not email.strip():
+        errors.append(FieldError("email", "Enter the person's email address"))
+    else:
+        try:
+            normal_email(email)
+        except AccountError:
+            errors.append(
+                FieldError(
+                    "email", "Enter an email address in the right form, like name@example.org"
+                )
+            )
+    if role not in ROLES:
+        errors.append(FieldError("role", "Choose the person's role"))
+    if not errors and accounts.user(email) is None:
+        if not password:
+            errors.append(
+                FieldError(
+                    "password",
+                    "Enter an initial password: this person has no flowcap account yet",
+                )
+            )
+        elif password != confirm_password:
+            errors.append(FieldError("confirm_password", "The two passwords are not the same"))
+    if not errors:
+        try:
+            accounts.add_user(
+                email,
+                password,
+                role=role,
+                service=name,
+                actor=visitor.user.email,
+                keep_admin=True,
+            )
+        except AccountError as error:
+            field = "password" if "password" in str(error) else "email"
+            errors.append(FieldError(field, _sentence(str(error))))
+    if errors:
+        return _users_page(request, name, visitor, accounts, errors=errors, form=form)
+    return _after_change(name, visitor, accounts, "added")
+
+
+@router.post("/services/{name}/users/role", response_class=HTMLResponse)
+def change_role(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    csrf_token: Csrf = "",
+    email: Email = "",
+    role: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    if not security.tokens_match(csrf_token, visitor.csrf_token):
+        return _expired(request, visitor)
+    field = _member_field(accounts, name, email)
+    if field is None:
+        problem = FieldError("people", "Choose a person of this service to change their role")
+        return _users_page(request, name, visitor, accounts, errors=[problem])
+    if role not in ROLES:
+        problem = FieldError(field, f"Choose a role for {email.strip().lower()}")
+        return _users_page(request, name, visitor, accounts, errors=[problem])
+    try:
+        accounts.grant(email, name, role, actor=visitor.user.email, keep_admin=True)
+    except AccountError as error:
+        problem = FieldError(field, _sentence(str(error)))
+        return _users_page(request, name, visitor, accounts, errors=[problem])
+    return _after_change(name, visitor, accounts, "role")
+
+
+@router.post("/services/{name}/users/remove", response_class=HTMLResponse)
+def remove_user(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    csrf_token: Csrf = "",
+    email: Email = "",
+) -> Response:
+    """Take the person out of this service (their account and other services stay)."""
+    if not security.tokens_match(csrf_token, visitor.csrf_token):
+        return _expired(request, visitor)
+    field = _member_field(accounts, name, email)
+    if field is None:
+        problem = FieldError("people", "Choose a person of this service to remove")
+        return _users_page(request, name, visitor, accounts, errors=[problem])
+    try:
+        accounts.revoke(email, name, actor=visitor.user.email, keep_admin=True)
+    except AccountError as error:
+        problem = FieldError(field.replace("role-", "remove-"), _sentence(str(error)))
+        return _users_page(request, name, visitor, accounts, errors=[problem])
+    return _after_change(name, visitor, accounts, "removed")
+
+
+def _member_field(accounts, name: str, email: str) -> str | None:
+    """The id of the role field of the person's row on the users page, or ``None`` when
+    ``email`` is no member of the service."""
+    user = accounts.user(email) if email.strip() else None
+    if user is None or user.role_in(name) is None:
+        return None
+    members = [member.email for member in accounts.users(name)]
+    return f"role-{members.index(user.email) + 1}"
+
+
+def _after_change(name: str, visitor: SignedIn, accounts, done: str) -> Response:
+    """Back to the users page with its note, or, when the admin took away their own admin
+    role, to the dashboard (or their services) they may still see."""
+    me = accounts.user(visitor.user.email)
+    role = me.role_in(name) if me is not None else None
+    if role == "admin":
+        target = _service_path(name, f"/users?done={done}")
+    elif role is not None:
+        target = _service_path(name)
+    else:
+        target = "/services"
+    return RedirectResponse(target, status_code=303)
+
+
+def _users_page(
+    request: Request,
+    name: str,
+    visitor: SignedIn,
+    accounts,
+    *,
+    errors: list[FieldError] | None = None,
+    form: dict | None = None,
+    done: str | None = None,
+) -> Response:
+    people = [
+        {"email": member.email, "role": member.role_in(name), "you": member.id == visitor.user.id}
+        for member in accounts.users(name)
+    ]
+    return render(
+        request,
+        "admin_users.html",
+        {
+            "title": f"Users of {name}",
+            "name": name,
+            "visitor": visitor,
+            "people": people,
+            "roles": ROLES,
+            "errors": errors or [],
+            "form": {"email": "", "role": "viewer", **(form or {})},
+            "done": done,
+            "password_min": PASSWORD_MIN_CHARS,
+            "section": "users",
+        },
+    )
+
+
+# --- a service's audit log -------------------------------------------------------------------
+
+
+@router.get("/services/{name}/audit", response_class=HTMLResponse)
+def audit(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    page: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    number = int(page) if page and page.isdigit() and 0 < int(page) <= 1_000_000 else 1
+    entries = accounts.audit_log(name, limit=AUDIT_PAGE + 1, offset=(number - 1) * AUDIT_PAGE)
+    return render(
+        request,
+        "admin_audit.html",
+        {
+            "title": f"Audit log of {name}",
+            "name": name,
+            "visitor": visitor,
+            "entries": entries[:AUDIT_PAGE],
+            "page": number,
+            "older": len(entries) > AUDIT_PAGE,
+            "per_page": AUDIT_PAGE,
+            "section": "audit",
+        },
+    )
+
+
+# --- a service's settings --------------------------------------------------------------------
+
+
+@router.get("/services/{name}/settings", response_class=HTMLResponse)
+def settings(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    return _settings_page(request, name, visitor, accounts, done=_done(done))
+
+
+@router.post("/services/{name}/settings", response_class=HTMLResponse)
+def save_service_settings(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    csrf_token: Csrf = "",
+    content: Annotated[str, Form(max_length=SETTINGS_MAX_CHARS)] = "",
+) -> Response:
+    """Save the service.yaml typed in the form as a new version, when it validates as
+    ``flowcap validate`` would check it (nothing is saved otherwise)."""
+    if not security.tokens_match(csrf_token, visitor.csrf_token):
+        return _expired(request, visitor)
+    text = content.replace("\r\n", "\n").replace("\r", "\n")  # browsers send CRLF
+    errors: list[FieldError] = []
+    version = None
+    if not text.strip():
+        errors.append(FieldError("content", "Enter the service's settings (its service.yaml)"))
+    else:
+        try:
+            version = save_settings(
+                name,
+                "service",
+                text.encode("utf-8"),
+                database_url=accounts.store.url,
+                saved_by=visitor.user.email,
+            )
+        except InputError as error:
+            errors += [FieldError("content", str(problem)) for problem in error.problems]
+        except StoreError as error:
+            errors.append(FieldError("content", _sentence(str(error))))
+    if errors:
+        return _settings_page(request, name, visitor, accounts, errors=errors, content=text)
+    if version is None:
+        return RedirectResponse(_service_path(name, "/settings?done=unchanged"), status_code=303)
+    detail = f"{SETTINGS['service']} version {version}"
+    accounts.audit("settings_saved", actor=visitor.user.email, service=name, detail=detail)
+    return RedirectResponse(_service_path(name, "/settings?done=saved"), status_code=303)
+
+
+def _settings_page(
+    request: Request,
+    name: str,
+    visitor: SignedIn,
+    accounts,
+    *,
+    errors: list[FieldError] | None = None,
+    content: str | None = None,
+    done: str | None = None,
+) -> Response:
+    try:
+        stored = accounts.store.settings(name)
+    except StoreError as error:
+        stored, errors = {}, [*(errors or []), FieldError("content", _sentence(str(error)))]
+    files = {
+        kind: {
+            "file_name": row["file_name"],
+            "text": row["content"].decode("utf-8", errors="replace"),
+            "version": row["version"],
+            "saved_at": row["saved_at"],
+            "saved_by": row["saved_by"],
+        }
+        for kind, row in stored.items()
+    }
+    service = files.pop("service", None)
+    return render(
+        request,
+        "admin_settings.html",
+        {
+            "title": f"Settings of {name}",
+            "name": name,
+            "visitor": visitor,
+            "service": service,
+            "others": [files[kind] for kind in SETTINGS if kind in files],
+            "content": content if content is not None else (service or {}).get("text", ""),
+            "errors": errors or [],
+            "done": done,
+            "section": "settings",
+        },
+    )
+
+
+# --- the user's own account ------------------------------------------------------------------
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(
+    request: Request,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    return _account_page(request, visitor, accounts, done=_done(done))
+
+
+@router.post("/account/tokens", response_class=HTMLResponse)
+def create_token(
+    request: Request,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    csrf_token: Csrf = "",
+    token_name: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """A new API token, shown on the page this answers with and never again."""
+    if not security.tokens_match(csrf_token, visitor.csrf_token):
+        return _expired(request, visitor)
+    if not token_name.strip():
+        problem = FieldError("token_name", "Enter a name for the token, such as the script's")
+        return _account_page(request, visitor, accounts, errors=[problem], token_name=token_name)
+    try:
+        _, token = accounts.create_api_token(visitor.user, token_name)
+    except AccountError as error:
+        problem = FieldError("token_name", _sentence(str(error)))
+        return _account_page(request, visitor, accounts, errors=[problem], token_name=token_name)
+    return render(
+        request,
+        "account_token.html",
+        {
+            "title": "Your new API token",
+            "visitor": visitor,
+            "token": token,
+            "token_name": token_name.strip(),
+        },
+    )
+
+
+@router.post("/account/tokens/revoke", response_class=HTMLResponse)
+def revoke_token(
+    request: Request,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    csrf_token: Csrf = "",
+    token_id: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    if not security.tokens_match(csrf_token, visitor.csrf_token):
+        return _expired(request, visitor)
+    try:
+        if not token_id.isdigit():
+            raise AccountError("choose one of your API tokens to revoke")
+        accounts.revoke_api_token(visitor.user, int(token_id))
+    except AccountError:
+        problem = FieldError("tokens", "Choose one of your API tokens to revoke")
+        return _account_page(request, visitor, accounts, errors=[problem])
+    return RedirectResponse("/account?done=revoked", status_code=303)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def change_password(
+    request: Request,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    csrf_token: Csrf = "",
+    current_password: Password = "",
+    new_password: Password = "",
+    confirm_password: Password = "",
+) -> Response:
+    """Change one's own password: the current one first. Every session of the user ends
+    (another browser, a stolen cookie); this one goes on in a new session."""
+    if not security.tokens_match(csrf_token, visitor.csrf_token):
+        return _expired(request, visitor)
+    errors = []
+    if not current_password:
+        errors.append(FieldError("current_password", "Enter your current password"))
+    if not new_password:
+        errors.append(FieldError("new_password", "Enter a new password"))
+    elif len(new_password) < PASSWORD_MIN_CHARS:
+        errors.append(
+            FieldError(
+                "new_password",
+                f"The new password needs at least {PASSWORD_MIN_CHARS} characters "
+                "(a few words make a good one)",
+            )
+        )
+    elif new_password != confirm_password:
+        errors.append(FieldError("confirm_password", "The two new passwords are not the same"))
+    if not errors:
+        try:
+            user = accounts.authenticate(
+                visitor.user.email, current_password, client=_client(request)
+            )
+        except LoginRefused as refused:
+            message = (
+                "Your current password is not right"
+                if refused.locked_until is None
+                else f"Too many wrong passwords: try again after {refused.locked_until:%H:%M} UTC"
+            )
+            errors.append(FieldError("current_password", message))
+    if not errors:
+        try:
+            accounts.set_password(user.email, new_password, actor=user.email)
+        except AccountError as error:
+            errors.append(FieldError("new_password", _sentence(str(error))))
+    if errors:
+        return _account_page(request, visitor, accounts, errors=errors)
+    session_token, _ = accounts.start_session(user)
+    response = RedirectResponse("/account?done=password", status_code=303)
+    security.set_session_cookie(response, request, session_token)
+    return response
+
+
+def _account_page(
+    request: Request,
+    visitor: SignedIn,
+    accounts,
+    *,
+    errors: list[FieldError] | None = None,
+    done: str | None = None,
+    token_name: str = "",
+) -> Response:
+    return render(
+        request,
+        "account.html",
+        {
+            "title": "Your account",
+            "visitor": visitor,
+            "services": sorted(visitor.user.roles.items()),
+            "tokens": accounts.api_tokens(visitor.user),
+            "errors": errors or [],
+            "done": done,
+            "token_name": token_name,
+            "password_min": PASSWORD_MIN_CHARS,
+        },
+    )
