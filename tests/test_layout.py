@@ -90,7 +90,7 @@ LAYERS = [
     {"simulate"},
     {"plan"},
     {"report"},
-    {"manage", "jobs"},
+    {"manage", "jobs", "daily"},
     {"web"},
     {"cli"},
 ]

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import flowcap
 from flowcap.accounts import Accounts
 from flowcap.store import Store, default_database_url
-from flowcap.web import admin, api, pages, planner, security, uploads
+from flowcap.web import admin, api, daily, pages, planner, processmap, security, uploads
 from flowcap.web.assets import PLOTLY_JS, STATIC, plotly_css
 from flowcap.web.cache import MeasuresCache
 from flowcap.web.deps import Forbidden, LoginRequired, NotFound
@@ -103,9 +103,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(daily.router)
     app.include_router(planner.router)
     app.include_router(uploads.router)
     app.include_router(admin.router)
+    app.include_router(processmap.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

@@ -6,24 +6,46 @@ request asks the store for the service's *revision* (a handful of indexed lookup
 import, its newest settings version, its erasures); while that is unchanged the history
 opened from the store and the measures of every date range asked for are reused, and the
 work of opening and measuring is done once whoever asks first (a lock per service).
+
+The slower analyses of a service, its SPC alerts (:func:`flowcap.variation.describe_variation`)
+and its risk of bad days ahead (:func:`flowcap.plan.risk.assess_risk`, a forecast inside), take
+seconds: :meth:`MeasuresCache.insight` computes them once per revision in a background thread
+and says "calculating" until they are there, so that no page waits for them. The process map
+of a service's stored event log is kept per revision too (:meth:`MeasuresCache.process_map`).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import func, select
 
-from flowcap.history import ServiceHistory, open_stored
+from flowcap.errors import FlowcapError
+from flowcap.history import ServiceHistory, open_stored, stored_event_log
 from flowcap.measures import DailyMeasures, measure
+from flowcap.plan.risk import DEFAULT_KS, RiskReport, assess_risk, format_every
+from flowcap.processmap import ProcessMap, process_map
 from flowcap.store import Store, schema
+from flowcap.variation import VariationReport, describe_variation
+from flowcap.variation.report import chart_name
 
 #: Date ranges kept per service and revision (the default range, and the last few asked for).
 RANGES_KEPT = 16
+#: Days the dashboard's forecast and risk look ahead (as ``flowcap risk --horizon 28``).
+RISK_HORIZON_DAYS = 28
+#: The ratio of demand to capacity the dashboard calls a bad day.
+BAD_DAY_RATIO = 1.5
+#: Days back the services page compares the backlog with and counts alerts over.
+LOOK_BACK_DAYS = 28
+#: A backlog that moved by less than this share of the larger of then and now is "flat".
+FLAT_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -78,12 +100,32 @@ class Measured:
     revision: Revision
     _json: bytes | None = field(default=None, repr=False)
     _figure: str | None = field(default=None, repr=False)
+    _tables: dict | None = field(default=None, repr=False)
 
     def as_json(self) -> bytes:
         if self._json is None:
             # As the CLI writes it (json.dumps of DailyMeasures.as_json), byte for byte.
             self._json = json.dumps(self.result.as_json()).encode()
         return self._json
+
+    def tables(self) -> dict:
+        """The dashboard's tables, made once (the waiting list and the first-contact counts
+        take a few hundred milliseconds on a million referrals: per request they capped a
+        worker at a few dashboards a second, ``benchmarks/bench_web_load.py``): ``summary``
+        and ``waiting`` as lists of row dicts, ``first_contact`` as share, counts and target.
+        Two threads asking at once may both make them; the answer is the same."""
+        if self._tables is None:
+            result = self.result
+            self._tables = {
+                "summary": result.summary().to_dict("records"),
+                "waiting": result.waiting_list().to_dict("records"),
+                "first_contact": {
+                    "share": result.first_contact_share(),
+                    "counts": result.first_contact_counts(),
+                    "target_working_days": result.target_working_days,
+                },
+            }
+        return self._tables
 
     def figure_json(self) -> str:
         """The measures chart of :func:`flowcap.report.chart.measures_figure` as JSON, safe
@@ -98,6 +140,142 @@ class Measured:
             )
         return self._figure
 
+    def backlog_trend(self, days: int = LOOK_BACK_DAYS) -> list[dict]:
+        """Per resource: the backlog (minutes) at the end of the range (``now``, on ``day``)
+        and ``days`` earlier (``before``, on ``before_day``; ``None`` when the range is
+        shorter), and ``direction``: ``up``, ``down`` or ``flat`` (moved by less than
+        :data:`FLAT_SHARE` of the larger), ``None`` without a ``before``."""
+        table = self.result.table
+        last = table["date"].max()
+        then = last - pd.Timedelta(days=days)
+        rows = []
+        for resource, frame in table.groupby("resource", sort=False):
+            by_day = frame.set_index("date")["backlog_minutes"]
+            now = float(by_day.get(last, np.nan))
+            before = float(by_day[then]) if then in by_day.index else None
+            direction = None
+            if before is not None:
+                change = now - before
+                if abs(change) <= FLAT_SHARE * max(abs(now), abs(before)):
+                    direction = "flat"
+                else:
+                    direction = "up" if change > 0 else "down"
+            rows.append(
+                {
+                    "resource": resource,
+                    "now": now,
+                    "day": last.date(),
+                    "before": before,
+                    "before_day": then.date(),
+                    "direction": direction,
+                }
+            )
+        return rows
+
+
+@dataclass(frozen=True)
+class Insight:
+    """A service's SPC report and risk of bad days for one revision, as ``flowcap variation
+    --json`` and ``flowcap risk --horizon 28 --json`` compute them, and what the pages show
+    of them. ``seconds`` is how long computing them took."""
+
+    revision: Revision
+    variation: VariationReport
+    risk: RiskReport
+    seconds: float
+
+    def alerts(self) -> list[dict]:
+        """Every SPC alert, minutes and referrals, oldest first: ``date`` (a date),
+        ``chart`` (its name, as ``spc_targets:`` names it), ``rule``, ``direction``,
+        ``message``."""
+        out = [
+            {
+                "date": date.fromisoformat(a["date"]),
+                "chart": chart_name((a["resource"], a["measure"])),
+                "rule": a["rule"],
+                "direction": a["direction"],
+                "message": a["message"],
+            }
+            for a in self.variation.alerts
+        ]
+        out += [
+            {**a, "date": date.fromisoformat(a["date"])} for a in self.variation.referral_alerts
+        ]
+        return sorted(out, key=lambda a: (a["date"], a["chart"], a["rule"]))
+
+    def latest_alerts(self, n: int = 8) -> list[dict]:
+        """The ``n`` most recent alerts, newest first."""
+        return self.alerts()[::-1][:n]
+
+    def last_day(self) -> date | None:
+        """The newest point of any chart (the day the alerts are counted back from)."""
+        days = [row["latest"] for row in self.variation.chart_summaries() if row["latest"]]
+        return max(days, default=None)
+
+    def recent_alert_count(self, days: int = LOOK_BACK_DAYS) -> int:
+        """Alerts on the ``days`` days up to the newest point (that day included)."""
+        last = self.last_day()
+        if last is None:
+            return 0
+        since = last - timedelta(days=days - 1)
+        return sum(a["date"] >= since for a in self.alerts())
+
+    def icons(self) -> list[dict]:
+        """Each chart's latest point and Making Data Count icons in words
+        (:meth:`~flowcap.variation.VariationReport.chart_summaries`)."""
+        return self.variation.chart_summaries()
+
+    def bad_days(self, k: float = BAD_DAY_RATIO, n_dates: int = 3) -> list[dict]:
+        """Per resource, the risk of a working day's demand above ``k`` × capacity: the
+        library's :class:`~flowcap.plan.risk.BadDayRisk` (``risk``), its return period in
+        words (``every``), the chance of at least one such day in the forecast's working
+        days (``p_any``: 1 − Π(1 − p) over the days ahead) and the ``n_dates`` riskiest days
+        ahead."""
+        rows = []
+        for risk in self.risk.risks:
+            if risk.k != k:
+                continue
+            p_any = None
+            if risk.ahead is not None and len(risk.ahead):
+                p_any = float(1.0 - np.prod(1.0 - risk.ahead.to_numpy(dtype=float)))
+            rows.append(
+                {
+                    "risk": risk,
+                    "every": format_every(risk.once_every_working_days),
+                    "p_any": p_any,
+                    "riskiest": risk.riskiest_dates[:n_dates],
+                }
+            )
+        return rows
+
+    def horizon(self) -> tuple[date, date] | None:
+        """The first and last day of the forecast."""
+        daily = self.risk.daily
+        if daily.empty:
+            return None
+        return daily["date"].min().date(), daily["date"].max().date()
+
+
+@dataclass(frozen=True)
+class InsightState:
+    """Where a service's :class:`Insight` stands: ``ready`` (``insight`` set), ``calculating``
+    or ``failed`` (``message`` says why: too little data for a forecast, no referrals)."""
+
+    status: str
+    insight: Insight | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class MapView:
+    """A service's process map for one revision: ``pmap`` (the whole log, as ``flowcap
+    processmap --json``), ``source`` (the log's name) and ``svg`` (the picture the CLI's
+    HTML page draws without Graphviz; its text escaped, no script)."""
+
+    pmap: ProcessMap
+    source: str
+    svg: str
+
 
 @dataclass
 class _Entry:
@@ -107,13 +285,18 @@ class _Entry:
 
 
 class MeasuresCache:
-    """Per service: the history and measures of its current revision (see the module)."""
+    """Per service: the history and measures of its current revision, and its insight and
+    process map (see the module)."""
 
     def __init__(self, store: Store):
         self.store = store
         self._entries: dict[str, _Entry] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks: dict[str | tuple, threading.Lock] = {}
         self._guard = threading.Lock()
+        #: name -> (revision key, InsightState); and the threads computing one.
+        self._insights: dict[str, tuple[tuple, InsightState]] = {}
+        self._working: dict[str, tuple[tuple, threading.Thread]] = {}
+        self._maps: dict[str, tuple[tuple, MapView | None]] = {}
 
     def revision(self, name: str) -> Revision | None:
         return service_revision(self.store, name)
@@ -128,21 +311,138 @@ class MeasuresCache:
         if revision is None:
             return None
         with self._lock(name):
-            entry = self._entries.get(name)
-            if entry is None or entry.revision.key != revision.key:
-                history = open_stored(name, self.store.url)
-                entry = _Entry(revision, history)
-                self._entries[name] = entry
+            entry = self._entry(name, revision)
             found = entry.ranges.get((start, end))
-            if found is None:
-                found = Measured(measure(entry.history, start, end), entry.revision)
-                entry.ranges[(start, end)] = found
-                while len(entry.ranges) > RANGES_KEPT:
-                    entry.ranges.popitem(last=False)
-            else:
+            if found is not None:
                 entry.ranges.move_to_end((start, end))
+                return found
+            if (start, end) == (None, None):  # the whole history, once, under the lock
+                return self._keep(entry, (start, end), measure(entry.history))
+        # Another range is measured under a lock of its own: it takes seconds on a long
+        # history, and holding the service's lock made every request for the service wait
+        # behind it (the load benchmark's p99); with no lock at all, fifty users asking for
+        # one new range measured it fifty times at once and ran the machine out of memory.
+        with self._lock((name, start, end)):
+            with self._lock(name):
+                found = entry.ranges.get((start, end))
+            if found is None:
+                result = measure(entry.history, start, end)
+                with self._lock(name):
+                    found = self._keep(entry, (start, end), result)
             return found
 
-    def _lock(self, name: str) -> threading.Lock:
+    @staticmethod
+    def _keep(entry: _Entry, key: tuple, result: DailyMeasures) -> Measured:
+        """Keep ``result`` as the entry's measures of range ``key`` (the newest ranges)."""
+        found = entry.ranges.setdefault(key, Measured(result, entry.revision))
+        entry.ranges.move_to_end(key)
+        while len(entry.ranges) > RANGES_KEPT:
+            entry.ranges.popitem(last=False)
+        return found
+
+    def _entry(self, name: str, revision: Revision) -> _Entry:
+        """The service's entry for ``revision``, its history opened (under its lock)."""
+        entry = self._entries.get(name)
+        if entry is None or entry.revision.key != revision.key:
+            entry = _Entry(revision, open_stored(name, self.store.url))
+            self._entries[name] = entry
+        return entry
+
+    # --- the slow analyses -------------------------------------------------------------------
+
+    def insight(self, name: str, *, start: bool = True, wait: float = 0.0) -> InsightState | None:
+        """The service's SPC alerts and risk of bad days for its current revision; ``None``
+        for a service the store does not hold. When they are not there yet, a background
+        thread computes them (unless ``start`` is false) and this answers ``calculating``
+        at once, or after waiting up to ``wait`` seconds for them."""
+        revision = self.revision(name)
+        if revision is None:
+            return None
         with self._guard:
-            return self._locks.setdefault(name, threading.Lock())
+            known = self._insights.get(name)
+            if known is not None and known[0] == revision.key:
+                return known[1]
+            working = self._working.get(name)
+            if working is None or working[0] != revision.key or not working[1].is_alive():
+                if not start:
+                    return InsightState("calculating")
+                thread = threading.Thread(
+                    target=self._compute_insight,
+                    args=(name, revision),
+                    name=f"flowcap-insight-{name}",
+                    daemon=True,
+                )
+                self._working[name] = (revision.key, thread)
+                thread.start()
+            else:
+                thread = working[1]
+        if wait > 0:
+            thread.join(wait)
+            with self._guard:
+                known = self._insights.get(name)
+                if known is not None and known[0] == revision.key:
+                    return known[1]
+        return InsightState("calculating")
+
+    def start_insight(self, name: str) -> None:
+        """Start computing the service's insight when it is not there (for a background
+        task: a page asks with ``start=False`` and schedules this after its response, so
+        that the work does not slow the page that asked)."""
+        self.insight(name)
+
+    def _compute_insight(self, name: str, revision: Revision) -> None:
+        began = time.perf_counter()
+        try:
+            with self._lock(name):
+                history = self._entry(name, revision).history
+            variation = describe_variation(history)
+            risk = assess_risk(history, DEFAULT_KS, RISK_HORIZON_DAYS)
+            state = InsightState(
+                "ready", Insight(revision, variation, risk, time.perf_counter() - began)
+            )
+        except FlowcapError as error:
+            state = InsightState("failed", message=str(error))
+        except Exception as error:  # noqa: BLE001 - said on the page, not lost in a thread
+            state = InsightState("failed", message=f"it could not be calculated ({error!r})")
+        with self._guard:
+            self._insights[name] = (revision.key, state)
+            if self._working.get(name, (None,))[0] == revision.key:
+                del self._working[name]
+
+    def process_map(self, name: str) -> MapView | None:
+        """The directly-follows map of the service's stored event log, with its picture;
+        ``None`` when its settings have no ``event_log:`` (or the store holds no such
+        service). Computed once per revision."""
+        revision = self.revision(name)
+        if revision is None:
+            return None
+        with self._lock(name):
+            known = self._maps.get(name)
+            if known is not None and known[0] == revision.key:
+                return known[1]
+            service = self._entry(name, revision).history.service
+            view = None
+            if service.event_log is not None:
+                from flowcap.report.process_map import (
+                    DEFAULT_TOP_EDGES,
+                    HIGHLIGHTED_BOTTLENECKS,
+                    _drawing,
+                    layered_svg,
+                )
+
+                events = stored_event_log(self.store.events(name), service)
+                pmap = process_map(events.sorted_events())
+                shown = pmap
+                if len(pmap.edges):
+                    shown = pmap.filtered(
+                        top_edges=DEFAULT_TOP_EDGES, keep_bottlenecks=HIGHLIGHTED_BOTTLENECKS
+                    )
+                title = f"Process map: {events.source}"
+                view = MapView(pmap, events.source, layered_svg(_drawing(shown, title)))
+            self._maps[name] = (revision.key, view)
+            return view
+
+    def _lock(self, key: str | tuple) -> threading.Lock:
+        """The lock of a service (its name) or of one of its ranges ``(name, start, end)``."""
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())

@@ -1,7 +1,10 @@
 """The pages: log in and out, the user's services, and a service's dashboard.
 
 Each route reads its form or query, calls the accounts or the measures cache, and renders a
-template; the numbers come from :mod:`flowcap.measures` as the CLI prints them.
+template; the numbers come from :mod:`flowcap.measures` as the CLI prints them. The SPC alerts
+and the risk of bad days ahead (``flowcap variation`` and ``flowcap risk``) take seconds: the
+cache computes them in the background, and the dashboard loads them with htmx from
+``/services/{name}/insight`` (a page of its own without JavaScript) once they are there.
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from flowcap.accounts import LoginRefused
 from flowcap.checks import ArgumentError
 from flowcap.errors import FlowcapError
 from flowcap.measures.waiting import BAND_COLUMNS, BAND_LABELS
+from flowcap.web import cache as insight_rules
 from flowcap.web import security
 from flowcap.web.deps import AccountsDep, CacheDep, NotFound, PageService, Visitor
 from flowcap.web.render import FieldError, render
@@ -141,7 +145,9 @@ def logout(
 
 
 @router.get("/services", response_class=HTMLResponse)
-def services(request: Request, visitor: Visitor, cache: CacheDep) -> Response:
+def services(
+    request: Request, visitor: Visitor, cache: CacheDep, background: BackgroundTasks
+) -> Response:
     listing = []
     for name, role in sorted(visitor.user.roles.items()):
         revision = cache.revision(name)
@@ -151,19 +157,30 @@ def services(request: Request, visitor: Visitor, cache: CacheDep) -> Response:
             measured = cache.measures(name)
         except FlowcapError:
             measured = None  # no referrals stored yet
+        # Never computed here: started after the response when missing.
+        state = cache.insight(name, start=False) if measured is not None else None
+        if state is not None and state.status == "calculating":
+            background.add_task(cache.start_insight, name)
         listing.append(
             {
                 "name": name,
                 "role": role,
                 "last_change": revision.last_change,
-                "summary": [] if measured is None else _records(measured.result.summary()),
+                "summary": [] if measured is None else measured.tables()["summary"],
                 "period": None if measured is None else measured.result.period,
+                "trend": [] if measured is None else measured.backlog_trend(),
+                "insight": state,
             }
         )
     return render(
         request,
         "services.html",
-        {"title": "Your services", "services": listing, "visitor": visitor},
+        {
+            "title": "Your services",
+            "services": listing,
+            "visitor": visitor,
+            "look_back_days": insight_rules.LOOK_BACK_DAYS,
+        },
     )
 
 
@@ -173,6 +190,7 @@ def dashboard(
     name: PageService,
     visitor: Visitor,
     cache: CacheDep,
+    background: BackgroundTasks,
     from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
     to: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
@@ -208,9 +226,13 @@ def dashboard(
         "last_change": revision.last_change,
         "note": note,
         "band_labels": BAND_LABELS,
-    }
+        # What is there already is shown at once; otherwise the page loads it when ready.
+        "insight": None if whole is None else cache.insight(name, start=False),
+    } | _insight_words()
+    if whole is not None and context["insight"].status == "calculating":
+        background.add_task(cache.start_insight, name)
     if measured is not None:
-        result = measured.result
+        result, tables = measured.result, measured.tables()
         first, last = whole.result.period
         context |= {
             "first_day": first,
@@ -218,22 +240,36 @@ def dashboard(
             "period": result.period,
             "recorded": result.recorded,
             "figure_json": measured.figure_json(),
-            "summary": _records(result.summary()),
+            "summary": tables["summary"],
             "waiting": [
                 {**row, "bands": [row[column] for column in BAND_COLUMNS]}
-                for row in _records(result.waiting_list())
+                for row in tables["waiting"]
             ],
-            "first_contact": {
-                "share": result.first_contact_share(),
-                "counts": result.first_contact_counts(),
-                "target_working_days": result.target_working_days,
-            },
+            "first_contact": tables["first_contact"],
         }
     return render(request, "dashboard.html", context)
 
 
-def _records(frame) -> list[dict]:
-    return frame.to_dict(orient="records")
+@router.get("/services/{name}/insight", response_class=HTMLResponse)
+def insight(request: Request, name: PageService, visitor: Visitor, cache: CacheDep) -> Response:
+    """The dashboard's SPC alerts and risk of bad days ahead: the fragment htmx swaps in
+    (``HX-Request``), else a page of its own; "being calculated" until they are there."""
+    state = cache.insight(name)
+    if state is None:
+        raise NotFound
+    context = {"title": f"{name}: SPC alerts and the days ahead", "name": name}
+    context |= {"visitor": visitor, "insight": state} | _insight_words()
+    fragment = request.headers.get("HX-Request") == "true"
+    return render(
+        request, "dashboard_insight.html" if fragment else "dashboard_insight_page.html", context
+    )
+
+
+def _insight_words() -> dict:
+    return {
+        "bad_day_ratio": insight_rules.BAD_DAY_RATIO,
+        "risk_horizon_days": insight_rules.RISK_HORIZON_DAYS,
+    }
 
 
 def _day(value: str | None, field: str, errors: list[FieldError]) -> date | None:
