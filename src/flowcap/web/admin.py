@@ -31,7 +31,7 @@ from flowcap.manage import save_settings
 from flowcap.store.schema import SETTINGS
 from flowcap.web import security
 from flowcap.web.deps import AccountsDep, SignedIn, Visitor, page_service
-from flowcap.web.render import FieldError, render
+from flowcap.web.render import FieldError, expired_form, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,20 +72,6 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _expired(request: Request, visitor: SignedIn) -> Response:
-    """The answer to a form without the session's CSRF token: 403, nothing changed."""
-    return render(
-        request,
-        "problem.html",
-        {
-            "title": "This form had expired",
-            "message": "Nothing was changed. Go back, reload the page and try again.",
-            "visitor": visitor,
-        },
-        status=403,
-    )
-
-
 def _client(request: Request) -> str:
     return request.client.host if request.client else ""
 
@@ -119,7 +105,7 @@ def add_user(
     """Add a person with a role; someone new to flowcap also needs an initial password,
     typed twice (they change it on their account page)."""
     if not security.tokens_match(csrf_token, visitor.csrf_token):
-        return _expired(request, visitor)
+        return expired_form(request, visitor)
     form = {"email": email, "role": role}
     errors = []
     if not email.strip():
@@ -174,7 +160,7 @@ def change_role(
     role: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     if not security.tokens_match(csrf_token, visitor.csrf_token):
-        return _expired(request, visitor)
+        return expired_form(request, visitor)
     field = _member_field(accounts, name, email)
     if field is None:
         problem = FieldError("people", "Choose a person of this service to change their role")
@@ -201,7 +187,7 @@ def remove_user(
 ) -> Response:
     """Take the person out of this service (their account and other services stay)."""
     if not security.tokens_match(csrf_token, visitor.csrf_token):
-        return _expired(request, visitor)
+        return expired_form(request, visitor)
     field = _member_field(accounts, name, email)
     if field is None:
         problem = FieldError("people", "Choose a person of this service to remove")
@@ -325,7 +311,7 @@ def save_service_settings(
     """Save the service.yaml typed in the form as a new version, when it validates as
     ``flowcap validate`` would check it (nothing is saved otherwise)."""
     if not security.tokens_match(csrf_token, visitor.csrf_token):
-        return _expired(request, visitor)
+        return expired_form(request, visitor)
     text = content.replace("\r\n", "\n").replace("\r", "\n")  # browsers send CRLF
     errors: list[FieldError] = []
     version = None
@@ -418,7 +404,7 @@ def create_token(
 ) -> Response:
     """A new API token, shown on the page this answers with and never again."""
     if not security.tokens_match(csrf_token, visitor.csrf_token):
-        return _expired(request, visitor)
+        return expired_form(request, visitor)
     if not token_name.strip():
         problem = FieldError("token_name", "Enter a name for the token, such as the script's")
         return _account_page(request, visitor, accounts, errors=[problem], token_name=token_name)
@@ -448,7 +434,7 @@ def revoke_token(
     token_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     if not security.tokens_match(csrf_token, visitor.csrf_token):
-        return _expired(request, visitor)
+        return expired_form(request, visitor)
     try:
         if not token_id.isdigit():
             raise AccountError("choose one of your API tokens to revoke")
@@ -472,7 +458,7 @@ def change_password(
     """Change one's own password: the current one first. Every session of the user ends
     (another browser, a stolen cookie); this one goes on in a new session."""
     if not security.tokens_match(csrf_token, visitor.csrf_token):
-        return _expired(request, visitor)
+        return expired_form(request, visitor)
     errors = []
     if not current_password:
         errors.append(FieldError("current_password", "Enter your current password"))

@@ -32,7 +32,7 @@ from flowcap.web.deps import (
     may,
     page_service,
 )
-from flowcap.web.render import FieldError, render
+from flowcap.web.render import FieldError, expired_form, render
 
 router = APIRouter()
 
@@ -266,16 +266,7 @@ async def daily_save(
     form = await request.form(max_files=0, max_fields=500)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if not security.tokens_match(fields.get("csrf_token"), visitor.csrf_token):
-        return render(
-            request,
-            "problem.html",
-            {
-                "title": "This form had expired",
-                "message": "Nothing was changed. Go back, reload the page and try again.",
-                "visitor": visitor,
-            },
-            status=403,
-        )
+        return expired_form(request, visitor)
     url = request.app.state.store.url
     service = daily.stored_service(name, url)
     try:

@@ -22,7 +22,7 @@ from flowcap.measures.waiting import BAND_COLUMNS, BAND_LABELS
 from flowcap.web import cache as insight_rules
 from flowcap.web import security
 from flowcap.web.deps import AccountsDep, CacheDep, NotFound, PageService, Visitor
-from flowcap.web.render import FieldError, render
+from flowcap.web.render import FieldError, expired_form, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -125,16 +125,7 @@ def logout(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if not security.tokens_match(csrf_token, visitor.csrf_token):
-        return render(
-            request,
-            "problem.html",
-            {
-                "title": "This form had expired",
-                "message": "Nothing was changed. Go back, reload the page and try again.",
-                "visitor": visitor,
-            },
-            status=403,
-        )
+        return expired_form(request, visitor)
     accounts.end_session(visitor.session_token)
     response = RedirectResponse("/login", status_code=303)
     security.clear_session_cookie(response, request)

@@ -40,7 +40,7 @@ from flowcap.web.deps import (
     api_service,
     page_service,
 )
-from flowcap.web.render import FieldError, render
+from flowcap.web.render import FieldError, expired_form, render
 from flowcap.web.schemas import Problem
 
 #: Worker threads the app runs (``FLOWCAP_JOB_WORKERS``; 0 runs none: another process does).
@@ -147,19 +147,6 @@ def _planner_page(
     return render(request, "planner.html", context, status=status)
 
 
-def _expired(request: Request, visitor) -> Response:
-    return render(
-        request,
-        "problem.html",
-        {
-            "title": "This form had expired",
-            "message": "Nothing was changed. Go back, reload the page and try again.",
-            "visitor": visitor,
-        },
-        status=403,
-    )
-
-
 @pages.post("/services/{name}/planner/run")
 def run_form(
     request: Request,
@@ -175,7 +162,7 @@ def run_form(
     unit: Annotated[str, Form(max_length=20)] = "minutes",
 ) -> Response:
     if not security.tokens_match(csrf_token, visitor.csrf_token):
-        return _expired(request, visitor)
+        return expired_form(request, visitor)
     errors: list[FieldError] = []
     options: dict[str, Any] = {}
     if kind == "simulate":
@@ -235,7 +222,7 @@ def options_form(
     scenarios: Annotated[str | None, Form(max_length=200_000)] = None,
 ) -> Response:
     if not security.tokens_match(csrf_token, visitor.csrf_token):
-        return _expired(request, visitor)
+        return expired_form(request, visitor)
     if scenarios is None:
         problem = FieldError("scenarios", "Enter the options (the text of scenarios.yaml)")
         return _planner_page(request, name, visitor, errors=[problem], status=422)

@@ -91,3 +91,18 @@ def render(request: Request, template: str, context: dict, status: int = 200) ->
 
 
 __all__ = ["FieldError", "date", "environment", "render"]
+
+
+def expired_form(request: Request, visitor) -> HTMLResponse:
+    """The answer to a form posted without the session's CSRF token: 403, nothing changed.
+    The one page every form route gives (``visitor`` keeps the header's account links)."""
+    return render(
+        request,
+        "problem.html",
+        {
+            "title": "This form had expired",
+            "message": "Nothing was changed. Go back, reload the page and try again.",
+            "visitor": visitor,
+        },
+        status=403,
+    )

@@ -41,7 +41,7 @@ from flowcap.web.deps import (
     may,
     page_service,
 )
-from flowcap.web.render import FieldError, render
+from flowcap.web.render import FieldError, expired_form, render
 
 router = APIRouter()
 
@@ -290,19 +290,6 @@ def _where(problem: dict) -> str:
     return ", ".join(where) + ": "
 
 
-def _expired_form(request: Request, visitor: SignedIn) -> Response:
-    return render(
-        request,
-        "problem.html",
-        {
-            "title": "This form had expired",
-            "message": "Nothing was changed. Go back, reload the page and try again.",
-            "visitor": visitor,
-        },
-        status=403,
-    )
-
-
 @router.get("/services/{name}/upload", response_class=HTMLResponse, include_in_schema=False)
 def upload_form(request: Request, name: PageService, visitor: Visitor) -> Response:
     """The form; a viewer sees what it is for and that uploading needs the editor role."""
@@ -324,7 +311,7 @@ async def upload_check(
     if not security.tokens_match(
         csrf_token if isinstance(csrf_token, str) else None, visitor.csrf_token
     ):
-        return _expired_form(request, visitor)
+        return expired_form(request, visitor)
     url = request.app.state.store.url
     try:
         preview = await run_in_threadpool(
@@ -362,7 +349,7 @@ async def upload_confirm(
     if not security.tokens_match(
         csrf_token if isinstance(csrf_token, str) else None, visitor.csrf_token
     ):
-        return _expired_form(request, visitor)
+        return expired_form(request, visitor)
     upload_id = upload_id if isinstance(upload_id, str) else ""
     files = pending.load(upload_id, visitor.user.email, name)
     if files is None:
