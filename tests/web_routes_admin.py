@@ -12,4 +12,8 @@ ROUTES = {
     ("GET", "/services/{name}/audit"): "admin page",
     ("GET", "/services/{name}/settings"): "admin page",
     ("POST", "/services/{name}/settings"): "admin write",
+    ("GET", "/services/{name}/settings/yaml"): "admin page",
+    ("POST", "/services/{name}/settings/yaml"): "admin write",
+    ("GET", "/services/{name}/settings/versions"): "admin page",
+    ("POST", "/services/{name}/settings/restore"): "admin write",
 }

@@ -32,6 +32,8 @@ from flowcap.model.tables import ServiceTables
 from flowcap.store import schema
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: How long an SQLite write waits for another connection's write to end (milliseconds).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 ABSENT = "absent"
 
 
@@ -366,6 +368,32 @@ class Store:
             )
         return {kind: row for kind, row in found.items() if row["content"] is not None}
 
+    def setting_versions(self, service_name: str) -> list[dict]:
+        """Every stored version of each of the service's settings, by kind (in
+        :data:`schema.SETTINGS` order) and newest first: ``{kind, version, file_name,
+        content (bytes; None: the file was removed), sha256, saved_at, saved_by}``.
+
+        Raises
+        ------
+        StoreError
+            When the service is not in the store.
+        """
+        table = schema.settings
+        with self.engine.connect() as connection:
+            service_id = self._service_id(connection, service_name)
+            rows = connection.execute(
+                select(table)
+                .where(table.c.service_id == service_id)
+                .order_by(table.c.version.desc())
+            ).mappings()
+            found = [dict(row) for row in rows]
+        rank = {kind: place for place, kind in enumerate(schema.SETTINGS)}
+        found.sort(key=lambda row: (rank.get(row["kind"], len(rank)), -row["version"]))
+        for row in found:
+            row.pop("id", None)
+            row.pop("service_id", None)
+        return found
+
     def _settings(self, connection, service_id: int) -> dict[str, dict]:
         table = schema.settings
         rows = connection.execute(
@@ -594,6 +622,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-131072")  # 128 MB: imports of a million rows stay in memory
+    # Write-ahead logging: a long read (the web app opening a million referrals) no longer
+    # blocks a write (a login, a token's last use) until it ends, which answered "database is
+    # locked" under the load benchmark; a write waits up to 30 s for another write.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

@@ -13,12 +13,14 @@ chosen by ``?done=``.
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from flowcap import settings_form
 from flowcap.accounts import (
     PASSWORD_MIN_CHARS,
     ROLES,
@@ -27,6 +29,7 @@ from flowcap.accounts import (
     normal_email,
 )
 from flowcap.errors import InputError, StoreError
+from flowcap.io.safe_yaml import load_yaml
 from flowcap.manage import save_settings
 from flowcap.store.schema import SETTINGS
 from flowcap.web import security
@@ -51,6 +54,7 @@ DONE = {
     "removed": "The person was removed from the service.",
     "saved": "The settings were saved as a new version. The dashboard uses them from now on.",
     "unchanged": "The settings were the same as the stored version: nothing was saved.",
+    "restored": "The version was saved again as a new version. The dashboard uses it from now on.",
     "revoked": "The API token was revoked: scripts using it can no longer sign in with it.",
     "password": "Your password was changed. You were logged out everywhere else.",
 }
@@ -286,6 +290,46 @@ def audit(
 
 
 # --- a service's settings --------------------------------------------------------------------
+#
+# The settings page is a form made from the stored service.yaml (flowcap.settings_form): a
+# field per setting named by its dotted path, read back into the mapping, written as YAML and
+# saved through save_settings, whose problems are put beside the fields their paths name. The
+# buttons that add or remove an entry or a row send the whole form (action=...), and the page
+# comes back with the change made and nothing saved. The whole file stays editable as YAML
+# (/settings/yaml); every stored version can be seen and restored (/settings/versions).
+
+#: The most fields the settings form may send (a service with 40 case types of 10 steps).
+SETTINGS_MAX_FIELDS = 5_000
+#: The form's start: the error summary's target for a problem naming no setting.
+SETTINGS_TOP = "settings-form"
+
+
+async def _form_items(request: Request) -> list[tuple[str, str]]:
+    """The posted form's fields in page order (names repeat for a set of checkboxes)."""
+    form = await request.form(
+        max_files=0, max_fields=SETTINGS_MAX_FIELDS, max_part_size=SETTINGS_MAX_CHARS
+    )
+    return [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
+
+
+FormItems = Annotated[list[tuple[str, str]], Depends(_form_items)]
+
+
+def _stored_file(accounts, name: str, kind: str = "service") -> dict | None:
+    """The newest stored version of one settings kind (``None``: the service has none)."""
+    return accounts.store.settings(name).get(kind)
+
+
+def _text_of(content: bytes | None) -> str:
+    return "" if content is None else content.decode("utf-8", errors="replace")
+
+
+def _stored_mapping(row: dict) -> tuple[dict | None, list[FieldError]]:
+    data, _, problems = load_yaml(_text_of(row["content"]), row["file_name"])
+    if problems or not isinstance(data, dict):
+        message = "The stored service.yaml cannot be shown as a form: edit it as YAML"
+        return None, [FieldError(SETTINGS_TOP, message)]
+    return data, []
 
 
 @router.get("/services/{name}/settings", response_class=HTMLResponse)
@@ -296,11 +340,176 @@ def settings(
     accounts: AccountsDep,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
-    return _settings_page(request, name, visitor, accounts, done=_done(done))
+    try:
+        row = _stored_file(accounts, name)
+    except StoreError as error:
+        return _yaml_page(request, name, visitor, accounts, done=_done(done), store_error=error)
+    mapping, errors = _stored_mapping(row) if row else (None, [])
+    if mapping is None:
+        return _yaml_page(request, name, visitor, accounts, errors=errors, done=_done(done))
+    return _form_page(request, name, visitor, accounts, mapping, done=_done(done))
 
 
 @router.post("/services/{name}/settings", response_class=HTMLResponse)
-def save_service_settings(
+def save_settings_form(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    items: FormItems,
+) -> Response:
+    """The settings form: save it as a new version of service.yaml when it passes
+    service.yaml's checks (nothing is saved otherwise), or, for a button that adds or
+    removes an entry or a row (``action``), show the form again with that change made."""
+    fields = dict(items)
+    if not security.tokens_match(fields.get("csrf_token", ""), visitor.csrf_token):
+        return expired_form(request, visitor)
+    submitted = settings_form.read_submission(items)
+    mapping, texts = submitted.mapping, submitted.texts
+    action = fields.get("action", "")
+    if action:
+        try:
+            focus = _apply(mapping, action, fields)
+        except settings_form.ShapeError as error:
+            where = _action_field(action)
+            return _form_page(
+                request, name, visitor, accounts, mapping, texts=texts,
+                errors=[FieldError(where, str(error))],
+            )  # fmt: skip
+        note = "Changed on the form only: nothing is saved until you save a new version."
+        return _form_page(
+            request, name, visitor, accounts, mapping, texts=texts, focus=focus, note=note
+        )
+    if submitted.problems:
+        return _form_page(
+            request, name, visitor, accounts, mapping, texts=texts, problems=submitted.problems
+        )
+    try:
+        stored = _stored_file(accounts, name)
+    except StoreError as error:
+        return _form_page(
+            request, name, visitor, accounts, mapping, texts=texts,
+            errors=[FieldError(SETTINGS_TOP, _sentence(str(error)))],
+        )  # fmt: skip
+    if stored is not None and _stored_mapping(stored)[0] == mapping:
+        return RedirectResponse(_service_path(name, "/settings?done=unchanged"), status_code=303)
+    text = settings_form.dump_yaml(mapping)
+    try:
+        version = save_settings(
+            name,
+            "service",
+            text.encode("utf-8"),
+            database_url=accounts.store.url,
+            saved_by=visitor.user.email,
+        )
+    except InputError as error:
+        return _form_page(
+            request, name, visitor, accounts, mapping, texts=texts, problems=error.problems
+        )
+    except StoreError as error:
+        return _form_page(
+            request, name, visitor, accounts, mapping, texts=texts,
+            errors=[FieldError(SETTINGS_TOP, _sentence(str(error)))],
+        )  # fmt: skip
+    return _after_save(name, visitor, accounts, version)
+
+
+def _after_save(name: str, visitor: SignedIn, accounts, version: int | None) -> Response:
+    if version is None:
+        return RedirectResponse(_service_path(name, "/settings?done=unchanged"), status_code=303)
+    detail = f"{SETTINGS['service']} version {version}"
+    accounts.audit("settings_saved", actor=visitor.user.email, service=name, detail=detail)
+    return RedirectResponse(_service_path(name, "/settings?done=saved"), status_code=303)
+
+
+def _apply(mapping: dict, action: str, fields: dict[str, str]) -> tuple | None:
+    """Make the change a button asks for (``add:SECTION``, ``row:TABLE``, ``remove:PATH``,
+    ``steps:CASE_TYPE``); the path of what was added (the cursor goes to its first field)."""
+    verb, _, target = action.partition(":")
+    path = settings_form.parse_path(target) if target else ()
+    if verb == "add" and len(path) == 1:
+        return settings_form.add_entry(mapping, str(path[0]), fields.get(f"new.{target}", ""))
+    if verb == "row":
+        return settings_form.add_row(mapping, path)
+    if verb == "remove":
+        settings_form.remove(mapping, path)
+        return None
+    if verb == "steps":
+        return settings_form.use_steps(mapping, path)
+    raise settings_form.ShapeError("That button is not one of the form's")
+
+
+def _action_field(action: str) -> str:
+    """Where a refused action's problem is shown: a new entry's name field, or the form."""
+    verb, _, target = action.partition(":")
+    if verb == "add" and target and "." not in target:
+        return f"new-{settings_form.field_id((target,))}"
+    return SETTINGS_TOP
+
+
+def _form_page(
+    request: Request,
+    name: str,
+    visitor: SignedIn,
+    accounts,
+    mapping: dict,
+    *,
+    texts: dict[str, str] | None = None,
+    problems: list | None = None,
+    errors: list[FieldError] | None = None,
+    done: str | None = None,
+    note: str | None = None,
+    focus: tuple | None = None,
+) -> Response:
+    form = settings_form.form_of(mapping, texts)
+    placed = settings_form.place_problems(problems or [], form, SETTINGS_TOP)
+    errors = [*(errors or []), *(FieldError(p.field_id, p.summary) for p in placed)]
+    beside: dict[str, list[str]] = {}
+    for problem in placed:
+        beside.setdefault(problem.field_id, []).append(problem.message)
+    for problem in errors:
+        if not any(problem.field == p.field_id for p in placed):
+            beside.setdefault(problem.field, []).append(problem.message)
+    try:
+        row = _stored_file(accounts, name)
+    except StoreError:
+        row = None
+    return render(
+        request,
+        "admin_settings.html",
+        {
+            "title": f"Settings of {name}",
+            "name": name,
+            "visitor": visitor,
+            "service": row,
+            "form": form,
+            "errors": errors,
+            "beside": beside,
+            "top": SETTINGS_TOP,
+            "done": done,
+            "note": note,
+            "focus": form.first_field_in(focus) if focus else None,
+            "section": "settings",
+        },
+    )
+
+
+# --- the whole service.yaml as text, for those who know YAML ---------------------------------
+
+
+@router.get("/services/{name}/settings/yaml", response_class=HTMLResponse)
+def settings_yaml(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    return _yaml_page(request, name, visitor, accounts, done=_done(done))
+
+
+@router.post("/services/{name}/settings/yaml", response_class=HTMLResponse)
+def save_settings_yaml(
     request: Request,
     name: AdminService,
     visitor: Visitor,
@@ -308,8 +517,8 @@ def save_service_settings(
     csrf_token: Csrf = "",
     content: Annotated[str, Form(max_length=SETTINGS_MAX_CHARS)] = "",
 ) -> Response:
-    """Save the service.yaml typed in the form as a new version, when it validates as
-    ``flowcap validate`` would check it (nothing is saved otherwise)."""
+    """Save the service.yaml typed as text as a new version, when it validates as
+    ``flowcap validate`` would check it (nothing is saved otherwise); comments are kept."""
     if not security.tokens_match(csrf_token, visitor.csrf_token):
         return expired_form(request, visitor)
     text = content.replace("\r\n", "\n").replace("\r", "\n")  # browsers send CRLF
@@ -331,15 +540,11 @@ def save_service_settings(
         except StoreError as error:
             errors.append(FieldError("content", _sentence(str(error))))
     if errors:
-        return _settings_page(request, name, visitor, accounts, errors=errors, content=text)
-    if version is None:
-        return RedirectResponse(_service_path(name, "/settings?done=unchanged"), status_code=303)
-    detail = f"{SETTINGS['service']} version {version}"
-    accounts.audit("settings_saved", actor=visitor.user.email, service=name, detail=detail)
-    return RedirectResponse(_service_path(name, "/settings?done=saved"), status_code=303)
+        return _yaml_page(request, name, visitor, accounts, errors=errors, content=text)
+    return _after_save(name, visitor, accounts, version)
 
 
-def _settings_page(
+def _yaml_page(
     request: Request,
     name: str,
     visitor: SignedIn,
@@ -348,34 +553,189 @@ def _settings_page(
     errors: list[FieldError] | None = None,
     content: str | None = None,
     done: str | None = None,
+    store_error: StoreError | None = None,
 ) -> Response:
+    errors = list(errors or [])
     try:
-        stored = accounts.store.settings(name)
+        row = _stored_file(accounts, name) if store_error is None else None
     except StoreError as error:
-        stored, errors = {}, [*(errors or []), FieldError("content", _sentence(str(error)))]
-    files = {
-        kind: {
-            "file_name": row["file_name"],
-            "text": row["content"].decode("utf-8", errors="replace"),
-            "version": row["version"],
-            "saved_at": row["saved_at"],
-            "saved_by": row["saved_by"],
-        }
-        for kind, row in stored.items()
-    }
-    service = files.pop("service", None)
+        store_error = error
+    if store_error is not None:
+        row = None
+        errors.append(FieldError("content", _sentence(str(store_error))))
     return render(
         request,
-        "admin_settings.html",
+        "admin_settings_yaml.html",
         {
-            "title": f"Settings of {name}",
+            "title": f"Settings of {name} as YAML",
             "name": name,
             "visitor": visitor,
-            "service": service,
-            "others": [files[kind] for kind in SETTINGS if kind in files],
-            "content": content if content is not None else (service or {}).get("text", ""),
+            "service": row,
+            "content": content if content is not None else _text_of((row or {}).get("content")),
+            "errors": errors,
+            "done": done,
+            "section": "settings",
+        },
+    )
+
+
+# --- the stored versions of the settings -----------------------------------------------------
+
+
+@router.get("/services/{name}/settings/versions", response_class=HTMLResponse)
+def settings_versions(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    kind: Annotated[str | None, Query(max_length=30)] = None,
+    version: Annotated[str | None, Query(max_length=10)] = None,
+    done: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    """Every stored version of the service's settings files; with ``kind`` and ``version``,
+    that version's text and how it differs from the one in use, and a button restoring it."""
+    if kind is None and version is None:
+        return _versions_page(request, name, visitor, accounts, done=_done(done))
+    chosen = _version_of(accounts, name, kind, version)
+    if chosen is None:
+        problem = FieldError("versions", "Choose one of the stored versions to see it")
+        return _versions_page(request, name, visitor, accounts, errors=[problem])
+    return _version_page(request, name, visitor, accounts, chosen)
+
+
+@router.post("/services/{name}/settings/restore", response_class=HTMLResponse)
+def restore_settings(
+    request: Request,
+    name: AdminService,
+    visitor: Visitor,
+    accounts: AccountsDep,
+    csrf_token: Csrf = "",
+    kind: Annotated[str, Form(max_length=30)] = "",
+    version: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Save a stored version again as a new version (checked as any save is: an old
+    service.yaml must still fit the data stored since)."""
+    if not security.tokens_match(csrf_token, visitor.csrf_token):
+        return expired_form(request, visitor)
+    chosen = _version_of(accounts, name, kind, version)
+    if chosen is None:
+        problem = FieldError("versions", "Choose one of the stored versions to restore")
+        return _versions_page(request, name, visitor, accounts, errors=[problem])
+    try:
+        saved = save_settings(
+            name,
+            chosen["kind"],
+            chosen["content"],
+            file_name=chosen["file_name"],
+            database_url=accounts.store.url,
+            saved_by=visitor.user.email,
+        )
+    except InputError as error:
+        problems = [FieldError("restore", str(problem)) for problem in error.problems]
+        return _version_page(request, name, visitor, accounts, chosen, errors=problems)
+    except StoreError as error:
+        problem = FieldError("restore", _sentence(str(error)))
+        return _version_page(request, name, visitor, accounts, chosen, errors=[problem])
+    if saved is None:
+        return RedirectResponse(
+            _service_path(name, "/settings/versions?done=unchanged"), status_code=303
+        )
+    detail = f"{chosen['file_name']} version {chosen['version']} restored as version {saved}"
+    accounts.audit("settings_restored", actor=visitor.user.email, service=name, detail=detail)
+    return RedirectResponse(
+        _service_path(name, "/settings/versions?done=restored"), status_code=303
+    )
+
+
+def _version_of(accounts, name: str, kind: str | None, version: str | None) -> dict | None:
+    """The stored version ``version`` of settings ``kind`` (``None``: no such version)."""
+    if kind not in SETTINGS or not (version or "").isdigit():
+        return None
+    try:
+        rows = accounts.store.setting_versions(name)
+    except StoreError:
+        return None
+    return next(
+        (row for row in rows if row["kind"] == kind and row["version"] == int(version)), None
+    )
+
+
+def _comparable(row: dict) -> str:
+    """A version's text for comparing: a service.yaml as the settings form writes it (so that
+    comments and layout, which the form does not keep, do not hide what changed), any other
+    file as it is."""
+    text = _text_of(row["content"])
+    if row["kind"] != "service":
+        return text
+    data, _, problems = load_yaml(text, row["file_name"])
+    if problems or not isinstance(data, dict):
+        return text
+    return settings_form.dump_yaml(settings_form.in_form_order(data))
+
+
+def _versions_page(
+    request: Request,
+    name: str,
+    visitor: SignedIn,
+    accounts,
+    *,
+    errors: list[FieldError] | None = None,
+    done: str | None = None,
+) -> Response:
+    try:
+        rows = accounts.store.setting_versions(name)
+    except StoreError as error:
+        rows, errors = [], [*(errors or []), FieldError("versions", _sentence(str(error)))]
+    newest: dict[str, int] = {}
+    for row in rows:
+        newest.setdefault(row["kind"], row["version"])
+    return render(
+        request,
+        "admin_settings_versions.html",
+        {
+            "title": f"Versions of the settings of {name}",
+            "name": name,
+            "visitor": visitor,
+            "versions": rows,
+            "newest": newest,
             "errors": errors or [],
             "done": done,
+            "section": "settings",
+        },
+    )
+
+
+def _version_page(
+    request: Request,
+    name: str,
+    visitor: SignedIn,
+    accounts,
+    chosen: dict,
+    *,
+    errors: list[FieldError] | None = None,
+) -> Response:
+    rows = [row for row in accounts.store.setting_versions(name) if row["kind"] == chosen["kind"]]
+    current = rows[0]
+    text = _text_of(chosen["content"])
+    diff = difflib.unified_diff(
+        _comparable(current).splitlines(),
+        _comparable(chosen).splitlines(),
+        f"{current['file_name']} version {current['version']} (in use)",
+        f"{chosen['file_name']} version {chosen['version']}",
+        lineterm="",
+    )
+    return render(
+        request,
+        "admin_settings_version.html",
+        {
+            "title": f"{chosen['file_name']} version {chosen['version']} of {name}",
+            "name": name,
+            "visitor": visitor,
+            "chosen": chosen,
+            "current": current,
+            "text": text,
+            "diff": list(diff),
+            "errors": errors or [],
             "section": "settings",
         },
     )
