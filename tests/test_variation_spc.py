@@ -384,6 +384,7 @@ def test_points_table_columns():
     assert points.columns.tolist() == [
         "date", "value", "mean", "lower_limit", "upper_limit", "lower_2sigma", "upper_2sigma",
         "outside_limits", "shift", "trend", "two_of_three", "special_cause", "direction",
+        "unfloored_lower_limit",
     ]  # fmt: skip
     assert points["date"].iloc[0] == pd.Timestamp("2025-03-03")
 
@@ -426,3 +427,67 @@ def test_dates_must_increase_and_match_the_values():
         xmr([date(2025, 3, 4), date(2025, 3, 3)], [1.0, 2.0])
     with pytest.raises(ValueError, match="one value per date"):
         xmr([date(2025, 3, 3)], [1.0, 2.0])
+
+
+# --- a floor for measures that cannot go below zero -------------------------------------------
+
+
+#: Small counts with one busy day: x̄ = 37/14 ≈ 2.64, MR̄ = 26/13 = 2 (moving ranges
+#: 0,1,1,1,0,1,1,0,1,9,9,1,1), so the lower limit x̄ − 2.66·MR̄ ≈ −2.68 is below zero.
+LOW_COUNTS = np.array([2, 2, 3, 2, 1, 1, 2, 3, 3, 2, 11, 2, 1, 2], float)
+
+
+def test_the_floor_lifts_the_lower_limit_shown_to_zero():
+    raw, floored = chart(LOW_COUNTS), chart(LOW_COUNTS, floor=0.0)
+    mean = LOW_COUNTS.mean()
+    mr_bar = np.abs(np.diff(LOW_COUNTS)).mean()  # hand formula: x̄ − 2.66·MR̄
+    assert mean - 2.66 * mr_bar == pytest.approx(37 / 14 - 2.66 * 2)
+    assert mean - 2.66 * mr_bar < 0
+    assert only_segment(raw).lower_limit == pytest.approx(mean - 2.66 * mr_bar)
+    assert only_segment(floored).lower_limit == 0.0
+    assert only_segment(floored).upper_limit == only_segment(raw).upper_limit
+    assert (floored.points["lower_limit"] == 0.0).all()
+    assert (floored.points["lower_2sigma"] >= 0.0).all()
+    assert floored.points["unfloored_lower_limit"].tolist() == pytest.approx(
+        raw.points["lower_limit"].tolist()
+    )
+    # the upper lines and the mean are untouched
+    for column in ("mean", "upper_limit", "upper_2sigma"):
+        assert floored.points[column].tolist() == raw.points[column].tolist()
+
+
+def test_the_floor_leaves_a_lower_limit_above_it_alone():
+    values = np.array([50, 52, 49, 51, 50, 48, 52, 51, 50, 49, 51, 50, 52, 49], float)
+    raw, floored = chart(values), chart(values, floor=0.0)
+    assert only_segment(raw).lower_limit > 0
+    assert floored.points["lower_limit"].tolist() == raw.points["lower_limit"].tolist()
+    assert floored.points["lower_2sigma"].tolist() == raw.points["lower_2sigma"].tolist()
+
+
+def test_the_floor_changes_no_flag_and_no_alert():
+    """Every rule, including 2-of-3 in the outer third (which uses the limits' width), is
+    judged on the limits as computed: the floor changes what is shown, nothing else."""
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        values = rng.poisson(rng.uniform(0.5, 4.0), size=40).astype(float)
+        raw, floored = chart(values), chart(values, floor=0.0)
+        for column in ("outside_limits", "shift", "trend", "two_of_three", "direction"):
+            assert floored.points[column].tolist() == raw.points[column].tolist(), (trial, column)
+        assert floored.alerts == raw.alerts, trial
+
+
+def test_two_of_three_uses_the_unfloored_sigma():
+    """Two of three points beyond the upper 2-sigma line: x̄ + (2/3)·2.66·MR̄, from the
+    moving ranges as computed, whatever the floor does to the lower lines."""
+    values = np.array([1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 3, 3, 1], float)
+    mean = values.mean()
+    mr_bar = np.abs(np.diff(values)).mean()
+    two_sigma = mean + 2 / 3 * 2.66 * mr_bar
+    assert mean - 2.66 * mr_bar < 0 < 3 - two_sigma  # a negative limit; 3 is beyond 2 sigma
+    assert 3 < mean + 2.66 * mr_bar  # but within the process limits
+    floored = chart(values, floor=0.0)
+    flagged = floored.points.index[floored.points["two_of_three"]].tolist()
+    assert flagged == [13, 14]
+    assert floored.points["upper_2sigma"].iat[0] == pytest.approx(two_sigma)
+    [alert, *_] = [a for a in floored.alerts if a.rule == "two_of_three"]
+    assert f"upper 2-sigma line ({f'{two_sigma:.2f}'.rstrip('0').rstrip('.')})" in alert.message

@@ -122,7 +122,11 @@ def test_a_viewer_sees_the_options_as_stored_and_no_forms(client):
     assert "<h1>Scenario planner" in page.text
     for option in ("agency IDVA for six weeks over summer", "lose an IDVA for three months"):
         assert option in page.text
-    assert "day rate: 185.0" in page.text
+    # each change in words, money in pounds (not the stored reprs: "day_rate: 185.0")
+    assert "from 3 Jul 2026 to 21 Aug 2026 at £185 a working day each" in page.text
+    assert "1 person missing from idva from 2 Feb 2026 to 1 May 2026 (its pay saved)" in page.text
+    assert "da_standard&#39;s step 2 (step: 1 in scenarios.yaml" in page.text
+    assert "185.0" not in page.text and "False" not in page.text
     assert "scenarios.yaml version 1" in page.text
     assert "Run the simulation" not in page.text and 'name="scenarios"' not in page.text
     csrf = csrf_of(page.text)
@@ -344,3 +348,174 @@ def test_the_api_refuses_a_viewer_and_hides_jobs_from_outsiders(client, store_ur
     assert hidden.status_code == missing.status_code == 404
     assert hidden.json() == missing.json()
     assert client.get(f"/api/jobs/{job['id']}").status_code == 401
+
+
+# --- every number on a result page is the CLI's ------------------------------------------------
+
+
+def table_rows(page: str, table_id: str) -> dict[str, list[str]]:
+    """The body rows of the table ``table_id``: row header -> its cells' text."""
+    import html
+
+    table = page.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
+    body = table.split("<tbody>", 1)[1]
+    rows = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S):
+        head = html.unescape(re.search(r'<th scope="row">(.*?)</th>', row, flags=re.S).group(1))
+        rows[head] = [html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    return rows
+
+
+def shown(text: str) -> tuple[float, float] | None:
+    """A cell's number and the half-unit of its last digit (a percentage as a share);
+    ``None`` for a dash."""
+    text = text.strip()
+    if text == "-":
+        return None
+    share = text.endswith("%")
+    digits = text.replace("£", "").replace(",", "").rstrip("%")
+    places = len(digits.split(".")[1]) if "." in digits else 0
+    value, half = float(digits), 0.5 * 10**-places
+    return (value / 100, half / 100) if share else (value, half)
+
+
+def agrees(text: str, value) -> bool:
+    """The cell shows ``value`` (the CLI's --json number) to its displayed precision."""
+    cell = shown(text)
+    if cell is None or value is None:
+        return cell is None and value is None
+    number, half = cell
+    return abs(number - value) <= half + 1e-9
+
+
+def mean_and_p90(text: str) -> tuple[str, str]:
+    """``"2.1 / 5"`` as its two cells; a dash (nothing waited) as two dashes."""
+    return ("-", "-") if text.strip() == "-" else tuple(text.split(" / "))
+
+
+def cli_json(store_url, monkeypatch, args):
+    from typer.testing import CliRunner
+
+    from flowcap.cli.main import app
+
+    monkeypatch.setenv("FLOWCAP_DATABASE_URL", store_url)
+    result = CliRunner().invoke(app, [*args, "--service", EXAMPLE, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def run_from_page(client, data) -> str:
+    csrf = log_in(client, EDITOR)
+    response = client.post(
+        path_of(EXAMPLE, "/planner/run"), data={"csrf_token": csrf, **data}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    done = wait_for(client, response.headers["location"])
+    assert "The run failed" not in done.text
+    return done.text
+
+
+def test_every_number_of_a_simulation_page_is_the_clis(client, store_url, monkeypatch):
+    page = run_from_page(
+        client, {"kind": "simulate", "horizon": "30", "replications": "60", "risk": "0.05"}
+    )
+    expected = cli_json(
+        store_url, monkeypatch, ["simulate", "--horizon", "30", "--replications", "60"]
+    )
+    assert "30 days ahead, 60 simulated futures, backlog threshold 2,400 minutes" in page
+    assert "accepted risk 5%" in page and "{" not in page.split('id="job-status"')[0][-400:]
+
+    labels = [t["label"] for t in expected["step_targets"]["baseline"]]
+    assert labels, "the example has a step with a contact target"
+    heads = page.split('id="ranking"', 1)[1].split("</thead>", 1)[0]
+    for label in labels:
+        assert f"P(met) {label}" in heads.replace("&#39;", "'")
+    ranking = table_rows(page, "ranking")
+    assert list(ranking) == ["(baseline)", *(r["scenario"] for r in expected["ranking"])]
+    baseline_met = [t["p_met"] for t in expected["step_targets"]["baseline"]]
+    assert ranking["(baseline)"][:2] == ["£0", "-"]
+    assert all(agrees(c, v) for c, v in zip(ranking["(baseline)"][4:], baseline_met, strict=True))
+    for row in expected["ranking"]:
+        cells = ranking[row["scenario"]]
+        met = {t["label"]: t["p_met"] for t in row["step_targets"]}
+        values = [
+            row["extra_cost"],
+            row["wait_days_avoided"],
+            row["cost_per_wait_day_avoided"],
+            row["p_meet_target"],
+            *(met[label] for label in labels),
+        ]
+        assert cells[0].startswith("£")
+        assert len(cells) == len(values)
+        for cell, value in zip(cells, values, strict=True):
+            assert agrees(cell, value), (row["scenario"], cell, value)
+
+    baseline = table_rows(page, "baseline")
+    assert list(baseline) == list(expected["scenarios"]["baseline"])
+    for resource, row in expected["scenarios"]["baseline"].items():
+        cells = baseline[resource]
+        wait_mean, wait_p90 = mean_and_p90(cells[4])
+        first_mean, first_p90 = mean_and_p90(cells[5])
+        pairs = [
+            (cells[0], row["final_backlog_mean"]),
+            (cells[1], row["final_backlog_p50"]),
+            (cells[2], row["final_backlog_p90"]),
+            (cells[3], row["p_final_backlog_over_threshold"]),
+            (wait_mean, row["mean_wait_days"]),
+            (wait_p90, None if wait_mean == "-" else row["p90_wait_days"]),
+            (first_mean, row["mean_first_contact_wait_days"]),
+            (first_p90, None if first_mean == "-" else row["p90_first_contact_wait_days"]),
+            (cells[6], row["days_over_target"]),
+            (cells[7], row["cost"]),
+        ]
+        for cell, value in pairs:
+            assert agrees(cell, value), (resource, cell, value)
+
+    targets = table_rows(page, "step-targets")
+    for target in expected["step_targets"]["baseline"]:
+        cells = targets[target["label"]]
+        keys = ["p_met", "days_over_target", "met", "late", "waiting_past_target"]
+        for cell, key in zip(cells, keys, strict=True):
+            assert agrees(cell, target[key]), (target["label"], key, cell, target[key])
+
+
+def test_every_number_of_a_plan_page_is_the_clis(client, store_url, monkeypatch):
+    page = run_from_page(
+        client,
+        {"kind": "plan", "target": "20", "unit": "cases", "risk": "0.1", "horizon": "21"},
+    )
+    expected = cli_json(
+        store_url,
+        monkeypatch,
+        [
+            "plan",
+            "--target-backlog-cases",
+            "20",
+            "--risk",
+            "0.1",
+            "--horizon",
+            "21",
+            "--replications",
+            "1000",
+        ],
+    )
+    rows = table_rows(page, "plan")
+    assert list(rows) == [r["resource"] for r in expected]
+    for record in expected:
+        cells = rows[record["resource"]]
+        assert cells[1] == (
+            "not found" if record["min_staff"] is None else str(record["min_staff"])
+        )
+        assert cells[4] == ("yes" if record["stable"] else "no")
+        fte, now = cells[7].split(" (")
+        pairs = [
+            (cells[0], record["target_backlog_minutes"]),
+            (cells[2], record["min_capacity_minutes"]),
+            (cells[3], record["p_exceed_at_min"]),
+            (cells[5], record["min_minutes_per_staff"]),
+            (cells[6], record["fewest_capacity_minutes"]),
+            (fte, record["fte_needed"]),
+            (now.rstrip(")"), record["fte_now"]),
+        ]
+        for cell, value in pairs:
+            assert agrees(cell, value), (record["resource"], cell, value)

@@ -75,7 +75,9 @@ def assurance_icon(result: SPCResult, target: float | None, improvement: str | N
     _check_improvement(improvement)
     if target is None or improvement is None or result.points.empty:
         return None
-    lower = float(result.points["lower_limit"].iat[-1])
+    # the limit as computed, not as shown (a floor at 0 is for the reader, not the process)
+    column = "unfloored_lower_limit" if "unfloored_lower_limit" in result.points else "lower_limit"
+    lower = float(result.points[column].iat[-1])
     upper = float(result.points["upper_limit"].iat[-1])
     if np.isnan(lower) or np.isnan(upper):
         return None

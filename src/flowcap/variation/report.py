@@ -234,6 +234,10 @@ def describe_variation(
     week's total of referrals, demand or activity minutes, and the backlog as it stood at
     the end of its Sunday (:func:`flowcap.variation.series.weekly_totals`).
 
+    Every series here is minutes or referrals, which cannot go below zero: each chart's lower
+    process limit (and lower 2-sigma line) is shown floored at 0, the rules judged on the
+    limits as computed (:func:`flowcap.variation.spc.xmr`'s ``floor``).
+
     Each chart gets Making Data Count's variation icon and, where ``service.spc_targets``
     sets a target for it and the period, the assurance icon (:mod:`flowcap.variation.icons`).
     """
@@ -275,6 +279,7 @@ def describe_variation(
                 label=f"{resource} {measure}",
                 unit="minutes",
                 period=period,
+                floor=0.0,  # minutes cannot go below zero: nor does the lower limit shown
             )
     referral_spc = {}
     for key, series in _referral_series(history, table, period).items():
@@ -282,7 +287,9 @@ def describe_variation(
         label = {"all": "referrals", "case_type": f"referrals ({name})"}.get(
             kind, f"referrals (source {name})"
         )
-        referral_spc[key] = xmr(series.index, series.to_numpy(), settings, label, period=period)
+        referral_spc[key] = xmr(
+            series.index, series.to_numpy(), settings, label, period=period, floor=0.0
+        )
     targets = service.spc_targets
     icons = {key: _icons(result, targets.get(chart_name(key)), period)
              for key, result in spc.items()}  # fmt: skip

@@ -19,6 +19,17 @@ the points of one segment, MR̄ their mean; limits x̄ ± 2.66·MR̄; 2-sigma li
 With outlier screening (NHSRplotthedots' default) MR̄ is recomputed from the moving ranges
 below 3.267·MR̄; the mean is not changed.
 
+A measure that cannot go below zero (minutes of demand, activity or backlog; cases;
+referrals) gets ``floor=0``: its lower process limit and lower 2-sigma line are shown no lower
+than 0, as Making Data Count does for counts and times (a limit of −40 minutes tells a manager
+nothing, and no day can fall below it). Only what is shown changes: the rules are judged on
+the limits as computed (x̄ ± 2.66·MR̄, the 2-of-3 rule on its 2-sigma distance from the mean),
+so no point is flagged, or left unflagged, because of the floor. For a measure that never goes
+below the floor this is the same thing: no point can be below a limit under zero, and the
+2-of-3 rule's distance from the mean is unchanged. The limit as computed stays in the points'
+``unfloored_lower_limit`` (the assurance icon reads it, so a target is judged against the
+process as it is).
+
 Defaults follow the MDC SQL v2.6 (Jan 2024): runs of 6, no screening, 13 points before limits
 are drawn, points beyond the limits count towards 2-of-3. A *step change* (``recalculate_from``)
 starts a new segment with its own limits; a moving range never spans a segment boundary.
@@ -100,7 +111,7 @@ class Segment:
     start: date
     end: date
     mean: float
-    lower_limit: float
+    lower_limit: float  # no lower than ``floor`` when xmr was given one
     upper_limit: float
     n_points: int
     has_limits: bool
@@ -127,9 +138,11 @@ class SPCResult:
     points : DataFrame
         One row per point: ``date`` (datetime64), ``value``, ``mean``, ``lower_limit``,
         ``upper_limit``, ``lower_2sigma``, ``upper_2sigma`` (NaN where the segment has no
-        limits), the rule flags ``outside_limits``, ``shift``, ``trend``, ``two_of_three`` and
-        ``special_cause`` (bool), and ``direction`` ("high", "low" or "" for common cause; where
-        rules disagree the first of :data:`RULES` decides).
+        limits; the lower two no lower than ``floor``), the rule flags ``outside_limits``,
+        ``shift``, ``trend``, ``two_of_three`` and ``special_cause`` (bool), ``direction``
+        ("high", "low" or "" for common cause; where rules disagree the first of :data:`RULES`
+        decides), and ``unfloored_lower_limit`` (x̄ − 2.66·MR̄ as computed: ``lower_limit``
+        without a floor).
     alerts : list of Alert
         One per flagged point per rule, by date, then in the order of the rules above.
     """
@@ -251,6 +264,7 @@ def xmr(
     label: str = "value",
     unit: str = "",
     period: str = "day",
+    floor: float | None = None,
 ) -> SPCResult:
     """Draw an XmR chart of a daily series and list its special causes as alerts.
 
@@ -269,6 +283,11 @@ def xmr(
     period : {"day", "week"}
         What one point is, for the sentences: a day, or the week beginning on its date
         ("… in the week of Mon 3 Mar 2025 …", "weeks in a row").
+    floor : float, optional
+        The lowest value the measure can take (0 for minutes, cases and referrals): the
+        lower process limit and lower 2-sigma line are shown no lower than it. The rules are
+        judged on the limits as computed, so the flags do not depend on it (see the module's
+        docstring).
 
     Returns
     -------
@@ -297,8 +316,9 @@ def xmr(
             [mean, mean - half, mean + half, mean - 2 * half / 3, mean + 2 * half / 3]
         )[:, None]
         has_limits[a:b], segment_start[a] = ok, True
+        shown_lower = mean - half if floor is None else max(mean - half, floor)
         segments.append(
-            Segment(day[a].date(), day[b - 1].date(), mean, mean - half, mean + half, b - a, ok)
+            Segment(day[a].date(), day[b - 1].date(), mean, shown_lower, mean + half, b - a, ok)
         )
     mean, lower, upper, lower_2s, upper_2s = lines
     # Runs never include points of a segment without limits; shift and 2-of-3 restart per segment.
@@ -315,14 +335,19 @@ def xmr(
     direction = np.zeros(n, int)
     for rule in reversed(RULES):
         direction = np.where(flags[rule] != 0, flags[rule], direction)
+    # What is shown: the lower lines no lower than the floor (NaN stays NaN: no limits).
+    shown_lower, shown_lower_2s = lower, lower_2s
+    if floor is not None:
+        shown_lower = np.where(lower < floor, floor, lower)
+        shown_lower_2s = np.where(lower_2s < floor, floor, lower_2s)
     points = pd.DataFrame(
         {
             "date": day,
             "value": y,
             "mean": mean,
-            "lower_limit": lower,
+            "lower_limit": shown_lower,
             "upper_limit": upper,
-            "lower_2sigma": lower_2s,
+            "lower_2sigma": shown_lower_2s,
             "upper_2sigma": upper_2s,
             **{
                 rule: flags[rule] != 0
@@ -330,6 +355,7 @@ def xmr(
             },
             "special_cause": direction != 0,
             "direction": np.choose(direction + 1, ["low", "", "high"]).astype(object),
+            "unfloored_lower_limit": lower,
         }
     )
 

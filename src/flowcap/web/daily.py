@@ -17,9 +17,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel
 
 from flowcap import daily
+from flowcap.documents import DailyDay as DailyOut
+from flowcap.documents import DailyProblems
 from flowcap.errors import InputError, Problem, StoreError
 from flowcap.web import security
 from flowcap.web.deps import (
@@ -38,33 +39,6 @@ router = APIRouter()
 
 EditorPage = Annotated[str, Depends(page_service("editor"))]
 EditorApi = Annotated[str, Depends(api_service("editor"))]
-
-
-class SessionsOut(BaseModel):
-    count: int
-    minutes: float
-
-
-class DailyOut(BaseModel):
-    """A day's figures as stored after the save, and what the save changed (counts only)."""
-
-    service: str
-    date: str
-    entered: bool
-    referrals: dict[str, int]
-    staff: dict[str, float | None]
-    sessions: dict[str, SessionsOut]
-    changes: list[str]
-    removed_later_sessions: int
-
-
-class DailyProblem(BaseModel):
-    field: str
-    message: str
-
-
-class DailyProblems(BaseModel):
-    problems: list[DailyProblem]
 
 
 BODY = {

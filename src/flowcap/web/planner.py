@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
 
 from flowcap import jobs, manage
 from flowcap.checks import ArgumentError
 from flowcap.errors import FlowcapError, InputError
-from flowcap.web import security
+from flowcap.web import planner_view, security
 from flowcap.web.deps import (
     AccountsDep,
     ApiUser,
@@ -41,7 +40,7 @@ from flowcap.web.deps import (
     page_service,
 )
 from flowcap.web.render import FieldError, expired_form, render
-from flowcap.web.schemas import Problem
+from flowcap.web.schemas import JobAccepted, JobRequest, JobStatus, Problem
 
 #: Worker threads the app runs (``FLOWCAP_JOB_WORKERS``; 0 runs none: another process does).
 DEFAULT_WORKERS = 2
@@ -129,6 +128,7 @@ def _planner_page(
         "settings_problem": settings_problem,
         "content": stored_text if content is None else content,
         "runs": jobs.jobs_of(store, name, limit=10),
+        "change_in_words": planner_view.change_in_words,
         "can_edit": visitor.user.can(name, "editor"),
         "form": {
             "sim-horizon": "90",
@@ -267,51 +267,24 @@ def job_page(request: Request, name: PageService, visitor: Visitor, id: int) -> 
     if job is None or job.service != name:
         raise NotFound
     title = f"{'Simulation' if job.kind == 'simulate' else 'Plan'} {job.id}: {name}"
-    return render(
-        request,
-        "planner_job.html",
-        {"title": title, "name": name, "visitor": visitor, "job": job},
-    )
+    view = None
+    if job.status == "done" and job.result is not None:
+        if job.kind == "simulate":
+            view = planner_view.simulation_view(job.result)
+        else:
+            view = planner_view.plan_view(job.result)
+    context = {
+        "title": title,
+        "name": name,
+        "visitor": visitor,
+        "job": job,
+        "asked_for": planner_view.options_in_words(job.kind, job.options),
+        "view": view,
+    }
+    return render(request, "planner_job.html", context)
 
 
 # --- the API -----------------------------------------------------------------------------------
-
-
-class JobRequest(BaseModel):
-    """A run to queue: ``simulate`` (options ``horizon``, ``replications``, ``risk``,
-    ``threshold_minutes``, ``seed``, ``optimise``) or ``plan`` (``target_backlog_minutes``,
-    ``target_backlog_cases`` or ``target_wait_weeks``, ``risk``, ``horizon``,
-    ``replications``, ``seed``); options left out take the command line's defaults (but
-    1,000 replications)."""
-
-    kind: Literal["simulate", "plan"]
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
-class JobAccepted(BaseModel):
-    id: int
-    status: Literal["queued", "running", "done", "failed"]
-
-
-class JobStatus(BaseModel):
-    """A job: its status, its progress (``progress`` 0 to 1 when the run knows it, and
-    ``message``), and once ``done`` its ``result``: what ``flowcap simulate --json`` or
-    ``flowcap plan --json`` prints for the same options; once ``failed``, its ``error``."""
-
-    id: int
-    service: str
-    kind: Literal["simulate", "plan"]
-    options: dict[str, Any]
-    status: Literal["queued", "running", "done", "failed"]
-    progress: float | None
-    message: str
-    notes: list[str]
-    result: Any
-    error: str | None
-    created_by: str
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
 
 
 @api.post(

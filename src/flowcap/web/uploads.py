@@ -24,10 +24,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from flowcap import manage
+from flowcap.documents import Problems as UploadProblems
+from flowcap.documents import UploadSummary, problems_document
 from flowcap.errors import InputError, Problem, StoreError
 from flowcap.manage import UploadLimits, UploadPreview, UploadTooLarge
 from flowcap.web import security
@@ -62,44 +63,6 @@ FILE_PURPOSES = (
 ACCEPT = ".csv,.xlsx,.xes,.gz,.yaml"
 #: Problems named in the error summary at the top (the page lists every one below it).
 SUMMARY_PROBLEMS = 20
-
-
-class UploadProblem(BaseModel):
-    """One problem of an upload: the file, the row and column as ``flowcap validate``
-    numbers them (the header is row 1), and what is wrong."""
-
-    file: str
-    row: int | None
-    column: str | None
-    message: str
-
-
-class UploadProblems(BaseModel):
-    problems: list[UploadProblem]
-
-
-class TableChangeOut(BaseModel):
-    table: str
-    file: str
-    rows_now: int
-    rows_after: int
-    added: int
-    replaced: int
-    removed: int
-    unchanged: int
-
-
-class UploadSummary(BaseModel):
-    """What an upload changes (``dry_run``) or changed: per table it replaces, rows now and
-    after, added, replaced, removed; the settings kinds given a new version."""
-
-    service: str
-    files: list[str]
-    imported: bool
-    changed: bool
-    tables: list[TableChangeOut]
-    settings: list[str]
-    notes: list[str]
 
 
 # --- the files waiting for confirmation --------------------------------------------------------
@@ -230,10 +193,7 @@ async def read_form(request: Request, limits: UploadLimits) -> tuple[dict[str, b
 
 
 def _problems(error: InputError) -> list[dict]:
-    return [
-        {"file": p.file, "row": p.row, "column": p.column, "message": p.message}
-        for p in error.problems
-    ]
+    return problems_document(error)["problems"]
 
 
 def _audit_detail(preview: UploadPreview) -> str:
