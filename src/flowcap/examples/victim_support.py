@@ -212,6 +212,16 @@ pathway:
       service_minutes:
         default: {dist: lognormal, mean: 60, sd: 25}
         burglary: {dist: lognormal, mean: 45, sd: 18}
+
+# Daily monitoring (flowcap monitor, run each morning after the import): what it watches and
+# where its alerts go. The example sends nothing: give a webhook URL or email addresses (and
+# FLOWCAP_SMTP_URL) to be told.
+alerts:
+  k: 1.5                            # a working day in the next 14 whose demand passes 1.5 x
+  risk_threshold: 0.2               #   capacity with a chance above 20%
+  backlog_threshold_minutes: 2400   # a backlog forecast over 2,400 minutes (simulate's target)
+  # webhook: https://hooks.example.org/flowcap   # JSON POST, signed (FLOWCAP_WEBHOOK_SECRET)
+  # email: [manager@example.org]
 """
 #: The contingency options ``flowcap simulate`` compares (written with the data, so a demo in
 #: another folder has them too).

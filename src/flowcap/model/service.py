@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from flowcap.model._frozen import _Frozen
+from flowcap.model.alerts import AlertSettings
 from flowcap.model.distribution import Distribution
 from flowcap.model.eventlog import EventLogConfig
 from flowcap.model.pathway import DEFAULT_KEY, Pathway
@@ -246,6 +247,8 @@ class Service(_Frozen):
     #: Targets for SPC charts, by chart: "RESOURCE demand|activity|backlog" (minutes),
     #: "referrals" (all), "referrals CASE_TYPE" or "source SOURCE" (referral counts).
     spc_targets: dict[str, SPCTarget] = Field(default_factory=dict)
+    #: What ``flowcap monitor`` watches and where its alerts go (defaults: watch, send nowhere).
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @field_validator("timezone")
     @classmethod

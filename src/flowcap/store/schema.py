@@ -251,3 +251,37 @@ jobs = Table(
     Index("ix_jobs_service_id", "service_id", "id"),
     sqlite_autoincrement=True,  # ids never reused
 )
+
+
+# --- daily monitoring (flowcap.monitor) --------------------------------------------------------
+# An alert ``flowcap monitor`` found, recorded once: ``key`` is what makes it the same alert
+# again (unique per service); ``episode`` groups the keys of one continuing signal (the same
+# chart's rule and direction, the same resource over its threshold), whose ``last_seen`` day is
+# moved on while it lasts so that it is not raised again. ``delivered`` names the channels
+# (webhook, email) it has reached; ``sent_at`` is set once every configured channel has.
+# No case ids: an alert names a chart, a resource or a day.
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("service_id", Integer, ForeignKey("services.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # spc, risk, backlog, first_contact
+    Column("key", String(300), nullable=False),
+    Column("episode", String(300), nullable=False),
+    Column("day", Date, nullable=False),  # the day it is about
+    Column("last_seen", Date, nullable=False),  # the last day of data it was seen on
+    Column("title", String(300), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime, nullable=True),
+    Column("delivered", String(50), nullable=False),  # "", "webhook", "email", "email,webhook"
+    Column("send_attempts", Integer, nullable=False),
+    Column("send_error", String(500), nullable=True),
+    Column("acknowledged_at", DateTime, nullable=True),
+    Column("acknowledged_by", String(254), nullable=True),
+    UniqueConstraint("service_id", "key", name="uq_alerts_service_key"),
+    Index("ix_alerts_service_episode", "service_id", "episode"),
+    Index("ix_alerts_service_sent", "service_id", "sent_at"),
+    sqlite_autoincrement=True,  # ids never reused
+)
