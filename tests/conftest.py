@@ -30,6 +30,9 @@ from flowcap.simulate import DailySpec
 from flowcap.store import Store, schema
 
 POSTGRES_URL = os.environ.get("FLOWCAP_TEST_POSTGRES_URL")
+# The web app warms every stored service's measures when it starts; the tests open their
+# services as a first visitor would (tests/test_web_insight.py turns warming on to test it).
+os.environ.setdefault("FLOWCAP_WARM_CACHE", "0")
 
 
 @pytest.fixture(autouse=True)

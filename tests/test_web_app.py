@@ -253,6 +253,23 @@ def test_the_api_measures_are_exactly_the_cli_json(client, store_url, monkeypatc
     assert response.text == result.stdout.rstrip("\n")
 
 
+def test_the_api_measures_are_sent_compressed_to_a_client_that_takes_gzip(client):
+    """The same bytes either way: gzip when asked for (compressed once per range), plain
+    when gzip is not accepted or refused with q=0."""
+    url = path_of(EXAMPLE, "/measures").replace("/services", "/api/services")
+    bearer = {"Authorization": f"Bearer {api_token(client)}"}
+    plain = client.get(url, headers={**bearer, "Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    for accepted in ("gzip", "br, gzip;q=0.5", "*"):
+        raw = client.get(url, headers={**bearer, "Accept-Encoding": accepted})
+        assert raw.headers["content-encoding"] == "gzip"
+        assert raw.headers["vary"] == "Accept-Encoding"
+        assert raw.content == plain.content  # httpx decoded it
+        assert int(raw.headers["content-length"]) < len(plain.content) / 5
+    refused = client.get(url, headers={**bearer, "Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers and refused.content == plain.content
+
+
 def test_the_api_needs_a_valid_bearer_token(client):
     url = "/api/services"
     assert client.get(url).status_code == 401

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -320,3 +321,34 @@ def test_the_process_map_is_drawn_once_per_revision(client, monkeypatch):
     for _ in range(3):
         assert client.get(path_of(LOGGED, "/processmap")).status_code == 200
     assert len(calls) == 1
+
+
+# --- warming on start ---------------------------------------------------------------------------
+
+
+def test_the_app_warms_every_service_when_it_starts(store_url, monkeypatch, counted):
+    """With warming on (the default outside the tests), starting the app measures both
+    services and computes their insight in the background: the first visitor's pages then
+    measure nothing and say nothing is being calculated."""
+    monkeypatch.setenv("FLOWCAP_KEY", KEY)
+    monkeypatch.setenv("FLOWCAP_WARM_CACHE", "1")
+    with TestClient(create_app(store_url)) as client:
+        warmer = [t for t in threading.enumerate() if t.name == "flowcap-warm-cache"]
+        assert len(warmer) == 1
+        warmer[0].join(WAIT_S)
+        assert not warmer[0].is_alive()
+        cache = client.app.state.cache
+        for name in (EXAMPLE, LOGGED):
+            assert cache.insight(name, start=False).status == "ready"
+        assert counted == {"variation": 2, "risk": 2}
+
+        measured = []
+        real_measure = cache_module.measure
+        monkeypatch.setattr(
+            cache_module, "measure", lambda *a, **k: measured.append(1) or real_measure(*a, **k)
+        )
+        log_in(client)
+        page = client.get(path_of(EXAMPLE))
+        assert page.status_code == 200 and "being calculated" not in page.text
+        assert "SPC alerts: still being calculated" not in client.get("/services").text
+        assert measured == [] and counted == {"variation": 2, "risk": 2}

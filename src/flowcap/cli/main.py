@@ -14,6 +14,9 @@ from flowcap.cli import simulation  # noqa: F401
 from flowcap.cli import pathway  # noqa: F401
 from flowcap.cli import users  # noqa: F401
 from flowcap.cli import web  # noqa: F401
+from flowcap.cli import report  # noqa: F401
+from flowcap.cli import monitor  # noqa: F401
+from flowcap.cli import export  # noqa: F401
 
 # isort: on
 from flowcap.cli.app import app

@@ -14,7 +14,7 @@ reads a waiting list by: 0–2 working days, 3–5, 6–10, 11–20 and over 20.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
@@ -59,6 +59,9 @@ class WaitingList:
     case_types: tuple[str, ...]
     worked: np.ndarray
     first_day: int
+    # The profile of every day, made once: a range of the measures (a cut of the whole table)
+    # asks for it again, and it takes most of a second on a million referrals.
+    _profile: pd.DataFrame | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -154,6 +157,11 @@ class WaitingList:
         """Cases waiting at the end of each day by age band, per resource: ``date``,
         ``resource`` and :data:`BAND_COLUMNS` (a case moves to the next band on the day its
         age reaches the band's first age)."""
+        if self._profile is None:
+            self._profile = self._count_profile()
+        return self._profile.copy()
+
+    def _count_profile(self) -> pd.DataFrame:
         n_days, n_res = len(self.dates), len(self.resources)
         counts = np.zeros((n_res, len(BAND_STARTS), n_days + 1), dtype=np.int64)
         items = self.items

@@ -1,5 +1,6 @@
 """The REST API under ``/api/``: a token for scripts, the services a user may see, and a
-service's measures exactly as ``flowcap measures --json`` prints them.
+service's measures exactly as ``flowcap measures --json`` prints them. The bodies are the
+documents of :mod:`flowcap.documents`, one set of models for the CLI and the API.
 
 Every route but ``POST /api/token`` needs ``Authorization: Bearer TOKEN`` (401 without a
 valid one); a service the token's user may not see is a 404, as an unknown one is.
@@ -16,9 +17,10 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from flowcap.accounts import AccountError, LoginRefused
 from flowcap.checks import ArgumentError
+from flowcap.documents import Detail as Problem
+from flowcap.documents import MeasuresDay, ServiceSummary, Token
 from flowcap.errors import FlowcapError
 from flowcap.web.deps import AccountsDep, ApiService, ApiUser, CacheDep
-from flowcap.web.schemas import MeasuresDay, Problem, ServiceSummary, Token
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -88,6 +90,7 @@ def services(user: ApiUser, cache: CacheDep) -> list[ServiceSummary]:
     responses={**UNAUTHORISED, 404: {"model": Problem}, 422: {"model": Problem}},
 )
 def measures(
+    request: Request,
     name: ApiService,
     cache: CacheDep,
     from_: Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD)")] = None,
@@ -104,4 +107,20 @@ def measures(
         raise HTTPException(status_code=422, detail=str(error)) from None
     if measured is None:
         raise HTTPException(status_code=404, detail="Not Found")
-    return Response(measured.as_json(), media_type="application/json")
+    if accepts_gzip(request):
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(measured.as_gzip(), media_type="application/json", headers=headers)
+    return Response(
+        measured.as_json(), media_type="application/json", headers={"Vary": "Accept-Encoding"}
+    )
+
+
+def accepts_gzip(request: Request) -> bool:
+    """Whether the client takes a gzip body (``Accept-Encoding: gzip``, not refused with
+    ``q=0``): the measures of a long history are megabytes of JSON, compressed once."""
+    for part in request.headers.get("accept-encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.replace(" ", "").lower()
+            return q not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False

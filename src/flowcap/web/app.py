@@ -3,14 +3,16 @@ CLI's default store), migrated before the first request.
 
 ``flowcap serve`` runs it under Uvicorn; tests call ``create_app(url)`` with a temporary
 store. Pages are server-rendered (:mod:`flowcap.web.pages`), the API is under ``/api/``
-(:mod:`flowcap.web.api`), OpenAPI docs at ``/docs``; see :mod:`flowcap.web.security` for the
-session, CSRF and header rules.
+(:mod:`flowcap.web.api`), OpenAPI docs at ``/docs`` (Swagger UI, served by the app itself: no
+CDN); see :mod:`flowcap.web.security` for the session, CSRF and header rules.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -23,11 +25,15 @@ from flowcap.accounts import Accounts
 from flowcap.store import Store, default_database_url
 from flowcap.web import admin, api, daily, pages, planner, processmap, security, uploads
 from flowcap.web.assets import PLOTLY_JS, STATIC, plotly_css
-from flowcap.web.cache import MeasuresCache
+from flowcap.web.cache import MeasuresCache, warming
 from flowcap.web.deps import Forbidden, LoginRequired, NotFound
 from flowcap.web.render import environment, render
 
 STATIC_MAX_AGE = 3600
+#: Swagger UI (5.x, Apache-2.0) for the API docs at /docs, from the installed
+#: ``fastapi-offline`` package, which ships its two files: no CDN, so /docs works offline.
+#: ReDoc stays off (``redoc_url=None``).
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
 
 
 def create_app(database_url: str | None = None) -> FastAPI:
@@ -40,19 +46,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
         summary="Demand, capacity, activity and backlog of the services you belong to.",
         docs_url=None,
         redoc_url=None,
+        lifespan=warming,
     )
     app.state.store = store
     app.state.accounts = Accounts(store)
     app.state.cache = MeasuresCache(store)
     app.state.templates = environment()
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):
-        response = await call_next(request)
-        if request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", f"public, max-age={STATIC_MAX_AGE}")
-        security.add_security_headers(response, request)
-        return response
+    app.add_middleware(security.SecurityHeaders, static_max_age=STATIC_MAX_AGE)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):
@@ -86,18 +87,27 @@ def create_app(database_url: str | None = None) -> FastAPI:
     def plotly_stylesheet() -> Response:
         return Response(plotly_css(), media_type="text/css")
 
+    @app.get("/static/swagger-ui-bundle.js", include_in_schema=False)
+    def swagger_ui_js() -> FileResponse:
+        return FileResponse(SWAGGER_UI / "swagger-ui-bundle.js", media_type="text/javascript")
+
+    @app.get("/static/swagger-ui.css", include_in_schema=False)
+    def swagger_ui_css() -> FileResponse:
+        return FileResponse(SWAGGER_UI / "swagger-ui.css", media_type="text/css")
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
-        page = get_swagger_ui_html(openapi_url="/openapi.json", title="flowcap API")
-        html = page.body.decode()
-        cdn = "https://cdn.jsdelivr.net"
-        scripts = " ".join(security.inline_script_hashes(html))
-        # Swagger UI comes from its CDN (online only) and starts from an inline script: this
-        # page alone allows those, by hash; it shows no data, only the API's description.
-        page.headers["Content-Security-Policy"] = (
-            f"default-src 'self'; script-src 'self' {cdn} {scripts}; "
-            f"style-src 'self' {cdn} 'unsafe-inline'; img-src 'self' data: https:; "
-            "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        page = get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="flowcap API",
+            swagger_js_url="/static/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            # no badge fetched from swagger.io's validator: nothing leaves this server
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+        page.headers["Content-Security-Policy"] = security.docs_content_security_policy(
+            page.body.decode()
         )
         return page
 

@@ -16,16 +16,21 @@ of a service's stored event log is kept per revision too (:meth:`MeasuresCache.p
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from flowcap.errors import FlowcapError
 from flowcap.history import ServiceHistory, open_stored, stored_event_log
@@ -40,12 +45,33 @@ from flowcap.variation.report import chart_name
 RANGES_KEPT = 16
 #: Days the dashboard's forecast and risk look ahead (as ``flowcap risk --horizon 28``).
 RISK_HORIZON_DAYS = 28
+#: The longest :meth:`MeasuresCache.warm` waits for a service's insight before warming the
+#: next service (seconds): they would otherwise all compute at once.
+WARM_INSIGHT_SECONDS = 600.0
 #: The ratio of demand to capacity the dashboard calls a bad day.
 BAD_DAY_RATIO = 1.5
 #: Days back the services page compares the backlog with and counts alerts over.
 LOOK_BACK_DAYS = 28
 #: A backlog that moved by less than this share of the larger of then and now is "flat".
 FLAT_SHARE = 0.05
+
+
+#: ``FLOWCAP_WARM_CACHE=0`` stops the app warming every service's measures when it starts.
+WARM_ON_START = "FLOWCAP_WARM_CACHE"
+
+
+@asynccontextmanager
+async def warming(app) -> AsyncIterator[None]:
+    """The app's lifespan: on start, a background thread measures every stored service and
+    computes its insight (:meth:`MeasuresCache.warm_all`), so that the first visitors after
+    a restart are served from memory instead of waiting seconds each (the load benchmark's
+    cold start); pages asked for meanwhile wait for the service they need, as before.
+    Off with ``FLOWCAP_WARM_CACHE=0`` (the tests, which open few services once)."""
+    if os.environ.get(WARM_ON_START, "1") != "0":
+        threading.Thread(
+            target=app.state.cache.warm_all, name="flowcap-warm-cache", daemon=True
+        ).start()
+    yield
 
 
 @dataclass(frozen=True)
@@ -58,35 +84,44 @@ class Revision:
     last_change: datetime | None
 
 
-def service_revision(store: Store, name: str) -> Revision | None:
-    """The service's :class:`Revision`, or ``None`` when the store holds no such service."""
+def _revision_query():
     services, imports, settings, erasures = (
         schema.services,
         schema.imports,
         schema.settings,
         schema.erasures,
     )
+    mine = services.c.id
+
+    def newest(table, column):
+        return select(column).where(table.c.service_id == mine).scalar_subquery()
+
+    return select(
+        mine,
+        newest(imports, func.max(imports.c.id)),
+        newest(imports, func.max(imports.c.imported_at)),
+        newest(settings, func.max(settings.c.id)),
+        newest(settings, func.max(settings.c.saved_at)),
+        newest(erasures, func.count()),
+        newest(erasures, func.max(erasures.c.erased_at)),
+    ).where(services.c.name == bindparam("name"))
+
+
+#: Built once: every request asks it, and building it took more time than running it.
+REVISION_QUERY = _revision_query()
+
+
+def service_revision(store: Store, name: str) -> Revision | None:
+    """The service's :class:`Revision`, or ``None`` when the store holds no such service.
+
+    One query (each request asks it, so its cost is the floor of every page's)."""
     with store.engine.connect() as connection:
-        service_id = connection.scalar(select(services.c.id).where(services.c.name == name))
-        if service_id is None:
-            return None
-        imported = connection.execute(
-            select(func.max(imports.c.id), func.max(imports.c.imported_at)).where(
-                imports.c.service_id == service_id
-            )
-        ).one()
-        saved = connection.execute(
-            select(func.max(settings.c.id), func.max(settings.c.saved_at)).where(
-                settings.c.service_id == service_id
-            )
-        ).one()
-        erased = connection.execute(
-            select(func.count(), func.max(erasures.c.erased_at)).where(
-                erasures.c.service_id == service_id
-            )
-        ).one()
-    stamps = [stamp for stamp in (imported[1], saved[1], erased[1]) if stamp is not None]
-    key = (service_id, imported[0], saved[0], erased[0], erased[1])
+        row = connection.execute(REVISION_QUERY, {"name": name}).first()
+    if row is None:
+        return None
+    service_id, import_id, imported_at, setting_id, saved_at, erased, erased_at = row
+    stamps = [stamp for stamp in (imported_at, saved_at, erased_at) if stamp is not None]
+    key = (service_id, import_id, setting_id, erased, erased_at)
     return Revision(key=key, last_change=max(stamps, default=None))
 
 
@@ -99,14 +134,23 @@ class Measured:
     result: DailyMeasures
     revision: Revision
     _json: bytes | None = field(default=None, repr=False)
+    _gzip: bytes | None = field(default=None, repr=False)
     _figure: str | None = field(default=None, repr=False)
     _tables: dict | None = field(default=None, repr=False)
+    _trend: tuple | None = field(default=None, repr=False)
 
     def as_json(self) -> bytes:
         if self._json is None:
             # As the CLI writes it (json.dumps of DailyMeasures.as_json), byte for byte.
             self._json = json.dumps(self.result.as_json()).encode()
         return self._json
+
+    def as_gzip(self) -> bytes:
+        """:meth:`as_json` gzip-compressed, made once (a million referrals' three years are
+        1.4 MB of JSON, about a tenth of that compressed)."""
+        if self._gzip is None:
+            self._gzip = gzip.compress(self.as_json(), compresslevel=6, mtime=0)
+        return self._gzip
 
     def tables(self) -> dict:
         """The dashboard's tables, made once (the waiting list and the first-contact counts
@@ -144,7 +188,13 @@ class Measured:
         """Per resource: the backlog (minutes) at the end of the range (``now``, on ``day``)
         and ``days`` earlier (``before``, on ``before_day``; ``None`` when the range is
         shorter), and ``direction``: ``up``, ``down`` or ``flat`` (moved by less than
-        :data:`FLAT_SHARE` of the larger), ``None`` without a ``before``."""
+        :data:`FLAT_SHARE` of the larger), ``None`` without a ``before``. Made once per
+        ``days`` asked for last."""
+        if self._trend is None or self._trend[0] != days:
+            self._trend = (days, self._backlog_trend(days))
+        return self._trend[1]
+
+    def _backlog_trend(self, days: int) -> list[dict]:
         table = self.result.table
         last = table["date"].max()
         then = last - pd.Timedelta(days=days)
@@ -187,7 +237,12 @@ class Insight:
     def alerts(self) -> list[dict]:
         """Every SPC alert, minutes and referrals, oldest first: ``date`` (a date),
         ``chart`` (its name, as ``spc_targets:`` names it), ``rule``, ``direction``,
-        ``message``."""
+        ``message``. Made once: three years of alerts take tens of milliseconds, and every
+        dashboard and services page asks."""
+        return self._alerts
+
+    @cached_property
+    def _alerts(self) -> list[dict]:
         out = [
             {
                 "date": date.fromisoformat(a["date"]),
@@ -209,7 +264,7 @@ class Insight:
 
     def last_day(self) -> date | None:
         """The newest point of any chart (the day the alerts are counted back from)."""
-        days = [row["latest"] for row in self.variation.chart_summaries() if row["latest"]]
+        days = [row["latest"] for row in self.icons() if row["latest"]]
         return max(days, default=None)
 
     def recent_alert_count(self, days: int = LOOK_BACK_DAYS) -> int:
@@ -222,7 +277,11 @@ class Insight:
 
     def icons(self) -> list[dict]:
         """Each chart's latest point and Making Data Count icons in words
-        (:meth:`~flowcap.variation.VariationReport.chart_summaries`)."""
+        (:meth:`~flowcap.variation.VariationReport.chart_summaries`), made once."""
+        return self._icons
+
+    @cached_property
+    def _icons(self) -> list[dict]:
         return self.variation.chart_summaries()
 
     def bad_days(self, k: float = BAD_DAY_RATIO, n_dates: int = 3) -> list[dict]:
@@ -347,6 +406,31 @@ class MeasuresCache:
             entry = _Entry(revision, open_stored(name, self.store.url))
             self._entries[name] = entry
         return entry
+
+    def warm(self, name: str) -> None:
+        """Do now what the first visitor of ``name`` would wait for: measure its whole
+        history, make the dashboard's chart and tables and the API's JSON, and compute its
+        insight (SPC alerts and risk). A service with nothing to measure is left as it is."""
+        try:
+            measured = self.measures(name)
+        except FlowcapError:
+            return  # no referrals stored yet: its pages say so, with nothing to wait for
+        if measured is None:
+            return
+        measured.as_gzip()
+        measured.figure_json()
+        measured.tables()
+        measured.backlog_trend()
+        self.insight(name, wait=WARM_INSIGHT_SECONDS)
+
+    def warm_all(self) -> None:
+        """:meth:`warm` every service in the store, one after another (for a thread started
+        with the app: the first dashboards after a start are then served from memory)."""
+        for entry in self.store.services():
+            try:
+                self.warm(entry["name"])
+            except Exception:  # noqa: BLE001 - a page asking later gets the error itself
+                continue
 
     # --- the slow analyses -------------------------------------------------------------------
 

@@ -18,11 +18,15 @@ from flowcap.web.cache import MeasuresCache
 from flowcap.web.security import SESSION_COOKIE
 
 
-def get_accounts(request: Request) -> Accounts:
+# The dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
+# in its thread pool, a hop each that cost more than the work under the load benchmark.
+
+
+async def get_accounts(request: Request) -> Accounts:
     return request.app.state.accounts
 
 
-def get_cache(request: Request) -> MeasuresCache:
+async def get_cache(request: Request) -> MeasuresCache:
     return request.app.state.cache
 
 
@@ -99,7 +103,7 @@ def page_service(role: str):
     it; the not-found page when they do not belong to it (as for an unknown service), 403
     when they belong with a lower role."""
 
-    def check(name: str, visitor: Visitor) -> str:
+    async def check(name: str, visitor: Visitor) -> str:
         if visitor.user.role_in(name) is None:
             raise NotFound
         if not may(visitor.user, name, role):
@@ -112,7 +116,7 @@ def page_service(role: str):
 def api_service(role: str):
     """As :func:`page_service`, for the API: 404 ``{"detail": "Not Found"}``, or 403."""
 
-    def check(name: str, user: ApiUser) -> str:
+    async def check(name: str, user: ApiUser) -> str:
         if user.role_in(name) is None:
             raise HTTPException(status_code=404, detail="Not Found")
         if not may(user, name, role):

@@ -67,6 +67,9 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates are installed files: no check of their modification time on every
+        # page (a stat per template and include, measured under load).
+        auto_reload=False,
     )
     env.filters |= {
         "number": number,
