@@ -77,7 +77,7 @@ def test_a_failure_mid_import_leaves_the_store_as_it_was(tmp_path, backend, monk
 
     from flowcap.store import repository
 
-    real_insert = repository._bulk_insert
+    real_insert = repository.bulk_insert
     calls = []
 
     def fail_on_second_table(connection, table, frame, service_id):
@@ -86,7 +86,7 @@ def test_a_failure_mid_import_leaves_the_store_as_it_was(tmp_path, backend, monk
             raise RuntimeError("disk full")
         return real_insert(connection, table, frame, service_id)
 
-    monkeypatch.setattr(repository, "_bulk_insert", fail_on_second_table)
+    monkeypatch.setattr(repository, "bulk_insert", fail_on_second_table)
     with pytest.raises(RuntimeError, match="disk full"):
         import_folder(folder)
     assert calls == ["referrals", "roster"]
@@ -105,13 +105,13 @@ def test_a_kill_mid_import_leaves_the_store_as_it_was(tmp_path, backend):
         import os, signal
         from flowcap.store import repository
         from flowcap import import_folder
-        real = repository._bulk_insert
+        real = repository.bulk_insert
         def insert_then_die(connection, table, frame, service_id):
             rows = real(connection, table, frame, service_id)
             if table.name == "roster":
                 os.kill(os.getpid(), signal.SIGKILL)
             return rows
-        repository._bulk_insert = insert_then_die
+        repository.bulk_insert = insert_then_die
         import_folder({str(folder)!r})
     """)
     done = subprocess.run([sys.executable, "-c", script], env=os.environ.copy(), timeout=120)

@@ -5,6 +5,7 @@ imported once."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -170,15 +171,38 @@ def test_the_dashboard_carries_the_measures_figure_for_the_chart(client):
     assert response.status_code == 200
     page = response.text
     assert f"<h1>{EXAMPLE}</h1>" in page
-    assert '<div id="measures-chart"></div>' in page
-    figure = re.search(
-        r'<script type="application/json" id="measures-figure">(.*?)</script>', page, re.S
-    ).group(1)
-    figure = json.loads(figure)
+    chart = path_of(EXAMPLE, "/chart")
+    assert f'<div id="measures-chart" data-figure="{chart}"></div>' in page
+    assert len(response.content) < 100_000  # the figure is fetched, not in the page
+    figure = client.get(chart).json()
     assert {trace["name"] for trace in figure["data"]} >= {"Demand", "Capacity", "Activity"}
     assert '<script src="/static/dashboard.js" defer></script>' in page
     assert "First contact" in page and "94%" in page  # as the demo prints it
     assert "Who is waiting, by age" in page
+
+
+def test_the_chart_is_the_days_asked_for_and_kept_by_the_browser_until_it_changes(client):
+    """The dashboard's figure comes from /chart with the page's days; an ETag of the service's
+    revision and the days lets the browser keep it (304), compressed for a browser that takes
+    gzip; bad dates are a 422 (the page names them)."""
+    log_in(client)
+    page = client.get(path_of(EXAMPLE, "?from=2025-06-01&to=2025-06-30")).text
+    url = html.unescape(re.search(r'data-figure="([^"]+)"', page).group(1))
+    assert url == path_of(EXAMPLE, "/chart?from=2025-06-01&to=2025-06-30")
+    first = client.get(url)
+    assert first.status_code == 200 and first.headers["content-encoding"] == "gzip"
+    assert first.headers["cache-control"] == "private, no-cache"
+    days = {x[:10] for trace in first.json()["data"] for x in trace.get("x") or []}
+    assert min(days) == "2025-06-01" and max(days) == "2025-06-30"
+    tag = first.headers["etag"]
+    again = client.get(url, headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == tag
+    whole = client.get(path_of(EXAMPLE, "/chart"), headers={"If-None-Match": tag})
+    assert whole.status_code == 200 and whole.headers["etag"] != tag
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.json() == first.json()
+    assert client.get(path_of(EXAMPLE, "/chart?from=2025-07-01&to=2025-06-30")).status_code == 422
+    assert client.get(path_of(EXAMPLE, "/chart?from=31/02/2025")).status_code == 422
 
 
 def test_the_date_range_cuts_the_days_and_a_bad_date_is_named(client):

@@ -48,6 +48,7 @@ WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 #: Every route of the app: (method, path) -> its kind. A route missing here fails the test.
 ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "public",
+    ("GET", "/favicon.ico"): "public",
     ("GET", "/login"): "public",
     ("POST", "/login"): "login",
     ("POST", "/logout"): "logout",
@@ -55,6 +56,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/"): "home",
     ("GET", "/services"): "page",
     ("GET", "/services/{name}"): "service page",
+    ("GET", "/services/{name}/chart"): "service page",
     ("GET", "/api/services"): "api",
     ("GET", "/api/services/{name}/measures"): "service api",
     # FastAPI's own documentation pages

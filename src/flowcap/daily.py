@@ -63,7 +63,7 @@ from flowcap.io.service_yaml import read_service_yaml
 from flowcap.measures.work import due_work
 from flowcap.model import Service
 from flowcap.store import Store, default_database_url, schema
-from flowcap.store.repository import ABSENT, _bulk_insert
+from flowcap.store.repository import ABSENT, bulk_insert
 
 #: Days that may be entered or changed: today and the days before it, this many in all.
 WINDOW_DAYS = 14
@@ -352,7 +352,7 @@ def read_day(name: str, day: date, *, database_url: str | None = None) -> DayFig
     try:
         service = _service(store, name)
         with store.engine.connect() as connection:
-            service_id = store._service_id(connection, name)
+            service_id = store.service_id(connection, name)
             return _read_day(connection, service, service_id, day)
     finally:
         store.close()
@@ -363,7 +363,7 @@ def entered_days(name: str, *, database_url: str | None = None) -> set[date]:
     store = Store.open(database_url or default_database_url(create=False), existing=True)
     try:
         with store.engine.connect() as connection:
-            service_id = store._service_id(connection, name)
+            service_id = store.service_id(connection, name)
             return _entered_days(connection, service_id)
     finally:
         store.close()
@@ -479,8 +479,8 @@ def save_day(
         entry = check_entry(service, raw, today or service_today(service))
         key = load_key()
         with store.engine.begin() as connection:
-            store._check_key(connection, key)
-            service_id = store._service_id(connection, name)
+            store.check_key(connection, key)
+            service_id = store.service_id(connection, name)
             before = _read_day(connection, service, service_id, entry.day)
             removed = _write_day(connection, store, service, service_id, entry, key)
             after = _read_day(connection, service, service_id, entry.day)
@@ -548,7 +548,7 @@ def _write_day(connection, store: Store, service: Service, service_id: int, entr
             "source": SOURCE,
         }
     )
-    written = {"referrals": _bulk_insert(connection, referrals_table, referrals, service_id)}
+    written = {"referrals": bulk_insert(connection, referrals_table, referrals, service_id)}
 
     # The roster: the day's rows replaced (a file's minutes_per_staff kept).
     kept = dict(
@@ -573,7 +573,7 @@ def _write_day(connection, store: Store, service: Service, service_id: int, entr
     )
     roster["date"] = roster["date"].astype("datetime64[ns]")
     roster["minutes_per_staff"] = roster["minutes_per_staff"].astype(object)
-    written["roster"] = _bulk_insert(connection, roster_table, roster, service_id)
+    written["roster"] = bulk_insert(connection, roster_table, roster, service_id)
 
     # The sessions, given to the figure-cases as the module's docstring says.
     cases = pd.concat(
@@ -599,7 +599,7 @@ def _write_day(connection, store: Store, service: Service, service_id: int, entr
         raise InputError(problems)
     sessions = pd.DataFrame(rows, columns=["date", "case_key", "resource", "minutes"])
     sessions["date"] = sessions["date"].astype("datetime64[ns]")
-    written["sessions"] = _bulk_insert(connection, sessions_table, sessions, service_id)
+    written["sessions"] = bulk_insert(connection, sessions_table, sessions, service_id)
 
     # Recorded as imports: each table written, and the save itself.
     digest = hashlib.sha256(
@@ -615,7 +615,7 @@ def _write_day(connection, store: Store, service: Service, service_id: int, entr
         ).encode()
     ).hexdigest()
     file_name = _file_name(day)
-    last_sessions = store._last_sha(connection, service_id, "sessions")
+    last_sessions = store.last_sha(connection, service_id, "sessions")
     has_sessions = connection.scalar(
         select(func.count())
         .select_from(sessions_table)
@@ -629,8 +629,8 @@ def _write_day(connection, store: Store, service: Service, service_id: int, entr
             .select_from(getattr(schema, table))
             .where(getattr(schema, table).c.service_id == service_id)
         )
-        store._record_import(connection, service_id, table, file_name, digest, count)
-    store._record_import(
+        store.record_import(connection, service_id, table, file_name, digest, count)
+    store.record_import(
         connection, service_id, IMPORT_TABLE, file_name, digest, sum(written.values())
     )
     return removed_later

@@ -84,6 +84,23 @@ def _picture(pmap: ProcessMap, top_edges: int | None, top_variants: int | None) 
     )
 
 
+def process_map_svg(
+    pmap: ProcessMap,
+    title: str,
+    *,
+    top_edges: int | None = DEFAULT_TOP_EDGES,
+    graphviz: bool | None = None,
+) -> str:
+    """The picture of ``pmap`` as an ``<svg>`` element: its ``top_edges`` most frequent
+    hand-offs with the worst bottlenecks kept. Drawn by Graphviz's ``dot`` when ``graphviz``
+    (by default, when ``dot`` is installed), else laid out by flowcap itself (the web app's
+    choice: a page that never depends on ``dot``). Text escaped, no script."""
+    shown = _picture(pmap, top_edges, None) if len(pmap.edges) else pmap
+    if has_graphviz() if graphviz is None else graphviz:
+        return _svg_element(run_dot(to_dot(shown, title), "svg"))
+    return layered_svg(_drawing(shown, title))
+
+
 @dataclass(frozen=True)
 class _Node:
     """A box (or the start or end circle) of the picture, as both renderers draw it."""

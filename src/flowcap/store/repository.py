@@ -175,8 +175,8 @@ class Store:
         """
         report = ImportReport(folder.service.name, store=self.where())
         with self.engine.begin() as connection:
-            self._check_key(connection, key)
-            service_id = self._service_id(connection, folder.service.name, create=True)
+            self.check_key(connection, key)
+            service_id = self.service_id(connection, folder.service.name, create=True)
             erased = set(
                 connection.scalars(
                     select(schema.erasures.c.case_key).where(
@@ -186,7 +186,7 @@ class Store:
             )
             for table_name, table in schema.DATA_TABLES.items():
                 file_name, sha = folder.files.get(table_name, (ABSENT, ABSENT))
-                if self._last_sha(connection, service_id, table_name) == sha:
+                if self.last_sha(connection, service_id, table_name) == sha:
                     report.written[table_name] = None
                     continue
                 if sha == ABSENT and not self._has_import(connection, service_id, table_name):
@@ -194,8 +194,8 @@ class Store:
                     continue
                 connection.execute(delete(table).where(table.c.service_id == service_id))
                 frame = _frame_for(table_name, folder, key, erased)
-                rows = _bulk_insert(connection, table, frame, service_id)
-                self._record_import(connection, service_id, table_name, file_name, sha, rows)
+                rows = bulk_insert(connection, table, frame, service_id)
+                self.record_import(connection, service_id, table_name, file_name, sha, rows)
                 report.written[table_name] = rows
             self._import_events(connection, service_id, folder, key, erased, report)
             who = saved_by or _user()
@@ -213,7 +213,7 @@ class Store:
         """An event-log service's events, replaced when the log or its reading changed (and
         removed when the service no longer has a log), like a table of their own."""
         file_name, sha = folder.files.get("events", (ABSENT, ABSENT))
-        last = self._last_sha(connection, service_id, "events")
+        last = self.last_sha(connection, service_id, "events")
         if last == sha or (last is None and sha == ABSENT):
             report.written["events"] = None
             return
@@ -221,10 +221,10 @@ class Store:
         connection.execute(delete(events).where(events.c.service_id == service_id))
         rows = 0
         if folder.event_log is not None:
-            rows = _bulk_insert(
+            rows = bulk_insert(
                 connection, events, _event_rows(folder.event_log, key, erased), service_id
             )
-        self._record_import(connection, service_id, "events", file_name, sha, rows)
+        self.record_import(connection, service_id, "events", file_name, sha, rows)
         report.written["events"] = rows
 
     def _save_setting(
@@ -255,7 +255,10 @@ class Store:
         )
         return version
 
-    def _record_import(self, connection, service_id, table_name, file_name, sha, rows) -> None:
+    def record_import(self, connection, service_id, table_name, file_name, sha, rows) -> None:
+        """Record, in ``connection``'s transaction, that ``table_name`` of the service was
+        replaced from ``file_name`` (its SHA-256 ``sha``, ``rows`` rows): the revision the
+        web app's cache and ``flowcap services`` read."""
         connection.execute(
             insert(schema.imports).values(
                 service_id=service_id,
@@ -267,7 +270,9 @@ class Store:
             )
         )
 
-    def _check_key(self, connection, key: bytes) -> None:
+    def check_key(self, connection, key: bytes) -> None:
+        """Refuse (:class:`StoreError`) a pseudonymisation key other than the one the store's
+        case keys were made with; a new store records its fingerprint."""
         stored = connection.scalar(
             select(schema.store_info.c.value).where(schema.store_info.c.key == "key_fingerprint")
         )
@@ -282,7 +287,9 @@ class Store:
                 "or every case would be counted twice."
             )
 
-    def _service_id(self, connection, name: str, create: bool = False) -> int:
+    def service_id(self, connection, name: str, create: bool = False) -> int:
+        """The id of the service called ``name`` (made when ``create``; else a
+        :class:`StoreError` when the store has no such service)."""
         found = connection.scalar(
             select(schema.services.c.id).where(schema.services.c.name == name)
         )
@@ -292,7 +299,8 @@ class Store:
             raise StoreError(f"the store at {self.where()} holds no service {name!r}")
         return connection.execute(insert(schema.services).values(name=name)).inserted_primary_key[0]
 
-    def _last_sha(self, connection, service_id: int, table_name: str) -> str | None:
+    def last_sha(self, connection, service_id: int, table_name: str) -> str | None:
+        """The SHA-256 of the file ``table_name`` was last imported from (``None``: never)."""
         return connection.scalar(
             select(schema.imports.c.sha256)
             .where(
@@ -303,18 +311,18 @@ class Store:
         )
 
     def _has_import(self, connection, service_id: int, table_name: str) -> bool:
-        return self._last_sha(connection, service_id, table_name) is not None
+        return self.last_sha(connection, service_id, table_name) is not None
 
     def is_current(self, service_name: str, files: dict[str, tuple[str, str]]) -> bool:
         """True when every table's last import came from exactly these files (by SHA-256)."""
         with self.engine.connect() as connection:
             try:
-                service_id = self._service_id(connection, service_name)
+                service_id = self.service_id(connection, service_name)
             except StoreError:
                 return False
             for table_name in (*schema.DATA_TABLES, "events"):
                 sha = files.get(table_name, (ABSENT, ABSENT))[1]
-                last = self._last_sha(connection, service_id, table_name)
+                last = self.last_sha(connection, service_id, table_name)
                 if last != sha and not (last is None and sha == ABSENT):
                     return False
             stored = self._settings(connection, service_id)
@@ -334,12 +342,12 @@ class Store:
         through SQLAlchemy's ``Row`` objects costs several seconds per million referrals.
         """
         with self.engine.connect() as connection:
-            service_id = self._service_id(connection, service_name)
+            service_id = self.service_id(connection, service_name)
             frames = {
                 table_name: _fetch_frame(connection, table, service_id)
                 for table_name, table in schema.DATA_TABLES.items()
             }
-            sessions_sha = self._last_sha(connection, service_id, "sessions")
+            sessions_sha = self.last_sha(connection, service_id, "sessions")
         has_sessions = sessions_sha is not None and sessions_sha != ABSENT
         return ServiceTables(
             referrals=frames["referrals"],
@@ -359,7 +367,7 @@ class Store:
             settings (import its folder again).
         """
         with self.engine.connect() as connection:
-            service_id = self._service_id(connection, service_name)
+            service_id = self.service_id(connection, service_name)
             found = self._settings(connection, service_id)
         if "service" not in found:
             raise StoreError(
@@ -380,7 +388,7 @@ class Store:
         """
         table = schema.settings
         with self.engine.connect() as connection:
-            service_id = self._service_id(connection, service_name)
+            service_id = self.service_id(connection, service_name)
             rows = connection.execute(
                 select(table)
                 .where(table.c.service_id == service_id)
@@ -409,7 +417,7 @@ class Store:
         (the log's resource column: often a member of staff) is not stored."""
         table = schema.events
         with self.engine.connect() as connection:
-            service_id = self._service_id(connection, service_name)
+            service_id = self.service_id(connection, service_name)
             frame = _fetch_frame(connection, table, service_id, order=[table.c.position])
         return frame.rename(columns={"case_key": "case"})
 
@@ -419,7 +427,7 @@ class Store:
         log's own case-type values are not names: reading maps them)."""
         used: dict[str, set[str]] = {"case_type": set(), "resource": set()}
         with self.engine.connect() as connection:
-            service_id = self._service_id(connection, service_name)
+            service_id = self.service_id(connection, service_name)
             for column, tables in (
                 ("case_type", (schema.referrals, schema.waiting)),
                 ("resource", (schema.roster, schema.sessions)),
@@ -490,7 +498,7 @@ class Store:
             raise ValueError(f"unknown settings kind {kind!r}; kinds: {', '.join(schema.SETTINGS)}")
         sha = ABSENT if content is None else hashlib.sha256(content).hexdigest()
         with self.engine.begin() as connection:
-            service_id = self._service_id(connection, service_name, create=kind == "service")
+            service_id = self.service_id(connection, service_name, create=kind == "service")
             return self._save_setting(
                 connection, service_id, kind, file_name, sha, content, saved_by or _user()
             )
@@ -499,7 +507,7 @@ class Store:
         """Rows stored per table for a service (0 for a service never imported)."""
         with self.engine.connect() as connection:
             try:
-                service_id = self._service_id(connection, service_name)
+                service_id = self.service_id(connection, service_name)
             except StoreError:
                 return {name: 0 for name in schema.DATA_TABLES}
             return {
@@ -522,8 +530,8 @@ class Store:
         [case_key] = pseudonymise([case_id], key)
         removed: dict[str, int] = {}
         with self.engine.begin() as connection:
-            self._check_key(connection, key)
-            self._service_id(connection, service_name)  # the folder's service must exist
+            self.check_key(connection, key)
+            self.service_id(connection, service_name)  # the folder's service must exist
             for table_name in ("referrals", "waiting", "sessions", "events"):
                 table = getattr(schema, table_name)
                 result = connection.execute(delete(table).where(table.c.case_key == case_key))
@@ -651,7 +659,7 @@ def _frame_for(
     return frame
 
 
-def _bulk_insert(connection, table, frame: pd.DataFrame, service_id: int) -> int:
+def bulk_insert(connection, table, frame: pd.DataFrame, service_id: int) -> int:
     """Insert a frame's rows fast: COPY on PostgreSQL, executemany of tuples elsewhere."""
     if frame.empty:
         return 0

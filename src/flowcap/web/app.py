@@ -79,6 +79,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
     def healthz() -> dict:
         return {"status": "ok"}
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        # What a browser asks for on a page that names no icon (a JSON answer opened in it).
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:
         return FileResponse(PLOTLY_JS, media_type="text/javascript")

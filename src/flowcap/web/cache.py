@@ -17,6 +17,7 @@ of a service's stored event log is kept per revision too (:meth:`MeasuresCache.p
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import threading
@@ -136,6 +137,7 @@ class Measured:
     _json: bytes | None = field(default=None, repr=False)
     _gzip: bytes | None = field(default=None, repr=False)
     _figure: str | None = field(default=None, repr=False)
+    _figure_gzip: bytes | None = field(default=None, repr=False)
     _tables: dict | None = field(default=None, repr=False)
     _trend: tuple | None = field(default=None, repr=False)
 
@@ -183,6 +185,18 @@ class Measured:
                 text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
             )
         return self._figure
+
+    def figure_gzip(self) -> bytes:
+        """:meth:`figure_json` gzip-compressed, made once."""
+        if self._figure_gzip is None:
+            self._figure_gzip = gzip.compress(self.figure_json().encode(), compresslevel=6, mtime=0)
+        return self._figure_gzip
+
+    def etag(self) -> str:
+        """An HTTP entity tag of these measures: the service's revision and the days."""
+        first, last = self.result.period
+        text = repr((self.revision.key, str(first.date()), str(last.date())))
+        return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
     def backlog_trend(self, days: int = LOOK_BACK_DAYS) -> list[dict]:
         """Per resource: the backlog (minutes) at the end of the range (``now``, on ``day``)
@@ -418,7 +432,7 @@ class MeasuresCache:
         if measured is None:
             return
         measured.as_gzip()
-        measured.figure_json()
+        measured.figure_gzip()
         measured.tables()
         measured.backlog_trend()
         self.insight(name, wait=WARM_INSIGHT_SECONDS)
@@ -507,22 +521,13 @@ class MeasuresCache:
             service = self._entry(name, revision).history.service
             view = None
             if service.event_log is not None:
-                from flowcap.report.process_map import (
-                    DEFAULT_TOP_EDGES,
-                    HIGHLIGHTED_BOTTLENECKS,
-                    _drawing,
-                    layered_svg,
-                )
+                from flowcap.report.process_map import process_map_svg
 
                 events = stored_event_log(self.store.events(name), service)
                 pmap = process_map(events.sorted_events())
-                shown = pmap
-                if len(pmap.edges):
-                    shown = pmap.filtered(
-                        top_edges=DEFAULT_TOP_EDGES, keep_bottlenecks=HIGHLIGHTED_BOTTLENECKS
-                    )
                 title = f"Process map: {events.source}"
-                view = MapView(pmap, events.source, layered_svg(_drawing(shown, title)))
+                svg = process_map_svg(pmap, title, graphviz=False)
+                view = MapView(pmap, events.source, svg)
             self._maps[name] = (revision.key, view)
             return view
 

@@ -17,7 +17,6 @@ from flowcap.accounts import ROLES, Accounts, User
 from flowcap.web.cache import MeasuresCache
 from flowcap.web.security import SESSION_COOKIE
 
-
 # The dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
 # in its thread pool, a hop each that cost more than the work under the load benchmark.
 

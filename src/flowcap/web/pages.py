@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +22,7 @@ from flowcap.errors import FlowcapError
 from flowcap.measures.waiting import BAND_COLUMNS, BAND_LABELS
 from flowcap.web import cache as insight_rules
 from flowcap.web import security
+from flowcap.web.api import accepts_gzip
 from flowcap.web.deps import AccountsDep, CacheDep, NotFound, PageService, Visitor
 from flowcap.web.render import FieldError, expired_form, render
 
@@ -230,7 +232,7 @@ def dashboard(
             "last_day": last,
             "period": result.period,
             "recorded": result.recorded,
-            "figure_json": measured.figure_json(),
+            "chart_url": chart_url(name, start, end),
             "summary": tables["summary"],
             "waiting": [
                 {**row, "bands": [row[column] for column in BAND_COLUMNS]}
@@ -239,6 +241,37 @@ def dashboard(
             "first_contact": tables["first_contact"],
         }
     return render(request, "dashboard.html", context)
+
+
+@router.get("/services/{name}/chart", include_in_schema=False)
+def chart(
+    request: Request,
+    name: PageService,
+    cache: CacheDep,
+    from_: Annotated[str | None, Query(alias="from", max_length=40)] = None,
+    to: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """The dashboard chart's Plotly figure (JSON) for the days asked for: fetched by the
+    page's script, so that the page itself is a few kilobytes; the browser keeps it and asks
+    again with its ETag (the service's revision and the days), answered 304 while unchanged."""
+    errors: list[FieldError] = []
+    start, end = _day(from_, "from", errors), _day(to, "to", errors)
+    if errors:
+        return Response(status_code=422)
+    try:
+        measured = cache.measures(name, start, end)
+    except FlowcapError:
+        return Response(status_code=422)  # the dashboard says why, beside its date fields
+    if measured is None:
+        raise NotFound
+    tag = measured.etag()
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    if tag in request.headers.get("if-none-match", "").replace(" ", "").split(","):
+        return Response(status_code=304, headers=headers)
+    if accepts_gzip(request):
+        headers["Content-Encoding"] = "gzip"
+        return Response(measured.figure_gzip(), media_type="application/json", headers=headers)
+    return Response(measured.figure_json(), media_type="application/json", headers=headers)
 
 
 @router.get("/services/{name}/insight", response_class=HTMLResponse)
@@ -261,6 +294,12 @@ def _insight_words() -> dict:
         "bad_day_ratio": insight_rules.BAD_DAY_RATIO,
         "risk_horizon_days": insight_rules.RISK_HORIZON_DAYS,
     }
+
+
+def chart_url(name: str, start: date | None, end: date | None) -> str:
+    """Where the dashboard's script fetches the chart of these days."""
+    query = urlencode({k: v.isoformat() for k, v in (("from", start), ("to", end)) if v})
+    return f"/services/{quote(name, safe='')}/chart" + (f"?{query}" if query else "")
 
 
 def _day(value: str | None, field: str, errors: list[FieldError]) -> date | None:

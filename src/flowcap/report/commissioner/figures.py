@@ -122,23 +122,10 @@ def simulation_figures(simulation, service_name: str) -> list[Figure]:
 
 
 def process_map_figures(pmap, service_name: str) -> list[Figure]:
-    from flowcap.report.process_map import (
-        DEFAULT_TOP_EDGES,
-        _drawing,
-        _picture,
-        _svg_element,
-        has_graphviz,
-        layered_svg,
-        run_dot,
-        to_dot,
-    )
+    from flowcap.report.process_map import DEFAULT_TOP_EDGES, process_map_svg
 
     title = f"Process map: {service_name}"
-    shown = _picture(pmap, DEFAULT_TOP_EDGES, None)
-    if has_graphviz():
-        svg = _svg_element(run_dot(to_dot(shown, title), "svg"))
-    else:
-        svg = layered_svg(_drawing(shown, title))
+    svg = process_map_svg(pmap, title)
     return [
         Figure(
             "process_map",
