@@ -128,6 +128,23 @@ def test_figure_has_four_measures_per_resource_with_table_values():
     assert legend_groups == set(MEASURE_NAMES)
 
 
+def test_the_range_buttons_and_the_legend_keep_clear_of_the_titles():
+    """In pixels from the top: the title and subtitle (to about 70 px), the range buttons'
+    row ending 40 px above the plot (about 22 px tall), the first panel's name in the 25 px
+    above the plot; the legend under it. They overlapped when placed in fractions of the
+    plot's height (the dashboard's chart, issue #11)."""
+    fig = measures_figure(synthetic_table(), "Northshire Victim Support")
+    layout = fig.layout
+    top, height = layout.margin.t, layout.height
+    plot_height = height - top - layout.margin.b
+    buttons_bottom = top - (layout.xaxis.rangeselector.y - 1) * plot_height
+    assert layout.xaxis.rangeselector.yanchor == "bottom"
+    assert 70 + 22 <= buttons_bottom <= top - 25
+    assert layout.title.yref == "container" and layout.title.yanchor == "top"
+    assert (1 - layout.title.y) * height <= 15  # the title at the very top
+    assert layout.legend.y < 0 and layout.legend.yanchor == "top"  # under the plot
+
+
 def test_non_working_days_are_shaded_as_merged_runs():
     table = synthetic_table()
     fig = measures_figure(table, "t")

@@ -258,6 +258,13 @@ def measures_figure(table: pd.DataFrame, title: str) -> go.Figure:
         {"count": 1, "label": "1y", "step": "year", "stepmode": "backward"},
         {"step": "all", "label": "all"},
     ]
+    # Laid out in pixels, from the top: the title and its subtitle, then the range buttons on
+    # a row of their own, then the first panel's name; the legend under the plot. Placed in
+    # fractions of the plot's height, as before, they overlapped the subtitle (and the legend
+    # did on a narrow screen).
+    height = max(420, 300 * n + 140)
+    top, bottom = 140, 90
+    plot_height = height - top - bottom
     fig.update_xaxes(
         row=1,
         col=1,
@@ -265,7 +272,7 @@ def measures_figure(table: pd.DataFrame, title: str) -> go.Figure:
             "buttons": buttons,
             "x": 0,
             "xanchor": "left",
-            "y": 1.0 + 0.12 / n,
+            "y": 1.0 + 40 / plot_height,
             "yanchor": "bottom",
         },
     )
@@ -285,18 +292,21 @@ def measures_figure(table: pd.DataFrame, title: str) -> go.Figure:
             },
             "x": 0.01,
             "xanchor": "left",
+            "yref": "container",
+            "y": 1 - 12 / height,
+            "yanchor": "top",
         },
         template="plotly_white",
         hovermode="x unified",
-        height=max(420, 300 * n + 140),
+        height=height,
         legend={
             "orientation": "h",
-            "yanchor": "bottom",
-            "y": 1.0 + 0.12 / n,
-            "xanchor": "right",
-            "x": 1.0,
+            "yanchor": "top",
+            "y": -40 / plot_height,
+            "xanchor": "left",
+            "x": 0,
         },
-        margin={"t": 130, "l": 70, "r": 30, "b": 50},
+        margin={"t": top, "l": 70, "r": 30, "b": bottom},
     )
     return fig
 
