@@ -363,3 +363,14 @@ def test_a_lower_role_is_403_and_no_membership_404_as_an_unknown_service():
     unknown, not_member = (client.post(f"/api/services/{n}/edit") for n in ("Nowhere", "Third"))
     assert unknown.status_code == not_member.status_code == 404
     assert unknown.content == not_member.content
+
+
+def test_the_lock_of_a_range_is_forgotten_once_measured(client):
+    """Every date range asked for gets a lock while it is measured (fifty users asking for
+    one new range measure it once); the locks do not pile up with the ranges asked for."""
+    log_in(client)
+    cache = client.app.state.cache
+    for day in range(1, 29):
+        page = client.get(path_of(EXAMPLE, f"?from=2025-02-{day:02d}&to=2025-03-31"))
+        assert page.status_code == 200
+    assert cache._range_locks == {}

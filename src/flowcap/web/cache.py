@@ -23,8 +23,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
@@ -365,6 +365,8 @@ class MeasuresCache:
         self.store = store
         self._entries: dict[str, _Entry] = {}
         self._locks: dict[str | tuple, threading.Lock] = {}
+        #: (name, start, end) -> [its lock, threads holding or waiting for it]
+        self._range_locks: dict[tuple, list] = {}
         self._guard = threading.Lock()
         #: name -> (revision key, InsightState); and the threads computing one.
         self._insights: dict[str, tuple[tuple, InsightState]] = {}
@@ -395,7 +397,7 @@ class MeasuresCache:
         # history, and holding the service's lock made every request for the service wait
         # behind it (the load benchmark's p99); with no lock at all, fifty users asking for
         # one new range measured it fifty times at once and ran the machine out of memory.
-        with self._lock((name, start, end)):
+        with self._range_lock((name, start, end)):
             with self._lock(name):
                 found = entry.ranges.get((start, end))
             if found is None:
@@ -531,7 +533,23 @@ class MeasuresCache:
             self._maps[name] = (revision.key, view)
             return view
 
+    @contextmanager
+    def _range_lock(self, key: tuple) -> Iterator[None]:
+        """Hold the lock of one range ``(name, start, end)``; the lock is forgotten when no
+        thread holds or waits for it (the ranges users ask for are unbounded)."""
+        with self._guard:
+            held = self._range_locks.setdefault(key, [threading.Lock(), 0])
+            held[1] += 1
+        try:
+            with held[0]:
+                yield
+        finally:
+            with self._guard:
+                held[1] -= 1
+                if held[1] == 0:
+                    del self._range_locks[key]
+
     def _lock(self, key: str | tuple) -> threading.Lock:
-        """The lock of a service (its name) or of one of its ranges ``(name, start, end)``."""
+        """The lock of a service (its name)."""
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
