@@ -206,12 +206,14 @@ def test_risk_table_and_sentence_round_the_same_figure_alike(monkeypatch, tmp_pa
     import pandas as pd
 
     import flowcap.cli.analysis as analysis
+    import flowcap.plan.risk
     from flowcap.plan.risk import BadDayRisk, RiskReport
 
     risk = BadDayRisk("idva", 1.5, 1 / 574.6, 0.002, 1 / 1234.5, 1 / 304.6, 500)
     report = RiskReport("Northshire", [risk], pd.DataFrame(columns=["date", "resource", "k", "p"]))
     monkeypatch.setattr(analysis, "open_history", lambda *args, **kwargs: None)
-    monkeypatch.setattr(analysis, "assess_risk", lambda *args, **kwargs: report)
+    # The command imports the library when it runs (a quick `flowcap --help`): patch it there.
+    monkeypatch.setattr(flowcap.plan.risk, "assess_risk", lambda *args, **kwargs: report)
     result = runner.invoke(app, ["risk", str(tmp_path)])
     assert result.exit_code == 0, result.output
     row = next(line for line in result.stdout.splitlines() if line.startswith("│ idva"))

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 #: How many problems one file may report before the rest are summarised in one line.
 MAX_PROBLEMS_PER_FILE = 50
+
+#: The most characters of a value a message quotes (a cell, a name): longer ones are cut, so
+#: a ten-million-character cell is not echoed whole.
+MAX_QUOTED_CHARS = 40
+
+#: A value quoted as Python's ``repr`` does (``'...'`` or ``"..."``), not inside a word.
+_QUOTED = re.compile(r"""(?<![\w'"])(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
+
+
+def shorten_quotes(message: str, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``message`` with every quoted value longer than ``limit`` characters cut to its first
+    ``limit``, followed by its length: ``'9999…' (1,000,000 characters)``."""
+
+    def cut(match: re.Match) -> str:
+        quoted = match.group()
+        body = quoted[1:-1]
+        if len(body) <= limit:
+            return quoted
+        return f"{quoted[0]}{body[:limit]}…{quoted[0]} ({len(body):,} characters)"
+
+    return _QUOTED.sub(cut, message)
+
+
+def shorten(text: str, limit: int = MAX_QUOTED_CHARS) -> str:
+    """``text`` cut to its first ``limit`` characters, with its length, when it is longer."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 @dataclass(frozen=True)
@@ -21,6 +48,13 @@ class Problem:
     message: str
     row: int | None = None
     column: str | None = None
+
+    def __post_init__(self) -> None:
+        # Messages quote cells and names: each quoted value, and the column, cut to a readable
+        # length here, once for every reader.
+        object.__setattr__(self, "message", shorten_quotes(self.message))
+        if self.column is not None:
+            object.__setattr__(self, "column", shorten(self.column))
 
     def __str__(self) -> str:
         where = [self.file]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -28,11 +28,11 @@ from flowcap.cli.app import (
     running,
 )
 from flowcap.errors import FlowcapError
-from flowcap.forecast import ForecastReport, forecast_demand
-from flowcap.plan.risk import DEFAULT_KS, RiskReport, assess_risk, format_every
-from flowcap.variation import VariationReport, describe_variation
-from flowcap.variation.report import chart_name
-from flowcap.variation.spc import PERIODS, SPCSettings
+
+if TYPE_CHECKING:
+    from flowcap.forecast import ForecastReport
+    from flowcap.plan.risk import RiskReport
+    from flowcap.variation import VariationReport
 
 
 @app.command()
@@ -62,6 +62,10 @@ def variation(
     """Variation of daily demand per resource, and SPC (XmR) charts with Making Data Count
     icons and alerts on demand, activity and backlog minutes and on referrals (cases) by case
     type and by source, per working day or per week."""
+    from flowcap.variation import describe_variation
+    from flowcap.variation.report import chart_name
+    from flowcap.variation.spc import PERIODS, SPCSettings
+
     if period not in PERIODS:
         raise typer.BadParameter(
             f"use {' or '.join(PERIODS)}, not {period!r}", param_hint="'--period'"
@@ -115,7 +119,7 @@ def variation(
     else:
         _print_variation(report)
     for path in charts:
-        err.print(f"chart: {path}")
+        err.print(f"chart: {path}", markup=False)
 
 
 @app.command()
@@ -137,6 +141,8 @@ def forecast(
     chart: Chart = None,
 ) -> None:
     """Forecast daily demand minutes per resource, with 80% and 95% intervals."""
+    from flowcap.forecast import forecast_demand
+
     with running() as progress:
         history = open_history(service_dir, service, progress)
         report = forecast_demand(
@@ -153,7 +159,7 @@ def forecast(
             path = write_forecast_chart(
                 report.history, report.forecast, chart, f"{report.service_name}: demand forecast"
             )
-            err.print(f"chart: {path}")
+            err.print(f"chart: {path}", markup=False)
     if as_json:
         sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
         return
@@ -173,6 +179,8 @@ def risk(
     chart: Chart = None,
 ) -> None:
     """How often demand exceeds k × capacity: from history, and day by day ahead."""
+    from flowcap.plan.risk import DEFAULT_KS, assess_risk
+
     with running() as progress:
         history = open_history(service_dir, service, progress)
         report = assess_risk(history, tuple(k) if k else DEFAULT_KS, horizon, progress=progress)
@@ -182,7 +190,7 @@ def risk(
             path = write_risk_calendar(
                 report.daily, chart, f"{report.service_name}: risk of a bad day"
             )
-            err.print(f"chart: {path}")
+            err.print(f"chart: {path}", markup=False)
     if as_json:
         sys.stdout.write(json.dumps(report.as_json(), allow_nan=False) + "\n")
         return
@@ -212,15 +220,15 @@ def _print_variation(report: VariationReport) -> None:
             stats["case_count_fit"],
         )
         spread.add_row(
-            resource,
+            escape(resource),
             *(_cell(minutes[name], ",.0f") for name in ("mean", "sd")),
             _cell(minutes["cv"], ".2f"),
             *(_cell(minutes[name], ",.0f") for name in ("p50", "p90", "p95", "p99")),
             _cell(cases["mean"], ".1f"),
         )
         shape.add_row(
-            resource,
-            fit["best"].replace("_", " ") if fit else "-",
+            escape(resource),
+            escape(fit["best"].replace("_", " ")) if fit else "-",
             _cell(fit["dispersion"], ".2f") if fit else "-",
             _cell(fit["p_value"], ".2g") if fit else "-",
             _effect(stats.get("bank_holiday_effect")),
@@ -254,7 +262,7 @@ def _print_variation(report: VariationReport) -> None:
     for row in report.alert_counts().to_dict("records"):
         counts.add_row(
             escape(row["resource"]),
-            row["measure"],
+            escape(row["measure"]),
             *(str(row[rule]) for rule in rules),
             f"{row['latest']:%d %b %Y}",
         )
@@ -264,7 +272,7 @@ def _print_variation(report: VariationReport) -> None:
         recent.add_column(column)
     for alert in alerts[-8:]:
         recent.add_row(
-            alert["date"], alert["resource"], alert["measure"], alert["rule"], alert["message"]
+            *(escape(str(alert[key])) for key in ("date", "resource", "measure", "rule", "message"))
         )
     out.print(recent)
 
@@ -289,8 +297,8 @@ def _print_icons(report: VariationReport) -> None:
             _cell(row["value"], ",.0f"),
             _cell(row["mean"], ",.1f"),
             limits,
-            row["variation"],
-            (row["assurance"] or "-") + target,
+            escape(row["variation"]),
+            escape((row["assurance"] or "-") + target),
         )
     out.print(icons)
 
@@ -304,7 +312,7 @@ def _print_referral_alerts(report: VariationReport) -> None:
     for column in ("date", "chart", "rule", "message"):
         recent.add_column(column)
     for alert in alerts[-8:]:
-        recent.add_row(alert["date"], escape(alert["chart"]), alert["rule"], alert["message"])
+        recent.add_row(*(escape(str(alert[key])) for key in ("date", "chart", "rule", "message")))
     out.print(recent)
 
 
@@ -340,7 +348,7 @@ def _print_forecast(report: ForecastReport) -> None:
             scores.add_column(column, justify="left" if column == "resource" else "right")
         for _, row in report.backtest.iterrows():
             scores.add_row(
-                str(row["unique_id"]),
+                escape(str(row["unique_id"])),
                 f"{row['mase']:.3f}",
                 f"{row['mase_seasonal_naive']:.3f}",
                 f"{row['coverage80']:.2f}",
@@ -350,6 +358,8 @@ def _print_forecast(report: ForecastReport) -> None:
 
 
 def _print_risk(report: RiskReport) -> None:
+    from flowcap.plan.risk import format_every
+
     table = Table(
         title=f"{escape(report.service_name)}: how often a working day's demand exceeds "
         "k × capacity"
@@ -554,5 +564,5 @@ def _print_process_map(name: str, pmap) -> None:
     for row in pmap.rework.head(_MAP_ROWS).itertuples(index=False):
         source, target = str(row[1]), str(row.to)
         loop = f"{source} ↺" if row.kind == "self-loop" else f"{source} → {target} → {source}"
-        rework.add_row(row.kind, escape(loop), f"{int(row.count):,}", f"{int(row.cases):,}")
+        rework.add_row(escape(row.kind), escape(loop), f"{int(row.count):,}", f"{int(row.cases):,}")
     out.print(rework)

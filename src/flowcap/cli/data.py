@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flowcap import manage
 from flowcap.cli.app import (
     AsJson,
     Chart,
@@ -28,17 +27,21 @@ from flowcap.cli.app import (
     running,
 )
 from flowcap.errors import FlowcapError
-from flowcap.measures import DailyMeasures, measure
+
+if TYPE_CHECKING:
+    from flowcap.measures import DailyMeasures
 
 
 @app.command()
 def init(folder: Annotated[Path, typer.Argument(help="Folder to create.")]) -> None:
     """Write a commented template service folder to start from."""
+    from flowcap import manage
+
     with _errors_to_exit():
         written = manage.init_folder(folder)
     for path in written:
-        out.print(f"wrote {path}")
-    out.print(f"Edit the files, then run: flowcap validate {folder}")
+        out.print(f"wrote {path}", markup=False)
+    out.print(f"Edit the files, then run: flowcap validate {folder}", markup=False)
 
 
 @app.command()
@@ -51,6 +54,8 @@ def validate(
     scenarios.yaml and school_holidays.csv are checked too. With --service, check that the
     stored service's settings still hold (under this version of flowcap) and list its tables.
     """
+    from flowcap import manage
+
     with running() as progress:
         if _one_source(service_dir, service):
             checked = manage.validate_folder(service_dir)
@@ -78,6 +83,8 @@ def import_(
     ],
 ) -> None:
     """Import the folder's data and settings into the store (only what changed; atomic)."""
+    from flowcap import manage
+
     with running() as progress:
         report = manage.import_folder(service_dir, progress=progress, warn=_note)
     table = Table(title=f"{escape(report.service)}: import")
@@ -98,6 +105,8 @@ def import_(
 @app.command()
 def services(as_json: AsJson = False) -> None:
     """The services a store holds (FLOWCAP_DATABASE_URL, else the default store)."""
+    from flowcap import manage
+
     with _errors_to_exit():
         where, listing = manage.list_services()
     if as_json:
@@ -151,6 +160,8 @@ def measures(
 
     Also the waiting list by age, contact targets met and caseloads per FTE against the standard.
     """
+    from flowcap.measures import measure
+
     with running({"start": "--from", "end": "--to"}) as progress:
         start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
         history = open_history(service_dir, service, progress)
@@ -190,6 +201,8 @@ def erase(
     service: ServiceName = None,
 ) -> None:
     """Erase one person's records from the store (right to erasure)."""
+    from flowcap import manage
+
     with _errors_to_exit():
         if service is None and case_id is None:
             raise FlowcapError("give the service folder and the case id (or --service NAME)")
@@ -228,6 +241,7 @@ def demo(
     """Run the main job on the bundled victim-support example: import, measure, chart."""
     from flowcap.cli.simulation import _print_ranking, _simulation_charts
     from flowcap.examples import generate_victim_support
+    from flowcap.measures import measure
     from flowcap.plan import simulate_ahead
 
     if folder is None:

@@ -11,7 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from flowcap.cli.app import ServiceDir, ServiceName, app, open_history, out, running
-from flowcap.export import FORMATS, HORIZON_DAYS, REPLICATIONS, export_service
+from flowcap.cli.defaults import EXPORT_FORMATS as FORMATS
+from flowcap.cli.defaults import EXPORT_HORIZON_DAYS as HORIZON_DAYS
+from flowcap.cli.defaults import EXPORT_REPLICATIONS as REPLICATIONS
 
 
 @app.command()
@@ -38,6 +40,8 @@ def export(
     """Write the measures, SPC alerts, forecast, risk, simulated backlog and options, and the
     monitoring alerts as files (pseudonymised: no case rows unless --cases, and then only
     case keys)."""
+    from flowcap.export import export_service
+
     if fmt not in FORMATS:
         raise typer.BadParameter(f"use {' or '.join(FORMATS)}, not {fmt!r}", param_hint="--format")
     with running({"fmt": "--format", "out": "--out"}) as progress:

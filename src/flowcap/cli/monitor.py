@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -23,8 +23,9 @@ from flowcap.cli.app import (
     running,
 )
 from flowcap.errors import FlowcapError
-from flowcap.monitor import MonitorRun, monitor_all
-from flowcap.monitor import monitor as run_monitor
+
+if TYPE_CHECKING:
+    from flowcap.monitor import MonitorRun
 
 
 @app.command()
@@ -57,6 +58,9 @@ def monitor(
     the next 14, the backlog forecast over its threshold, first-contact misses), record each
     alert once, and with --notify send it. Run it daily after the import (cron or a systemd
     timer)."""
+    from flowcap.monitor import monitor as run_monitor
+    from flowcap.monitor import monitor_all
+
     with running() as progress:
         if every:
             if service_dir is not None or service is not None or day is not None:

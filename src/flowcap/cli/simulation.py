@@ -7,7 +7,7 @@ import math
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -27,12 +27,12 @@ from flowcap.cli.app import (
     out,
     running,
 )
+from flowcap.cli.defaults import INDUCTION_DAYS, PLAN_REPLICATIONS, RECRUITMENT_LEAD_DAYS
 from flowcap.errors import FlowcapError
-from flowcap.model.scenario import INDUCTION_DAYS, RECRUITMENT_LEAD_DAYS
-from flowcap.plan import SimulationReport, plan_capacity, simulate_ahead
-from flowcap.plan.capacity import MAX_RECRUITS
-from flowcap.plan.outlook import PLAN_REPLICATIONS, RecruitPlan, plan_recruitment
-from flowcap.simulate.horizon import step_targets, waiting_at_horizon, waiting_totals
+
+if TYPE_CHECKING:
+    from flowcap.plan import SimulationReport
+    from flowcap.plan.outlook import RecruitPlan
 
 Device = Annotated[
     str,
@@ -89,6 +89,8 @@ def simulate(
     meets it and the working days that end with one past it; and the waiting list at the end
     of the horizon by case type, in contacts and working days, for every option.
     """
+    from flowcap.plan import simulate_ahead
+
     with running() as progress:
         first = _parse_date(start, "--start")
         history = open_history(service_dir, service, progress)
@@ -108,7 +110,7 @@ def simulate(
         )
         if chart is not None:
             for path in _simulation_charts(report, chart):
-                err.print(f"chart: {path}")
+                err.print(f"chart: {path}", markup=False)
     if as_json:
         document = report.as_json()
         sys.stdout.write(json.dumps(document, allow_nan=False) + "\n")
@@ -174,6 +176,8 @@ SHOWN_FROM_CONTACTS = 0.05
 
 def _print_step_targets(report: SimulationReport) -> None:
     """Each step contact target: the chance an occurrence meets it, and days past it."""
+    from flowcap.simulate.horizon import step_targets
+
     rows = step_targets(report.result)
     if not rows:
         return
@@ -209,6 +213,8 @@ def _print_step_targets(report: SimulationReport) -> None:
 
 def _print_waiting_at_horizon(report: SimulationReport) -> None:
     """The waiting list at the end of the last day, by resource and case type, in bands."""
+    from flowcap.simulate.horizon import waiting_at_horizon
+
     rows = waiting_at_horizon(report.result)
     if report.result.contacts_waiting_by_working_age is None:
         return
@@ -260,6 +266,8 @@ def _print_waiting_at_horizon(report: SimulationReport) -> None:
 def _print_waiting_by_option(report: SimulationReport) -> None:
     """Per option and resource: contacts waiting at the horizon, and those over 20 working
     days."""
+    from flowcap.simulate.horizon import waiting_totals
+
     comparison = report.comparison
     table = Table(
         title="Waiting at the horizon by option: contacts (over 20 working days), mean over "
@@ -456,6 +464,9 @@ def plan(
     """The fewest staff per resource that keep the backlog stable and below the target; with
     --by, how many more people to recruit (from --from, joining --lead-days later) to bring
     the list under the target by that day."""
+    from flowcap.plan import plan_capacity
+    from flowcap.plan.outlook import plan_recruitment
+
     flags = {"risk": "--risk", "recruit_from": "--from"}
     targets = dict(
         target_backlog_minutes=target_backlog_minutes,
@@ -556,6 +567,8 @@ def plan(
 
 
 def _print_recruitment(recruits: list[RecruitPlan], risk: float, as_json: bool) -> None:
+    from flowcap.plan.capacity import MAX_RECRUITS
+
     if as_json:
         sys.stdout.write(json.dumps([p.as_json() for p in recruits], allow_nan=False) + "\n")
         return

@@ -14,16 +14,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from flowcap.accounts import AccountError, Accounts, User, normal_email
 from flowcap.cli.app import AsJson, _errors_to_exit, app, out
 from flowcap.errors import FlowcapError
-from flowcap.store import Store, default_database_url
+
+if TYPE_CHECKING:
+    from flowcap.accounts import Accounts, User
 
 user_app = typer.Typer(
     name="user",
@@ -73,6 +74,9 @@ PasswordStdin = Annotated[
 def _accounts() -> Iterator[tuple[Accounts, str]]:
     """The accounts in the store (FLOWCAP_DATABASE_URL, else the default store, which must
     exist already: a user belongs to a service imported there) and the store's address."""
+    from flowcap.accounts import Accounts
+    from flowcap.store import Store, default_database_url
+
     with _errors_to_exit():
         store = Store.open(default_database_url(create=False), existing=True)
         try:
@@ -126,6 +130,8 @@ def add(
     password_stdin: PasswordStdin = False,
 ) -> None:
     """Add a user with a role in a service (or give an existing user a role there)."""
+    from flowcap.accounts import normal_email
+
     with _accounts() as (accounts, _):
         email = normal_email(email)
         accounts.users(service)  # an unknown service is refused before a password is asked
@@ -155,9 +161,14 @@ def list_(
         return
     if not users:
         scope = f" in {service!r}" if service else ""
-        out.print(f"No users{scope} yet: `flowcap user add EMAIL --role admin --service NAME`.")
+        out.print(
+            f"No users{scope} yet: `flowcap user add EMAIL --role admin --service NAME`.",
+            markup=False,
+        )
         return
-    table = Table(title="Users" + (f" of {escape(service)}" if service else ""), caption=where)
+    table = Table(
+        title="Users" + (f" of {escape(service)}" if service else ""), caption=escape(where)
+    )
     table.add_column("email")
     table.add_column("roles (service: role)")
     for user in users:
@@ -168,6 +179,8 @@ def list_(
 @user_app.command("remove")
 def remove(email: Email) -> None:
     """Remove a user, with their roles, sessions and API tokens."""
+    from flowcap.accounts import normal_email
+
     with _accounts() as (accounts, _):
         accounts.remove_user(email, actor=_actor())
     out.print(f"Removed {escape(normal_email(email))}; their sessions and API tokens ended.")
@@ -176,6 +189,8 @@ def remove(email: Email) -> None:
 @user_app.command("reset")
 def reset(email: Email, password_stdin: PasswordStdin = False) -> None:
     """Set a user's password (ending their sessions)."""
+    from flowcap.accounts import AccountError, normal_email
+
     with _accounts() as (accounts, _):
         email = normal_email(email)
         if accounts.user(email) is None:
