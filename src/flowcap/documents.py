@@ -21,6 +21,10 @@ be computed (NaN, say a wait with nothing done).
 - :class:`ServicesDocument`: ``flowcap services --json``; :class:`ServiceSummary`: one
   service of ``GET /api/services`` (the user's role in it rather than the row counts).
 - :class:`DailyFigures`, :class:`DailyDay`, :class:`DailyProblems`: the daily figures API.
+- :class:`ReportDocument`: a ``report`` job's result (the commissioner's report: its period,
+  summary sentences and the files kept to download).
+- :class:`AlertRecord`: one alert of ``flowcap monitor --json`` (its ``new`` list), as
+  ``GET /api/services/{name}/alerts`` lists them.
 """
 
 from __future__ import annotations
@@ -288,10 +292,49 @@ class PlanRecord(Document):
     fte_needed: Figure
 
 
+# --- reports ----------------------------------------------------------------------------------
+
+
+class ReportPeriod(Document):
+    """A span of days, both ends included."""
+
+    start: dt.date
+    end: dt.date
+
+
+class ReportFile(Document):
+    """One file of a built report: its format (``html``, ``pdf``, ``xlsx``), the name
+    ``flowcap report`` would give it, its size and its SHA-256 (hex)."""
+
+    format: Literal["html", "pdf", "xlsx"]
+    file_name: str
+    size_bytes: int
+    sha256: str
+
+
+class ReportDocument(Document):
+    """A ``report`` job's result: the period reported and the one before it (``None`` when
+    the data do not cover it), the last day of data, when it was built (UTC), the summary's
+    sentences, the analyses' notes, and the files kept (a format left out could not be
+    written: the job's notes say why). The files themselves are downloaded from
+    ``/services/{name}/reports/download``."""
+
+    service: str
+    period: ReportPeriod
+    previous: ReportPeriod | None
+    data_end: dt.date
+    generated: dt.datetime
+    replications: int
+    seed: int
+    summary: list[str]
+    notes: list[str]
+    files: list[ReportFile]
+
+
 # --- jobs -------------------------------------------------------------------------------------
 
 
-JobKind = Literal["simulate", "plan"]
+JobKind = Literal["simulate", "plan", "report"]
 JobState = Literal["queued", "running", "done", "failed"]
 
 
@@ -299,8 +342,10 @@ class JobRequest(Document):
     """A run to queue: ``simulate`` (options ``horizon``, ``replications``, ``risk``,
     ``threshold_minutes``, ``seed``, ``optimise``) or ``plan`` (``target_backlog_minutes``,
     ``target_backlog_cases`` or ``target_wait_weeks``, ``risk``, ``horizon``,
-    ``replications``, ``seed``); options left out take the command line's defaults (but
-    1,000 replications)."""
+    ``replications``, ``seed``) or ``report`` (``from``, ``to`` as YYYY-MM-DD,
+    ``replications``, ``seed``: the commissioner's report of ``flowcap report``, its files kept
+    to download from the reports page); options left out take the command line's defaults
+    (but 1,000 replications)."""
 
     kind: JobKind
     options: dict[str, Any] = Field(default_factory=dict)
@@ -315,7 +360,8 @@ class JobStatus(Document):
     """A job: its status, its progress (``progress`` 0 to 1 when the run knows it, and
     ``message``), and once ``done`` its ``result``: what ``flowcap simulate --json``
     (:class:`SimulationDocument`) or ``flowcap plan --json`` (a list of
-    :class:`PlanRecord`) prints for the same options; once ``failed``, its ``error``."""
+    :class:`PlanRecord`) prints for the same options, or a report's
+    :class:`ReportDocument`; once ``failed``, its ``error``."""
 
     id: int
     service: str
@@ -325,7 +371,7 @@ class JobStatus(Document):
     progress: float | None
     message: str
     notes: list[str]
-    result: SimulationDocument | list[PlanRecord] | None
+    result: SimulationDocument | list[PlanRecord] | ReportDocument | None
     error: str | None
     created_by: str
     created_at: str
@@ -428,3 +474,31 @@ class DailyProblem(Document):
 
 class DailyProblems(Document):
     problems: list[DailyProblem]
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+class AlertRecord(Document):
+    """One alert as the store keeps it (``flowcap monitor --json``'s ``new`` list,
+    :meth:`flowcap.monitor.records.Alert.as_json`): its kind (``spc``, ``risk``, ``backlog``,
+    ``first_contact``), the day it is about and the last day of data it was seen on, its
+    title and message, when it was raised and sent (UTC; ``None``: not yet), the channels it
+    reached, and who acknowledged it when. No case ids: an alert names a chart, a resource
+    or a day."""
+
+    id: int
+    service: str
+    kind: str
+    key: str
+    day: dt.date
+    last_seen: dt.date
+    title: str
+    message: str
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    delivered: list[str]
+    send_attempts: int
+    send_error: str | None
+    acknowledged_at: dt.datetime | None
+    acknowledged_by: str | None

@@ -11,7 +11,9 @@ there, so that the result survives a reload and a restart.
   whether this worker won (SQLite takes one writer at a time).
 - :func:`run` runs a claimed job: ``simulate`` is :func:`flowcap.plan.simulate_ahead` and keeps
   what ``flowcap simulate --json`` prints (and the backlog fan as a Plotly figure), ``plan``
-  is :func:`flowcap.plan.plan_capacity` and keeps what ``flowcap plan --json`` prints. Progress
+  is :func:`flowcap.plan.plan_capacity` and keeps what ``flowcap plan --json`` prints;
+  ``report`` is :func:`flowcap.report.commissioner.build_report`, written as HTML, PDF and
+  Excel (see :func:`report_files` for where the files are kept). Progress
   is written at most once a second; a failure keeps the error's message (a
   :class:`~flowcap.errors.FlowcapError`'s text; anything else a plain sentence, never a
   traceback).
@@ -23,18 +25,21 @@ there, so that the result survives a reload and a restart.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, literal, select, update
 
 from flowcap.checks import (
     MAX_HORIZON_DAYS,
@@ -54,6 +59,9 @@ __all__ = [
     "KINDS",
     "MAX_JOB_HORIZON_DAYS",
     "MAX_JOB_REPLICATIONS",
+    "MAX_REPORT_FILE_BYTES",
+    "REPORT_FILES_DAYS",
+    "REPORT_FILES_KEPT",
     "Job",
     "ScenarioSettings",
     "WorkerPool",
@@ -61,6 +69,8 @@ __all__ = [
     "claim",
     "get_job",
     "jobs_of",
+    "report_files",
+    "report_jobs",
     "requeue_stale",
     "run",
     "scenario_settings",
@@ -71,7 +81,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: What a job may run.
-KINDS = ("simulate", "plan")
+KINDS = ("simulate", "plan", "report")
 #: A job's statuses, in the order a job goes through them (``failed`` instead of ``done``).
 STATUSES = ("queued", "running", "done", "failed")
 #: The most simulated futures one job may ask for: a web request shares the app's process
@@ -107,7 +117,20 @@ OPTIONS: dict[str, dict[str, tuple[type, Any]]] = {
         "replications": (int, 1000),
         "seed": (int, 0),
     },
+    # from and to: days as YYYY-MM-DD (None: the CLI's default period), checked apart
+    "report": {
+        "from": (str, None),
+        "to": (str, None),
+        "replications": (int, 1000),
+        "seed": (int, 0),
+    },
 }
+#: The largest report file a job keeps (bytes); a format past it is left out, with a note.
+MAX_REPORT_FILE_BYTES = 25_000_000
+#: The report jobs of a service whose files are kept (the newest), and for how long (days):
+#: older ones keep their summary, and their files are dropped from the store.
+REPORT_FILES_KEPT = 5
+REPORT_FILES_DAYS = 30
 _TYPE_RULE = {
     int: "must be a whole number",
     float: "must be a number",
@@ -182,6 +205,8 @@ def check_options(kind: str, options: Mapping[str, Any] | None, resources: int =
                 str(name)[:60],
                 f"is not an option of a {kind} job; its options: {', '.join(known)}",
             )
+    if kind == "report":
+        return _report_options(given, resources)
     checked = {}
     for name, (kind_of, default) in known.items():
         value = given.get(name, default)
@@ -214,6 +239,52 @@ def check_options(kind: str, options: Mapping[str, Any] | None, resources: int =
             checked["target_wait_weeks"],
         )
     return checked
+
+
+def _report_options(given: dict, resources: int) -> dict:
+    """A report job's options checked: ``from`` and ``to`` days (YYYY-MM-DD, or ``None``
+    for the CLI's default period), ``from`` not after ``to``; the simulation's size and
+    seed as a simulate job's."""
+    from flowcap.checks import check_period
+
+    checked = {}
+    for name in ("from", "to"):
+        value = given.get(name)
+        if value is not None:
+            if not isinstance(value, str):
+                raise ArgumentError(name, f"must be a day as YYYY-MM-DD, not {str(value)[:40]!r}")
+            try:
+                value = date.fromisoformat(value.strip()).isoformat()
+            except ValueError:
+                raise ArgumentError(
+                    name, f"must be a day as YYYY-MM-DD, not {value[:40]!r}"
+                ) from None
+        checked[name] = value
+    known = OPTIONS["report"]
+    for name in ("replications", "seed"):
+        kind_of, default = known[name]
+        checked[name] = _typed(name, given.get(name, default), kind_of)
+    start, end = (_day(checked["from"]), _day(checked["to"]))
+    try:
+        check_period(start, end)
+    except ArgumentError as error:
+        raise ArgumentError("from", error.rule) from None
+    check_replications(checked["replications"])
+    if checked["replications"] > MAX_JOB_REPLICATIONS:
+        raise ArgumentError(
+            "replications",
+            f"must be at most {MAX_JOB_REPLICATIONS:,} in the web app (the command line takes "
+            f"more), not {checked['replications']:,}",
+        )
+    check_seed(checked["seed"])
+    from flowcap.report.commissioner.document import HORIZON_DAYS
+
+    check_simulation_size(checked["replications"], HORIZON_DAYS, resources)
+    return checked
+
+
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
 
 
 def _typed(name: str, value: Any, kind_of: type) -> Any:
@@ -276,17 +347,60 @@ def get_job(store: Store, job_id: int) -> Job | None:
     return None if row is None else _job(row)
 
 
-def jobs_of(store: Store, service: str, limit: int = 10) -> list[Job]:
-    """The newest ``limit`` jobs of ``service``, newest first (results left out: ``None``)."""
+def jobs_of(
+    store: Store, service: str, limit: int = 10, kinds: tuple[str, ...] | None = None
+) -> list[Job]:
+    """The newest ``limit`` jobs of ``service`` (of ``kinds`` only, when given), newest
+    first (results left out: ``None``)."""
+    query = _select(full=False).where(schema.services.c.name == service)
+    if kinds is not None:
+        query = query.where(schema.jobs.c.kind.in_(kinds))
+    query = query.order_by(schema.jobs.c.id.desc()).limit(limit)
+    with store.engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return [_job(row) for row in rows]
+
+
+def report_jobs(store: Store, service: str, limit: int = 10) -> list[Job]:
+    """The newest ``limit`` report jobs of ``service``, newest first, with their results
+    (:class:`~flowcap.documents.ReportDocument`, small) but not their files: ``chart`` is
+    ``"kept"`` while the job's files are kept, else ``None`` (:func:`report_files` reads
+    them)."""
+    jobs = schema.jobs
+    kept = case((jobs.c.chart.is_(None), None), else_=literal("kept")).label("chart")
     query = (
         _select(full=False)
-        .where(schema.services.c.name == service)
-        .order_by(schema.jobs.c.id.desc())
+        .add_columns(jobs.c.result, kept)
+        .where(schema.services.c.name == service, jobs.c.kind == "report")
+        .order_by(jobs.c.id.desc())
         .limit(limit)
     )
     with store.engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
     return [_job(row) for row in rows]
+
+
+def report_files(store: Store, job_id: int) -> dict[str, bytes]:
+    """The files of report job ``job_id`` by format (``html``, ``pdf``, ``xlsx``): empty
+    when the job is not a finished report, or its files were dropped (see
+    :data:`REPORT_FILES_KEPT`, :data:`REPORT_FILES_DAYS`).
+
+    The files are kept in the job's own row (its ``chart`` column, as JSON of base64 text,
+    never part of ``GET /api/jobs/{id}``): the store is the one place every app process and
+    worker shares, so a report built by one is downloaded from any other, it survives a
+    restart, and it is removed with nothing left on disk."""
+    jobs = schema.jobs
+    query = select(jobs.c.kind, jobs.c.status, jobs.c.chart, jobs.c.finished_at).where(
+        jobs.c.id == job_id
+    )
+    with store.engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None or row.kind != "report" or row.status != "done" or not row.chart:
+        return {}
+    if row.finished_at is None or _now() - row.finished_at > timedelta(days=REPORT_FILES_DAYS):
+        return {}
+    kept = json.loads(row.chart).get("files", {})
+    return {fmt: base64.b64decode(text) for fmt, text in kept.items()}
 
 
 def _select(full: bool = True):
@@ -459,6 +573,8 @@ def _execute(store: Store, job: Job, progress, warn) -> tuple[Any, str | None]:
     options = job.options
     progress("Reading the store")
     history = open_stored(job.service, store.url)
+    if job.kind == "report":
+        return _report(store, job, history, progress, warn)
     if job.kind == "simulate":
         report = simulate_ahead(
             history,
@@ -486,6 +602,91 @@ def _execute(store: Store, job: Job, progress, warn) -> tuple[Any, str | None]:
         warn=warn,
     )
     return [p.as_json() for p in plans], None
+
+
+def _report(store: Store, job: Job, history, progress, warn) -> tuple[dict, str]:
+    """Build the report once, write it as HTML, PDF and Excel; its
+    :class:`~flowcap.documents.ReportDocument` and its files (JSON of base64 text)."""
+    from flowcap.report.commissioner import FORMATS, build_report, default_name, write_report
+
+    options = job.options
+    document = build_report(
+        history,
+        _day(options["from"]),
+        _day(options["to"]),
+        replications=options["replications"],
+        seed=options["seed"],
+        progress=progress,
+        warn=warn,
+    )
+    files: dict[str, str] = {}
+    listed = []
+    with tempfile.TemporaryDirectory(prefix="flowcap-report-") as folder:
+        for fmt in FORMATS:
+            progress(f"Writing the {fmt.upper()} file")
+            try:
+                data = write_report(document, Path(folder) / f"report.{fmt}", fmt).read_bytes()
+            except FlowcapError as error:  # the PDF without WeasyPrint: the others still go
+                warn(f"No {fmt.upper()} file: {error}")
+                continue
+            if len(data) > MAX_REPORT_FILE_BYTES:
+                warn(
+                    f"No {fmt.upper()} file: it came to {len(data):,} bytes, more than the "
+                    f"{MAX_REPORT_FILE_BYTES:,} the app keeps; use `flowcap report` instead"
+                )
+                continue
+            files[fmt] = base64.b64encode(data).decode("ascii")
+            listed.append(
+                {
+                    "format": fmt,
+                    "file_name": default_name(document.service_name, document.end, fmt),
+                    "size_bytes": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+            )
+    previous = document.previous
+    result = {
+        "service": job.service,
+        "period": {"start": document.start.isoformat(), "end": document.end.isoformat()},
+        "previous": None
+        if previous is None
+        else {"start": previous[0].isoformat(), "end": previous[1].isoformat()},
+        "data_end": document.data_end.isoformat(),
+        "generated": _iso(_now().replace(microsecond=0)),
+        "replications": options["replications"],
+        "seed": options["seed"],
+        "summary": list(document.summary),
+        "notes": list(document.notes),
+        "files": listed,
+    }
+    _drop_old_report_files(store, job.service, keep=REPORT_FILES_KEPT - 1)
+    return result, json.dumps({"files": files})
+
+
+def _drop_old_report_files(store: Store, service: str, keep: int) -> None:
+    """Drop the files of the service's report jobs but the newest ``keep`` that have them,
+    and of any finished more than :data:`REPORT_FILES_DAYS` ago."""
+    jobs = schema.jobs
+    with store.engine.begin() as connection:
+        service_id = _service_id(connection, service)
+        mine = (jobs.c.service_id == service_id, jobs.c.kind == "report")
+        kept = connection.scalars(
+            select(jobs.c.id)
+            .where(*mine, jobs.c.chart.is_not(None))
+            .order_by(jobs.c.id.desc())
+            .limit(keep)
+        ).all()
+        cutoff = _now() - timedelta(days=REPORT_FILES_DAYS)
+        connection.execute(
+            update(jobs)
+            .where(*mine, jobs.c.chart.is_not(None), jobs.c.id.not_in(kept))
+            .values(chart=None)
+        )
+        connection.execute(
+            update(jobs)
+            .where(*mine, jobs.c.chart.is_not(None), jobs.c.finished_at < cutoff)
+            .values(chart=None)
+        )
 
 
 def _fan_json(report) -> str:

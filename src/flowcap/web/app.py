@@ -23,7 +23,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 import flowcap
 from flowcap.accounts import Accounts
 from flowcap.store import Store, default_database_url
-from flowcap.web import admin, api, daily, pages, planner, processmap, security, uploads
+from flowcap.web import (
+    admin,
+    alerts,
+    api,
+    daily,
+    pages,
+    planner,
+    processmap,
+    reports,
+    security,
+    uploads,
+)
 from flowcap.web.assets import PLOTLY_JS, STATIC, plotly_css
 from flowcap.web.cache import MeasuresCache, warming
 from flowcap.web.deps import Forbidden, LoginRequired, NotFound
@@ -123,6 +134,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(admin.router)
     app.include_router(processmap.router)
+    app.include_router(reports.router)
+    app.include_router(alerts.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

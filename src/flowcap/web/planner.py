@@ -127,7 +127,7 @@ def _planner_page(
         "settings": settings,
         "settings_problem": settings_problem,
         "content": stored_text if content is None else content,
-        "runs": jobs.jobs_of(store, name, limit=10),
+        "runs": jobs.jobs_of(store, name, limit=10, kinds=("simulate", "plan")),
         "change_in_words": planner_view.change_in_words,
         "can_edit": visitor.user.can(name, "editor"),
         "form": {
@@ -266,6 +266,8 @@ def job_page(request: Request, name: PageService, visitor: Visitor, id: int) -> 
     job = jobs.get_job(request.app.state.store, id)
     if job is None or job.service != name:
         raise NotFound
+    if job.kind == "report":  # built and downloaded on the reports page
+        return RedirectResponse(f"/services/{_q(name)}/reports", status_code=303)
     title = f"{'Simulation' if job.kind == 'simulate' else 'Plan'} {job.id}: {name}"
     view = None
     if job.status == "done" and job.result is not None:
