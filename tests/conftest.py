@@ -238,7 +238,7 @@ def sepsis_folder_in(folder: Path) -> Path:
             }
         },
         "event_log": {
-            "file": str(log),
+            "file": log.name,  # inside the folder (issue #14): a link to the real log
             "lifecycle": "lifecycle",
             "resource": "resource",
             "activities": {
@@ -248,6 +248,7 @@ def sepsis_folder_in(folder: Path) -> Path:
         },
     }
     (folder / "service.yaml").write_text(yaml.safe_dump(service, sort_keys=False))
+    (folder / log.name).symlink_to(log)
     return folder
 
 

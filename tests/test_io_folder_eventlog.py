@@ -142,7 +142,7 @@ def test_an_unreadable_log_is_reported_with_the_folder(tmp_path):
     assert any("missing column 'Status'" in p for p in problems_of(folder))
 
 
-def test_an_xes_log_with_lifecycle_and_an_absolute_path(tmp_path):
+def test_an_xes_log_with_lifecycle_in_a_subfolder(tmp_path):
     xes = (
         '<?xml version="1.0" encoding="UTF-8"?><log xes.version="1.0">'
         + "".join(
@@ -164,12 +164,12 @@ def test_an_xes_log_with_lifecycle_and_an_absolute_path(tmp_path):
         )
         + "</log>"
     )
-    log = tmp_path / "elsewhere" / "log.xes"
-    log.parent.mkdir()
+    log = tmp_path / "service" / "exports" / "log.xes"
+    log.parent.mkdir(parents=True)
     log.write_text(xes)
     service = dict(LOG_SERVICE, case_types={"standard": LOG_SERVICE["case_types"]["standard"]})
     service["event_log"] = {
-        "file": str(log),
+        "file": "exports/log.xes",
         "activities": {"Triage call": {"resource": "triage", "minutes": 30}},
     }
     checked = read_service_folder(write_folder(tmp_path / "service", service))

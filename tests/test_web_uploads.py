@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from conftest import WORKED_SERVICE, worked_example
 from flowcap.accounts import Accounts
-from flowcap.manage import import_folder
+from flowcap.manage import UploadLimits, import_folder
 from flowcap.store import Store
 from flowcap.web import create_app
 
@@ -202,6 +202,7 @@ def test_a_confirmation_needs_the_csrf_token(web, store_url):
 
 def test_an_upload_over_the_size_limit_is_refused(web, store_url, monkeypatch):
     monkeypatch.setenv("FLOWCAP_MAX_UPLOAD_MB", "0.0001")  # 100 bytes
+    monkeypatch.setattr(web.state, "upload_limits", UploadLimits.from_environment())  # as at start
     with signed_in(web) as client:
         response = send(client, {"referrals.csv": CLEAN})
     assert response.status_code == 413
@@ -279,6 +280,7 @@ def test_the_api_previews_with_dry_run_and_imports_without(web, store_url):
 
 def test_the_api_refuses_an_upload_over_the_limit_with_413(web, store_url, monkeypatch):
     monkeypatch.setenv("FLOWCAP_MAX_UPLOAD_MB", "0.0001")
+    monkeypatch.setattr(web.state, "upload_limits", UploadLimits.from_environment())
     with TestClient(web) as client:
         response = api_send(client, token_of(web), {"referrals.csv": CLEAN})
     assert response.status_code == 413 and response.json()["problems"]

@@ -8,6 +8,7 @@ field, so the rule and its wording live here only.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -35,6 +36,18 @@ MAX_REPLICATION_DAYS = 60_000_000
 #: step and replication): 20 million took 1.5 GB (``flowcap des examples/victim-support
 #: --replications 200 --hours 100000``).
 MAX_REPLICATION_HOURS = 20_000_000
+#: Bytes one resource-replication-day of a daily simulation holds at its peak (0.9 GB for 60
+#: million, above, rounded up), to estimate a run's memory before allocating it.
+BYTES_PER_REPLICATION_DAY = 16
+#: Bytes one replication-hour of a pathway simulation holds at its peak (1.5 GB for 20
+#: million, above, rounded up).
+BYTES_PER_REPLICATION_HOUR = 80
+#: The share of the memory free when a run starts that the run may plan to fill.
+MEMORY_SHARE = 0.8
+#: The most referrals one pathway simulation may draw (replications × hours × referrals an
+#: hour): each is followed through its steps, about 20,000 a second (``flowcap des
+#: examples/victim-support``: 77,000 referrals in 4 s), so this is about five minutes.
+MAX_SIMULATED_CASES = 5_000_000
 #: File suffixes the chart writers accept: interactive HTML, or a PNG picture.
 CHART_SUFFIXES = (".html", ".png")
 #: File suffixes a process map is written to (Graphviz draws SVG too).
@@ -72,8 +85,49 @@ def check_replications(replications: int, minimum: int = 1) -> None:
         )
 
 
-def check_simulation_size(replications: int, horizon_days: int, resources: int = 1) -> None:
-    """Resources × replications × days ahead: at most :data:`MAX_REPLICATION_DAYS` (memory)."""
+def available_memory_bytes() -> int | None:
+    """Memory free for a new run now, in bytes: Linux's ``MemAvailable`` (what can be had
+    without swapping), else the free physical pages; ``None`` where neither is known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gigabytes(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:,.1f} GB" if n_bytes >= 1e9 else f"{n_bytes / 1e6:,.0f} MB"
+
+
+def _check_memory(
+    need: float, available: int | None, what: str, unit_bytes: float, fewer: str
+) -> None:
+    """Refuse a run estimated at ``need`` bytes when that is past :data:`MEMORY_SHARE` of
+    ``available`` (free memory: measured when ``None``); ``unit_bytes`` is one replication's
+    share, to say how many would fit."""
+    available = available_memory_bytes() if available is None else available
+    if available is None or need <= MEMORY_SHARE * available:
+        return
+    most = int(MEMORY_SHARE * available // max(unit_bytes, 1))
+    raise ArgumentError(
+        "replications",
+        f"{what} would need about {_gigabytes(need)} of memory, and {_gigabytes(available)} "
+        f"is free: ask for at most {most:,} replications, or {fewer}",
+    )
+
+
+def check_simulation_size(
+    replications: int, horizon_days: int, resources: int = 1, available: int | None = None
+) -> None:
+    """Resources × replications × days ahead: at most :data:`MAX_REPLICATION_DAYS`, and its
+    arrays (:data:`BYTES_PER_REPLICATION_DAY` each) within :data:`MEMORY_SHARE` of the memory
+    free (``available`` bytes; measured when ``None``), estimated before any is allocated."""
     if resources * replications * horizon_days > MAX_REPLICATION_DAYS:
         most = MAX_REPLICATION_DAYS // max(resources * horizon_days, 1)
         raise ArgumentError(
@@ -82,16 +136,49 @@ def check_simulation_size(replications: int, horizon_days: int, resources: int =
             f"{resources}) must be at most {MAX_REPLICATION_DAYS:,} to fit in memory: ask for "
             f"at most {most:,} replications, or a shorter horizon",
         )
+    per_replication = resources * horizon_days * BYTES_PER_REPLICATION_DAY
+    _check_memory(
+        replications * per_replication,
+        available,
+        f"({replications:,}) × {horizon_days:,} days × {resources} resources",
+        per_replication,
+        "a shorter horizon",
+    )
 
 
-def check_pathway_size(replications: int, hours: float) -> None:
-    """Replications × simulated hours: at most :data:`MAX_REPLICATION_HOURS` (memory)."""
+def check_pathway_size(replications: int, hours: float, available: int | None = None) -> None:
+    """Replications × simulated hours: at most :data:`MAX_REPLICATION_HOURS`, and within
+    :data:`MEMORY_SHARE` of the memory free (``available`` bytes; measured when ``None``)."""
     if replications * hours > MAX_REPLICATION_HOURS:
         raise ArgumentError(
             "replications",
             f"× the hours ({replications:,} × {hours:,.0f}) must be at most "
             f"{MAX_REPLICATION_HOURS:,} simulated hours to fit in memory: ask for fewer "
             "replications or fewer hours",
+        )
+    per_replication = hours * BYTES_PER_REPLICATION_HOUR
+    _check_memory(
+        replications * per_replication,
+        available,
+        f"({replications:,}) × {hours:,.0f} hours",
+        per_replication,
+        "fewer hours",
+    )
+
+
+def check_pathway_cases(replications: int, hours: float, referrals_per_hour: float) -> None:
+    """Referrals one pathway simulation draws, replications × hours × ``referrals_per_hour``
+    (the mean over the week): at most :data:`MAX_SIMULATED_CASES`. Checked once the arrival
+    rates are known, before any is drawn."""
+    expected = replications * hours * referrals_per_hour
+    if not math.isfinite(expected) or expected > MAX_SIMULATED_CASES:
+        most = int(MAX_SIMULATED_CASES // max(hours * referrals_per_hour, 1e-9))
+        raise ArgumentError(
+            "replications",
+            f"× the hours × the referrals an hour ({replications:,} × {hours:,.0f} × "
+            f"{referrals_per_hour:,.2f}, about {expected:,.0f} referrals) must be at most "
+            f"{MAX_SIMULATED_CASES:,} referrals simulated: ask for at most {max(most, 0):,} "
+            "replications, or fewer hours",
         )
 
 

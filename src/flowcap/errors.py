@@ -50,18 +50,17 @@ class Problem:
     column: str | None = None
 
     def __post_init__(self) -> None:
-        # Messages quote cells and names: each quoted value, and the column, cut to a readable
-        # length here, once for every reader.
+        # Messages quote cells and names: each quoted value cut to a readable length here,
+        # once for every reader. The column is cut only when printed: it is also the key the
+        # web app's forms place the problem by (a setting's path).
         object.__setattr__(self, "message", shorten_quotes(self.message))
-        if self.column is not None:
-            object.__setattr__(self, "column", shorten(self.column))
 
     def __str__(self) -> str:
         where = [self.file]
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column:
-            where.append(f"column {self.column}")
+            where.append(f"column {shorten(self.column)}")
         return f"{', '.join(where)}: {self.message}"
 
 

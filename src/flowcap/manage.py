@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import select
 
-from flowcap.errors import FlowcapError, InputError, Problem, StoreError, capped
+from flowcap.errors import FlowcapError, InputError, Problem, StoreError
 from flowcap.history import ServiceHistory, open_stored
 from flowcap.io.folder import (
     _PARSERS,
@@ -593,7 +593,7 @@ def _read_upload(
         frames[table] = None if text is None else _PARSERS[table](text, check, service)
         hashes[table] = (path.name, sha256_of(path))
         uploaded[table] = path.name
-        problems += capped(check.problems, path.name)
+        problems += check.capped()
         notes += check.notes
     event_log = None
     config = service.event_log
@@ -608,7 +608,7 @@ def _read_upload(
             for table in log_tables(service):
                 frames[table] = tables[table]
                 uploaded[table] = source[0]
-    problems += _across_tables(stored, frames, uploaded, key)
+    problems += _across_tables(stored, frames, uploaded, key, service)
     settings = {kind: (r["file_name"], r["content"]) for kind, r in stored_settings.items()}
     setting_hashes = {kind: (r["file_name"], r["sha256"]) for kind, r in stored_settings.items()}
     changed_settings = []
@@ -664,7 +664,7 @@ def _read_upload(
 
 
 def _across_tables(
-    stored: ServiceTables, frames: dict, uploaded: dict[str, str], key: bytes
+    stored: ServiceTables, frames: dict, uploaded: dict[str, str], key: bytes, service: Service
 ) -> list[Problem]:
     """The rules across tables (:func:`flowcap.io.folder._check_across_tables`) on the
     uploaded tables with the stored ones, all named by pseudonym (the store holds no case
@@ -693,7 +693,7 @@ def _across_tables(
         return []  # unreadable: its own problems say why
     problems = []
     broken: dict[str, list[Problem]] = {}
-    for problem in _check_across_tables(merged, names):
+    for problem in _check_across_tables(merged, names, service):
         if problem.file.endswith(" (stored)"):
             broken.setdefault(problem.file, []).append(problem)
             continue

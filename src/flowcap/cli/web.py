@@ -35,9 +35,11 @@ def serve(
     the default store). Log in with an account from `flowcap user add`."""
     import uvicorn
 
+    from flowcap.manage import UploadLimits
     from flowcap.store import Store, default_database_url
 
     with running() as progress:
+        UploadLimits.from_environment()  # a bad FLOWCAP_MAX_* said here, not by each worker
         url = default_database_url()
         Store.open(url).close()  # migrated once here, before the workers start
         if demo:

@@ -39,12 +39,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flowcap.errors import InputError, Problem, capped
+from flowcap.errors import InputError, Problem
 from flowcap.io.pseudonym import pseudonymise
 from flowcap.io.source import read_bytes
 from flowcap.io.tables import (
+    LISTED_PER_PROBLEM,
     UK_DATE_FORMATS,
     TableCheck,
+    check_cell_lengths,
     check_rows,
     max_file_bytes,
     read_csv,
@@ -213,20 +215,17 @@ def _read_xes_events(path: Path, zone: str) -> pd.DataFrame:
         ) from None
     if raw.empty:
         raise InputError([Problem(name, "the log has no events")])
-    problems: list[Problem] = []
+    check = TableCheck(name)
     for column, key in (("activity", "concept:name"), ("timestamp", "time:timestamp")):
         missing = np.flatnonzero(raw[column].isna().to_numpy())
-        for position in missing[:100]:
-            problems.append(
-                Problem(
-                    name,
-                    f"event {position + 1} (case {raw['case_id'].iat[position]!r}) has no {key}",
-                    None,
-                    key,
-                )
+        check.unlisted += max(len(missing) - LISTED_PER_PROBLEM, 0)
+        for position in missing[:LISTED_PER_PROBLEM]:
+            # Named by its place in the log: a case id is never quoted.
+            check.problems.append(
+                Problem(name, f"event {position + 1:,} of the log has no {key}", None, key)
             )
-    if problems:
-        raise InputError(capped(problems, name))
+    if check.problems:
+        raise InputError(check.capped())
     frame = pd.DataFrame(
         {
             "case": raw["case_id"].astype(str),
@@ -255,7 +254,7 @@ def _read_table_events(
         else read_csv(raw, check, delimiter=config.delimiter, delimiters=SNIFFED_DELIMITERS)
     )
     if table is None:
-        raise InputError(capped(check.problems, name))
+        raise InputError(check.capped())
 
     wanted = {
         "case": config.case_id,
@@ -287,7 +286,7 @@ def _read_table_events(
         else:
             found[role] = actual
     if check.problems:
-        raise InputError(capped(check.problems, name))
+        raise InputError(check.capped())
 
     text = {
         role: table[column].fillna("").astype(str).str.strip() for role, column in found.items()
@@ -298,11 +297,19 @@ def _read_table_events(
     used = used[keep]
     if used.empty:
         raise InputError([Problem(name, "file has a header but no events")])
+    if not check_cell_lengths(used, list(used.columns), check):
+        named = {role: found[role] for role in used.columns}
+        for i, problem in enumerate(check.problems):  # the file's column, not the role
+            check.problems[i] = Problem(
+                problem.file, problem.message, problem.row, named.get(problem.column)
+            )
+        raise InputError(check.capped())
     check_rows(check, used["case"] == "", config.case_id, "missing case id")
     check_rows(check, used["activity"] == "", config.activity, "missing activity")
     timestamps = _parse_timestamps(used["timestamp"], zone, check, config.timestamp)
     if check.problems:
-        raise InputError(capped(sorted(check.problems, key=_row_key), name))
+        check.problems.sort(key=_row_key)
+        raise InputError(check.capped())
     frame = pd.DataFrame(
         {
             "case": used["case"].to_numpy(dtype=object),

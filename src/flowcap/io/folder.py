@@ -40,13 +40,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flowcap.errors import InputError, Problem, capped
+from flowcap.errors import InputError, Problem
 from flowcap.io.eventlog import EventLog, read_event_log
 from flowcap.io.service_yaml import check_service_yaml, read_service_yaml
 from flowcap.io.source import read_bytes, sha256_of
-from flowcap.io.tables import TableCheck, check_rows, parse_dates, parse_numbers, read_text_table
+from flowcap.io.tables import (
+    LISTED_PER_PROBLEM,
+    TableCheck,
+    capped_problems,
+    check_rows,
+    parse_dates,
+    parse_numbers,
+    read_text_table,
+)
 from flowcap.model import Scenario, Service
-from flowcap.model.tables import Contents, ServiceTables, describe_contents
+from flowcap.model.tables import DATE_COLUMNS, Contents, ServiceTables, describe_contents
 
 #: Table name -> (required columns, optional columns).
 TABLES: dict[str, tuple[list[str], list[str]]] = {
@@ -58,6 +66,10 @@ TABLES: dict[str, tuple[list[str], list[str]]] = {
 OPTIONAL_TABLES = ("waiting", "roster", "sessions")
 MAX_CASE_ID_CHARS = 100
 MAX_SOURCE_CHARS = 60
+#: Days with no dated row in any table past which the rows on the far side, when they are
+#: few (at most :data:`DISTANT_SHARE` of the dated rows), are refused as mistyped dates.
+DISTANT_GAP_DAYS = 730
+DISTANT_SHARE = 0.05
 
 
 @dataclass
@@ -246,7 +258,7 @@ def read_service_folder(folder: str | Path, service: Service | None = None) -> S
         text = read_text_table(path, required, optional, check)
         frames[table] = None if text is None else _PARSERS[table](text, check, service)
         files[table] = (path.name, _sha256(path))
-        problems += capped(check.problems, path.name)
+        problems += check.capped()
         notes += check.notes
     event_log = None
     if from_log:
@@ -261,7 +273,7 @@ def read_service_folder(folder: str | Path, service: Service | None = None) -> S
                 frames[table] = tables[table]
     if frames["referrals"] is not None:
         # Run on whatever rows parsed, so every problem comes out in one pass.
-        problems += _check_across_tables(frames, files)
+        problems += _check_across_tables(frames, files, service)
     parsed: dict = {}
     for kind in SETTINGS_FILES:
         path, found_problems = settings_file(folder, kind)
@@ -326,8 +338,9 @@ def tables_from_event_log(
     events = log.events
     codes = events["case"].cat.codes.to_numpy()
     case_ids = np.asarray(events["case"].cat.categories, dtype=object)
-    problems = _long_case_ids(log, codes, case_ids, config.case_id)
-    problems += _long_values(log, config)
+    unlisted = [0]  # problems found past the first LISTED_PER_PROBLEM of a kind
+    problems = _long_case_ids(log, codes, case_ids, config.case_id, unlisted)
+    problems += _long_values(log, config, unlisted)
     problems += _unused_activities(log, service)
     # Each case's first event (ties: file order) dates its referral.
     instants = events["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
@@ -356,7 +369,7 @@ def tables_from_event_log(
             f"{log.source}: event_log maps no activities, so the log gives referrals only; "
             "activity is modelled from capacity unless sessions.csv records it"
         )
-    return tables, capped(problems, log.source), notes, log
+    return tables, capped_problems(problems, log.source, unlisted[0]), notes, log
 
 
 def _midnights(dates: pd.Series) -> pd.Series:
@@ -364,13 +377,15 @@ def _midnights(dates: pd.Series) -> pd.Series:
 
 
 def _long_case_ids(
-    log: EventLog, codes: np.ndarray, case_ids: np.ndarray, column: str
+    log: EventLog, codes: np.ndarray, case_ids: np.ndarray, column: str, unlisted: list[int]
 ) -> list[Problem]:
-    """Case ids over :data:`MAX_CASE_ID_CHARS`, each at its first row (ids are not quoted)."""
+    """Case ids over :data:`MAX_CASE_ID_CHARS`, each at its first row (ids are not quoted);
+    those past the first hundred are counted in ``unlisted[0]``."""
     lengths = np.fromiter((len(c) for c in case_ids), dtype=np.int64, count=len(case_ids))
     long = np.flatnonzero(lengths > MAX_CASE_ID_CHARS)
     if not len(long):
         return []
+    unlisted[0] += max(len(long) - LISTED_PER_PROBLEM, 0)
     first = pd.Series(np.arange(len(codes))).groupby(codes).min()
     return [
         Problem(
@@ -379,7 +394,7 @@ def _long_case_ids(
             log.row_of(int(first[code])),
             column if log.rows is not None else "concept:name",
         )
-        for code in long[:100]
+        for code in long[:LISTED_PER_PROBLEM]
     ]
 
 
@@ -389,8 +404,9 @@ MAX_ACTIVITY_CHARS = 200
 MAX_LIFECYCLE_CHARS = 50
 
 
-def _long_values(log: EventLog, config) -> list[Problem]:
-    """Activities and lifecycle values too long to be a step's name, each at its first row."""
+def _long_values(log: EventLog, config, unlisted: list[int]) -> list[Problem]:
+    """Activities and lifecycle values too long to be a step's name, each at its first row;
+    those past the first hundred of a column are counted in ``unlisted[0]``."""
     problems = []
     events = log.events
     for column, limit, named in (
@@ -405,6 +421,9 @@ def _long_values(log: EventLog, config) -> list[Problem]:
             if value in seen:
                 continue
             seen.add(value)
+            if len(seen) > LISTED_PER_PROBLEM:
+                unlisted[0] += values.iloc[long].nunique() - LISTED_PER_PROBLEM
+                break
             problems.append(
                 Problem(
                     log.source,
@@ -413,8 +432,6 @@ def _long_values(log: EventLog, config) -> list[Problem]:
                     named if log.rows is not None else column,
                 )
             )
-            if len(seen) == 100:
-                break
     return problems
 
 
@@ -602,7 +619,8 @@ def _case_ids(frame: pd.DataFrame, check: TableCheck, unique: bool) -> None:
         if duplicated.any():
             first_row = ids.drop_duplicates(keep="first")
             first_row = pd.Series(first_row.index + 2, index=first_row.values)
-            for row in duplicated[duplicated].index[:100]:
+            check.unlisted += max(int(duplicated.sum()) - LISTED_PER_PROBLEM, 0)
+            for row in duplicated[duplicated].index[:LISTED_PER_PROBLEM]:
                 check.problems.append(
                     Problem(
                         check.file,
@@ -694,9 +712,16 @@ _PARSERS = {
 }
 
 
-def _check_across_tables(frames: dict, files: dict) -> list[Problem]:
-    """Rules across tables: the opening backlog predates referrals; sessions name known cases
+def _check_across_tables(
+    frames: dict, files: dict, service: Service | None = None
+) -> list[Problem]:
+    """Rules across tables: no date years apart from the rest (:func:`distant_dates`, unless
+    ``service`` allows them); the opening backlog predates referrals; sessions name known cases
     and come no earlier than the case. Case ids are never quoted: messages end up in logs."""
+    if service is None or not service.allow_distant_dates:
+        distant = distant_dates(frames, files, log_tables(service) if service else ())
+        if distant:  # the rules below would only echo the mistyped date
+            return distant
     problems: list[Problem] = []
     referrals = frames["referrals"]
     first_referral = referrals["referral_date"].min()
@@ -715,7 +740,8 @@ def _check_across_tables(frames: dict, files: dict) -> list[Problem]:
         in_referrals = referrals.reset_index().drop_duplicates("case_id").set_index("case_id")
         both = waiting["case_id"].isin(in_referrals.index) & (waiting["case_id"] != "")
         rows = np.flatnonzero(both.to_numpy())
-        for row in rows[:100]:
+        check.unlisted += max(len(rows) - LISTED_PER_PROBLEM, 0)
+        for row in rows[:LISTED_PER_PROBLEM]:
             other = int(in_referrals.loc[waiting["case_id"].iat[row], "index"]) + 2
             check.problems.append(
                 Problem(
@@ -725,7 +751,7 @@ def _check_across_tables(frames: dict, files: dict) -> list[Problem]:
                     "case_id",
                 )
             )
-        problems += capped(check.problems, name)
+        problems += check.capped()
     sessions = frames["sessions"]
     if sessions is not None:
         name = files["sessions"][0]
@@ -751,5 +777,86 @@ def _check_across_tables(frames: dict, files: dict) -> list[Problem]:
             "date",
             "session is dated before its case was referred",
         )
-        problems += capped(check.problems, name)
+        problems += check.capped()
     return problems
+
+
+def distant_dates(frames: dict, files: dict, from_log: tuple[str, ...] = ()) -> list[Problem]:
+    """Rows dated years apart from the rest of the data, each a problem at its file, row and
+    date column.
+
+    Every table's dates are pooled; wherever :data:`DISTANT_GAP_DAYS` pass with no dated row
+    at all, the data split in two. The rows of a part holding at most :data:`DISTANT_SHARE`
+    of the dated rows (and fewer than the largest part) are reported: one referral dated
+    1900-01-01 (a spreadsheet's zero date) or 1970 (a two-digit year) among 2025's would
+    stretch the measures over a century and divide each day's demand by thousands. Tables
+    in ``from_log`` came from the event log: their rows are not the file's, so none is named.
+    """
+    tables = [
+        (table, column, frames[table] if table != "roster" else _roster_rows(frames[table]))
+        for table, column in DATE_COLUMNS.items()
+        if frames.get(table) is not None
+    ]
+    days = {
+        table: frame[column].to_numpy(dtype="datetime64[D]").astype(np.int64)
+        for table, column, frame in tables
+        if len(frame)
+    }
+    if not days:
+        return []
+    pooled = np.concatenate(list(days.values()))
+    dated = pooled[pooled != np.datetime64("NaT").astype(np.int64)]
+    distinct, counts = np.unique(dated, return_counts=True)
+    cuts = np.flatnonzero(np.diff(distinct) > DISTANT_GAP_DAYS)
+    if not len(cuts):
+        return []
+    firsts, lasts = np.r_[0, cuts + 1], np.r_[cuts, len(distinct) - 1]
+    sizes = np.array([counts[a : b + 1].sum() for a, b in zip(firsts, lasts, strict=True)])
+    largest = int(np.argmax(sizes))
+    far = (sizes <= DISTANT_SHARE * len(dated)) & (np.arange(len(sizes)) != largest)
+    if not far.any():
+        return []
+    kept = ~far
+    low, high = distinct[firsts[kept].min()], distinct[lasts[kept].max()]
+    span = (distinct[-1] - distinct[0]) / 365.25
+    problems: list[Problem] = []
+    for table, column, frame in tables:
+        if table not in days:
+            continue
+        values = days[table]
+        odd = np.zeros(len(values), dtype=bool)
+        for part in np.flatnonzero(far):
+            odd |= (values >= distinct[firsts[part]]) & (values <= distinct[lasts[part]])
+        if not odd.any():
+            continue
+        name = files[table][0]
+        check = TableCheck(name)
+        positions = np.flatnonzero(odd)
+        check.unlisted += max(len(positions) - LISTED_PER_PROBLEM, 0)
+        for position in positions[:LISTED_PER_PROBLEM]:
+            day = values[position]
+            years = (low - day if day < low else day - high) / 365.25
+            side = "before" if day < low else "after"
+            check.problems.append(
+                Problem(
+                    name,
+                    f"{_iso(day)} is {years:,.0f} years {side} the rest of the data "
+                    f"({_iso(low)} to {_iso(high)}): a spreadsheet's zero date, or a "
+                    f"two-digit year read wrongly? The measures would stretch over "
+                    f"{span:,.0f} years. Correct it, or set allow_distant_dates: true in "
+                    "service.yaml if it is right",
+                    None if table in from_log else int(frame.index[position]) + 2,
+                    column,
+                )
+            )
+        problems += check.capped()
+    return problems
+
+
+def _roster_rows(roster) -> pd.DataFrame:
+    """A roster's rows, whether given as a frame or a :class:`~flowcap.model.roster.Roster`."""
+    return roster if isinstance(roster, pd.DataFrame) else roster.rows
+
+
+def _iso(day: np.int64) -> str:
+    return str(np.datetime64(int(day), "D"))

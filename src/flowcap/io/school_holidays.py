@@ -16,9 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flowcap.errors import InputError, Problem, capped
+from flowcap.errors import InputError, Problem
 from flowcap.io.folder import find_table
-from flowcap.io.tables import TableCheck, check_rows, parse_dates, read_text_table
+from flowcap.io.tables import (
+    LISTED_PER_PROBLEM,
+    TableCheck,
+    check_rows,
+    parse_dates,
+    read_text_table,
+)
 
 TABLE = "school_holidays"
 MAX_NAME_CHARS = 100
@@ -63,18 +69,20 @@ def parse_school_holidays(path: Path, timezone: str, raw: bytes | None = None) -
     check = TableCheck(path.name)
     text = read_text_table(path, ["start", "end"], ["name"], check, raw)
     if text is None:
-        raise InputError(capped(check.problems, path.name))
+        raise InputError(check.capped())
     start = parse_dates(text, "start", check, timezone)
     end = parse_dates(text, "end", check, timezone)
     names = text["name"] if "name" in text else pd.Series("", index=text.index)
-    for row in np.flatnonzero((end < start).to_numpy())[:100]:
+    backwards = np.flatnonzero((end < start).to_numpy())
+    check.unlisted += max(len(backwards) - LISTED_PER_PROBLEM, 0)
+    for row in backwards[:LISTED_PER_PROBLEM]:
         message = f"end {text['end'].iat[row]!r} is before start {text['start'].iat[row]!r}"
         check.problems.append(Problem(check.file, message, int(row) + 2, "end"))
     check_rows(
         check, names.str.len() > MAX_NAME_CHARS, "name", f"longer than {MAX_NAME_CHARS} characters"
     )
     if check.problems:
-        raise InputError(capped(check.problems, path.name))
+        raise InputError(check.capped())
     return pd.DataFrame({"start": start, "end": end, "name": names.astype(object)})
 
 

@@ -5,39 +5,65 @@ operations, so a million-row referrals file is checked in about a second and eve
 cell is reported with its row (header = row 1, as a spreadsheet shows it) and column.
 Only the columns flowcap knows are kept: anything else (a victim's name, free-text notes)
 is dropped on reading and never reaches the store.
+
+A file past the limits of :mod:`flowcap.io.limits` (its size, columns, rows, characters per
+cell, or for a workbook what it inflates to) is refused before pandas parses it. A cell a
+problem quotes is cut to :data:`QUOTE_CHARS` characters.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from flowcap.errors import Problem
+from flowcap.errors import MAX_PROBLEMS_PER_FILE, Problem
+from flowcap.io import limits
 from flowcap.io.source import read_bytes
+from flowcap.model.limits import FIRST_DATE, LAST_DATE
 
-DEFAULT_MAX_FILE_MB = 512
+DEFAULT_MAX_FILE_MB = limits.FILE_MB.default
+#: Problems listed per kind of problem and column; the rest are counted.
+LISTED_PER_PROBLEM = 100
+#: The most characters of a cell a problem quotes.
+QUOTE_CHARS = 40
 #: Day-first formats tried after ISO 8601, as UK spreadsheets export them.
 UK_DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%y")
 
 
 def max_file_bytes() -> int:
-    """The largest data file accepted, from ``FLOWCAP_MAX_FILE_MB`` (default 512 MB)."""
-    return int(float(os.environ.get("FLOWCAP_MAX_FILE_MB", DEFAULT_MAX_FILE_MB)) * 1_000_000)
+    """The largest data file accepted, from ``FLOWCAP_MAX_FILE_MB`` (default 512 MB); a
+    value that is not a number more than 0 is a :class:`~flowcap.errors.FlowcapError`."""
+    return limits.FILE_MB.value()
+
+
+def quote(value: object) -> str:
+    """``value`` as a problem quotes it: ``repr``, so control characters show escaped, and
+    cut to :data:`QUOTE_CHARS` characters (a pasted note is not echoed whole)."""
+    text = str(value)
+    if len(text) > QUOTE_CHARS:
+        return repr(text[:QUOTE_CHARS]) + f" (cut; {len(text):,} characters)"
+    return repr(text)
 
 
 @dataclass
 class TableCheck:
-    """Problems and notes collected while checking one file."""
+    """Problems and notes collected while checking one file.
+
+    Each kind of problem lists its first :data:`LISTED_PER_PROBLEM` rows; ``unlisted`` counts
+    the rest, so :meth:`capped` says how many there are in all.
+    """
 
     file: str
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unlisted: int = 0
 
     def add(
         self, message: str, rows: pd.Index | np.ndarray | None = None, column: str | None = None
@@ -46,8 +72,27 @@ class TableCheck:
         if rows is None:
             self.problems.append(Problem(self.file, message, None, column))
             return
-        for row in np.asarray(rows)[:100]:
+        rows = np.asarray(rows)
+        for row in rows[:LISTED_PER_PROBLEM]:
             self.problems.append(Problem(self.file, message, int(row) + 2, column))
+        self.unlisted += max(len(rows) - LISTED_PER_PROBLEM, 0)
+
+    def capped(self, limit: int = MAX_PROBLEMS_PER_FILE) -> list[Problem]:
+        """The first ``limit`` problems, then one line counting every other one (those
+        listed and those only counted)."""
+        return capped_problems(self.problems, self.file, self.unlisted, limit)
+
+
+def capped_problems(
+    problems: list[Problem], file: str, unlisted: int = 0, limit: int = MAX_PROBLEMS_PER_FILE
+) -> list[Problem]:
+    """The first ``limit`` of one file's ``problems``, then "... and N more problems in this
+    file", N counting the problems past ``limit`` and the ``unlisted`` ones found but not
+    kept (:func:`flowcap.errors.capped` with the true count)."""
+    extra = max(len(problems) - limit, 0) + unlisted
+    if not extra:
+        return problems
+    return problems[:limit] + [Problem(file, f"... and {extra} more problems in this file")]
 
 
 def read_text_table(
@@ -99,6 +144,8 @@ def read_text_table(
     frame = frame[keep].copy()
     for column in keep:
         frame[column] = frame[column].astype(str).str.strip()
+    if not check_cell_lengths(frame, keep, check):
+        return None
     # Blank lines stay in the index (it is the row number - 2) but not in the data.
     frame = frame[(frame != "").any(axis=1)]
     if len(frame) == 0:
@@ -151,7 +198,10 @@ def read_csv(
     if not text.strip():
         check.add("file is empty")
         return None
-    delimiter = delimiter or _sniff(text.lstrip("\r\n").split("\n", 1)[0], delimiters)
+    header = text.lstrip("\r\n").split("\n", 1)[0]
+    delimiter = delimiter or _sniff(header, delimiters)
+    if not _within_shape(text, header, delimiter, check):
+        return None
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -175,6 +225,53 @@ def read_csv(
     return frame
 
 
+def _within_shape(text: str, header: str, delimiter: str, check: TableCheck) -> bool:
+    """Whether a delimited text's rows and header columns are within :mod:`.limits`, counted
+    before pandas parses it (its time grows faster than the columns: 20,000 took 14 s)."""
+    most_rows = limits.ROWS.value()
+    lines = text.count("\n") + (not text.endswith("\n"))
+    if lines - 1 > most_rows:
+        check.add(
+            f"{lines - 1:,} lines after the header; the limit is {most_rows:,} rows "
+            f"({limits.ROWS.variable})"
+        )
+        return False
+    most_columns = limits.COLUMNS.value()
+    if header.count(delimiter) + 1 > most_columns:
+        # The count is an upper bound (a quoted delimiter is part of a name): count exactly.
+        try:
+            columns = len(next(csv.reader([header], delimiter=delimiter)))
+        except csv.Error:
+            columns = header.count(delimiter) + 1
+        if columns > most_columns:
+            check.add(
+                f"the header has {columns:,} columns; the limit is {most_columns:,} "
+                f"({limits.COLUMNS.variable})",
+                np.array([-1]),
+            )
+            return False
+    return True
+
+
+def check_cell_lengths(frame: pd.DataFrame, columns: list[str], check: TableCheck) -> bool:
+    """Report every cell of ``columns`` longer than :data:`limits.CELL_CHARS` (its row and
+    column, not its text); True when there is none."""
+    most = limits.CELL_CHARS.value()
+    fine = True
+    for column in columns:
+        long = frame[column].astype(str).str.len() > most
+        if long.any():
+            fine = False
+            check_rows(
+                check,
+                long,
+                column,
+                f"cell longer than {most:,} characters ({limits.CELL_CHARS.variable}): a "
+                "value, not free text",
+            )
+    return fine
+
+
 def _ragged_rows(text: str, delimiter: str, check: TableCheck) -> bool:
     """Report every row with more fields than the header (the first 100); True if any."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -184,7 +281,9 @@ def _ragged_rows(text: str, delimiter: str, check: TableCheck) -> bool:
             width = len(row)
         elif len(row) > width:
             found = True
-            if reported < 100:
+            if reported == LISTED_PER_PROBLEM:
+                check.unlisted += 1
+            else:
                 reported += 1
                 check.problems.append(
                     Problem(
@@ -198,7 +297,14 @@ def _ragged_rows(text: str, delimiter: str, check: TableCheck) -> bool:
 
 
 def read_xlsx(raw: bytes, check: TableCheck) -> pd.DataFrame | None:
-    """The first sheet's cells as strings, or ``None`` with the problem in ``check``."""
+    """The first sheet's cells as strings, or ``None`` with the problem in ``check``.
+
+    The workbook (a zip) is refused unopened when its parts declare more than
+    ``FLOWCAP_MAX_XLSX_MB`` uncompressed, or more than ``FLOWCAP_MAX_XLSX_RATIO`` times their
+    compressed size; its columns and rows are checked against :mod:`.limits` once read.
+    """
+    if not _xlsx_within_limits(raw, check):
+        return None
     try:
         frame = pd.read_excel(
             io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False, engine="openpyxl"
@@ -209,7 +315,52 @@ def read_xlsx(raw: bytes, check: TableCheck) -> pd.DataFrame | None:
     if frame.columns.empty:
         check.add("the first sheet is empty")
         return None
+    most_columns, most_rows = limits.COLUMNS.value(), limits.ROWS.value()
+    if len(frame.columns) > most_columns:
+        check.add(
+            f"the first sheet has {len(frame.columns):,} columns; the limit is "
+            f"{most_columns:,} ({limits.COLUMNS.variable})",
+            np.array([-1]),
+        )
+        return None
+    if len(frame) > most_rows:
+        check.add(
+            f"the first sheet has {len(frame):,} rows after the header; the limit is "
+            f"{most_rows:,} ({limits.ROWS.variable})"
+        )
+        return None
     return frame
+
+
+def _xlsx_within_limits(raw: bytes, check: TableCheck) -> bool:
+    """Whether a workbook's declared uncompressed size and compression ratio are within
+    :mod:`.limits` (read from the zip's directory, nothing inflated); a file that is not a
+    zip passes here and fails in the reader with its own message."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
+        return True
+    inflated = sum(part.file_size for part in parts)
+    packed = sum(part.compress_size for part in parts)
+    most = limits.XLSX_MB.value()
+    if inflated > most:
+        check.add(
+            f"the workbook inflates to {inflated:,} bytes; the limit is {most:,} "
+            f"({limits.XLSX_MB.variable}): save the sheet as CSV UTF-8, or keep only the "
+            "columns flowcap reads"
+        )
+        return False
+    ratio = inflated / max(packed, 1)
+    most_ratio = limits.XLSX_RATIO.value()
+    if ratio > most_ratio and inflated > 1_000_000:
+        check.add(
+            f"the workbook inflates {ratio:,.0f} times its size ({inflated:,} bytes from "
+            f"{packed:,}); the limit is {most_ratio:,} times ({limits.XLSX_RATIO.variable}): "
+            "a workbook like this is more likely a zip bomb than a table"
+        )
+        return False
+    return True
 
 
 def _sniff(header: str, delimiters: tuple[str, ...]) -> str:
@@ -241,8 +392,20 @@ def parse_dates(frame: pd.DataFrame, column: str, check: TableCheck, timezone: s
     naive = parsed.dt.tz_localize(None)
     result = naive.where(~has_offset, local).dt.normalize()
     check_rows(check, empty, column, "missing date")
-    check_rows(check, result.isna() & ~empty, column, "not a date (use YYYY-MM-DD)", text)
-    return result.astype("datetime64[ns]")
+    unread = result.isna() & ~empty
+    # pandas cannot hold a date before 1677 or after 2262: say so rather than "not a date".
+    years = pd.to_numeric(text.where(unread).str.extract(_YEAR, expand=False), errors="coerce")
+    outside = (result < pd.Timestamp(FIRST_DATE)) | (result > pd.Timestamp(LAST_DATE))
+    outside |= unread & ((years < FIRST_DATE.year) | (years > LAST_DATE.year))
+    check_rows(
+        check, outside, column, f"date outside {FIRST_DATE} to {LAST_DATE} (a mistyped year?)", text
+    )
+    check_rows(check, unread & ~outside, column, "not a date (use YYYY-MM-DD)", text)
+    return result.where(~outside).astype("datetime64[ns]")
+
+
+#: A four-digit year on its own in a date's text (2025-03-01, 01/03/2025).
+_YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 
 
 def parse_numbers(
@@ -263,6 +426,9 @@ def parse_numbers(
     if required:
         check_rows(check, empty, column, "missing value")
     check_rows(check, values.isna() & ~empty, column, "not a number", text)
+    infinite = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
+    check_rows(check, pd.Series(infinite, index=values.index), column, "not a finite number", text)
+    values = values.where(~infinite)
     bad_low = values <= minimum if strictly_positive else values < minimum
     check_rows(
         check,
@@ -289,7 +455,8 @@ def check_rows(
 ) -> None:
     """Report every row where ``mask`` is true, quoting the cell when ``text`` is given."""
     positions = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
-    for position in positions[:100]:
-        detail = f"{message}: {text.iat[position]!r}" if text is not None else message
+    check.unlisted += max(len(positions) - LISTED_PER_PROBLEM, 0)
+    for position in positions[:LISTED_PER_PROBLEM]:
+        detail = f"{message}: {quote(text.iat[position])}" if text is not None else message
         # The index holds each record's place in the file, blank lines included.
         check.problems.append(Problem(check.file, detail, int(mask.index[position]) + 2, column))

@@ -13,17 +13,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from flowcap.model.limits import MAX_DURATION
+
 DistName = Literal["exponential", "lognormal", "gamma", "fixed", "empirical"]
 
 
 class Distribution(BaseModel):
     """A non-negative random duration given by its mean and standard deviation (or values)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     dist: DistName = "exponential"
-    mean: float | None = Field(default=None, gt=0)
-    sd: float | None = Field(default=None, gt=0)
+    mean: float | None = Field(default=None, gt=0, le=MAX_DURATION)
+    sd: float | None = Field(default=None, gt=0, le=MAX_DURATION)
     values: tuple[float, ...] | None = Field(default=None, min_length=1, max_length=1_000_000)
 
     @model_validator(mode="after")
@@ -33,8 +35,8 @@ class Distribution(BaseModel):
                 raise ValueError("an empirical distribution needs values")
             if self.mean is not None or self.sd is not None:
                 raise ValueError("an empirical distribution takes values only (no mean or sd)")
-            if any(not (v >= 0) for v in self.values):
-                raise ValueError("empirical values must be numbers >= 0")
+            if any(not (0 <= v <= MAX_DURATION) for v in self.values):
+                raise ValueError(f"empirical values must be numbers from 0 to {MAX_DURATION:,}")
             return self
         if self.values is not None:
             raise ValueError(f"values are only for dist: empirical, not {self.dist}")

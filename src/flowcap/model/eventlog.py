@@ -8,12 +8,29 @@ mapped event) that the rest of flowcap measures, forecasts and plans.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from flowcap.model.limits import MAX_STEP_MINUTES
+
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def inside_folder(file: str) -> bool:
+    """Whether ``file`` names a path inside the folder it is taken relative to: not absolute
+    (``/data/x.csv``, ``C:\\x.csv``, ``\\\\server\\x.csv``), not from a home folder
+    (``~/x.csv``) and with no ``..`` step, on POSIX or Windows spelling."""
+    posix, windows = PurePosixPath(file), PureWindowsPath(file)
+    return not (
+        posix.is_absolute()
+        or windows.drive
+        or windows.root
+        or file.startswith("~")
+        or ".." in posix.parts
+        or ".." in windows.parts
+    )
 
 
 def check_zone(value: str | None) -> str | None:
@@ -32,10 +49,12 @@ def check_zone(value: str | None) -> str | None:
 class ActivityWork(BaseModel):
     """The work one event of an activity stands for: ``minutes`` of ``resource``'s time."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     resource: str
-    minutes: float = Field(gt=0, description="Minutes of the resource's time per event.")
+    minutes: float = Field(
+        gt=0, le=MAX_STEP_MINUTES, description="Minutes of the resource's time per event."
+    )
 
 
 class EventLogConfig(BaseModel):
@@ -47,9 +66,10 @@ class EventLogConfig(BaseModel):
     type column.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    #: The log file: relative to the service folder, or absolute.
+    #: The log file. In service.yaml, a path relative to the service folder and inside it
+    #: (:func:`inside_folder`); a log given on the command line may be anywhere.
     file: str
     case_id: str = "case_id"
     activity: str = "activity"

@@ -33,6 +33,7 @@ from pydantic import Field, field_validator, model_validator
 
 from flowcap.model._frozen import _Frozen
 from flowcap.model.distribution import Distribution
+from flowcap.model.limits import MAX_ARRIVALS_PER_HOUR, MAX_PROFILE_WEIGHT
 
 DEFAULT_KEY = "default"
 
@@ -45,7 +46,9 @@ class Arrivals(_Frozen):
     profile normalised to average 1 so ``per_hour`` stays the mean over the week.
     """
 
-    per_hour: float = Field(ge=0, description="Mean referrals per hour over the week.")
+    per_hour: float = Field(
+        ge=0, le=MAX_ARRIVALS_PER_HOUR, description="Mean referrals per hour over the week."
+    )
     weekday: tuple[float, ...] | None = Field(default=None, min_length=7, max_length=7)
     hour: tuple[float, ...] | None = Field(default=None, min_length=24, max_length=24)
 
@@ -54,8 +57,10 @@ class Arrivals(_Frozen):
     def _profile(cls, value: tuple[float, ...] | None) -> tuple[float, ...] | None:
         if value is None:
             return None
-        if any(not (v >= 0) for v in value) or sum(value) <= 0:
-            raise ValueError("a profile needs numbers >= 0, not all zero")
+        if any(not (0 <= v <= MAX_PROFILE_WEIGHT) for v in value) or sum(value) <= 0:
+            raise ValueError(
+                f"a profile needs numbers from 0 to {MAX_PROFILE_WEIGHT:,}, not all zero"
+            )
         return value
 
     def hourly_rates(self) -> list[float]:

@@ -15,7 +15,26 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from flowcap.model.limits import (
+    FIRST_DATE,
+    LAST_DATE,
+    MAX_DAY_RATE,
+    MAX_DAYS,
+    MAX_DEMAND_FACTOR,
+    MAX_PREMIUM,
+    MAX_SALARY,
+    MAX_STAFF,
+    MAX_STEP_MINUTES,
+)
 
 __all__ = [
     "BASELINE",
@@ -60,14 +79,22 @@ def _iso_date(value: Any) -> Any:
         return value
     if isinstance(value, str) and _ISO_DATE.match(value.strip()):
         return value.strip()
-    raise ValueError(f"give a date as YYYY-MM-DD, not {value!r}")
+    raise ValueError(f"give a date as YYYY-MM-DD, not {str(value)[:40]!r}")
 
 
-Day = Annotated[date, BeforeValidator(_iso_date)]
+def _in_range(value: date) -> date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise ValueError(f"give a date from {FIRST_DATE} to {LAST_DATE}, not {value}")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_in_range)]
 
 
 class _Change(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
     @property
     def kind(self) -> str:
@@ -90,10 +117,12 @@ class Transfer(_Change):
 
     from_: str = Field(alias="from")
     to: str
-    staff: int = Field(gt=0, description="People moved.")
+    staff: int = Field(gt=0, le=MAX_STAFF, description="People moved.")
     start: Day
     end: Day
-    handover_days: int = Field(default=0, ge=0, description="Calendar days before they help.")
+    handover_days: int = Field(
+        default=0, ge=0, le=MAX_DAYS, description="Calendar days before they help."
+    )
 
     @model_validator(mode="after")
     def _dates(self) -> Transfer:
@@ -112,11 +141,13 @@ class Agency(_Change):
     """
 
     resource: str
-    staff: int = Field(gt=0)
-    day_rate: float = Field(ge=0, description="Pounds per agency person per working day.")
-    lead_days: int = Field(default=0, ge=0)
-    min_days: int = Field(default=0, ge=0)
-    induction_days: int = Field(default=0, ge=0)
+    staff: int = Field(gt=0, le=MAX_STAFF)
+    day_rate: float = Field(
+        ge=0, le=MAX_DAY_RATE, description="Pounds per agency person per working day."
+    )
+    lead_days: int = Field(default=0, ge=0, le=MAX_DAYS)
+    min_days: int = Field(default=0, ge=0, le=MAX_DAYS)
+    induction_days: int = Field(default=0, ge=0, le=MAX_DAYS)
     start: Day
     end: Day | None = None
 
@@ -138,8 +169,8 @@ class Overtime(_Change):
 
     resource: str
     minutes_per_day: float = Field(gt=0, le=720)
-    premium: float = Field(default=1.5, ge=0)
-    sunday_premium: float = Field(default=2.0, ge=0)
+    premium: float = Field(default=1.5, ge=0, le=MAX_PREMIUM)
+    sunday_premium: float = Field(default=2.0, ge=0, le=MAX_PREMIUM)
     start: Day
     end: Day
 
@@ -153,7 +184,7 @@ class Demand(_Change):
     """Multiply a case type's expected new cases by ``factor`` from ``start`` to ``end``."""
 
     case_type: str
-    factor: float = Field(ge=0)
+    factor: float = Field(ge=0, le=MAX_DEMAND_FACTOR)
     start: Day
     end: Day
 
@@ -167,8 +198,8 @@ class Triage(_Change):
     """New cases of ``case_type`` need ``minutes`` (per occurrence) for step ``step`` (0-based)."""
 
     case_type: str
-    step: int = Field(default=0, ge=0)
-    minutes: float = Field(ge=0)
+    step: int = Field(default=0, ge=0, le=1_000)
+    minutes: float = Field(ge=0, le=MAX_STEP_MINUTES)
 
 
 class Vacancy(_Change):
@@ -183,7 +214,7 @@ class Vacancy(_Change):
     """
 
     resource: str
-    staff: int = Field(gt=0, description="People (posts) missing.")
+    staff: int = Field(gt=0, le=MAX_STAFF, description="People (posts) missing.")
     start: Day
     end: Day
     paid: bool = Field(default=False, description="Still paid (long-term sickness): no saving.")
@@ -206,11 +237,13 @@ class Recruit(_Change):
     """
 
     resource: str
-    staff: int = Field(gt=0, description="People recruited.")
+    staff: int = Field(gt=0, le=MAX_STAFF, description="People recruited.")
     start: Day
-    salary: float = Field(ge=0, description="Pounds a year per person, on-costs included.")
-    lead_days: int = Field(default=RECRUITMENT_LEAD_DAYS, ge=0)
-    induction_days: int = Field(default=INDUCTION_DAYS, ge=0)
+    salary: float = Field(
+        ge=0, le=MAX_SALARY, description="Pounds a year per person, on-costs included."
+    )
+    lead_days: int = Field(default=RECRUITMENT_LEAD_DAYS, ge=0, le=MAX_DAYS)
+    induction_days: int = Field(default=INDUCTION_DAYS, ge=0, le=MAX_DAYS)
     induction_output: float = Field(default=INDUCTION_OUTPUT, ge=0, le=1)
 
     @property
@@ -223,7 +256,7 @@ Change = Transfer | Agency | Overtime | Demand | Triage | Vacancy | Recruit
 
 
 class _Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     transfer: Transfer | None = None
     agency: Agency | None = None

@@ -22,7 +22,17 @@ from pydantic import Field, field_validator, model_validator
 from flowcap.model._frozen import _Frozen
 from flowcap.model.alerts import AlertSettings
 from flowcap.model.distribution import Distribution
-from flowcap.model.eventlog import EventLogConfig
+from flowcap.model.eventlog import EventLogConfig, inside_folder
+from flowcap.model.limits import (
+    MAX_CASES_PER_DAY,
+    MAX_COST_PER_HOUR,
+    MAX_DAYS,
+    MAX_PRIORITY,
+    MAX_REPEAT,
+    MAX_SPC_TARGET,
+    MAX_STAFF,
+    MAX_STEP_MINUTES,
+)
 from flowcap.model.pathway import DEFAULT_KEY, Pathway
 
 DayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -42,7 +52,7 @@ class Resource(_Frozen):
 
     staff: float = Field(
         ge=0,
-        le=100_000,
+        le=MAX_STAFF,
         description="People in post in full-time equivalents (FTE): 2.6 with a 0.6 part-timer.",
     )
     minutes_per_day: float = Field(
@@ -52,7 +62,10 @@ class Resource(_Frozen):
         default="09:00", description="HH:MM; a person is on duty for minutes_per_day from then."
     )
     cost_per_hour: float | None = Field(
-        default=None, ge=0, description="Cost of one person-hour in pounds, on-costs included."
+        default=None,
+        ge=0,
+        le=MAX_COST_PER_HOUR,
+        description="Cost of one person-hour in pounds, on-costs included.",
     )
     absence_rate: float = Field(
         default=0.0,
@@ -92,10 +105,16 @@ class Step(_Frozen):
     """
 
     resource: str
-    minutes: float = Field(gt=0, description="Minutes of the resource's time per occurrence.")
-    after_days: int = Field(default=0, ge=0, description="Calendar days after the referral.")
-    repeat: int = Field(default=1, ge=1, le=1000)
-    every_days: int | None = Field(default=None, ge=1, description="Calendar days between repeats.")
+    minutes: float = Field(
+        gt=0, le=MAX_STEP_MINUTES, description="Minutes of the resource's time per occurrence."
+    )
+    after_days: int = Field(
+        default=0, ge=0, le=MAX_DAYS, description="Calendar days after the referral."
+    )
+    repeat: int = Field(default=1, ge=1, le=MAX_REPEAT)
+    every_days: int | None = Field(
+        default=None, ge=1, le=MAX_DAYS, description="Calendar days between repeats."
+    )
     target_working_days: int | None = Field(
         default=None,
         ge=0,
@@ -110,6 +129,13 @@ class Step(_Frozen):
     def _repeat_needs_interval(self) -> Step:
         if self.repeat > 1 and self.every_days is None:
             raise ValueError("a step with repeat > 1 needs every_days")
+        last = self.after_days + (self.repeat - 1) * (self.every_days or 0)
+        if last > MAX_DAYS:
+            raise ValueError(
+                f"the step's last occurrence falls {last:,} days after the referral "
+                f"(after_days + (repeat - 1) × every_days); a case's work must end within "
+                f"{MAX_DAYS:,} days (10 years)"
+            )
         return self
 
     def due_offsets(self) -> list[int]:
@@ -126,9 +152,14 @@ class DemandModel(_Frozen):
     """
 
     dist: Literal["poisson", "negative_binomial"] = "poisson"
-    per_day: float = Field(ge=0, description="Mean new cases per calendar day.")
+    per_day: float = Field(
+        ge=0, le=MAX_CASES_PER_DAY, description="Mean new cases per calendar day."
+    )
     dispersion: float | None = Field(
-        default=None, gt=0, description="Negative binomial size r (variance = mean + mean²/r)."
+        default=None,
+        gt=0,
+        le=1_000_000,
+        description="Negative binomial size r (variance = mean + mean²/r).",
     )
 
     @model_validator(mode="after")
@@ -150,9 +181,9 @@ class CaseType(_Frozen):
     ordered list of ``steps``.
     """
 
-    priority: int = Field(ge=1, description="1 is the most urgent.")
+    priority: int = Field(ge=1, le=MAX_PRIORITY, description="1 is the most urgent.")
     resource: str | None = None
-    minutes: float | None = Field(default=None, gt=0)
+    minutes: float | None = Field(default=None, gt=0, le=MAX_STEP_MINUTES)
     steps: tuple[Step, ...] | None = None
     description: str | None = Field(default=None, max_length=200)
     demand: DemandModel | None = None
@@ -227,8 +258,8 @@ class SPCTarget(_Frozen):
     """
 
     better: Literal["higher", "lower"]
-    day: float | None = Field(default=None, ge=0)
-    week: float | None = Field(default=None, ge=0)
+    day: float | None = Field(default=None, ge=0, le=MAX_SPC_TARGET)
+    week: float | None = Field(default=None, ge=0, le=MAX_SPC_TARGET)
 
 
 class Service(_Frozen):
@@ -240,6 +271,10 @@ class Service(_Frozen):
     working_days: tuple[DayName, ...] = ("mon", "tue", "wed", "thu", "fri")
     work_bank_holidays: bool = False
     first_contact_target_working_days: int = Field(default=2, ge=0, le=365)
+    #: Accept a date years apart from the rest of the data. Off, such a date is refused as a
+    #: likely mistake (a spreadsheet's zero date 1900-01-01, a two-digit year read as 1970),
+    #: since the measures would stretch over every year between.
+    allow_distant_dates: bool = False
     resources: dict[str, Resource] = Field(min_length=1)
     case_types: dict[str, CaseType] = Field(min_length=1)
     event_log: EventLogConfig | None = None
@@ -259,6 +294,18 @@ class Service(_Frozen):
             raise ValueError(
                 f"unknown time zone {value!r} (use an IANA name such as Europe/London)"
             ) from None
+        return value
+
+    @field_validator("event_log")
+    @classmethod
+    def _log_in_the_folder(cls, value: EventLogConfig | None) -> EventLogConfig | None:
+        # A service.yaml may come from someone else (an upload, a shared folder): naming a
+        # file outside its folder would let it read, and quote in errors, any file here.
+        if value is not None and not inside_folder(value.file):
+            raise ValueError(
+                "event_log.file must name a file in the service folder, by a path relative to "
+                f"it without '..', not {value.file[:80]!r}: copy the log into the folder"
+            )
         return value
 
     @field_validator("working_days")

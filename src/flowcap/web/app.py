@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import flowcap
 from flowcap.accounts import Accounts
+from flowcap.manage import UploadLimits
 from flowcap.store import Store, default_database_url
 from flowcap.web import (
     admin,
@@ -60,6 +61,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
         lifespan=warming,
     )
     app.state.store = store
+    # Read once, at the start: a bad FLOWCAP_MAX_* refuses to start (flowcap serve checks it
+    # first and says so) rather than failing each upload.
+    app.state.upload_limits = UploadLimits.from_environment()
     app.state.accounts = Accounts(store)
     app.state.cache = MeasuresCache(store)
     app.state.templates = environment()

@@ -234,7 +234,7 @@ def _upload_page(
             "problems": problems,
             "purposes": FILE_PURPOSES,
             "accept": ACCEPT,
-            "limits": UploadLimits.from_environment(),
+            "limits": request.app.state.upload_limits,
             "can_upload": can_upload,
         },
         status=status,
@@ -260,7 +260,7 @@ def upload_form(request: Request, name: PageService, visitor: Visitor) -> Respon
 async def upload_check(
     request: Request, name: EditorPage, visitor: Visitor, pending: PendingDep
 ) -> Response:
-    limits = UploadLimits.from_environment()
+    limits = request.app.state.upload_limits
     try:
         files, fields = await read_form(request, limits)
     except TooLarge as too_large:
@@ -397,7 +397,7 @@ async def api_upload(
     """Check files for the service as ``flowcap validate`` does and, when all are clean,
     import them at once (``dry_run``: say what would change, store nothing). Each data
     file replaces its table as a whole; what is not uploaded stays as stored."""
-    limits = UploadLimits.from_environment()
+    limits = request.app.state.upload_limits
     try:
         files, _ = await read_form(request, limits)
     except TooLarge as too_large:

@@ -18,6 +18,7 @@ import pandas as pd
 from flowcap.checks import (
     check_day,
     check_hours,
+    check_pathway_cases,
     check_pathway_size,
     check_replications,
     check_seed,
@@ -233,6 +234,10 @@ def simulate_service_pathway(
         referrals=referrals,
         roster=data.roster.rows,
         hour_shares=shares,
+    )
+    # The referrals it would draw, bounded before any is (the rates are known only now).
+    check_pathway_cases(
+        replications, warmup_hours + hours, float(spec.arrival_rate_per_hour.sum()) / 168
     )
 
     carried = None
