@@ -90,8 +90,8 @@ LAYERS = [
     {"simulate"},
     {"plan"},
     {"report"},
-    {"monitor", "export"},
-    {"manage", "jobs", "daily", "settings_form"},
+    {"monitor", "export", "sweep"},
+    {"manage", "jobs", "daily", "settings_form", "records"},
     {"web"},
     {"cli"},
 ]

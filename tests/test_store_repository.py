@@ -32,7 +32,7 @@ def test_import_writes_every_table_and_migrates_to_head(tmp_path, backend):
     }
     store = Store.for_folder(folder)
     with store.engine.connect() as connection:
-        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0005"
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0006"
     assert store.counts("Worked example") == {
         "referrals": 12,
         "waiting": 20,

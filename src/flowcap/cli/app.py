@@ -111,9 +111,18 @@ def _options(
         bool,
         typer.Option("--debug", help="On an error, print the traceback (for a bug report)."),
     ] = False,
+    allow_insecure_key: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure-key",
+            help="Use a key file that others may read (refused otherwise: chmod 600 it).",
+        ),
+    ] = False,
 ) -> None:
     """Demand, capacity, activity and backlog planning for public services."""
     _state["debug"] = debug
+    if allow_insecure_key:  # read where the key is loaded, by every command that loads it
+        os.environ["FLOWCAP_ALLOW_INSECURE_KEY"] = "1"
 
 
 def _debug() -> bool:

@@ -189,21 +189,32 @@ def measures(
 @app.command()
 def erase(
     first: Annotated[
-        str,
+        str | None,
         typer.Argument(
             metavar="SERVICE_DIR CASE_ID",
             help="The service folder, then the case id as it appears in your files (with "
-            "--service NAME, the case id alone).",
+            "--service NAME, the case id alone; none, with --yes, removes the whole service).",
             show_default=False,
         ),
-    ],
+    ] = None,
     case_id: Annotated[str | None, typer.Argument(hidden=True, show_default=False)] = None,
     service: ServiceName = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Confirm removing the whole service (--service alone).")
+    ] = False,
 ) -> None:
-    """Erase one person's records from the store (right to erasure)."""
+    """Erase one person's records from the store (right to erasure); with --service NAME
+    --yes and no case id, remove the whole service."""
     from flowcap import manage
 
+    if service is not None and first is None:
+        from flowcap.cli.records import erase_service
+
+        erase_service(service, yes)
+        return
     with _errors_to_exit():
+        if first is None:
+            raise FlowcapError("give the service folder and the case id (or --service NAME)")
         if service is None and case_id is None:
             raise FlowcapError("give the service folder and the case id (or --service NAME)")
         if service is not None and case_id is not None:

@@ -17,6 +17,7 @@ from flowcap.cli import web  # noqa: F401
 from flowcap.cli import report  # noqa: F401
 from flowcap.cli import monitor  # noqa: F401
 from flowcap.cli import export  # noqa: F401
+from flowcap.cli import records  # noqa: F401
 
 # isort: on
 from flowcap.cli.app import app

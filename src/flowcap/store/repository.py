@@ -22,12 +22,32 @@ import numpy as np
 import pandas as pd
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, make_url, select
+from sqlalchemy import (
+    Column,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    make_url,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from flowcap.errors import StoreError
 from flowcap.io.folder import ServiceFolder
-from flowcap.io.pseudonym import fingerprint, pseudonymise
+from flowcap.io.pseudonym import (
+    append_erasure_ledger,
+    fingerprint,
+    pseudonymise,
+    read_erasure_ledger,
+    rekey,
+)
 from flowcap.model.tables import ServiceTables
 from flowcap.store import schema
 
@@ -177,13 +197,7 @@ class Store:
         with self.engine.begin() as connection:
             self.check_key(connection, key)
             service_id = self.service_id(connection, folder.service.name, create=True)
-            erased = set(
-                connection.scalars(
-                    select(schema.erasures.c.case_key).where(
-                        schema.erasures.c.service_id == service_id
-                    )
-                )
-            )
+            erased = self.erased_everywhere(connection, key, service_id)
             for table_name, table in schema.DATA_TABLES.items():
                 file_name, sha = folder.files.get(table_name, (ABSENT, ABSENT))
                 if self.last_sha(connection, service_id, table_name) == sha:
@@ -280,6 +294,9 @@ class Store:
         if stored is None:
             connection.execute(insert(schema.store_info).values(key="key_fingerprint", value=mine))
         elif stored != mine:
+            behind = _rotation_hint(stored, key)
+            if behind:
+                raise StoreError(behind)
             raise StoreError(
                 "this store was written with a different pseudonymisation key "
                 f"(fingerprint {stored}, yours is {mine}). Restore the original key "
@@ -523,9 +540,13 @@ class Store:
         """Remove every record of one case (right to erasure); return rows removed per table.
 
         Rows go from every service in the store (a renamed service keeps its old rows under
-        its old name). The pseudonym is remembered in ``erasures`` so that a later import of
-        an export that still holds the case does not bring it back; a case never imported is
-        not remembered (a mistyped id must not block a real case later).
+        its old name). The pseudonym is remembered so that a later import of an export that
+        still holds the case does not bring it back, whatever the service is then called and
+        even into a store rebuilt from nothing: in ``erased_cases`` (store-wide), in
+        ``erasures`` (per service, for the readers that look there) and in the erasure
+        ledger beside the key (:func:`flowcap.io.pseudonym.erasure_ledger_path`), written
+        and flushed before the store commits. A case never imported is not remembered (a
+        mistyped id must not block a real case later).
         """
         [case_key] = pseudonymise([case_id], key)
         removed: dict[str, int] = {}
@@ -538,6 +559,8 @@ class Store:
                 removed[table_name] = result.rowcount
             if sum(removed.values()):
                 now = datetime.now(UTC).replace(tzinfo=None)
+                append_erasure_ledger(key, [case_key])
+                self._remember_erased(connection, {case_key}, now)
                 for service_id in connection.scalars(select(schema.services.c.id)):
                     already = connection.scalar(
                         select(func.count())
@@ -554,6 +577,178 @@ class Store:
                             )
                         )
         return removed
+
+    def erased_everywhere(self, connection, key: bytes, service_id: int | None = None) -> set[str]:
+        """Every erased pseudonym under ``key``: the store's ``erased_cases`` and the erasure
+        ledger beside the key. Those the ledger adds (a store rebuilt from nothing) are
+        written to ``erased_cases``, and with ``service_id`` the service's ``erasures`` gain
+        any it lacks (a service new or renamed since the erasure), in ``connection``'s
+        transaction."""
+        known = set(connection.scalars(select(schema.erased_cases.c.case_key)))
+        ledger = read_erasure_ledger(key)
+        now = _now()
+        if ledger - known:
+            self._remember_erased(connection, ledger - known, now)
+        erased = known | ledger
+        if service_id is not None and erased:
+            table = schema.erasures
+            have = set(
+                connection.scalars(select(table.c.case_key).where(table.c.service_id == service_id))
+            )
+            missing = sorted(erased - have)
+            if missing:
+                connection.execute(
+                    insert(table),
+                    [{"service_id": service_id, "case_key": k, "erased_at": now} for k in missing],
+                )
+        return erased
+
+    def _remember_erased(self, connection, case_keys: set[str], now: datetime) -> None:
+        """Add pseudonyms to ``erased_cases`` (those already there are left as they are)."""
+        table = schema.erased_cases
+        known = set(
+            connection.scalars(select(table.c.case_key).where(table.c.case_key.in_(case_keys)))
+        )
+        new = sorted(set(case_keys) - known)
+        if new:
+            connection.execute(insert(table), [{"case_key": k, "erased_at": now} for k in new])
+
+    def delete_service(self, service_name: str, *, confirm: bool = False) -> dict[str, int]:
+        """Remove a whole service: its rows in every table that names it (data, events,
+        imports, settings, memberships, jobs, alerts, its per-service erasures) and its name;
+        rows removed per table. The store-wide erasures stay, so its erased cases stay
+        out of any later import; the audit log keeps its lines (they name the service).
+
+        Raises
+        ------
+        StoreError
+            Without ``confirm`` (nothing is removed), or for a service the store does not hold.
+        """
+        if not confirm:
+            raise StoreError(
+                f"removing the whole service {service_name!r} cannot be undone: confirm it "
+                "(--yes on the command line)"
+            )
+        removed: dict[str, int] = {}
+        with self.engine.begin() as connection:
+            service_id = self.service_id(connection, service_name)
+            for table in reversed(schema.metadata.sorted_tables):
+                if table.name == "services" or "service_id" not in table.c:
+                    continue
+                if table.name not in connection.dialect.get_table_names(connection):
+                    continue
+                result = connection.execute(delete(table).where(table.c.service_id == service_id))
+                removed[table.name] = result.rowcount
+            connection.execute(delete(schema.services).where(schema.services.c.id == service_id))
+        return removed
+
+    def stored_fingerprint(self, connection=None) -> str | None:
+        """The fingerprint of the key the store's case keys were made with (``None``: none
+        recorded yet, a store never written to)."""
+        query = select(schema.store_info.c.value).where(
+            schema.store_info.c.key == "key_fingerprint"
+        )
+        if connection is not None:
+            return connection.scalar(query)
+        with self.engine.connect() as connection:
+            return connection.scalar(query)
+
+    def rotate_key(self, old_key: bytes, new_key: bytes) -> int:
+        """Re-key every stored case key from the chain ``old_key`` to ``new_key`` (which is
+        ``old_key`` with one or more links added: :func:`flowcap.io.pseudonym.rekey` applied
+        per link), in one transaction: every table of :data:`schema.CASE_KEY_TABLES`, the
+        recorded fingerprint, and a ``key_rotations`` row with both fingerprints. Returns the
+        rows rewritten. The caller writes the new key to its file only after this returns
+        (see :func:`flowcap.records.rotate_key`).
+
+        Raises
+        ------
+        StoreError
+            When the store was not written under ``old_key``, or ``new_key`` does not extend
+            it (nothing is changed).
+        """
+        if len(new_key) <= len(old_key) or new_key[: len(old_key)] != old_key:
+            raise StoreError("a rotated key must extend the store's key with new links")
+        old_print, new_print = fingerprint(old_key), fingerprint(new_key)
+        rows = 0
+        with self.engine.begin() as connection:
+            stored = self.stored_fingerprint(connection)
+            if stored is None:
+                raise StoreError(
+                    f"the store at {self.where()} holds no case keys yet: nothing to rotate"
+                )
+            if stored != old_print:
+                raise StoreError(
+                    f"the store at {self.where()} was written with another key (fingerprint "
+                    f"{stored}; the key given is {old_print}): nothing was rotated"
+                )
+            tables = [getattr(schema, name) for name in schema.CASE_KEY_TABLES]
+            keys: set[str] = set()
+            for table in tables:
+                keys.update(connection.scalars(select(table.c.case_key).distinct()))
+            old_keys = sorted(keys)
+            new_keys = old_keys
+            for start in range(len(old_key), len(new_key), 32):
+                new_keys = rekey(new_keys, new_key[start : start + 32])
+            mapping = Table(
+                "flowcap_key_map",
+                MetaData(),
+                Column("old", String(32), primary_key=True),
+                Column("new", String(32), nullable=False),
+                prefixes=["TEMPORARY"],
+            )
+            mapping.create(connection)
+            if old_keys:
+                connection.execute(
+                    insert(mapping),
+                    [{"old": o, "new": n} for o, n in zip(old_keys, new_keys, strict=True)],
+                )
+            for table in tables:
+                renamed = (
+                    select(mapping.c.new).where(mapping.c.old == table.c.case_key).scalar_subquery()
+                )
+                rows += connection.execute(update(table).values(case_key=renamed)).rowcount
+            mapping.drop(connection)
+            connection.execute(
+                update(schema.store_info)
+                .where(schema.store_info.c.key == "key_fingerprint")
+                .values(value=new_print)
+            )
+            connection.execute(
+                insert(schema.key_rotations).values(
+                    rotated_at=_now(),
+                    old_fingerprint=old_print,
+                    new_fingerprint=new_print,
+                    rows=rows,
+                )
+            )
+        return rows
+
+
+def _rotation_hint(stored: str, key: bytes) -> str | None:
+    """Why a store's fingerprint differs from the key's, when a rotation explains it: the
+    store is still at an earlier link of the key's chain (another store was rotated), or a
+    rotation committed to the store before the new key reached the key file."""
+    from flowcap.io.pseudonym import key_file_path, parse_key
+
+    for links in range(1, len(key) // 32):
+        if fingerprint(key[: links * 32]) == stored:
+            return (
+                "this store has not been rotated to the current pseudonymisation key (it is "
+                f"at fingerprint {stored}, an earlier link of your key): run `flowcap key "
+                "rotate` on this store to bring it up to date"
+            )
+    pending = key_file_path().with_name(key_file_path().name + ".next")
+    try:
+        if fingerprint(parse_key(pending.read_text(), str(pending))) == stored:
+            return (
+                "a key rotation was interrupted after the store was rotated and before the "
+                f"new key replaced the key file ({pending} holds it): run `flowcap key "
+                "rotate` again to finish it"
+            )
+    except (OSError, UnicodeDecodeError, StoreError):
+        pass
+    return None
 
 
 def _fetch_frame(connection, table, service_id: int, order=None) -> pd.DataFrame:

@@ -285,3 +285,35 @@ alerts = Table(
     Index("ix_alerts_service_sent", "service_id", "sent_at"),
     sqlite_autoincrement=True,  # ids never reused
 )
+
+
+# --- keys and records (flowcap.records) --------------------------------------------------------
+# ``erased_cases``: every erased pseudonym, for the whole store and not per service, so an
+# import of any service (a renamed one, one deleted and imported again) leaves the case out. A
+# pseudonym depends only on the key and the case id, so it is the same whatever the service is
+# called. (``erasures`` above stays per service for the readers that already use it.) The same
+# pseudonyms are also kept beside the key (:mod:`flowcap.io.pseudonym`'s erasure ledger), which
+# outlives the store itself. ``key_rotations``: each rotation of the key, with the fingerprints
+# before and after (no key: keys never enter the store).
+
+erased_cases = Table(
+    "erased_cases",
+    metadata,
+    Column("case_key", String(32), primary_key=True),
+    Column("erased_at", DateTime, nullable=False),
+)
+
+key_rotations = Table(
+    "key_rotations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rotated_at", DateTime, nullable=False),
+    Column("old_fingerprint", String(64), nullable=False),
+    Column("new_fingerprint", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),  # case keys rewritten
+    sqlite_autoincrement=True,  # ids never reused
+)
+
+#: Every table holding a case key (a pseudonym) in its ``case_key`` column: what a key
+#: rotation rewrites and an erasure searches.
+CASE_KEY_TABLES = ("referrals", "waiting", "sessions", "events", "erasures", "erased_cases")
