@@ -1,6 +1,7 @@
 """Which engine runs the daily model: NumPy on the CPU, or PyTorch on a CUDA GPU.
 
-``device="cpu"`` (the default) is :func:`.numpy.run`; ``"cuda"`` (or ``"cuda:N"``) is
+``device="cpu"`` (the default) is :func:`.numpy.run` (``engine="fused"``: the compiled kernel
+:func:`.fused.run`, the same numbers with ``streams="pcg64"``); ``"cuda"`` (or ``"cuda:N"``) is
 :func:`.torch.run` on that GPU, the same model with the same result type, agreeing in
 distribution (not number for number: the random numbers differ). PyTorch is optional and
 imported only here, when a GPU is asked for; without it, or without a CUDA GPU,
@@ -70,9 +71,19 @@ def run(
 
     ``device``: ``"cpu"`` (NumPy) or ``"cuda"``/``"cuda:N"`` (PyTorch on that GPU). The other
     keywords are the fields of :class:`.numpy.RunSettings`; ``chunk_size`` ``None``: 65,536 on
-    the CPU; on a GPU, as much as fits (see :mod:`.torch`).
+    the CPU; on a GPU, as much as fits (see :mod:`.torch`). On the CPU, ``engine="fused"`` runs
+    the compiled kernel (:mod:`.fused`, experimental) instead of the NumPy engine.
     """
     settings = RunSettings(**keywords)
     if device == "cpu":
+        if settings.engine == "fused":
+            settings.check(spec, replications)
+            from . import fused  # numba: imported only when a run asks for it
+
+            if not fused.supports(spec, settings):
+                raise ValueError(
+                    "engine='fused' runs no reneging, waits, paths or draws: use 'numpy'"
+                )
+            return fused.run(spec, replications, seed, settings)
         return numpy_engine.run(spec, replications, seed, settings)
     return _torch_engine(device).run(spec, replications, seed, settings, device=device)

@@ -199,6 +199,12 @@ class RunSettings:
         same numbers otherwise (the random numbers do not change)
     target_working_days : first-contact target in working days, for ``days_over_target``
         (needs ``waits``)
+    engine : on the CPU, ``"numpy"`` (this module, the readable reference) or ``"fused"``
+        (the compiled kernel of :mod:`.fused`, experimental: not yet faster on a loaded 2-core
+        machine; a ValueError where it cannot run the spec and settings)
+    streams : ``"pcg64"`` (the random numbers this module draws: every CPU engine gives the
+        same result) or ``"counter"`` (the kernel's counter-based splitmix64 generator:
+        faster, statistically the same model, different numbers; the kernel only)
     """
 
     threshold_minutes: float | None = None
@@ -208,6 +214,8 @@ class RunSettings:
     fan_replications: int = 10_000
     waits: bool = False
     target_working_days: float | None = None
+    engine: str = "numpy"
+    streams: str = "pcg64"
 
     @classmethod
     def of(cls, settings: RunSettings | None = None, **keywords: Any) -> RunSettings:
@@ -221,6 +229,12 @@ class RunSettings:
         """ValueError for settings neither engine can run ``replications`` of ``spec`` with."""
         if self.record not in ("summary", "paths"):
             raise ValueError(f"record must be 'summary' or 'paths', got {self.record!r}")
+        if self.engine not in ("numpy", "fused"):
+            raise ValueError(f"engine must be 'numpy' or 'fused', got {self.engine!r}")
+        if self.streams not in ("pcg64", "counter"):
+            raise ValueError(f"streams must be 'pcg64' or 'counter', got {self.streams!r}")
+        if self.streams == "counter" and self.engine == "numpy":
+            raise ValueError("streams='counter' is the compiled kernel's: not with engine='numpy'")
         if self.target_working_days is not None and not self.waits:
             raise ValueError("days over a first-contact target need waits=True")
         # The callers check the user's replications (flowcap.checks); this guards the engine.
