@@ -11,6 +11,7 @@ on the one Typer ``app``.
 from flowcap.cli import data  # noqa: F401
 from flowcap.cli import analysis  # noqa: F401
 from flowcap.cli import simulation  # noqa: F401
+from flowcap.cli import sweep  # noqa: F401
 from flowcap.cli import pathway  # noqa: F401
 from flowcap.cli import users  # noqa: F401
 from flowcap.cli import web  # noqa: F401
