@@ -125,6 +125,8 @@ def test_the_workbook_has_typed_cells_tables_and_charts(example, tmp_path):
     assert sheet.freeze_panes == "A2"
     assert sheet["A2"].is_date and isinstance(sheet["C2"].value, int | float)
     assert len(sheet.tables) == 1 and len(sheet._charts) == 3  # one chart per resource
+    # straight lines between the days, not a smoothed curve that invents values between them
+    assert all(series.smooth is False for chart in sheet._charts for series in chart.series)
     assert book["Summary"]["A7"].value == report.summary[0]
     # pandas reads back the library's numbers.
     daily = pd.read_excel(path, sheet_name="Measures")

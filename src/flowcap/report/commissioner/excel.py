@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import LineChart, Reference
+from openpyxl.chart.series import SeriesLabel
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table as ExcelTable
@@ -167,10 +168,11 @@ def _measures_charts(sheet, frame: pd.DataFrame) -> None:
             j = columns.index(measure) + 1
             data = Reference(sheet, min_col=j, min_row=start, max_row=end)
             chart.add_data(data, titles_from_data=False)
-            chart.series[-1].tx = None
-            from openpyxl.chart.series import SeriesLabel
-
-            chart.series[-1].tx = SeriesLabel(v=measure.replace("_minutes", ""))
+            series = chart.series[-1]
+            series.tx = SeriesLabel(v=measure.replace("_minutes", ""))
+            # Straight lines from day to day: a spreadsheet's smoothed curve invents values
+            # between the days (and dips below zero after a spike).
+            series.smooth = False
         dates = Reference(sheet, min_col=1, min_row=start, max_row=end)
         chart.set_categories(dates)
         sheet.add_chart(chart, f"{anchor_column}{2 + 16 * n}")
