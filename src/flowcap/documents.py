@@ -21,6 +21,8 @@ be computed (NaN, say a wait with nothing done).
 - :class:`ServicesDocument`: ``flowcap services --json``; :class:`ServiceSummary`: one
   service of ``GET /api/services`` (the user's role in it rather than the row counts).
 - :class:`DailyFigures`, :class:`DailyDay`, :class:`DailyProblems`: the daily figures API.
+- :class:`Detail`, :class:`Invalid` (:data:`Refused`, either): the API's refusals, in one
+  sentence, or by field for a request that does not parse (FastAPI's own 422).
 - :class:`ReportDocument`: a ``report`` job's result (the commissioner's report: its period,
   summary sentences and the files kept to download).
 - :class:`AlertRecord`: one alert of ``flowcap monitor --json`` (its ``new`` list), as
@@ -139,6 +141,26 @@ class Detail(Document):
     """An error the API explains in one sentence."""
 
     detail: str
+
+
+class FieldIssue(BaseModel):
+    """One field of a request that does not parse: where (``loc``, e.g. ``["query", "to"]``),
+    what is wrong (``msg``) and its kind (``type``); FastAPI may add ``input`` and ``ctx``."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(Document):
+    """A request refused before its route runs (422): a field that does not parse or is
+    missing (a date that is no date, a body that is not JSON), each field's problem."""
+
+    detail: list[FieldIssue]
+
+
+#: A 422 of the API: the route's own one-sentence refusal, or the fields that do not parse.
+Refused = Detail | Invalid
 
 
 # --- simulate ---------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from flowcap.web.deps import (
     Visitor,
     api_service,
     page_service,
+    row_id,
 )
 from flowcap.web.render import expired_form, render
 from flowcap.web.schemas import Problem
@@ -120,6 +121,8 @@ def _acknowledge(request: Request, accounts, name: str, alert_id: int, email: st
     """Acknowledge the service's alert ``alert_id`` as ``email`` and audit it; ``None`` for
     an alert the service does not have."""
     store = request.app.state.store
+    if not row_id(alert_id):
+        return None
     before = alerts_by_id(store, [alert_id])
     if not before or before[0].service != name:
         return None

@@ -8,21 +8,36 @@ valid one); a service the token's user may not see is a 404, as an unknown one i
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BeforeValidator
 
 from flowcap.accounts import AccountError, LoginRefused
 from flowcap.checks import ArgumentError
 from flowcap.documents import Detail as Problem
-from flowcap.documents import MeasuresDay, ServiceSummary, Token
+from flowcap.documents import MeasuresDay, Refused, ServiceSummary, Token
 from flowcap.errors import FlowcapError
 from flowcap.web.deps import AccountsDep, ApiService, ApiUser, CacheDep
 
 router = APIRouter(prefix="/api", tags=["api"])
+
+
+def _iso_day(value):
+    """A day only as YYYY-MM-DD: pydantic would also take a number of seconds since 1970
+    (``from=0`` as 1970-01-01), a quietly wrong start for a service's measures."""
+    if isinstance(value, str) and not ISO_DAY.fullmatch(value):
+        raise ValueError("must be a date as YYYY-MM-DD")
+    return value
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: A query's day: YYYY-MM-DD, nothing else.
+Day = Annotated[date, BeforeValidator(_iso_day)]
 
 #: What a token made by POST /api/token is called in the user's list of tokens, unless the
 #: form's ``client_id`` names it.
@@ -35,6 +50,8 @@ UNAUTHORISED = {401: {"model": Problem, "description": "No valid API token"}}
     response_model=Token,
     responses={
         401: {"model": Problem, "description": "Wrong email or password"},
+        413: {"model": Problem, "description": "A body over 4,000,000 bytes"},
+        422: {"model": Refused, "description": "A field missing, or a token name refused"},
         429: {"model": Problem, "description": "Locked out after too many failed logins"},
     },
 )
@@ -87,14 +104,14 @@ def services(user: ApiUser, cache: CacheDep) -> list[ServiceSummary]:
 @router.get(
     "/services/{name}/measures",
     response_model=list[MeasuresDay],
-    responses={**UNAUTHORISED, 404: {"model": Problem}, 422: {"model": Problem}},
+    responses={**UNAUTHORISED, 404: {"model": Problem}, 422: {"model": Refused}},
 )
 def measures(
     request: Request,
     name: ApiService,
     cache: CacheDep,
-    from_: Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD)")] = None,
-    to: Annotated[date | None, Query(description="Last day (YYYY-MM-DD)")] = None,
+    from_: Annotated[Day | None, Query(alias="from", description="First day (YYYY-MM-DD)")] = None,
+    to: Annotated[Day | None, Query(description="Last day (YYYY-MM-DD)")] = None,
 ) -> Response:
     """The daily measures per resource: the objects of ``flowcap measures --json`` for the
     same service and days (the backlog always counts from the first referral)."""

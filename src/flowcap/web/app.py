@@ -68,6 +68,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.state.cache = MeasuresCache(store)
     app.state.templates = environment()
 
+    app.add_middleware(security.BodyLimit)
     app.add_middleware(security.SecurityHeaders, static_max_age=STATIC_MAX_AGE)
 
     @app.exception_handler(LoginRequired)

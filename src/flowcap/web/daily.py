@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from flowcap import daily
 from flowcap.documents import DailyDay as DailyOut
-from flowcap.documents import DailyProblems
+from flowcap.documents import DailyProblems, Detail
 from flowcap.errors import InputError, Problem, StoreError
 from flowcap.web import security
 from flowcap.web.deps import (
@@ -286,6 +286,8 @@ async def daily_save(
         401: {"description": "No valid API token"},
         403: {"description": "Needs the editor role"},
         404: {"description": "No such service, or not yours"},
+        409: {"model": Detail, "description": "The store is busy or damaged (said why)"},
+        413: {"model": Detail, "description": "A body over 4,000,000 bytes"},
         422: {"model": DailyProblems, "description": "Every problem, by field"},
     },
 )

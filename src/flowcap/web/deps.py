@@ -125,6 +125,18 @@ def api_service(role: str):
     return check
 
 
+#: The largest id a row of the store can have (the ids are ``Integer`` columns: 32-bit on
+#: PostgreSQL, 64-bit on SQLite; the smaller holds): a path's id beyond it names no job or
+#: alert, and must not reach the driver (which refuses it with a DataError on PostgreSQL, an
+#: OverflowError on SQLite: a 500).
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(id: int) -> bool:
+    """Whether ``id`` can be a row's id at all (1 to :data:`MAX_ROW_ID`)."""
+    return 1 <= id <= MAX_ROW_ID
+
+
 #: The path's service, readable by the signed-in user (page) or the token's user (API).
 PageService = Annotated[str, Depends(page_service("viewer"))]
 ApiService = Annotated[str, Depends(api_service("viewer"))]

@@ -38,9 +38,10 @@ from flowcap.web.deps import (
     Visitor,
     api_service,
     page_service,
+    row_id,
 )
 from flowcap.web.render import FieldError, expired_form, render
-from flowcap.web.schemas import JobAccepted, JobRequest, JobStatus, Problem
+from flowcap.web.schemas import JobAccepted, JobRequest, JobStatus, Problem, Refused
 
 #: Worker threads the app runs (``FLOWCAP_JOB_WORKERS``; 0 runs none: another process does).
 DEFAULT_WORKERS = 2
@@ -263,7 +264,7 @@ def _problem_text(problem) -> str:
 
 @pages.get("/services/{name}/jobs/{id}", response_class=HTMLResponse)
 def job_page(request: Request, name: PageService, visitor: Visitor, id: int) -> Response:
-    job = jobs.get_job(request.app.state.store, id)
+    job = jobs.get_job(request.app.state.store, id) if row_id(id) else None
     if job is None or job.service != name:
         raise NotFound
     if job.kind == "report":  # built and downloaded on the reports page
@@ -296,8 +297,10 @@ def job_page(request: Request, name: PageService, visitor: Visitor, id: int) -> 
     responses={
         401: {"model": Problem},
         403: {"model": Problem},
+        400: {"model": Problem, "description": "A body that cannot be read (not UTF-8)"},
         404: {"model": Problem},
-        422: {"model": Problem, "description": "An option outside its rule (named)"},
+        413: {"model": Problem, "description": "A body over 4,000,000 bytes"},
+        422: {"model": Refused, "description": "An option outside its rule (named)"},
     },
 )
 def submit_job(
@@ -319,7 +322,7 @@ def submit_job(
 )
 def job_status(request: Request, id: int, user: ApiUser) -> Response:
     """A job of a service the user belongs to (404 otherwise, as for no such job)."""
-    job = jobs.get_job(request.app.state.store, id)
+    job = jobs.get_job(request.app.state.store, id) if row_id(id) else None
     if job is None or user.role_in(job.service) is None:
         raise HTTPException(status_code=404, detail="Not Found")
     return JSONResponse(job.as_json())

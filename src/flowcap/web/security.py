@@ -15,6 +15,10 @@
   only (no inline script or style: the dashboard's figure travels as JSON and a static script
   draws it) and no framing; ``nosniff``; ``Referrer-Policy: same-origin``; ``no-store`` on
   everything but the static files; HSTS over HTTPS.
+- **Request bodies** (:class:`BodyLimit`): at most :data:`MAX_BODY_BYTES` but for the
+  uploads (which have limits of their own, ``FLOWCAP_MAX_UPLOAD_MB``): a longer declared
+  ``Content-Length`` is a 413 before any of it is read, and a chunked body is cut off with a
+  413 once past the limit.
 - **The API docs** (``/docs``, Swagger UI): a page we do not write, started by an inline
   script. It alone gets :func:`docs_content_security_policy`: that script allowed by its
   hash, and still nothing from another site (Swagger UI is served by the app).
@@ -29,9 +33,10 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 SESSION_COOKIE = "flowcap_session"
 LOGIN_CSRF_COOKIE = "flowcap_login_csrf"
@@ -49,6 +54,13 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+#: The largest request body but an upload's: a settings form holds service.yaml (at most
+#: 1,000,000 bytes, ``flowcap.io.safe_yaml``), which URL-encoding can triple.
+MAX_BODY_BYTES = 4_000_000
+#: Paths whose bodies are uploads, limited by ``FLOWCAP_MAX_UPLOAD_MB`` instead.
+UPLOAD_PATH = re.compile(r"^/(api/)?services/[^/]+/uploads?$")
 
 
 def is_https(request: Request) -> bool:
@@ -141,6 +153,50 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(HTTPException):
+    """A request body past :data:`MAX_BODY_BYTES`, found while reading it (chunked)."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body is over {limit:,} bytes, the most this accepts")
+
+
+class BodyLimit:
+    """ASGI middleware refusing request bodies over ``max_bytes`` (uploads excepted:
+    :data:`UPLOAD_PATH`) with 413: at once when ``Content-Length`` says so, before the body
+    is read; while reading, for a chunked body (the route's read raises :class:`BodyTooLarge`,
+    which the app answers as any HTTPException)."""
+
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or UPLOAD_PATH.match(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            too_large = BodyTooLarge(self.max_bytes)
+            if scope.get("path", "").startswith("/api/"):
+                answer = JSONResponse({"detail": too_large.detail}, status_code=413)
+            else:
+                answer = PlainTextResponse(too_large.detail, status_code=413)
+            await answer(scope, receive, send)
+            return
+        read = 0
+
+        async def counted():
+            nonlocal read
+            message = await receive()
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def _set_headers(headers: MutableHeaders, path: str, https: bool) -> None:

@@ -25,10 +25,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from flowcap import manage
+from flowcap.documents import Detail, Invalid, UploadSummary, problems_document
 from flowcap.documents import Problems as UploadProblems
-from flowcap.documents import UploadSummary, problems_document
 from flowcap.errors import InputError, Problem, StoreError
 from flowcap.manage import UploadLimits, UploadPreview, UploadTooLarge
 from flowcap.web import security
@@ -167,7 +169,15 @@ async def read_form(request: Request, limits: UploadLimits) -> tuple[dict[str, b
                     ]
                 )
             )
-    form = await request.form(max_files=limits.files + 1, max_fields=20)
+    try:
+        form = await request.form(max_files=limits.files + 1, max_fields=20)
+    except (StarletteHTTPException, MultiPartException) as error:
+        # Starlette's 400 for a form it cannot read (too many parts, a malformed body): a
+        # problem of the upload like any other, in the answer's documented shape.
+        if getattr(error, "status_code", 400) != 400:
+            raise
+        message = getattr(error, "detail", None) or getattr(error, "message", str(error))
+        raise InputError([Problem("upload", f"the form cannot be read: {message}")]) from None
     files: dict[str, bytes] = {}
     sizes: dict[str, int] = {}
     fields = {}
@@ -362,6 +372,7 @@ MULTIPART = {
                     "properties": {
                         "files": {
                             "type": "array",
+                            "minItems": 1,
                             "items": {"type": "string", "format": "binary"},
                             "description": "One or more files named as in a service folder "
                             "(referrals.csv, roster.xlsx, scenarios.yaml, ...)",
@@ -383,8 +394,12 @@ MULTIPART = {
         401: {"description": "No valid API token"},
         403: {"description": "Needs the editor role"},
         404: {"description": "No such service, or not yours"},
+        409: {"model": Detail, "description": "The store is busy or damaged (said why)"},
         413: {"model": UploadProblems, "description": "Over the size limits"},
-        422: {"model": UploadProblems, "description": "Every problem of every file"},
+        422: {
+            "model": UploadProblems | Invalid,
+            "description": "Every problem of every file (or a query field that does not parse)",
+        },
     },
 )
 async def api_upload(
