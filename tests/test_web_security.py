@@ -481,8 +481,8 @@ def test_a_job_over_the_limits_is_a_422_saying_which_and_queues_nothing(
 # --- names as text -----------------------------------------------------------------------------
 
 SCRIPT = "<script>alert(1)</script>"
-#: Markup without a slash: a name with one has no pages (see the xfail below), so the pages
-#: of a service are tried with this one.
+#: Markup without a slash, the other service's name (a name with one has its pages too:
+#: flowcap.web.paths).
 IMG = "<img src=x onerror=alert(1)>"
 #: The pages that name the service, by the brief's list; every other GET page of the role
 #: matrix is checked for the raw name too.
@@ -598,13 +598,14 @@ def test_a_service_named_as_markup_shows_as_text_on_every_page(markup_site):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a service name with '/' has no pages: its %2F is a path separator to the router "
-    "(open: route services by an id, or refuse '/' in a service's name at import)",
-)
 def test_a_service_whose_name_has_a_slash_has_its_pages(markup_site):
     base, _ = markup_site
     with httpx.Client(base_url=base, follow_redirects=False, timeout=60) as http:
         assert log_in(http, "admin@0.test").status_code == 303
-        assert http.get(service_path(SCRIPT)).status_code == 200
+        for suffix in (*NAMING_PAGES, "/chart", "/upload", "/daily"):
+            page = http.get(service_path(SCRIPT, suffix))
+            assert page.status_code == 200, suffix
+            assert SCRIPT not in page.text, suffix  # shown as text, never as markup
+        assert html.escape(SCRIPT) in http.get(service_path(SCRIPT)).text
+        # another service's address with a slash is the same 404 as an unknown one
+        assert http.get(service_path("North/South")).status_code == 404

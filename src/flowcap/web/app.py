@@ -39,6 +39,7 @@ from flowcap.web import (
 from flowcap.web.assets import PLOTLY_JS, STATIC, plotly_css
 from flowcap.web.cache import MeasuresCache, warming
 from flowcap.web.deps import Forbidden, LoginRequired, NotFound
+from flowcap.web.paths import EncodedSegments
 from flowcap.web.render import environment, render
 
 STATIC_MAX_AGE = 3600
@@ -70,6 +71,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     app.add_middleware(security.BodyLimit)
     app.add_middleware(security.SecurityHeaders, static_max_age=STATIC_MAX_AGE)
+    app.add_middleware(EncodedSegments)  # a service's name may hold "/": see web.paths
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired):

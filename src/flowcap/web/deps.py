@@ -15,6 +15,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from flowcap.accounts import ROLES, Accounts, User
 from flowcap.web.cache import MeasuresCache
+from flowcap.web.paths import service_name
 from flowcap.web.security import SESSION_COOKIE
 
 # The dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency
@@ -103,6 +104,7 @@ def page_service(role: str):
     when they belong with a lower role."""
 
     async def check(name: str, visitor: Visitor) -> str:
+        name = service_name(name)
         if visitor.user.role_in(name) is None:
             raise NotFound
         if not may(visitor.user, name, role):
@@ -116,6 +118,7 @@ def api_service(role: str):
     """As :func:`page_service`, for the API: 404 ``{"detail": "Not Found"}``, or 403."""
 
     async def check(name: str, user: ApiUser) -> str:
+        name = service_name(name)
         if user.role_in(name) is None:
             raise HTTPException(status_code=404, detail="Not Found")
         if not may(user, name, role):
