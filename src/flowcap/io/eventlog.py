@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from flowcap.errors import InputError, Problem
+from flowcap.errors import InputError, Problem, shorten
 from flowcap.io.pseudonym import pseudonymise
 from flowcap.io.source import read_bytes
 from flowcap.io.tables import (
@@ -54,6 +54,7 @@ from flowcap.io.tables import (
 )
 from flowcap.io.xes import read_xes
 from flowcap.model.eventlog import EventLogConfig, check_zone
+from flowcap.model.limits import FIRST_DATE, LAST_DATE
 
 #: Columns of :attr:`EventLog.events`, in this order.
 COLUMNS = (
@@ -74,6 +75,20 @@ _XLSX_SUFFIXES = (".xlsx", ".xlsm")
 _OFFSET = r":\d\d(?:[.,]\d+)?\s*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
 #: Formats tried, in order, for timestamps that are not ISO 8601.
 _OTHER_FORMATS = UK_DATE_FORMATS + ("%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S")
+#: The instants a log may hold, as for every dated row (:mod:`flowcap.model.limits`): checked
+#: before any time-zone conversion, which near pandas' bounds (1677, 2262) would silently
+#: wrap a date round to the other end of its range.
+_FIRST = pd.Timestamp(FIRST_DATE)
+_AFTER_LAST = pd.Timestamp(LAST_DATE) + pd.Timedelta(days=1)
+_OUTSIDE = f"outside {FIRST_DATE} to {LAST_DATE} (a mistyped year?)"
+#: A four-digit year on its own in a timestamp's text.
+_YEAR = r"(?<!\d)(\d{4})(?!\d)"
+
+
+def _outside(instants: pd.Series) -> pd.Series:
+    """Whether each naive (wall or UTC) instant lies outside :data:`FIRST_DATE` to
+    :data:`LAST_DATE`; missing ones are not."""
+    return (instants < _FIRST) | (instants >= _AFTER_LAST)
 
 
 @dataclass(frozen=True, eq=False)
@@ -224,6 +239,18 @@ def _read_xes_events(path: Path, zone: str) -> pd.DataFrame:
             check.problems.append(
                 Problem(name, f"event {position + 1:,} of the log has no {key}", None, key)
             )
+    far = np.flatnonzero(_outside(raw["timestamp"].dt.tz_localize(None)).to_numpy())
+    check.unlisted += max(len(far) - LISTED_PER_PROBLEM, 0)
+    for position in far[:LISTED_PER_PROBLEM]:
+        stamp = raw["timestamp"].iat[position]
+        check.problems.append(
+            Problem(
+                name,
+                f"event {position + 1:,} of the log: time:timestamp {stamp:%Y-%m-%d} {_OUTSIDE}",
+                None,
+                "time:timestamp",
+            )
+        )
     if check.problems:
         raise InputError(check.capped())
     frame = pd.DataFrame(
@@ -278,7 +305,7 @@ def _read_table_events(
                 Problem(
                     name,
                     f"missing column {column!r} for the {role.replace('_', ' ')}; the file's "
-                    f"columns are: {', '.join(header)}",
+                    f"columns are: {_listed(header)}",
                     1,
                     column,
                 )
@@ -323,6 +350,18 @@ def _read_table_events(
     return frame
 
 
+#: The most column names a message lists.
+LISTED_COLUMNS = 20
+
+
+def _listed(names: list[str]) -> str:
+    """Column names for a message: the first :data:`LISTED_COLUMNS`, each cut to a readable
+    length (a header may be one 25,000-character name, or thousands of names)."""
+    shown = ", ".join(shorten(name) for name in names[:LISTED_COLUMNS])
+    more = len(names) - LISTED_COLUMNS
+    return shown + (f" and {more:,} more" if more > 0 else "")
+
+
 def _row_key(problem: Problem) -> tuple[int, str]:
     return (problem.row if problem.row is not None else 0, problem.column or "")
 
@@ -337,8 +376,12 @@ def _parse_timestamps(text: pd.Series, zone: str, check: TableCheck, column: str
     has_offset = text.str.contains(_OFFSET, regex=True) & ~empty
     naive = ~has_offset & ~empty
     result = pd.Series(pd.NaT, index=text.index, dtype=f"datetime64[ns, {zone}]")
+    outside = pd.Series(False, index=text.index)
     if has_offset.any():
         aware = pd.to_datetime(text[has_offset], format="ISO8601", errors="coerce", utc=True)
+        far = _outside(aware.dt.tz_localize(None))
+        outside[has_offset] = far
+        aware = aware.where(~far)
         result[has_offset] = aware.dt.tz_convert(zone).astype(result.dtype)
     if naive.any():
         wall = pd.to_datetime(text[naive], format="ISO8601", errors="coerce")
@@ -348,14 +391,22 @@ def _parse_timestamps(text: pd.Series, zone: str, check: TableCheck, column: str
                 break
             wall = wall.copy()
             wall[retry] = pd.to_datetime(text[naive][retry], format=other, errors="coerce")
+        far = _outside(wall)
+        outside[naive] = far
+        wall = wall.where(~far)
         # Ambiguous wall times (the autumn change) read as the earlier, summer-time instant.
         summer = np.ones(len(wall), dtype=bool)
         local = wall.dt.tz_localize(zone, ambiguous=summer, nonexistent="shift_forward")
         result[naive] = local.astype(result.dtype)
     check_rows(check, empty, column, "missing timestamp")
+    # A year pandas cannot hold (before 1677, after 2262) is outside too, not "not a timestamp".
+    unread = result.isna() & ~empty & ~outside
+    years = pd.to_numeric(text.where(unread).str.extract(_YEAR, expand=False), errors="coerce")
+    outside |= unread & ((years < FIRST_DATE.year) | (years > LAST_DATE.year))
+    check_rows(check, outside, column, _OUTSIDE, text)
     check_rows(
         check,
-        result.isna() & ~empty,
+        result.isna() & ~empty & ~outside,
         column,
         "not a timestamp (use ISO 8601, e.g. 2024-03-01T09:30:00 or with an offset +01:00)",
         text,

@@ -620,11 +620,13 @@ def _case_ids(frame: pd.DataFrame, check: TableCheck, unique: bool) -> None:
             first_row = ids.drop_duplicates(keep="first")
             first_row = pd.Series(first_row.index + 2, index=first_row.values)
             check.unlisted += max(int(duplicated.sum()) - LISTED_PER_PROBLEM, 0)
-            for row in duplicated[duplicated].index[:LISTED_PER_PROBLEM]:
+            # The index holds each row's place in the file (blank lines dropped), not its
+            # position in ``ids``.
+            for row, case_id in ids[duplicated].iloc[:LISTED_PER_PROBLEM].items():
                 check.problems.append(
                     Problem(
                         check.file,
-                        f"duplicate case id (first seen in row {first_row[ids.iat[row]]})",
+                        f"duplicate case id (first seen in row {first_row[case_id]})",
                         int(row) + 2,
                         "case_id",
                     )

@@ -16,8 +16,14 @@ from flowcap.errors import Problem
 
 #: A service.yaml is a few kilobytes; anything near this is not one.
 MAX_YAML_BYTES = 1_000_000
+#: The deepest nesting of lists and mappings a settings file may have: a service.yaml's
+#: deepest setting (pathway.steps.STEP.service_minutes.CASE_TYPE.dist) is six levels down.
+#: PyYAML composes deep nesting in time growing with the square of its depth (10,000 levels
+#: took 20 s), so the depth is counted on the parser's events, which stop early.
+MAX_YAML_DEPTH = 50
 
 LineMap = dict[tuple[str | int, ...], int]
+_TOO_DEEP = "YAML is nested too deeply to be a service definition"
 
 
 def load_yaml(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
@@ -27,9 +33,16 @@ def load_yaml(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
     and list indices) to 1-based line number, and the problems found.
     """
     problems: list[Problem] = []
+    depth = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             line = event.start_mark.line + 1
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    return None, {}, [Problem(file, _TOO_DEEP)]
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
             if isinstance(event, yaml.AliasEvent):
                 problems.append(Problem(file, "YAML aliases (*name) are not allowed", line))
             elif getattr(event, "anchor", None):
@@ -42,7 +55,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except RecursionError:
-        return None, {}, [Problem(file, "YAML is nested too deeply to be a service definition")]
+        return None, {}, [Problem(file, _TOO_DEEP)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -159,7 +159,7 @@ def _check_names(item: Any, service: Service) -> list[tuple[tuple[str, str], str
                         "numbered from 0",
                     )
                 )
-    sending, staff = resources.get(fields.get("from")), fields.get("staff")
+    sending, staff = resources.get(_name(fields.get("from"))), fields.get("staff")
     if (
         kind == "transfer"
         and sending is not None
@@ -169,7 +169,7 @@ def _check_names(item: Any, service: Service) -> list[tuple[tuple[str, str], str
         found.append(
             ((kind, "staff"), f"moves {staff} people but {fields['from']!r} has {sending.staff:g}")
         )
-    vacant = resources.get(fields.get("resource"))
+    vacant = resources.get(_name(fields.get("resource")))
     if (
         kind == "vacancy"
         and vacant is not None
@@ -183,6 +183,12 @@ def _check_names(item: Any, service: Service) -> list[tuple[tuple[str, str], str
             )
         )
     return found
+
+
+def _name(value: Any) -> str | None:
+    """``value`` when it is text (a name to look up), else ``None``: a list or a mapping
+    where a name goes is the model's to report."""
+    return value if isinstance(value, str) else None
 
 
 def _problems_from(exc: ValidationError, file: str, prefix: tuple, lines: LineMap) -> list[Problem]:

@@ -77,7 +77,8 @@ def parse_school_holidays(path: Path, timezone: str, raw: bytes | None = None) -
     check.unlisted += max(len(backwards) - LISTED_PER_PROBLEM, 0)
     for row in backwards[:LISTED_PER_PROBLEM]:
         message = f"end {text['end'].iat[row]!r} is before start {text['start'].iat[row]!r}"
-        check.problems.append(Problem(check.file, message, int(row) + 2, "end"))
+        # The index keeps each row's place in the file (blank lines dropped).
+        check.problems.append(Problem(check.file, message, int(text.index[row]) + 2, "end"))
     check_rows(
         check, names.str.len() > MAX_NAME_CHARS, "name", f"longer than {MAX_NAME_CHARS} characters"
     )

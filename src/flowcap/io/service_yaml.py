@@ -102,7 +102,8 @@ def _unknown_step_resources(data: dict, file: str, lines: LineMap) -> list[Probl
                 if isinstance(spec, dict)
             ]
     for path, resource in places:
-        if resource is not None and resource not in resources:
+        # A resource that is not text (a list, a mapping) is the model's to report: its type.
+        if isinstance(resource, str) and resource not in resources:
             problems.append(
                 Problem(
                     file,

@@ -126,6 +126,16 @@ def read_text_table(
     if frame is None:
         return None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
+    # Names that differ only in case or spaces (case_id, CASE_ID) are one column twice.
+    names = list(frame.columns)
+    twice = [c for c in required + optional if names.count(c) > 1]
+    for column in twice:
+        places = ", ".join(str(i + 1) for i, name in enumerate(names) if name == column)
+        check.problems.append(
+            Problem(check.file, f"column {column!r} is given twice (columns {places})", 1, column)
+        )
+    if twice:
+        return None
     missing = [c for c in required if c not in frame.columns]
     for column in missing:
         check.problems.append(
@@ -274,9 +284,10 @@ def check_cell_lengths(frame: pd.DataFrame, columns: list[str], check: TableChec
 
 def _ragged_rows(text: str, delimiter: str, check: TableCheck) -> bool:
     """Report every row with more fields than the header (the first 100); True if any."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    width, found, reported = None, False, 0
-    for row in reader:
+    # newline="": a bare carriage return inside a field is the field's, as pandas reads it.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    width, found, reported, before = None, False, 0, len(check.problems)
+    for row in _rows_until_error(reader, check):
         if width is None:
             width = len(row)
         elif len(row) > width:
@@ -293,7 +304,17 @@ def _ragged_rows(text: str, delimiter: str, check: TableCheck) -> bool:
                         reader.line_num,
                     )
                 )
-    return found
+    return found or len(check.problems) > before
+
+
+def _rows_until_error(reader, check: TableCheck):
+    """The rows of a ``csv.reader``; a row it cannot read ends them, as a problem."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        check.problems.append(
+            Problem(check.file, f"not a readable delimited table: {exc}", reader.line_num + 1)
+        )
 
 
 def read_xlsx(raw: bytes, check: TableCheck) -> pd.DataFrame | None:

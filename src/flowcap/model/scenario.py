@@ -276,6 +276,8 @@ class _Item(BaseModel):
             raise ValueError(f"give one change per list item, not {' and '.join(kinds)}")
         if not data:
             raise ValueError(f"an empty change: give one of {', '.join(CHANGE_KINDS)}")
+        if len(kinds) == 1 and data[kinds[0]] is None:
+            raise ValueError(f"{kinds[0]} has no settings: give them ({kinds[0]}: {{...}})")
         return data
 
     @property
