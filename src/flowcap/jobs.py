@@ -52,7 +52,7 @@ from flowcap.checks import (
     check_seed,
     check_simulation_size,
 )
-from flowcap.errors import FlowcapError, StoreError
+from flowcap.errors import FlowcapError
 from flowcap.store import Store, schema
 
 __all__ = [
@@ -320,7 +320,7 @@ def submit(
     email = str(getattr(user, "email", user) or "")[:254]
     now = _now()
     with store.engine.begin() as connection:
-        service_id = _service_id(connection, service)
+        service_id = store.service_id(connection, service)
         job_id = connection.execute(
             insert(schema.jobs).values(
                 service_id=service_id,
@@ -668,7 +668,7 @@ def _drop_old_report_files(store: Store, service: str, keep: int) -> None:
     and of any finished more than :data:`REPORT_FILES_DAYS` ago."""
     jobs = schema.jobs
     with store.engine.begin() as connection:
-        service_id = _service_id(connection, service)
+        service_id = store.service_id(connection, service)
         mine = (jobs.c.service_id == service_id, jobs.c.kind == "report")
         kept = connection.scalars(
             select(jobs.c.id)
@@ -692,7 +692,7 @@ def _drop_old_report_files(store: Store, service: str, keep: int) -> None:
 def _fan_json(report) -> str:
     """The backlog fan of :mod:`flowcap.report.fan_chart` as Plotly JSON, safe inside a
     ``<script type="application/json">`` element."""
-    from flowcap.report.fan_chart import _figure as fan_figure
+    from flowcap.report.fan_chart import fan_figure
 
     title = f"{report.service_name}: backlog ahead"
     text = fan_figure(report.fan(), title, report.threshold_minutes).to_json()
@@ -863,13 +863,6 @@ def scenario_settings(store: Store, service: str) -> ScenarioSettings:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _service_id(connection, name: str) -> int:
-    found = connection.scalar(select(schema.services.c.id).where(schema.services.c.name == name))
-    if found is None:
-        raise StoreError(f"the store holds no service {name!r}")
-    return found
 
 
 def _now() -> datetime:

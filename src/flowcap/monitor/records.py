@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert, select, update
 
-from flowcap.errors import FlowcapError, StoreError
+from flowcap.errors import FlowcapError
 from flowcap.monitor.detect import Finding
 from flowcap.store import Store, schema
 
@@ -82,7 +82,7 @@ def record(
     now = now or _now()
     new_ids = []
     with store.engine.begin() as connection:
-        service_id = _service_id(connection, service)
+        service_id = store.service_id(connection, service)
         for finding in findings:
             known = connection.execute(
                 select(alerts.c.id, alerts.c.last_seen).where(
@@ -214,7 +214,7 @@ def acknowledge(
         raise FlowcapError("say who acknowledges the alert")
     alerts = schema.alerts
     with store.engine.begin() as connection:
-        service_id = _service_id(connection, service)
+        service_id = store.service_id(connection, service)
         found = connection.execute(
             update(alerts)
             .where(
@@ -263,13 +263,6 @@ def _alert(row) -> Alert:
         acknowledged_at=row["acknowledged_at"],
         acknowledged_by=row["acknowledged_by"],
     )
-
-
-def _service_id(connection, name: str) -> int:
-    found = connection.scalar(select(schema.services.c.id).where(schema.services.c.name == name))
-    if found is None:
-        raise StoreError(f"the store holds no service {name!r}")
-    return found
 
 
 def _now() -> datetime:

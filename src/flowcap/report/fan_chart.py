@@ -39,12 +39,12 @@ def write_backlog_fan(
         raise FlowcapError("nothing to draw: the simulation has no days")
     return write_by_suffix(
         path,
-        html=lambda: _figure(fan, title, threshold),
+        html=lambda: fan_figure(fan, title, threshold),
         png=lambda target: _png(fan, title, target, threshold),
     )
 
 
-def _figure(fan: pd.DataFrame, title: str, threshold: float | None) -> go.Figure:
+def fan_figure(fan: pd.DataFrame, title: str, threshold: float | None) -> go.Figure:
     resources = list(dict.fromkeys(fan["resource"]))
     fig = make_subplots(
         rows=len(resources),
