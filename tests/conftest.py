@@ -22,6 +22,8 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, select, text
 
+# Registers the fuzz profiles before Hypothesis' plugin reads --hypothesis-profile=long.
+import fuzz_profiles  # noqa: E402,F401  (tests/ is on sys.path while conftest loads)
 from flowcap.errors import InputError
 from flowcap.io import read_service_folder
 from flowcap.io.xes import read_xes
