@@ -478,7 +478,7 @@ def save_day(
         service = _service(store, name)
         entry = check_entry(service, raw, today or service_today(service))
         key = load_key()
-        with store.engine.begin() as connection:
+        with store.writing() as connection:
             store.check_key(connection, key)
             service_id = store.service_id(connection, name)
             before = _read_day(connection, service, service_id, entry.day)

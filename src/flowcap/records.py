@@ -408,7 +408,7 @@ def retention(
                 "older cut, or accept the change with --allow-changed-measures"
             )
         keys = sorted(expired)
-        with store.engine.begin() as connection:
+        with store.writing() as connection:
             service_id = store.service_id(connection, str(name))
             for table_name in CASE_TABLES:
                 table = getattr(schema, table_name)

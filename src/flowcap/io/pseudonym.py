@@ -133,9 +133,22 @@ def load_key(create: bool = True, *, allow_insecure_key: bool | None = None) -> 
         raise StoreError(f"no pseudonymisation key: set FLOWCAP_KEY or restore {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(KEY_BYTES)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(key.hex() + "\n")
+    # Written whole to a private file first, then linked into place: two first imports at
+    # once cannot both make a key (the second link fails and that process reads the first
+    # key), and no process can read a key file that is still empty.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(key.hex() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return parse_key(path.read_text(), f"the key file {path}")
+    finally:
+        draft.unlink(missing_ok=True)
     return key
 
 

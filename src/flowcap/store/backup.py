@@ -219,7 +219,7 @@ def restore_store(store: Store, path: str | Path, key_fingerprint: str | None) -
             f"{path} does not hold this flowcap's tables (unknown: {', '.join(unknown) or '-'}; "
             f"missing: {', '.join(missing) or '-'})"
         )
-    with store.engine.begin() as connection:
+    with store.writing() as connection:
         full = [
             table.name
             for table in schema.metadata.sorted_tables

@@ -14,6 +14,8 @@ import getpass
 import hashlib
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     MetaData,
     String,
@@ -170,9 +173,40 @@ class Store:
         """
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
-        with _MIGRATING, self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with _MIGRATING:
+            if self._at_head(config):
+                return
+            # Another process may be migrating the same store (two first imports at once
+            # used to fail with "table alembic_version already exists"): the store's write
+            # lock makes them take turns, and the second finds the schema already at head.
+            with self.writing() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+
+    def _at_head(self, config: Config) -> bool:
+        """Whether the schema is already at the newest revision (read without a lock, so
+        opening an up-to-date store never waits for another process's write)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(config).get_current_head()
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        return current == head
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A transaction that is the store's only writer until it ends (committed on success,
+        rolled back on an exception).
+
+        Another process writing the same store waits (SQLite: ``BEGIN IMMEDIATE``, up to
+        :data:`SQLITE_BUSY_TIMEOUT_MS`; PostgreSQL: a transaction-scoped advisory lock), so
+        two imports at once run one after the other: neither reads what the other is about
+        to replace, and neither fails on the other's new rows.
+        """
+        with self.engine.begin() as connection:
+            _lock_for_writing(connection)
+            yield connection
 
     def close(self) -> None:
         self.engine.dispose()
@@ -194,7 +228,7 @@ class Store:
             If the store was written under a different pseudonymisation key.
         """
         report = ImportReport(folder.service.name, store=self.where())
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             self.check_key(connection, key)
             service_id = self.service_id(connection, folder.service.name, create=True)
             erased = self.erased_everywhere(connection, key, service_id)
@@ -514,7 +548,7 @@ class Store:
         if kind not in schema.SETTINGS:
             raise ValueError(f"unknown settings kind {kind!r}; kinds: {', '.join(schema.SETTINGS)}")
         sha = ABSENT if content is None else hashlib.sha256(content).hexdigest()
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             service_id = self.service_id(connection, service_name, create=kind == "service")
             return self._save_setting(
                 connection, service_id, kind, file_name, sha, content, saved_by or _user()
@@ -550,7 +584,7 @@ class Store:
         """
         [case_key] = pseudonymise([case_id], key)
         removed: dict[str, int] = {}
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             self.check_key(connection, key)
             self.service_id(connection, service_name)  # the folder's service must exist
             for table_name in ("referrals", "waiting", "sessions", "events"):
@@ -630,7 +664,7 @@ class Store:
                 "(--yes on the command line)"
             )
         removed: dict[str, int] = {}
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             service_id = self.service_id(connection, service_name)
             for table in reversed(schema.metadata.sorted_tables):
                 if table.name == "services" or "service_id" not in table.c:
@@ -671,7 +705,7 @@ class Store:
             raise StoreError("a rotated key must extend the store's key with new links")
         old_print, new_print = fingerprint(old_key), fingerprint(new_key)
         rows = 0
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             stored = self.stored_fingerprint(connection)
             if stored is None:
                 raise StoreError(
@@ -819,6 +853,29 @@ def _event_rows(log, key: bytes, erased: set[str]) -> pd.DataFrame:
         }
     )
     return rows[~rows["case_key"].isin(erased)] if erased else rows
+
+
+#: The PostgreSQL advisory lock every writing transaction takes (any fixed 64-bit number
+#: other programs sharing the database are unlikely to use: "flowcap" in ASCII).
+WRITE_LOCK_ID = int.from_bytes(b"flowcap", "big")
+
+
+def _lock_for_writing(connection: Connection) -> None:
+    """Take the store's write lock in ``connection``'s new transaction (see
+    :meth:`Store.writing`); it is released when the transaction ends."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        # pysqlite opens its own (deferred) transaction only before a data change, so an
+        # explicit BEGIN IMMEDIATE here is the transaction SQLAlchemy commits or rolls back.
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                "the store is busy: another flowcap command has been writing to it for more "
+                f"than {SQLITE_BUSY_TIMEOUT_MS // 1000} s; try again when it has finished"
+            ) from exc
+    elif dialect == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_ID})")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
