@@ -53,6 +53,7 @@ from flowcap.io.pseudonym import (
 )
 from flowcap.model.tables import ServiceTables
 from flowcap.store import schema
+from flowcap.store.columns import read_column
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: How long an SQLite write waits for another connection's write to end (milliseconds).
@@ -395,7 +396,7 @@ class Store:
         with self.engine.connect() as connection:
             service_id = self.service_id(connection, service_name)
             frames = {
-                table_name: _fetch_frame(connection, table, service_id)
+                table_name: _fetch_frame(connection, table, service_id, service_name)
                 for table_name, table in schema.DATA_TABLES.items()
             }
             sessions_sha = self.last_sha(connection, service_id, "sessions")
@@ -469,7 +470,9 @@ class Store:
         table = schema.events
         with self.engine.connect() as connection:
             service_id = self.service_id(connection, service_name)
-            frame = _fetch_frame(connection, table, service_id, order=[table.c.position])
+            frame = _fetch_frame(
+                connection, table, service_id, service_name, order=[table.c.position]
+            )
         return frame.rename(columns={"case_key": "case"})
 
     def values_used(self, service_name: str) -> dict[str, set[str]]:
@@ -785,9 +788,10 @@ def _rotation_hint(stored: str, key: bytes) -> str | None:
     return None
 
 
-def _fetch_frame(connection, table, service_id: int, order=None) -> pd.DataFrame:
+def _fetch_frame(connection, table, service_id: int, service: str, order=None) -> pd.DataFrame:
     """One table's rows for a service, with dates as datetime64 and text as object columns
-    (ordered by ``order``, by default the case key where the table has one)."""
+    (ordered by ``order``, by default the case key where the table has one); a value flowcap
+    never writes is a "store is damaged" :class:`StoreError` naming ``service``."""
     skip = ("service_id", "id", "position")
     columns = [c for c in table.c if c.name not in skip]
     if order is None:
@@ -801,22 +805,10 @@ def _fetch_frame(connection, table, service_id: int, order=None) -> pd.DataFrame
     finally:
         cursor.close()
     values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
-    frame = {}
-    for column, data in zip(columns, values, strict=True):
-        if isinstance(column.type, schema.DateTime):
-            frame[column.name] = pd.to_datetime(pd.Series(data, dtype=object)).astype(
-                "datetime64[ns]"
-            )
-        elif isinstance(column.type, schema.Date):
-            frame[column.name] = pd.to_datetime(pd.Series(data, dtype=object)).astype(
-                "datetime64[ns]"
-            )
-        elif isinstance(column.type, schema.Integer):
-            frame[column.name] = pd.Series(np.array(data, dtype=np.int64))
-        elif isinstance(column.type, schema.Float):
-            frame[column.name] = pd.Series(np.array(data, dtype=float))
-        else:
-            frame[column.name] = pd.Series(np.array(data, dtype=object), dtype=object)
+    frame = {
+        column.name: read_column(data, column, service)
+        for column, data in zip(columns, values, strict=True)
+    }
     return pd.DataFrame(frame)
 
 
