@@ -221,6 +221,20 @@ def check_optimise(optimise: bool, n_options: int, where: str, most: int) -> Non
         raise ArgumentError("optimise", f"combines at most {most} options; {where} has {n_options}")
 
 
+#: The longest wall-clock budget a run may be given (seconds): a week.
+MAX_TIME_LIMIT_SECONDS = 7 * 24 * 3600
+
+
+def check_time_limit(seconds: float, parameter: str = "time_limit") -> None:
+    """A wall-clock budget (seconds): a finite number more than 0, at most a week."""
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_TIME_LIMIT_SECONDS):
+        raise ArgumentError(
+            parameter,
+            f"must be a number of seconds more than 0 and at most {MAX_TIME_LIMIT_SECONDS:,} "
+            f"(a week), not {seconds}",
+        )
+
+
 def check_seed(seed: int) -> None:
     """A seed: 0 or more (NumPy's SeedSequence takes no negative numbers)."""
     if seed < 0:

@@ -107,6 +107,7 @@ _state = {"debug": False}
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     debug: Annotated[
         bool,
         typer.Option("--debug", help="On an error, print the traceback (for a bug report)."),
@@ -118,11 +119,25 @@ def _options(
             help="Use a key file that others may read (refused otherwise: chmod 600 it).",
         ),
     ] = False,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit",
+            metavar="SECONDS",
+            envvar="FLOWCAP_TIME_LIMIT",
+            help="Stop the command with an error after this many seconds (wall clock).",
+        ),
+    ] = None,
 ) -> None:
     """Demand, capacity, activity and backlog planning for public services."""
     _state["debug"] = debug
     if allow_insecure_key:  # read where the key is loaded, by every command that loads it
         os.environ["FLOWCAP_ALLOW_INSECURE_KEY"] = "1"
+    if time_limit is not None:
+        from flowcap.budget import cancel_time_limit, start_time_limit
+
+        start_time_limit(time_limit)
+        ctx.call_on_close(cancel_time_limit)
 
 
 def _debug() -> bool:
