@@ -106,6 +106,7 @@ def test_every_problem_in_the_file_is_named_with_its_line_and_key():
         ("services: [a/b]\nhorizon_days: .inf\n", "row 2, column horizon_days"),
         ("services: [a/b]\ngrid: {staff.idva: []}\n", "give a list of at least one value"),
         ("services: [a/b]\ngrid: {demand_factor: [true]}\n", "a demand factor is a number"),
+        ("services: [a/b]\ngrid: {agency_day_rate: [-1]}\n", "an agency day rate is pounds"),
         ("services: [a/b]\nstart: 1 April\n", "row 2, column start: give a date as YYYY-MM-DD"),
         ("services: []\n", "row 1, column services: List should have at least 1 item"),
     ],
@@ -312,6 +313,37 @@ def test_a_head_count_rosters_that_many_on_every_working_day_and_costs_them(exam
         hand, 120, cell.seed, threshold_minutes=2400.0, waits=True, target_working_days=2
     )
     assert rows[r]["final_backlog_mean"] == result.summary("idva")["final_backlog_mean"]
+
+
+AGENCY = "agency IDVA for six weeks over summer"
+
+
+def test_an_agency_day_rate_prices_the_options_agency_days_and_leaves_the_backlog(example):
+    folder, history = example
+    # 240 days from 1 January 2026, so the agency IDVA (13 July - 21 August) is in them.
+    sweep = small_sweep(
+        options=["baseline", AGENCY], grid={"agency_day_rate": [0, 900]}, horizon_days=240
+    )
+    prepared = prepare_service(history, "vs", sweep)
+    settings = _settings(sweep)
+    by_cell = {(c.option, dict(c.params)["agency_day_rate"]): c for c in cells(sweep)}
+    own = next(c for c in cells(small_sweep(options=[AGENCY], horizon_days=240)))
+    rows = {k: run_cell(prepared, c, settings) for k, c in by_cell.items()}
+    rows["own rate"] = run_cell(prepared, own, settings)
+    r = list(prepared.spec.resources).index("idva")
+    idva = {k: v[r] for k, v in rows.items()}
+    # The rate changes what the option costs, never what it does (same seed, same futures).
+    for key in (AGENCY, 900.0), "own rate":
+        for metric in METRICS[:-1]:
+            assert idva[key][metric] == idva[AGENCY, 0.0][metric]
+    # Agency person-days = the option's extra cost at its own £185 over 185; at £900 the extra
+    # is 900 of them; the baseline has no agency, so its rate changes nothing.
+    person_days = (idva["own rate"]["cost"] - idva[AGENCY, 0.0]["cost"]) / 185
+    assert person_days >= 20  # at least the booking's min_days, so the test can tell
+    assert idva[AGENCY, 900.0]["cost"] - idva[AGENCY, 0.0]["cost"] == pytest.approx(
+        900 * person_days, rel=1e-12
+    )
+    assert rows["baseline", 0.0] == rows["baseline", 900.0]
 
 
 def test_a_cell_naming_what_the_service_lacks_says_so(example):

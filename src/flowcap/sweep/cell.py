@@ -17,6 +17,9 @@ Parameters, applied to the baseline before the option:
 - ``demand_factor: f`` — every case type's expected new cases on every day × f (as a
   ``demand`` change over the whole horizon for every case type). Work already waiting, and
   existing cases' work falling due, are unchanged.
+- ``agency_day_rate: £`` — the day rate of every agency change in the cell's option (what an
+  agency person costs a working day): the cost follows, the backlog does not. It changes
+  nothing for the baseline or an option that books no agency staff.
 
 Per resource the cell gives the final backlog's mean and 90th percentile (minutes), the
 chance it ends over the threshold, the mean wait in days (every minute of work falling due,
@@ -40,13 +43,13 @@ from flowcap.checks import check_simulation_size
 from flowcap.errors import FlowcapError
 from flowcap.history import ServiceHistory, open_folder, open_stored
 from flowcap.model import Service
-from flowcap.model.scenario import BASELINE, Change
+from flowcap.model.scenario import BASELINE, Agency, Change
 from flowcap.plan.scenarios import apply_scenario, baseline_cost, inert_options
 from flowcap.progress import Progress, quiet
 from flowcap.simulate.build import build_spec, first_day_ahead, horizon_to_a_working_day
 from flowcap.simulate.daily import DailySpec
 from flowcap.simulate.daily import run as run_daily
-from flowcap.sweep.file import DEMAND_FACTOR, STAFF, Sweep
+from flowcap.sweep.file import AGENCY_DAY_RATE, DEMAND_FACTOR, STAFF, Sweep
 from flowcap.sweep.grid import Cell
 
 #: What each cell gives per resource, in this order (``flowcap simulate``'s names).
@@ -150,8 +153,11 @@ def cell_spec(prepared: PreparedService, cell: Cell) -> tuple[DailySpec, np.ndar
     """The cell's model and its cost per resource per day, shape (R_n, H), pounds: the
     parameters applied to the baseline, then the option (see the module)."""
     spec = prepared.spec
+    day_rate = None
     for key, value in cell.params:
-        if key == DEMAND_FACTOR:
+        if key == AGENCY_DAY_RATE:
+            day_rate = float(value)
+        elif key == DEMAND_FACTOR:
             spec = dataclasses.replace(spec, mean_cases_per_day=spec.mean_cases_per_day * value)
         else:
             spec = with_head_count(spec, key.removeprefix(STAFF), int(value))
@@ -165,8 +171,17 @@ def cell_spec(prepared: PreparedService, cell: Cell) -> tuple[DailySpec, np.ndar
             f"{prepared.source} has no option {cell.option!r} in its scenarios.yaml "
             f"(options: {known})"
         )
+    if day_rate is not None:
+        changes = [with_day_rate(change, day_rate) for change in changes]
     changed, extra = apply_scenario(spec, prepared.start, prepared.service, changes)
     return changed, cost + extra
+
+
+def with_day_rate(change: Change, day_rate: float) -> Change:
+    """``change`` with its day rate set to ``day_rate`` pounds when it books agency staff."""
+    if isinstance(change, Agency):
+        return change.model_copy(update={"day_rate": day_rate})
+    return change
 
 
 def with_head_count(spec: DailySpec, resource: str, people: int) -> DailySpec:

@@ -11,6 +11,7 @@ A commissioner comparing every hub in a region writes one file::
     grid:                          # optional; every combination is a cell
       staff.idva: [2, 3, 4]        # RESOURCE head count: people rostered a working day
       demand_factor: [1.0, 1.1]    # every case type's expected new cases scaled
+      agency_day_rate: [350, 450]  # pounds a day each agency person of an option is paid
 
 Also ``threshold_minutes`` (the backlog whose exceedance is reported, 2,400 by default, as
 ``flowcap simulate``), ``retries`` (how many more times a failed cell is tried, 2) and
@@ -32,10 +33,14 @@ from flowcap.checks import MAX_HORIZON_DAYS, MAX_REPLICATIONS
 from flowcap.errors import InputError, Problem, capped
 from flowcap.io.safe_yaml import MAX_YAML_BYTES, LineMap, load_yaml
 from flowcap.io.source import read_bytes
+from flowcap.model.limits import MAX_DAY_RATE
 from flowcap.model.scenario import BASELINE, Day
 
 #: The grid key that scales every case type's expected new cases.
 DEMAND_FACTOR = "demand_factor"
+#: The grid key that sets the day rate (pounds per person per working day) of every agency
+#: change in the cell's option (no effect on an option without one, or the baseline).
+AGENCY_DAY_RATE = "agency_day_rate"
 #: The prefix of a grid key that sets a resource's head count (``staff.idva``).
 STAFF = "staff."
 #: The most people a head count may name, and the largest demand factor.
@@ -97,7 +102,8 @@ class Sweep(BaseModel):
 def grid_problems(grid: Any) -> list[tuple[tuple[str | int, ...], str]]:
     """Each problem of a raw ``grid:`` mapping, as (key path below ``grid``, message).
 
-    A key is ``demand_factor`` (values more than 0, at most :data:`MAX_DEMAND_FACTOR`) or
+    A key is ``demand_factor`` (values more than 0, at most :data:`MAX_DEMAND_FACTOR`),
+    ``agency_day_rate`` (pounds, 0 to :data:`~flowcap.model.limits.MAX_DAY_RATE`) or
     ``staff.RESOURCE`` (whole numbers of people, 0 to :data:`MAX_HEAD_COUNT`); each lists at
     least one value, none twice.
     """
@@ -107,10 +113,15 @@ def grid_problems(grid: Any) -> list[tuple[tuple[str | int, ...], str]]:
     for key, values in grid.items():
         here: tuple[str | int, ...] = (key,)
         if not isinstance(key, str) or not (
-            key == DEMAND_FACTOR or (key.startswith(STAFF) and key[len(STAFF) :].strip())
+            key in (DEMAND_FACTOR, AGENCY_DAY_RATE)
+            or (key.startswith(STAFF) and key[len(STAFF) :].strip())
         ):
             found.append(
-                (here, f"unknown parameter {key!r}: use {DEMAND_FACTOR} or staff.RESOURCE")
+                (
+                    here,
+                    f"unknown parameter {key!r}: use {DEMAND_FACTOR}, {AGENCY_DAY_RATE} or "
+                    "staff.RESOURCE",
+                )
             )
             continue
         if not isinstance(values, list) or not values:
@@ -137,6 +148,10 @@ def _value_problem(key: str, value: Any) -> str | None:
                 f"not {value!r}"
             )
         return None
+    if key == AGENCY_DAY_RATE:
+        if not (number and math.isfinite(value) and 0 <= value <= MAX_DAY_RATE):
+            return f"an agency day rate is pounds from 0 to {MAX_DAY_RATE:,}, not {value!r}"
+        return None
     whole = number and math.isfinite(value) and float(value).is_integer()
     if not (whole and 0 <= value <= MAX_HEAD_COUNT):
         return f"a head count is a whole number of people, 0 to {MAX_HEAD_COUNT:,}, not {value!r}"
@@ -144,8 +159,9 @@ def _value_problem(key: str, value: Any) -> str | None:
 
 
 def _normal(key: str, value: GridValue) -> GridValue:
-    """Head counts as ``int``, demand factors as ``float`` (so 1 and 1.0 are one cell)."""
-    return float(value) if key == DEMAND_FACTOR else int(value)
+    """Head counts as ``int``, demand factors and day rates as ``float`` (so 1 and 1.0 are
+    one cell)."""
+    return float(value) if key in (DEMAND_FACTOR, AGENCY_DAY_RATE) else int(value)
 
 
 def read_sweep(path: str | Path) -> Sweep:

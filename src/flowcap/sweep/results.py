@@ -25,7 +25,7 @@ import pandas as pd
 
 from flowcap._json import json_number
 from flowcap.sweep.cell import METRICS, PreparedService, Settings
-from flowcap.sweep.file import Sweep
+from flowcap.sweep.file import STAFF, Sweep
 from flowcap.sweep.grid import Cell
 
 #: Columns of the table before the grid's keys, and after them.
@@ -95,7 +95,7 @@ class SweepResult:
         columns = [*LEADING, *keys, *TRAILING]
         table = pd.DataFrame.from_records(records, columns=columns)
         types = {"seed": "int64", "horizon_days": "int64", **dict.fromkeys(METRICS, "float64")}
-        types |= {key: "float64" if key == "demand_factor" else "int64" for key in keys}
+        types |= {key: "int64" if key.startswith(STAFF) else "float64" for key in keys}
         return table.astype(types)
 
     def as_json(self) -> dict:
