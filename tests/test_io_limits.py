@@ -325,3 +325,27 @@ def test_infinite_numbers_in_a_roster_are_refused(tmp_path):
     (folder / "roster.csv").write_text(roster)
     [problem] = problems_of(folder)
     assert problem == "roster.csv, row 2, column staff: not a finite number: 'inf'"
+
+
+def test_four_hundred_options_are_refused_before_any_is_simulated(tmp_path):
+    # 400 options took 62 s of simulation with no refusal (issue #14); 100 are still read.
+    from conftest import WORKED_SERVICE
+    from flowcap.io.scenarios_yaml import MAX_OPTIONS, parse_scenarios
+    from flowcap.model import Service
+
+    service = Service.model_validate(WORKED_SERVICE)
+
+    def options(n: int) -> str:
+        return "".join(
+            f"option {i}:\n  - vacancy: {{resource: idva, staff: 1, start: 2025-03-10, "
+            "end: 2025-04-10}\n"
+            for i in range(n)
+        )
+
+    assert len(parse_scenarios(options(MAX_OPTIONS), service)) == MAX_OPTIONS
+    started = time.perf_counter()
+    with pytest.raises(InputError) as caught:
+        parse_scenarios(options(400), service)
+    assert time.perf_counter() - started < 5  # refused on counting, before reading each
+    (problem,) = caught.value.problems
+    assert str(problem).startswith("scenarios.yaml, row 1: 400 options; the limit is 100")

@@ -38,6 +38,10 @@ from flowcap.io.source import read_bytes
 from flowcap.model import Service
 from flowcap.model.scenario import BASELINE, CHANGE_KINDS, Change, Scenario, _Item
 
+#: The most contingency options one scenarios.yaml may hold: every command that compares
+#: them (simulate, plan, report, the planner) simulates each in full.
+MAX_OPTIONS = 100
+
 
 def read_scenarios(path: Path, service: Service) -> tuple[Scenario, ...]:
     """The options in file order, each with its changes in order; raise :class:`InputError`.
@@ -89,6 +93,18 @@ def parse_scenarios(
         kind = type(data).__name__
         raise InputError(
             [Problem(file, f"must be a mapping of option name to a list of changes, not {kind}", 1)]
+        )
+    if len(data) > MAX_OPTIONS:
+        raise InputError(
+            [
+                Problem(
+                    file,
+                    f"{len(data):,} options; the limit is {MAX_OPTIONS} (each is simulated in "
+                    "full beside the baseline, so 400 took minutes): keep the ones worth "
+                    "comparing, or run many with flowcap sweep",
+                    1,
+                )
+            ]
         )
     options: list[Scenario] = []
     for option, items in data.items():
