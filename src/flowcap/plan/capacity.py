@@ -48,6 +48,13 @@ So the search starts at the fewest that rule 2 allows (in closed form), gallops 
 streams are fixed by the seed and the model's shapes, not by the staffing
 (:mod:`flowcap.simulate.daily.torch`).
 
+On the CPU those random numbers are drawn once per search, not once per candidate
+(:mod:`flowcap.plan.shared_draws`, where the resource is simulated on its own, below): each
+candidate replays only the backlog recursion on them, and only in the replications that the
+candidates already judged leave undecided, with the engine's arithmetic, so every candidate's
+P and the answer are the engine's, number for number. The fewest-minutes search that follows
+the fewest-staff one on the same spec (``plan_capacity``) replays the same draws.
+
 :func:`minimum_added` asks the recruitment question with the same search: the fewest people
 added (however they come: recruits joining after a lead time, at reduced output in induction)
 for rule 1 alone, from 0 up — the list on one date is what is judged, so a backlog still
@@ -65,6 +72,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -73,6 +82,7 @@ import numpy as np
 
 from flowcap._json import json_number
 from flowcap.errors import FlowcapError
+from flowcap.plan.shared_draws import SharedDraws
 from flowcap.simulate.daily import DailySpec, run
 
 #: Most minutes a person can give a day (``Resource.minutes_per_day`` is at most a day).
@@ -186,11 +196,13 @@ def minimum_staff(
     per_person = model.minutes_per_staff[r] * days * (1 - model.absence_rate[r])
     found, p, stable, candidates = _search(
         lambda n: _with_row(model, r, "staff", days, n),
+        _tail(spec, resource, model, r, replications, seed, device),
         model,
         r,
         per_person,
         max_staff,
-        (target_backlog_minutes, risk, replications, seed, device),
+        target_backlog_minutes,
+        risk,
     )
     capacity = None
     if found is not None:
@@ -218,11 +230,13 @@ def minimum_minutes_per_day(
     per_minute = model.staff[r] * days * (1 - model.absence_rate[r])
     found, p, stable, candidates = _search(
         lambda m: _with_row(model, r, "minutes_per_staff", days, float(m)),
+        _tail(spec, resource, model, r, replications, seed, device),
         model,
         r,
         per_minute,
         max_minutes,
-        (target_backlog_minutes, risk, replications, seed, device),
+        target_backlog_minutes,
+        risk,
     )
     capacity = None if found is None else float(found * model.staff[r, days].mean())
     return MinutesPlan(
@@ -262,11 +276,13 @@ def minimum_added(
     model, r, _ = _prepare(spec, resource, target_backlog_minutes, risk, replications)
     found, p, _, candidates = _search(
         lambda n: with_added(model, n),
+        _tail(spec, resource, model, r, replications, seed, device),
         model,
         r,
         None,
         most,
-        (target_backlog_minutes, risk, replications, seed, device),
+        target_backlog_minutes,
+        risk,
         start_at=0,
     )
     return found, p, candidates
@@ -297,10 +313,10 @@ def latest_delay(
     """
     model, r, _ = _prepare(spec, resource, target_backlog_minutes, risk, replications)
     p_of: dict[int, float] = {}
+    p_exceed = _tail(spec, resource, model, r, replications, seed, device)
 
     def tail_ok(d: int) -> bool:
-        result = run(delayed(model, d), replications, seed, fan_replications=1, device=device)
-        p_of[d] = float(np.mean(result.final_backlog[r] > target_backlog_minutes))
+        p_of[d] = p_exceed(delayed(model, d), target_backlog_minutes)
         return p_of[d] <= risk
 
     if not tail_ok(0):
@@ -439,19 +455,75 @@ def _fewest_stable(model: DailySpec, r: int, capacity_per_unit: np.ndarray) -> i
     return fewest
 
 
-def _search(trial, model, r, capacity_per_unit, highest, settings, *, start_at=None):
+#: The draws of the latest search on the CPU, kept while the spec it searched lives, so the
+#: fewest-minutes search that follows the fewest-staff one on the same spec, seed and
+#: replications (``plan_capacity``) draws nothing. One entry: memory for one set of draws.
+#: Per thread: the web app's job workers search in threads, and a set of draws holds the
+#: buffers its replays write to.
+_LATEST = threading.local()
+
+
+def _latest_draws() -> dict[tuple[int, str, int, int], SharedDraws]:
+    """This thread's latest draws, by (id of the spec, resource, replications, seed)."""
+    if not hasattr(_LATEST, "draws"):
+        _LATEST.draws = {}
+    return _LATEST.draws
+
+
+def _shared_draws(spec, resource, model, replications, seed):
+    """The draws of ``model`` (``spec``'s ``resource`` alone) for this seed: the latest
+    search's when they are those, else drawn now; ``None`` where they cannot be shared."""
+    key = (id(spec), resource, replications, seed)
+    latest = _latest_draws()
+    draws = latest.get(key)
+    if draws is not None:
+        return draws
+    latest.clear()
+    draws = SharedDraws.of(model, replications, seed)
+    if draws is not None:
+        latest[key] = draws
+        weakref.finalize(spec, latest.pop, key, None)  # the id is free again
+    return draws
+
+
+def _tail(spec, resource, model, r, replications, seed, device):
+    """A function of a candidate (``model`` with other staffing) and a target B (minutes):
+    P(backlog at ``r`` at the horizon > B), the share of the seed's replications above it.
+
+    On the CPU, from :class:`~flowcap.plan.shared_draws.SharedDraws` where the draws can be
+    shared (drawn at the first candidate, or kept from the latest search on ``spec``; then
+    only the backlog recursion is replayed, where earlier candidates leave it undecided: the
+    same numbers as the engine's); else, or on a GPU, the engine runs each candidate.
+    """
+    shared: list[SharedDraws | None] = []
+
+    def p_exceed(candidate: DailySpec, target: float) -> float:
+        if not shared:
+            draws = None
+            if device == "cpu":
+                draws = _shared_draws(spec, resource, model, replications, seed)
+            shared.append(draws)
+        exceeds = None if shared[0] is None else shared[0].exceeds(candidate, target)
+        if exceeds is None:
+            result = run(candidate, replications, seed, fan_replications=1, device=device)
+            exceeds = result.final_backlog[r] > target
+        return float(np.mean(exceeds))
+
+    return p_exceed
+
+
+def _search(trial, p_exceed, model, r, capacity_per_unit, highest, target, risk, *, start_at=None):
     """Smallest whole value in [fewest stable, highest] meeting rule 1: gallop up, then bisect.
 
+    ``p_exceed(candidate, target)`` is P(backlog at the horizon > target) (:func:`_tail`).
     ``start_at``: search from there instead of the fewest stable (``capacity_per_unit`` is
     then not used). Returns (value or None, p there, stable there, ((value, p), ...));
     "there" is the value found, else ``highest``.
     """
-    target, risk, replications, seed, device = settings
     p_of: dict[int, float] = {}
 
     def tail_ok(x: int) -> bool:
-        result = run(trial(x), replications, seed, fan_replications=1, device=device)
-        p_of[x] = float(np.mean(result.final_backlog[r] > target))
+        p_of[x] = p_exceed(trial(x), target)
         return p_of[x] <= risk
 
     if start_at is None:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from flowcap._json import json_number
 from flowcap.checks import check_horizon, check_ratios
@@ -195,6 +194,8 @@ class _CaseModel:
 
     def sf(self, threshold_cases: np.ndarray, mean_cases: np.ndarray) -> np.ndarray:
         """P(N > threshold) for cases with the given means (``floor`` of the threshold)."""
+        from scipy import stats  # here, not at the top: it takes ~1 s that `plan` need not pay
+
         k = np.floor(np.asarray(threshold_cases, dtype=float))
         mean = np.maximum(np.asarray(mean_cases, dtype=float), 1e-12)
         if np.isinf(self.size):
