@@ -438,7 +438,8 @@ def mutated_document(draw, base: Any) -> Any:
                 key = (
                     draw(odd_scalar())
                     if kind == "odd_key"
-                    else draw(st.sampled_from(list(target) or ["x"])) + "_"
+                    # A key beside an existing one (an odd key added earlier may be no text).
+                    else f"{draw(st.sampled_from(list(target) or ['x']))}_"
                 )
                 try:
                     target[key] = draw(odd_value())
