@@ -163,7 +163,7 @@ class Accounts:
             exists = self._user_row(connection, email) is not None
         if exists:
             return self.grant(email, service, role, actor=actor, keep_admin=keep_admin)
-        hashed = self._hasher.hash(_checked_password(password))
+        hashed = self._hasher.hash(checked_password(password))
         now = self._now()
         with self._engine.begin() as connection:
             service_id = self._service_id(connection, service)
@@ -183,7 +183,7 @@ class Accounts:
         email = normal_email(email)
         with self._engine.connect() as connection:
             self._require_user(connection, email)
-        hashed = self._hasher.hash(_checked_password(password))
+        hashed = self._hasher.hash(checked_password(password))
         now = self._now()
         with self._engine.begin() as connection:
             row = self._require_user(connection, email)
@@ -756,8 +756,10 @@ def _attempt_key(email: str) -> str:
         return "#" + _sha256((email or "").strip().lower())[:40]
 
 
-def _checked_password(password: str) -> str:
-    """The password, NFKC-normalised, when it is long enough and not too long."""
+def checked_password(password: str) -> str:
+    """The password, NFKC-normalised, when it is long enough and not too long (else an
+    :class:`AccountError` saying which): the one rule for every password, so a form can
+    check a new one before anything else happens."""
     if not isinstance(password, str):
         raise AccountError("a password must be text")
     password = unicodedata.normalize("NFKC", password)

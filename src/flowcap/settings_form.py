@@ -658,6 +658,8 @@ def read_submission(
                 continue
             _put(root, typed, checked)
             continue
+        if not got:  # only a checkbox's hidden "__was" field came: nothing for this setting
+            continue
         text = got[-1].replace("\r\n", "\n").replace("\r", "\n")
         if spec.kind in ("yaml", "group", "named"):
             texts[field_name(typed)] = text

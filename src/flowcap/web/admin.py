@@ -26,6 +26,7 @@ from flowcap.accounts import (
     ROLES,
     AccountError,
     LoginRefused,
+    checked_password,
     normal_email,
 )
 from flowcap.errors import InputError, StoreError
@@ -33,7 +34,7 @@ from flowcap.io.safe_yaml import load_yaml
 from flowcap.manage import save_settings
 from flowcap.store.schema import SETTINGS
 from flowcap.web import security
-from flowcap.web.deps import AccountsDep, SignedIn, Visitor, page_service
+from flowcap.web.deps import AccountsDep, SignedIn, Visitor, page_service, row_id
 from flowcap.web.render import FieldError, expired_form, render
 
 router = APIRouter(include_in_schema=False)
@@ -74,6 +75,15 @@ def _done(code: str | None) -> str | None:
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _password_problem(password: str) -> str | None:
+    """What is wrong with a new password, as a sentence (the library's one rule)."""
+    try:
+        checked_password(password)
+    except AccountError as error:
+        return _sentence(str(error))
+    return None
 
 
 def _client(request: Request) -> str:
@@ -271,7 +281,7 @@ def audit(
     accounts: AccountsDep,
     page: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
-    number = int(page) if page and page.isdigit() and 0 < int(page) <= 1_000_000 else 1
+    number = int(page) if page and page.isdecimal() and 0 < int(page) <= 1_000_000 else 1
     entries = accounts.audit_log(name, limit=AUDIT_PAGE + 1, offset=(number - 1) * AUDIT_PAGE)
     return render(
         request,
@@ -649,7 +659,7 @@ def restore_settings(
 
 def _version_of(accounts, name: str, kind: str | None, version: str | None) -> dict | None:
     """The stored version ``version`` of settings ``kind`` (``None``: no such version)."""
-    if kind not in SETTINGS or not (version or "").isdigit():
+    if kind not in SETTINGS or not (version or "").isdecimal():
         return None
     try:
         rows = accounts.store.setting_versions(name)
@@ -796,7 +806,9 @@ def revoke_token(
     if not security.tokens_match(csrf_token, visitor.csrf_token):
         return expired_form(request, visitor)
     try:
-        if not token_id.isdigit():
+        # isdecimal, not isdigit: "²" is a digit that int() refuses; row_id: no database
+        # integer is that large.
+        if not (token_id.isdecimal() and row_id(int(token_id))):
             raise AccountError("choose one of your API tokens to revoke")
         accounts.revoke_api_token(visitor.user, int(token_id))
     except AccountError:
@@ -824,14 +836,10 @@ def change_password(
         errors.append(FieldError("current_password", "Enter your current password"))
     if not new_password:
         errors.append(FieldError("new_password", "Enter a new password"))
-    elif len(new_password) < PASSWORD_MIN_CHARS:
-        errors.append(
-            FieldError(
-                "new_password",
-                f"The new password needs at least {PASSWORD_MIN_CHARS} characters "
-                "(a few words make a good one)",
-            )
-        )
+    elif problem := _password_problem(new_password):
+        # Checked before the current password is: a refused change must write nothing (it
+        # used to log a sign-in, then refuse a new password over the length limit).
+        errors.append(FieldError("new_password", problem))
     elif new_password != confirm_password:
         errors.append(FieldError("confirm_password", "The two new passwords are not the same"))
     if not errors:
