@@ -220,3 +220,42 @@ def test_scenario_names_of_the_wrong_type_are_clear_errors(text, expected):
     with pytest.raises(InputError) as caught:
         parse_scenarios(text, SERVICE)
     assert [str(p) for p in caught.value.problems] == [expected]
+
+
+# --- workbooks --------------------------------------------------------------------------------
+
+
+def _workbook_of_a_later_zip_version(path: Path) -> Path:
+    """A real workbook whose zip directory says its entries need zip version 23.5 to
+    extract (the long run's shrunk school-holidays workbook)."""
+    import io
+    import struct
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["name", "start", "end"])
+    book.active.append(["Summer", "2025-07-23", "2025-09-02"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    raw = bytearray(buffer.getvalue())
+    at = raw.find(zipfile.stringCentralDir)  # the first central directory entry
+    struct.pack_into("<H", raw, at + 6, 235)  # its "version needed to extract"
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("reader", ["school holidays", "referrals"])
+def test_a_workbook_of_a_later_zip_version_is_a_problem_not_a_traceback(tmp_path, reader):
+    # Was: NotImplementedError "zip file version 23.5" from zipfile, before any check.
+    if reader == "school holidays":
+        path = _workbook_of_a_later_zip_version(tmp_path / "school_holidays.xlsx")
+        with pytest.raises(InputError) as caught:
+            parse_school_holidays(path, "Europe/London")
+        problems = [str(p) for p in caught.value.problems]
+    else:
+        folder = write_folder(tmp_path / "service")
+        _workbook_of_a_later_zip_version(folder / "referrals.xlsx")
+        problems = problems_of(folder)
+    assert len(problems) == 1 and problems[0].startswith(f"{reader.replace(' ', '_')}.xlsx")

@@ -52,6 +52,7 @@ from flowcap.io.tables import (
     parse_dates,
     parse_numbers,
     read_text_table,
+    text_lengths,
 )
 from flowcap.model import Scenario, Service
 from flowcap.model.tables import DATE_COLUMNS, Contents, ServiceTables, describe_contents
@@ -610,7 +611,7 @@ def _case_ids(frame: pd.DataFrame, check: TableCheck, unique: bool) -> None:
     check_rows(check, ids == "", "case_id", "missing case id")
     check_rows(
         check,
-        ids.str.len() > MAX_CASE_ID_CHARS,
+        pd.Series(text_lengths(ids) > MAX_CASE_ID_CHARS, index=ids.index),
         "case_id",
         f"case id longer than {MAX_CASE_ID_CHARS} characters",
     )
@@ -654,7 +655,7 @@ def _parse_referrals(text: pd.DataFrame, check: TableCheck, service: Service) ->
     )
     check_rows(
         check,
-        frame["source"].str.len() > MAX_SOURCE_CHARS,
+        pd.Series(text_lengths(frame["source"]) > MAX_SOURCE_CHARS, index=frame.index),
         "source",
         f"source must be a short label (at most {MAX_SOURCE_CHARS} characters), not free text",
     )

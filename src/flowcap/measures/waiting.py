@@ -41,6 +41,27 @@ SNAPSHOT_COLUMNS = (
 )
 
 
+def _reach_before(resource: np.ndarray, case: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """For rows sorted by resource and case: the latest ``end`` of the rows before each one
+    in its (resource, case) group, or -1 for a group's first row (a grouped cummax shifted
+    by one, in numpy: each group's ends are lifted above every earlier group's, so one
+    running maximum never carries across groups)."""
+    if len(end) == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = np.ones(len(end), dtype=bool)
+    first[1:] = (resource[1:] != resource[:-1]) | (case[1:] != case[:-1])
+    group = np.cumsum(first, dtype=np.int64)
+    low = int(end.min())
+    span = int(end.max()) - low + 1
+    lift = group * span
+    reach = np.maximum.accumulate(end.astype(np.int64) - low + lift) - lift + low
+    before = np.empty(len(end), dtype=np.int64)
+    before[0] = -1
+    before[1:] = reach[:-1]
+    before[first] = -1
+    return before
+
+
 @dataclass
 class WaitingList:
     """Every piece of due work's time on the waiting list of its resource.
@@ -78,22 +99,24 @@ class WaitingList:
         """The list from the measures' pieces of work (arrays of one length; ``resource``
         an index into ``service.resources``, ``end`` ``len(dates)`` for work still waiting)."""
         waited = end > begin
-        frame = pd.DataFrame(
-            {
-                "resource": resource[waited],
-                "case_type": case_type[waited],
-                "case": case[waited],
-                "due_day": due_day[waited],
-                "begin": begin[waited],
-                "end": end[waited],
-            }
+        # A case with two pieces waiting at one resource is on the list once, by the older:
+        # sorted by resource, case, due day and begin (stable), each piece waits only from
+        # where the ones before it at that resource and case stopped waiting.
+        order = np.flatnonzero(waited)
+        order = order[np.lexsort((begin[order], due_day[order], case[order], resource[order]))]
+        columns = {
+            "resource": resource[order],
+            "case_type": case_type[order],
+            "case": case[order],
+            "due_day": due_day[order],
+            "begin": begin[order],
+            "end": end[order],
+        }
+        columns["begin"] = np.maximum(
+            columns["begin"], _reach_before(columns["resource"], columns["case"], columns["end"])
         )
-        # A case with two pieces waiting at one resource is on the list once, by the older.
-        frame = frame.sort_values(["resource", "case", "due_day", "begin"], kind="stable")
-        reach = frame.groupby(["resource", "case"], sort=False)["end"].cummax()
-        before = reach.groupby([frame["resource"], frame["case"]], sort=False).shift(1)
-        frame["begin"] = np.maximum(frame["begin"], before.fillna(-1).astype(np.int64))
-        frame = frame[frame["end"] > frame["begin"]].reset_index(drop=True)
+        keep = columns["end"] > columns["begin"]
+        frame = pd.DataFrame({name: values[keep] for name, values in columns.items()})
         first_day = int(min(0, frame["due_day"].min())) if len(frame) else 0
         calendar = working_calendar(
             service,
