@@ -982,3 +982,30 @@ def test_every_form_post_of_the_role_matrix_is_fuzzed():
         if method == "POST" and kind not in API_KINDS and kind != "token"
     }
     assert forms == FUZZED, {"not fuzzed": forms - FUZZED, "no longer a form": FUZZED - forms}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("resources.idva.staff", "9" * 20_000),  # was: int() past Python's 4,300 digits
+        ("timezone", "9" * 400),  # was: OSError, a zone file name too long
+    ],
+)
+def test_a_settings_value_the_long_run_broke_is_refused(site, field, value):
+    """The settings form's 500s found by the forms' long run, each now a refusal."""
+    fields = _settings_fields()
+    assert field in dict(fields)
+    items = [CSRF_FIELD, *((n, value if n == field else v) for n, v in fields)]
+    send_form(site, service_path("/settings"), items, what="settings form")
+
+
+def test_a_plain_date_that_is_no_date_is_a_yaml_problem():
+    # Was: PyYAML's ValueError ("month must be in 1..12") building 2024-13-45, a 500 when a
+    # settings field holding YAML had it (found by the forms' long run).
+    from flowcap.io.safe_yaml import load_yaml
+
+    data, _, problems = load_yaml("start: 2024-13-45\n", "service.yaml")
+    assert data is None
+    assert [str(p) for p in problems] == [
+        "service.yaml: not a valid value: month must be in 1..12 (a date must be YYYY-MM-DD)"
+    ]

@@ -693,7 +693,7 @@ def _typed_path(path: tuple[str, ...]) -> Path:
 
 def _read_scalar(kind: str, text: str):
     if kind in ("number", "integer"):
-        if _INTEGER.match(text):
+        if _INTEGER.match(text) and len(text) <= 30:  # longer: left as text, refused as such
             return int(text)
         if _NUMBER.match(text):
             return float(text)

@@ -56,6 +56,9 @@ def load_yaml(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
         data = yaml.safe_load(text)
     except RecursionError:
         return None, {}, [Problem(file, _TOO_DEEP)]
+    except (ValueError, OverflowError) as exc:
+        # PyYAML reads a plain 2024-13-45 as a timestamp and builds the date unchecked.
+        return None, {}, [Problem(file, f"not a valid value: {exc} (a date must be YYYY-MM-DD)")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

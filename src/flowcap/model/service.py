@@ -290,7 +290,7 @@ class Service(_Frozen):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
             raise ValueError(
                 f"unknown time zone {value!r} (use an IANA name such as Europe/London)"
             ) from None
