@@ -65,6 +65,13 @@ def _import_together(*folders: Path) -> list[tuple[str, str, object]]:
     return outcomes
 
 
+def _failures(outcomes: list[tuple[str, str, object]]) -> str:
+    """Each failed import's folder and whole error (pytest would cut the list's repr short)."""
+    return "\n".join(
+        f"{Path(folder).name}: {what}" for folder, status, what in outcomes if status != "ok"
+    )
+
+
 def _row_counts(url: str) -> dict[tuple[str, str], int]:
     """Rows per (service, table) in the store."""
     store = Store(url)
@@ -106,7 +113,7 @@ def test_two_first_imports_of_different_services_into_a_fresh_store(tmp_path, sh
 
     outcomes = _import_together(first, second)
 
-    assert [status for _, status, _ in outcomes] == ["ok", "ok"], outcomes
+    assert [status for _, status, _ in outcomes] == ["ok", "ok"], _failures(outcomes)
     counts = _row_counts(shared_store)
     for name in ("Northshire Victim Support Hub", "Southshire Hub"):
         # Each service holds its folder's rows exactly once (the example: 6,165 referrals).
@@ -136,7 +143,7 @@ def test_two_imports_of_the_same_changed_service_neither_lose_nor_double_rows(
 
     outcomes = _import_together(folder, twin)
 
-    assert [status for _, status, _ in outcomes] == ["ok", "ok"], outcomes
+    assert [status for _, status, _ in outcomes] == ["ok", "ok"], _failures(outcomes)
     written = sorted(
         (report["referrals"] for _, _, report in outcomes), key=lambda rows: rows is None
     )
@@ -172,3 +179,17 @@ def test_a_store_already_migrated_is_opened_without_taking_the_write_lock(tmp_pa
         thread.join(timeout=60)
         for reader in opened:
             reader.close()
+
+
+def test_a_new_sqlite_store_is_whole_and_in_wal_mode_before_anyone_opens_it(tmp_path):
+    from flowcap.store.repository import _create_sqlite_file
+
+    path = tmp_path / "flowcap.db"
+    Store(f"sqlite:///{path}").close()
+    header = path.read_bytes()[:100]
+    assert header.startswith(b"SQLite format 3\x00")
+    assert header[18:20] == b"\x02\x02"  # the file format's write and read versions: WAL
+    before = path.read_bytes()
+    _create_sqlite_file(path)  # another process lost the race: its draft goes, the file stays
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flowcap.db"]

@@ -134,6 +134,9 @@ class Store:
 
     def __init__(self, url: str):
         self.url = url
+        path = sqlite_file(url)
+        if path is not None and path.parent.is_dir() and not path.exists():
+            _create_sqlite_file(path)
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -870,15 +873,43 @@ def _lock_for_writing(connection: Connection) -> None:
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_ID})")
 
 
+def _create_sqlite_file(path: Path) -> None:
+    """Make an empty SQLite store at ``path``, already in write-ahead-log mode, whole.
+
+    The file is made under a name of its own and linked into place, so two first commands at
+    once never both open an empty file and switch it to WAL together. Each would hold a read
+    lock while asking for the write lock, and SQLite answers one of them "database is locked"
+    at once rather than wait for a deadlock (its busy handler's documented exception). One
+    of two first imports in CI failed with an OperationalError that way, we believe (the
+    message was cut short and the race did not recur in 480 tries here). Losing the race to
+    another process is fine: its file is just as good.
+    """
+    import sqlite3
+
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    connection = sqlite3.connect(draft)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")  # writes the header: the file is whole
+    finally:
+        connection.close()
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    # First, so that every statement below waits for another connection's lock too.
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA cache_size=-131072")  # 128 MB: imports of a million rows stay in memory
     # Write-ahead logging: a long read (the web app opening a million referrals) no longer
     # blocks a write (a login, a token's last use) until it ends, which answered "database is
     # locked" under the load benchmark; a write waits up to 30 s for another write.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
